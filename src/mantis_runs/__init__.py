@@ -1,0 +1,38 @@
+"""mantis-runs: an embedded analytical store for run history.
+
+``from mantis_runs import append_run`` imports only the standard library: the writer runs inside
+other people's runtimes. Everything that needs DuckDB or pyarrow is imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .writer import append_run
+
+__version__ = "0.1.0"
+
+__all__ = ["RunStore", "StatsResult", "__version__", "append_run", "compact", "stats"]
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .compact import compact
+    from .query import StatsResult, stats
+    from .store import RunStore
+
+_LAZY = {
+    "RunStore": ("mantis_runs.store", "RunStore"),
+    "stats": ("mantis_runs.query", "stats"),
+    "StatsResult": ("mantis_runs.query", "StatsResult"),
+    "compact": ("mantis_runs.compact", "compact"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    target = _LAZY.get(name)
+    if target is None:
+        raise AttributeError(f"module 'mantis_runs' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(target[0]), target[1])
+    globals()[name] = value
+    return value

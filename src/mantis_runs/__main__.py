@@ -1,0 +1,3 @@
+from mantis_runs.cli import main
+
+main()

@@ -1,0 +1,185 @@
+"""Where things live in a data directory (standard library only).
+
+::
+
+    <data dir>/
+      .publish.lock                         readers share it; compaction takes it to publish
+      runs_log/
+        .lock                               writers and sealing take it exclusively; never renamed
+        2026-05.jsonl                       live shard: rows whose finished_at is in May 2026 (UTC)
+        2026-04.jsonl.sealed-<id>           sealed by compaction: immutable, still read
+      compacted/
+        2026-04/part-<id>.parquet           compacted rows of one sealed shard (<id> = its lineage)
+      quarantine/
+        2026-04/part-<id>.jsonl             bad lines of that shard, with shard name and line number
+      .tmp/                                 compaction's scratch space (DuckDB spill, unpublished parts)
+
+A month's rows are the union of its live shard, its sealed shards whose part is not yet published,
+and its published parts. Readers list exactly those files; nothing is matched by a glob.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+RUNS_LOG = "runs_log"
+COMPACTED = "compacted"
+QUARANTINE = "quarantine"
+SCRATCH = ".tmp"
+WRITER_LOCK = ".lock"
+PUBLISH_LOCK = ".publish.lock"
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_LIVE_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.jsonl$")
+_SEALED_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.jsonl\.sealed-([0-9a-f]{8,64})$")
+_PART_RE = re.compile(r"^part-([0-9a-f]{8,64})\.parquet$")
+
+ENV_DATA_DIR = "MANTIS_DATA_DIR"
+BASETEN_DIR = Path("/workspace/mantis-data")
+MODAL_DIR = Path("/data/mantis-runs")
+
+
+def platform_default(env: Mapping[str, str]) -> Path | None:
+    """The data dir of a known hosting platform, detected from its own environment variables.
+
+    * Baseten sets ``BASETEN_*`` / ``BT_*`` variables in model containers -> /workspace/mantis-data
+    * Modal sets ``MODAL_TASK_ID`` (and ``MODAL_IS_REMOTE``) in containers -> /data/mantis-runs
+    """
+    if any(k.startswith(("BASETEN_", "BT_")) for k in env):
+        return BASETEN_DIR
+    if env.get("MODAL_TASK_ID") or env.get("MODAL_IS_REMOTE"):
+        return MODAL_DIR
+    return None
+
+
+def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
+                     env: Mapping[str, str] | None = None) -> Path:
+    """``explicit`` > ``$MANTIS_DATA_DIR`` > platform default > ``$XDG_DATA_HOME/mantis``."""
+    env = os.environ if env is None else env
+    if explicit is not None and str(explicit) != "":
+        return Path(explicit).expanduser()
+    if env.get(ENV_DATA_DIR):
+        return Path(env[ENV_DATA_DIR]).expanduser()
+    plat = platform_default(env)
+    if plat is not None:
+        return plat
+    xdg = env.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "mantis"
+
+
+def month_of(dt: datetime) -> str:
+    return dt.astimezone(UTC).strftime("%Y-%m")
+
+
+def month_start(month: str) -> datetime:
+    m = MONTH_RE.match(month)
+    if not m:
+        raise ValueError(f"not a month (YYYY-MM): {month!r}")
+    return datetime(int(m.group(1)), int(m.group(2)), 1, tzinfo=UTC)
+
+
+def next_month(month: str) -> str:
+    start = month_start(month)
+    y, mo = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return f"{y:04d}-{mo:02d}"
+
+
+def runs_log_dir(data_dir: Path) -> Path:
+    return data_dir / RUNS_LOG
+
+
+def live_shard(data_dir: Path, month: str) -> Path:
+    if not MONTH_RE.match(month):  # never build a path from unchecked text
+        raise ValueError(f"not a month (YYYY-MM): {month!r}")
+    return data_dir / RUNS_LOG / f"{month}.jsonl"
+
+
+def sealed_name(month: str, lineage: str) -> str:
+    return f"{month}.jsonl.sealed-{lineage}"
+
+
+def part_path(data_dir: Path, month: str, lineage: str) -> Path:
+    return data_dir / COMPACTED / month / f"part-{lineage}.parquet"
+
+
+def quarantine_path(data_dir: Path, month: str, lineage: str) -> Path:
+    return data_dir / QUARANTINE / month / f"part-{lineage}.jsonl"
+
+
+@dataclass
+class MonthFiles:
+    """The files that together hold one month's rows."""
+
+    month: str
+    live: Path | None = None
+    sealed: list[Path] = field(default_factory=list)  # sealed shards not yet superseded
+    parts: list[Path] = field(default_factory=list)
+    superseded: list[Path] = field(default_factory=list)  # sealed shards whose part exists
+
+    @property
+    def jsonl(self) -> list[Path]:
+        return ([self.live] if self.live else []) + self.sealed
+
+    @property
+    def bytes(self) -> int:
+        total = 0
+        for p in [*self.jsonl, *self.parts]:
+            try:
+                total += p.stat().st_size
+            except FileNotFoundError:
+                pass
+        return total
+
+
+def sealed_lineage(path: Path) -> tuple[str, str] | None:
+    m = _SEALED_RE.match(path.name)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def scan(data_dir: Path) -> dict[str, MonthFiles]:
+    """List every month present, oldest first. Hold the publish lock (shared) for a stable view."""
+    months: dict[str, MonthFiles] = {}
+
+    def get(month: str) -> MonthFiles:
+        return months.setdefault(month, MonthFiles(month))
+
+    comp = data_dir / COMPACTED
+    lineages: set[tuple[str, str]] = set()
+    try:
+        month_dirs = sorted(os.scandir(comp), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        month_dirs = []
+    for d in month_dirs:
+        if not (MONTH_RE.match(d.name) and d.is_dir(follow_symlinks=False)):
+            continue
+        for e in sorted(os.scandir(d.path), key=lambda e: e.name):
+            m = _PART_RE.match(e.name)
+            if m and e.is_file(follow_symlinks=False):
+                get(d.name).parts.append(Path(e.path))
+                lineages.add((d.name, m.group(1)))
+
+    try:
+        entries = sorted(os.scandir(data_dir / RUNS_LOG), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        entries = []
+    for e in entries:
+        if not e.is_file(follow_symlinks=False):
+            continue
+        m = _LIVE_RE.match(e.name)
+        if m:
+            get(m.group(1)).live = Path(e.path)
+            continue
+        s = _SEALED_RE.match(e.name)
+        if s:
+            mf = get(s.group(1))
+            if (s.group(1), s.group(2)) in lineages:
+                mf.superseded.append(Path(e.path))
+            else:
+                mf.sealed.append(Path(e.path))
+    return dict(sorted(months.items()))

@@ -1,0 +1,247 @@
+"""Turning a caller's dict into one canonical, bounded JSON line (standard library only).
+
+What is refused (``RowRefused``; the writer logs a WARNING and returns False):
+
+* ``workflow_id`` missing, not a string, or empty;
+* ``total_time_s`` missing, a bool, not an int/float, or not finite (NaN, ±Infinity);
+* ``finished_at`` present but not a datetime or an ISO 8601 string;
+* a row that is still larger than ``MAX_ROW_BYTES`` after ``error`` has been trimmed;
+* a value that cannot be represented in JSON (a set, an object, ...).
+
+What is coerced:
+
+* ``status`` other than ``succeeded``/``failed`` is *not terminal*: nothing is written
+  (``NotTerminal``, no warning, the call returns False);
+* ``run_id`` missing or empty: generated as ``YYYYMMDD_HHMMSS_<8 hex>`` from ``created_at``
+  (else ``finished_at``); a non-string run_id is turned into a string;
+* ``schema_version`` missing: 1;
+* ``finished_at`` missing: now; ``created_at``/``finished_at`` given as datetimes or ISO strings are
+  rewritten as UTC ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``; a naive value means UTC; an unparseable
+  ``created_at`` is kept as it was (readers see NULL);
+* breakdown maps: entries whose value is not a finite number are dropped (and named in the
+  warning); a breakdown that is not a dict is replaced by ``{}``;
+* ``total_time_s`` and breakdown values that are ints stay ints (JSON has one number type);
+* NaN or ±Infinity anywhere else become ``null``; datetimes/dates anywhere become ISO strings;
+  strings with lone surrogates get U+FFFD in their place;
+* ``error`` that is not a string is turned into one; when the row exceeds the cap, ``error`` is
+  cut and ends with ``…[truncated N bytes]``.
+
+Serialisation is canonical: schema fields in schema order, then extra keys sorted, compact
+separators, UTF-8, one ``\\n`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .schema import (
+    CURRENT_SCHEMA_VERSION,
+    FIELD_NAMES,
+    MAX_ROW_BYTES,
+    TERMINAL_STATUSES,
+)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class RowRefused(ValueError):
+    """The row cannot be recorded; the message says why in one line."""
+
+
+class NotTerminal(ValueError):
+    """The row's status is not terminal, so nothing is written."""
+
+
+@dataclass(frozen=True)
+class PreparedRow:
+    line: bytes  # canonical JSON + b"\n"
+    month: str  # YYYY-MM of finished_at in UTC
+    run_id: str
+    notes: list[str] = field(default_factory=list)  # coercions worth a warning
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Parse a datetime or ISO 8601 string into an aware UTC datetime (naive means UTC)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty timestamp")
+        dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"not a timestamp: {type(value).__name__}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def format_timestamp(dt: datetime) -> str:
+    """Canonical UTC text: ``2026-05-13T18:09:34Z`` or with ``.ffffff`` when there are micros."""
+    dt = dt.astimezone(UTC)
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if dt.microsecond:
+        base += f".{dt.microsecond:06d}"
+    return base + "Z"
+
+
+def new_run_id(when: datetime) -> str:
+    return when.strftime("%Y%m%d_%H%M%S_") + secrets.token_hex(4)
+
+
+def _finite_number(v: object) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _clean_str(s: str) -> str:
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
+    return s
+
+
+def _sanitize(value: Any) -> Any:
+    """Make a value JSON-safe: NaN/Inf -> None, datetimes -> ISO text, lone surrogates replaced."""
+    if value is None or isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _clean_str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {_clean_str(str(k)): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize(v) for v in value]
+    raise RowRefused(f"value of type {type(value).__name__} cannot be written as JSON")
+
+
+def _number_map(name: str, value: object, notes: list[str]) -> dict[str, int | float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        notes.append(f"{name} was {type(value).__name__}, not an object; recorded as {{}}")
+        return {}
+    out: dict[str, int | float] = {}
+    dropped: list[str] = []
+    for k, v in value.items():
+        if _finite_number(v):
+            out[_clean_str(str(k))] = v
+        else:
+            dropped.append(str(k))
+    if dropped:
+        notes.append(f"{name} entries without a finite number dropped: {', '.join(dropped)}")
+    return out
+
+
+def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
+    """Validate and serialise ``row``; raises ``NotTerminal`` or ``RowRefused``."""
+    if not isinstance(row, dict):
+        raise RowRefused(f"a run row must be a dict, not {type(row).__name__}")
+    status = row.get("status")
+    if status not in TERMINAL_STATUSES:
+        raise NotTerminal(f"status {status!r} is not terminal")
+
+    wf = row.get("workflow_id")
+    if not isinstance(wf, str) or not wf:
+        raise RowRefused("workflow_id is missing or not a non-empty string")
+    total = row.get("total_time_s")
+    if not _finite_number(total):
+        raise RowRefused(f"total_time_s is not a finite number: {total!r}")
+
+    notes: list[str] = []
+    out: dict[str, Any] = {}
+    now = now or datetime.now(UTC)
+
+    raw_finished = row.get("finished_at")
+    if raw_finished is None:
+        finished = now
+    else:
+        try:
+            finished = parse_timestamp(raw_finished)
+        except ValueError as exc:
+            raise RowRefused(f"finished_at is not a timestamp: {raw_finished!r}") from exc
+
+    created: datetime | None = None
+    raw_created = row.get("created_at")
+    created_out: object = raw_created
+    if raw_created is not None:
+        try:
+            created = parse_timestamp(raw_created)
+            created_out = format_timestamp(created)
+        except ValueError:
+            notes.append("created_at is not a timestamp; kept as given")
+            created_out = _sanitize(raw_created)
+
+    run_id = row.get("run_id")
+    if run_id is None or run_id == "":
+        run_id = new_run_id(created or finished)
+    elif not isinstance(run_id, str):
+        run_id = str(run_id)
+    run_id = _clean_str(run_id)
+
+    for name in FIELD_NAMES:
+        if name == "schema_version":
+            v = row.get(name)
+            out[name] = CURRENT_SCHEMA_VERSION if v is None else _sanitize(v)
+        elif name == "run_id":
+            out[name] = run_id
+        elif name == "finished_at":
+            out[name] = format_timestamp(finished)
+        elif name == "created_at":
+            out[name] = created_out
+        elif name == "total_time_s":
+            out[name] = total
+        elif name in ("wall_time_breakdown", "cost_breakdown"):
+            out[name] = _number_map(name, row.get(name), notes)
+        elif name == "error":
+            e = row.get(name)
+            out[name] = None if e is None else _clean_str(e if isinstance(e, str) else str(e))
+        else:
+            out[name] = _sanitize(row.get(name))
+    for key in sorted(k for k in row if k not in out):
+        out[_clean_str(str(key))] = _sanitize(row[key])
+
+    line = _dumps(out)
+    if len(line) > MAX_ROW_BYTES:
+        line = _trim_error(out, line)
+    return PreparedRow(line=line, month=finished.strftime("%Y-%m"), run_id=run_id, notes=notes)
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    try:
+        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise RowRefused(f"row cannot be serialised: {exc}") from exc
+    return text.encode("utf-8") + b"\n"
+
+
+def _trim_error(out: dict[str, Any], line: bytes) -> bytes:
+    err = out.get("error")
+    if not isinstance(err, str) or not err:
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    err_bytes = err.encode("utf-8")
+    excess = len(line) - MAX_ROW_BYTES
+    # JSON escaping can make the encoded error longer than its UTF-8 bytes; shrink until it fits.
+    keep = max(0, len(err_bytes) - excess - 64)
+    while True:
+        cut = err_bytes[:keep].decode("utf-8", "ignore")
+        dropped = len(err_bytes) - len(cut.encode("utf-8"))
+        out["error"] = f"{cut}…[truncated {dropped} bytes]"
+        line = _dumps(out)
+        if len(line) <= MAX_ROW_BYTES:
+            return line
+        if keep == 0:
+            raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+        keep = max(0, keep - (len(line) - MAX_ROW_BYTES) - 64)

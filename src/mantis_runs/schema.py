@@ -1,0 +1,130 @@
+"""The row contract: one definition that drives the writer, DuckDB and Parquet.
+
+Every place that needs to know the columns of a run row derives them from ``FIELDS``:
+
+* the writer's checks and coercions (:mod:`mantis_runs.record`),
+* the explicit ``columns=`` given to DuckDB's JSON reader (:func:`duckdb_columns`),
+* the Parquet schema written by compaction (:func:`arrow_schema`).
+
+This module uses only the standard library; ``arrow_schema`` imports pyarrow lazily.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+
+class Kind(Enum):
+    """The logical type of a field, shared by every layer."""
+
+    INT = "int"
+    FLOAT = "float"
+    STRING = "string"
+    TIMESTAMP = "timestamp"
+    SECONDS_MAP = "seconds_map"  # bucket name -> seconds
+    NUMBER_MAP = "number_map"  # name -> number (cost breakdown)
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: Kind
+    required: bool = False
+    doc: str = ""
+
+
+FIELDS: Final[tuple[Field, ...]] = (
+    Field("schema_version", Kind.INT, doc="row contract version; 1 today, defaults to 1"),
+    Field("run_id", Kind.STRING, doc="unique id of the run; generated when missing"),
+    Field("tenant_id", Kind.STRING),
+    Field("profile_id", Kind.STRING),
+    Field("workflow_id", Kind.STRING, required=True, doc="the workflow the run belongs to"),
+    Field("plan_signature", Kind.STRING),
+    Field("model", Kind.STRING),
+    Field("status", Kind.STRING, required=True, doc="terminal status: succeeded or failed"),
+    Field("created_at", Kind.TIMESTAMP),
+    Field("finished_at", Kind.TIMESTAMP, doc="UTC instant the run ended; routes the row"),
+    Field("total_time_s", Kind.FLOAT, required=True, doc="wall time of the whole run"),
+    Field("wall_time_breakdown", Kind.SECONDS_MAP, doc="seconds per wall-time bucket"),
+    Field("cost_breakdown", Kind.NUMBER_MAP, doc="cost per item"),
+    Field("steps_executed", Kind.INT),
+    Field("viable", Kind.INT),
+    Field("error", Kind.STRING, doc="error text of a failed run; trimmed to fit the row cap"),
+)
+
+FIELD_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in FIELDS)
+FIELDS_BY_NAME: Final[dict[str, Field]] = {f.name: f for f in FIELDS}
+
+#: The name of the Parquet column that holds the keys a row had beyond ``FIELDS`` (a JSON object
+#: as text), so that compaction loses nothing.
+EXTRA_COLUMN: Final = "extra"
+
+TERMINAL_STATUSES: Final[tuple[str, ...]] = ("succeeded", "failed")
+CURRENT_SCHEMA_VERSION: Final = 1
+#: The largest serialised row, newline included. Larger rows have ``error`` trimmed; a row that
+#: is still too large is refused.
+MAX_ROW_BYTES: Final = 64 * 1024
+TOTAL_BUCKET: Final = "total_time_s"
+
+# The nine wall-time buckets of the mantis runtime. Other names are accepted too.
+KNOWN_BUCKETS: Final[tuple[str, ...]] = (
+    "think",
+    "claude_extract",
+    "settle",
+    "claude_ground",
+    "perceive",
+    "load",
+    "act",
+    "claude_verify",
+    "overhead",
+)
+
+_DUCKDB_TYPES: Final[dict[Kind, str]] = {
+    Kind.INT: "BIGINT",
+    Kind.FLOAT: "DOUBLE",
+    Kind.STRING: "VARCHAR",
+    Kind.TIMESTAMP: "TIMESTAMPTZ",
+    Kind.SECONDS_MAP: "MAP(VARCHAR, DOUBLE)",
+    Kind.NUMBER_MAP: "MAP(VARCHAR, DOUBLE)",
+}
+
+
+def duckdb_type(kind: Kind) -> str:
+    return _DUCKDB_TYPES[kind]
+
+
+def duckdb_columns(*, maps_as_json: bool = False) -> dict[str, str]:
+    """The explicit ``columns=`` struct for ``read_json`` (never auto-detect).
+
+    With ``maps_as_json`` the two breakdown maps are read as ``JSON`` text, which DuckDB 2.0 parses
+    several times faster than ``MAP``; the caller casts after filtering.
+    """
+    cols: dict[str, str] = {}
+    for f in FIELDS:
+        t = _DUCKDB_TYPES[f.kind]
+        if maps_as_json and f.kind in (Kind.SECONDS_MAP, Kind.NUMBER_MAP):
+            t = "JSON"
+        cols[f.name] = t
+    return cols
+
+
+def arrow_schema() -> pa.Schema:
+    """The Parquet schema of compacted parts: ``FIELDS`` plus the ``extra`` JSON text column."""
+    import pyarrow as pa
+
+    types: dict[Kind, pa.DataType] = {
+        Kind.INT: pa.int64(),
+        Kind.FLOAT: pa.float64(),
+        Kind.STRING: pa.string(),
+        Kind.TIMESTAMP: pa.timestamp("us", tz="UTC"),
+        Kind.SECONDS_MAP: pa.map_(pa.string(), pa.float64()),
+        Kind.NUMBER_MAP: pa.map_(pa.string(), pa.float64()),
+    }
+    fields = [pa.field(f.name, types[f.kind]) for f in FIELDS]
+    fields.append(pa.field(EXTRA_COLUMN, pa.string()))
+    return pa.schema(fields)
