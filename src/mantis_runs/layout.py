@@ -12,7 +12,7 @@
         2026-04/part-<id>.parquet           compacted rows of one sealed shard (<id> = its lineage)
       quarantine/
         2026-04/part-<id>.jsonl             bad lines of that shard, with shard name and line number
-      .tmp/                                 compaction's scratch space (DuckDB spill, unpublished parts)
+      .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
 
 A month's rows are the union of its live shard, its sealed shards whose part is not yet published,
 and its published parts. Readers list exactly those files; nothing is matched by a glob.
@@ -20,6 +20,7 @@ and its published parts. Readers list exactly those files; nothing is matched by
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Mapping
@@ -59,7 +60,10 @@ def platform_default(env: Mapping[str, str]) -> Path | None:
 
 def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
                      env: Mapping[str, str] | None = None) -> Path:
-    """``explicit`` > ``$MANTIS_DATA_DIR`` > platform default > ``$XDG_DATA_HOME/mantis``."""
+    """``explicit`` > ``$MANTIS_DATA_DIR`` > platform default > ``$XDG_DATA_HOME/mantis``.
+
+    ``$XDG_DATA_HOME`` defaults to ``~/.local/share`` when unset, empty or relative (XDG spec).
+    """
     env = os.environ if env is None else env
     if explicit is not None and str(explicit) != "":
         return Path(explicit).expanduser()
@@ -68,8 +72,9 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
     plat = platform_default(env)
     if plat is not None:
         return plat
-    xdg = env.get("XDG_DATA_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    xdg = Path(env["XDG_DATA_HOME"]).expanduser() if env.get("XDG_DATA_HOME") else None
+    # The XDG spec: a relative path in XDG_DATA_HOME is invalid and must be ignored.
+    base = xdg if xdg is not None and xdg.is_absolute() else Path.home() / ".local" / "share"
     return base / "mantis"
 
 
@@ -130,10 +135,8 @@ class MonthFiles:
     def bytes(self) -> int:
         total = 0
         for p in [*self.jsonl, *self.parts]:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 total += p.stat().st_size
-            except FileNotFoundError:
-                pass
         return total
 
 

@@ -3,8 +3,9 @@
 What is refused (``RowRefused``; the writer logs a WARNING and returns False):
 
 * ``workflow_id`` missing, not a string, or empty;
-* ``total_time_s`` missing, a bool, not an int/float, or not finite (NaN, ±Infinity);
-* ``finished_at`` present but not a datetime or an ISO 8601 string;
+* ``total_time_s`` missing, a bool, not an int/float, or not finite (NaN, ±Infinity, an int too
+  large for a float);
+* ``finished_at`` present but not a datetime or an ISO 8601 string, or out of range in UTC;
 * a row that is still larger than ``MAX_ROW_BYTES`` after ``error`` has been trimmed;
 * a value that cannot be represented in JSON (a set, an object, ...).
 
@@ -24,7 +25,9 @@ What is coerced:
 * NaN or ±Infinity anywhere else become ``null``; datetimes/dates anywhere become ISO strings;
   strings with lone surrogates get U+FFFD in their place;
 * ``error`` that is not a string is turned into one; when the row exceeds the cap, ``error`` is
-  cut and ends with ``…[truncated N bytes]``.
+  cut and ends with ``…[truncated N bytes]``;
+* extra keys are written as text, sorted by that text; when two keys have the same text (``1`` and
+  ``"1"``), the first in sorted order is kept and the other is named in the warning.
 
 Serialisation is canonical: schema fields in schema order, then extra keys sorted, compact
 separators, UTF-8, one ``\\n`` at the end.
@@ -46,7 +49,6 @@ from .schema import (
     MAX_ROW_BYTES,
     TERMINAL_STATUSES,
 )
-
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -82,24 +84,36 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError(f"not a timestamp: {type(value).__name__}")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"timestamp out of range in UTC: {value!r}") from exc
 
 
 def format_timestamp(dt: datetime) -> str:
     """Canonical UTC text: ``2026-05-13T18:09:34Z`` or with ``.ffffff`` when there are micros."""
     dt = dt.astimezone(UTC)
-    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    # Not strftime("%Y"): glibc does not zero-pad years before 1000 ("999-05-01T...").
+    base = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+            f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
     if dt.microsecond:
         base += f".{dt.microsecond:06d}"
     return base + "Z"
 
 
 def new_run_id(when: datetime) -> str:
-    return when.strftime("%Y%m%d_%H%M%S_") + secrets.token_hex(4)
+    w = when
+    return (f"{w.year:04d}{w.month:02d}{w.day:02d}_{w.hour:02d}{w.minute:02d}{w.second:02d}_"
+            + secrets.token_hex(4))
 
 
 def _finite_number(v: object) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float (10**400): no reader can use it
+        return False
 
 
 def _clean_str(s: str) -> str:
@@ -210,13 +224,21 @@ def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
             out[name] = None if e is None else _clean_str(e if isinstance(e, str) else str(e))
         else:
             out[name] = _sanitize(row.get(name))
-    for key in sorted(k for k in row if k not in out):
-        out[_clean_str(str(key))] = _sanitize(row[key])
+    # Keys are sorted by their text (a row may mix str and int keys); a key whose text collides
+    # with one already written (1 and "1", or a schema field name) keeps the first value.
+    extras = sorted(((_clean_str(str(k)), k) for k in row if k not in out),
+                    key=lambda pair: pair[0])
+    for text, key in extras:
+        if text in out:
+            notes.append(f"key {text!r} appears more than once as text; later value dropped")
+            continue
+        out[text] = _sanitize(row[key])
 
     line = _dumps(out)
     if len(line) > MAX_ROW_BYTES:
         line = _trim_error(out, line)
-    return PreparedRow(line=line, month=finished.strftime("%Y-%m"), run_id=run_id, notes=notes)
+    month = f"{finished.year:04d}-{finished.month:02d}"
+    return PreparedRow(line=line, month=month, run_id=run_id, notes=notes)
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
@@ -228,20 +250,38 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 
 def _trim_error(out: dict[str, Any], line: bytes) -> bytes:
+    """Cut ``error`` to the longest prefix (plus the marker) that keeps the line within the cap.
+
+    The budget is measured on the *encoded* error: JSON escaping can make it several times longer
+    than its UTF-8 bytes (quotes, backslashes, control characters), so a cut computed from the raw
+    bytes would throw away far more than needed.
+    """
     err = out.get("error")
     if not isinstance(err, str) or not err:
         raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
-    err_bytes = err.encode("utf-8")
-    excess = len(line) - MAX_ROW_BYTES
-    # JSON escaping can make the encoded error longer than its UTF-8 bytes; shrink until it fits.
-    keep = max(0, len(err_bytes) - excess - 64)
-    while True:
-        cut = err_bytes[:keep].decode("utf-8", "ignore")
-        dropped = len(err_bytes) - len(cut.encode("utf-8"))
-        out["error"] = f"{cut}…[truncated {dropped} bytes]"
-        line = _dumps(out)
-        if len(line) <= MAX_ROW_BYTES:
-            return line
-        if keep == 0:
-            raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
-        keep = max(0, keep - (len(line) - MAX_ROW_BYTES) - 64)
+    total = len(err.encode("utf-8"))
+
+    def candidate(k: int) -> str:
+        cut = err[:k]
+        return f"{cut}…[truncated {total - len(cut.encode('utf-8'))} bytes]"
+
+    def encoded_len(s: str) -> int:
+        return len(json.dumps(s, ensure_ascii=False).encode("utf-8"))
+
+    fixed = len(line) - encoded_len(err)  # the line without the error's JSON string
+    # The line length grows with k (each kept character adds at least as many bytes as the marker
+    # can lose), so the largest fitting k is found by bisection. No prefix longer than the cap fits.
+    lo, hi = 0, min(len(err), MAX_ROW_BYTES)
+    if fixed + encoded_len(candidate(0)) > MAX_ROW_BYTES:
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fixed + encoded_len(candidate(mid)) <= MAX_ROW_BYTES:
+            lo = mid
+        else:
+            hi = mid - 1
+    out["error"] = candidate(lo)
+    line = _dumps(out)
+    if len(line) > MAX_ROW_BYTES:  # pragma: no cover - the arithmetic above is exact
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    return line

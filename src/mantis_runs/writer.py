@@ -66,7 +66,8 @@ def append_run(row: dict[str, Any], data_dir: str | os.PathLike[str] | None = No
                     type(exc).__name__, exc)
         return False
     try:
-        write_prepared(resolve_data_dir(data_dir), prepared)
+        # LOCK_TIMEOUT_S is read at call time (a default argument would freeze it at import).
+        write_prepared(resolve_data_dir(data_dir), prepared, lock_timeout=LOCK_TIMEOUT_S)
     except Exception as exc:
         log.warning("mantis_runs: run %s not recorded: %s: %s", prepared.run_id,
                     type(exc).__name__, exc)

@@ -1,0 +1,151 @@
+"""The ``mantis`` command line.
+
+Each command parses its options, makes one library call, renders the result and maps errors to
+exit codes. No SQL and no maths here. Heavy modules are imported inside the commands so that
+``mantis --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import MantisError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DATA_DIR_HELP = (
+    "Data directory. Default: $MANTIS_DATA_DIR, else the platform default "
+    "(/workspace/mantis-data on Baseten, /data/mantis-runs on Modal), "
+    "else ~/.local/share/mantis."
+)
+
+
+def data_dir_option(f: F) -> F:
+    return click.option(
+        "--data-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        help=DATA_DIR_HELP,
+    )(f)
+
+
+def handle_errors(f: F) -> F:
+    """Turn library errors into one line on stderr and an exit status; never a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except UsageError as exc:
+            raise click.UsageError(str(exc)) from None
+        except MantisError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+        except OSError as exc:
+            click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                       err=True)
+            sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    from .timewindow import parse_since
+
+    try:
+        return parse_since(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("--since ")) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="mantis")
+def main() -> None:
+    """mantis: an embedded analytical store for run history."""
+    logging.basicConfig(level=logging.WARNING, format="warning: %(message)s", stream=sys.stderr)
+
+
+@main.group()
+def runs() -> None:
+    """Record, query and compact the run log."""
+
+
+@runs.command()
+@click.argument("workflow_id")
+@click.option("--last", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Newest N matching runs (by finished_at, ties by run_id).")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME",
+              help="Only this wall-time bucket; repeat for more. total_time_s is always shown.")
+@click.option("--since", callback=_since, metavar="DUR",
+              help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
+@click.option("--status", default="succeeded", show_default=True,
+              help="Terminal status to include; '' includes every status.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
+@data_dir_option
+@handle_errors
+def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, status: str,
+          as_json: bool, data_dir: Path | None) -> None:
+    """p50, p95 and p99 per wall-time bucket across the newest runs of WORKFLOW_ID."""
+    from . import render
+    from .query import stats as run_stats
+
+    result = run_stats(workflow_id, data_dir=data_dir, last=last, since=since, status=status,
+                       buckets=buckets or None)
+    warning = render.skipped_warning(result.skipped_lines)
+    if warning:
+        click.echo(warning, err=True)
+    click.echo(render.to_json(result.to_json()) if as_json else render.stats_text(result))
+
+
+@runs.command()
+@click.option("--runs", "n_runs", type=click.IntRange(min=1, max=1_000_000), default=600,
+              show_default=True, help="How many runs to write.")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the demo history. Default: a new folder under the system "
+                   "temp dir (never your real log).")
+@handle_errors
+def demo(n_runs: int, data_dir: Path | None) -> None:
+    """Write a realistic three-month history through the real writer, then query it."""
+    from . import render
+    from .demo import new_demo_dir, write_demo
+    from .query import stats as run_stats
+
+    target = data_dir if data_dir is not None else new_demo_dir()
+    result = write_demo(target, n_runs)
+    if result.written == 0:
+        raise MantisError(f"no demo run could be written to {target}")
+    click.echo(f"Wrote {result.written} runs of {len(_demo_workflows())} workflows to {target}\n")
+    click.echo(render.stats_text(run_stats(result.busiest, data_dir=target)))
+    d = _quote(str(target))
+    click.echo(
+        "\nNext, try:\n"
+        f"  mantis runs stats {result.busiest} --data-dir {d} --since 7d\n"
+        f"  mantis runs stats {result.busiest} --data-dir {d} --status '' --bucket settle --json\n"
+        f"  export MANTIS_DATA_DIR={d}"
+    )
+
+
+def _demo_workflows() -> tuple[str, ...]:
+    from .demo import WORKFLOWS
+
+    return tuple(w[0] for w in WORKFLOWS)
+
+
+def _quote(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

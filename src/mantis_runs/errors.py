@@ -1,0 +1,21 @@
+"""Errors a user can cause or fix. The CLI prints their message as one line, with no traceback."""
+
+from __future__ import annotations
+
+
+class MantisError(Exception):
+    """A failure with a one-line, user-facing explanation."""
+
+    exit_code = 1
+
+
+class UsageError(MantisError):
+    """A bad option value (exit status 2, like click's own usage errors)."""
+
+    exit_code = 2
+
+
+class NotFound(MantisError):
+    """The run, workflow or month asked for does not exist."""
+
+    exit_code = 1

@@ -1,0 +1,213 @@
+"""The query layer: DuckDB over the month shards and compacted parts.
+
+Facts this module relies on (measured, see docs/storage-format.md):
+
+* ``read_json`` always gets explicit ``columns`` and ``format='newline_delimited'`` with
+  ``ignore_errors=true``; a bad line comes back as an all-NULL row, which is counted and dropped.
+* The file list is computed here from the months a query can touch; DuckDB never gets a glob that
+  may match nothing (that is an error, not an empty result).
+* Every connection runs ``SET TimeZone='UTC'`` (the config key fails at connect time).
+* Every value is a bound parameter, including the file lists and the column schema.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import schema
+from .errors import MantisError, UsageError
+from .layout import PUBLISH_LOCK, MonthFiles, month_of, resolve_data_dir, scan
+from .locks import LockTimeout, shared_if_present
+from .sqlfiles import load
+from .timewindow import parse_since
+
+#: DuckDB's buffer-manager limit for queries; RSS stays within a small multiple of it.
+QUERY_MEMORY_LIMIT = "256MB"
+#: How long a reader waits for a compactor that is publishing (it holds the lock for milliseconds).
+PUBLISH_LOCK_TIMEOUT_S = 60.0
+
+PathLike = str | os.PathLike[str]
+
+
+def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = None,
+            temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection set up the way every mantis query expects."""
+    config: dict[str, Any] = {
+        "memory_limit": memory_limit,
+        # No network here or in many deployments: never try to download an extension.
+        "autoinstall_known_extensions": False,
+    }
+    if threads is not None:
+        config["threads"] = threads
+    con = duckdb.connect(config=config)
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute(load("macro_quantile"))
+    if temp_directory is not None:
+        con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
+    return con
+
+
+@contextmanager
+def snapshot(data_dir: Path) -> Iterator[dict[str, MonthFiles]]:
+    """A consistent list of the files that hold each month, stable while the context is open.
+
+    A shared lock on ``.publish.lock`` keeps compaction from sealing or publishing meanwhile, so
+    every row is in exactly one listed file (or, after a compactor crash, in a sealed shard *and*
+    its part, which run_id dedupe absorbs).
+    """
+    try:
+        with shared_if_present(data_dir / PUBLISH_LOCK, PUBLISH_LOCK_TIMEOUT_S):
+            yield scan(data_dir)
+    except LockTimeout:
+        raise MantisError(
+            f"{data_dir / PUBLISH_LOCK} has been locked for over {PUBLISH_LOCK_TIMEOUT_S:g}s; "
+            "is a compaction stuck?"
+        ) from None
+
+
+@dataclass(frozen=True)
+class BucketStats:
+    bucket: str
+    n: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"p50": self.p50, "p95": self.p95, "p99": self.p99, "n": self.n}
+
+
+@dataclass(frozen=True)
+class StatsResult:
+    """Percentiles per wall-time bucket over the newest runs of one workflow."""
+
+    workflow_id: str
+    run_count: int
+    status: str | None  # None: every terminal status
+    last: int
+    since: datetime | None
+    buckets: list[BucketStats]  # sorted by p50 descending, then name
+    total: BucketStats
+    skipped_lines: dict[str, int] = field(default_factory=dict)  # shard file name -> lines
+
+    @property
+    def skipped_total(self) -> int:
+        return sum(self.skipped_lines.values())
+
+    def to_json(self) -> dict[str, Any]:
+        percentiles = {b.bucket: b.as_dict() for b in self.buckets}
+        percentiles[schema.TOTAL_BUCKET] = self.total.as_dict()
+        return {
+            "workflow_id": self.workflow_id,
+            "run_count": self.run_count,
+            "status": self.status,
+            "last": self.last,
+            "since": None if self.since is None else self.since.isoformat(),
+            "percentiles": percentiles,
+            "skipped_lines": dict(self.skipped_lines),
+        }
+
+
+def normalise_status(status: str | None) -> str | None:
+    return None if status is None or status == "" else status
+
+
+def resolve_since(since: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    if since is None or since == "":
+        return None
+    if isinstance(since, datetime):
+        return since if since.tzinfo else since.replace(tzinfo=UTC)
+    return parse_since(since, now)
+
+
+def stats(
+    workflow_id: str,
+    *,
+    data_dir: PathLike | None = None,
+    last: int = 100,
+    since: str | datetime | None = None,
+    status: str | None = "succeeded",
+    buckets: Sequence[str] | None = None,
+    now: datetime | None = None,
+) -> StatsResult:
+    """p50/p95/p99 per wall-time bucket over the newest ``last`` matching runs of a workflow.
+
+    ``status`` None or "" includes every terminal status. ``since`` is a duration (``7d``), an ISO
+    date/datetime, or a datetime. ``buckets`` restricts the buckets; total_time_s is always there.
+    """
+    if last < 1:
+        raise UsageError(f"--last must be at least 1, got {last}")
+    base = resolve_data_dir(data_dir)
+    since_dt = resolve_since(since, now)
+    status_n = normalise_status(status)
+    wanted = list(dict.fromkeys(buckets)) if buckets else None
+    try:
+        with snapshot(base) as months:
+            con = connect()
+            try:
+                return _stats(con, months, workflow_id, last, since_dt, status_n, wanted)
+            finally:
+                con.close()
+    except duckdb.Error as exc:
+        raise MantisError(f"query failed: {_one_line(exc)}") from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> list[MonthFiles]:
+    """Months that can hold matching rows, newest first (a row lives in its finished_at month)."""
+    lo = month_of(since) if since is not None else None
+    return [mf for m, mf in sorted(months.items(), reverse=True) if lo is None or m >= lo]
+
+
+def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workflow_id: str,
+           last: int, since: datetime | None, status: str | None,
+           buckets: list[str] | None) -> StatsResult:
+    con.execute(load("stats_candidates_table"))
+    since_text = since.isoformat() if since is not None else None
+    columns = schema.duckdb_columns(maps_as_json=True)
+    todo = candidate_months(months, since)
+    while todo:
+        chunk, todo = todo[:1], todo[1:]  # newest month first; stop once --last is reached
+        jsonl = [str(p) for mf in chunk for p in mf.jsonl]
+        parts = [str(p) for mf in chunk for p in mf.parts]
+        common = {"files": None, "workflow_id": workflow_id, "status": status,
+                  "since": since_text}
+        if jsonl:
+            con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
+                                                      "columns": columns})
+        if parts:
+            con.execute(load("stats_collect_parquet"), {**common, "files": parts})
+        row = con.execute(load("stats_count")).fetchone()
+        if row is not None and row[0] >= last:
+            break
+
+    rows = con.execute(load("stats_percentiles"), {"last": last, "buckets": buckets}).fetchall()
+    total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
+    run_count = 0
+    found: dict[str, BucketStats] = {}
+    for kind, bucket, n, count, q in rows:
+        p50, p95, p99 = (None, None, None) if q is None else (q[0], q[1], q[2])
+        bs = BucketStats(bucket, int(n), p50, p95, p99)
+        if kind == "total":
+            total, run_count = bs, int(count)
+        elif bucket != schema.TOTAL_BUCKET:  # the name is reserved for the run's own total
+            found[bucket] = bs
+    for name in buckets or ():
+        found.setdefault(name, BucketStats(name, 0, None, None, None))
+    ordered = sorted(found.values(),
+                     key=lambda b: (b.p50 is None, -(b.p50 or 0.0), b.bucket))
+    skipped = {Path(src).name: int(n)
+               for src, n in con.execute(load("stats_skipped")).fetchall()}
+    return StatsResult(workflow_id=workflow_id, run_count=run_count, status=status, last=last,
+                       since=since, buckets=ordered, total=total, skipped_lines=skipped)

@@ -1,0 +1,69 @@
+"""Text rendering for the CLI: pure functions from results to strings."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from tabulate import tabulate
+
+if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
+    from .query import BucketStats, StatsResult
+
+RULE = "─"
+
+
+def seconds(v: float | None) -> str:
+    if v is None:
+        return "—"
+    return f"{v:.1f}s" if abs(v) >= 1 else f"{v:.3f}s"
+
+
+def stats_header(r: StatsResult) -> str:
+    who = f"{r.status} runs" if r.status else "runs (any status)"
+    since = f" finished since {r.since:%Y-%m-%d %H:%M} UTC" if r.since else ""
+    return f"Across last {r.run_count} {who} of {r.workflow_id}{since}:"
+
+
+def stats_table(r: StatsResult) -> str:
+    show_n = any(b.n != r.run_count for b in [*r.buckets, r.total])
+
+    def row(b: BucketStats) -> list[str]:
+        cells = [b.bucket, seconds(b.p50), seconds(b.p95), seconds(b.p99)]
+        if show_n:
+            cells.append("" if b.n == r.run_count else str(b.n))
+        return cells
+
+    headers = ["bucket", "p50", "p95", "p99"] + (["n"] if show_n else [])
+    body = [row(b) for b in r.buckets] + [row(r.total)]
+    text = tabulate(body, headers=headers, tablefmt="plain", disable_numparse=True,
+                    colalign=("left", "right", "right", "right", "right")[: len(headers)])
+    lines = text.splitlines()
+    width = max(len(line) for line in lines)
+    rule = RULE * width
+    out = [lines[0], rule, *lines[1:-1]]
+    if r.buckets:
+        out.append(rule)
+    out.append(lines[-1])
+    return "\n".join(line.rstrip() for line in out)
+
+
+def stats_text(r: StatsResult) -> str:
+    if r.run_count == 0:
+        who = f"{r.status} runs" if r.status else "runs"
+        since = f" finished since {r.since:%Y-%m-%d %H:%M} UTC" if r.since else ""
+        return f"No {who} of {r.workflow_id}{since} found."
+    return f"{stats_header(r)}\n\n{stats_table(r)}"
+
+
+def skipped_warning(skipped: dict[str, int]) -> str | None:
+    total = sum(skipped.values())
+    if not total:
+        return None
+    where = ", ".join(f"{name}: {n}" for name, n in sorted(skipped.items()))
+    noun = "line" if total == 1 else "lines"
+    return f"warning: skipped {total} malformed {noun} ({where})"
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False)

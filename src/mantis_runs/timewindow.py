@@ -1,0 +1,32 @@
+"""Parsing ``--since`` values (standard library only)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from .errors import UsageError
+from .record import parse_timestamp
+
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``30m``, ``24h``, ``7d``, ``2w`` (back from now), or an ISO date/datetime (naive = UTC)."""
+    now = now or datetime.now(UTC)
+    m = _DURATION.match(text)
+    if m:
+        amount = int(m.group(1))
+        if amount <= 0:
+            raise UsageError(f"--since must be a positive duration, got {text!r}")
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: amount})
+        except OverflowError:
+            raise UsageError(f"--since is too far back: {text!r}") from None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise UsageError(
+            f"--since takes a duration like 30m, 24h, 7d, 2w or an ISO date, got {text!r}"
+        ) from None

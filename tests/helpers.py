@@ -1,0 +1,88 @@
+"""Shared test helpers: write rows exactly as the writer serialises them, and an numpy oracle."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mantis_runs.record import parse_timestamp, prepare
+
+
+def write_rows(data_dir: Path, rows: Iterable[dict[str, Any]]) -> int:
+    """Append rows in writer format (prepare()), grouped by month, without fsync: fast fixtures."""
+    by_month: dict[str, list[bytes]] = defaultdict(list)
+    n = 0
+    for row in rows:
+        p = prepare(row)
+        by_month[p.month].append(p.line)
+        n += 1
+    log = data_dir / "runs_log"
+    log.mkdir(parents=True, exist_ok=True)
+    for month, lines in by_month.items():
+        with open(log / f"{month}.jsonl", "ab") as f:
+            f.write(b"".join(lines))
+    return n
+
+
+def append_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as f:
+        f.write(data)
+
+
+def oracle(rows: Sequence[dict[str, Any]], workflow_id: str, *, last: int = 100,
+           status: str | None = "succeeded", since: datetime | None = None,
+           buckets: Sequence[str] | None = None) -> dict[str, Any]:
+    """What `mantis runs stats --json` must say, computed independently with numpy."""
+    best: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        fin = parse_timestamp(r["finished_at"])
+        if r["workflow_id"] != workflow_id:
+            continue
+        if status and r["status"] != status:
+            continue
+        if since is not None and fin < since:
+            continue
+        key = (fin, r["total_time_s"])
+        cur = best.get(r["run_id"])
+        if cur is None or key > cur["_key"]:
+            best[r["run_id"]] = {**r, "_key": key, "_fin": fin}
+    chosen = sorted(best.values(), key=lambda r: (r["_fin"], r["run_id"]), reverse=True)[:last]
+    samples: dict[str, list[float]] = defaultdict(list)
+    for r in chosen:
+        for b, v in (r.get("wall_time_breakdown") or {}).items():
+            if buckets is None or b in buckets:
+                samples[b].append(float(v))
+    out: dict[str, Any] = {}
+    for b, vals in samples.items():
+        p = np.percentile(np.array(vals, dtype=float), [50, 95, 99])
+        out[b] = {"p50": float(p[0]), "p95": float(p[1]), "p99": float(p[2]), "n": len(vals)}
+    totals = [float(r["total_time_s"]) for r in chosen]
+    if totals:
+        p = np.percentile(np.array(totals), [50, 95, 99])
+        out["total_time_s"] = {"p50": float(p[0]), "p95": float(p[1]), "p99": float(p[2]),
+                               "n": len(totals)}
+    else:
+        out["total_time_s"] = {"p50": None, "p95": None, "p99": None, "n": 0}
+    return {"run_count": len(chosen), "percentiles": out}
+
+
+def assert_matches(actual: dict[str, Any], expected: dict[str, Any], rel: float = 0.0) -> None:
+    """Percentiles equal numpy's bit for bit (``rel=0``), or within ``rel`` relative."""
+    assert actual["run_count"] == expected["run_count"]
+    got = {k: v for k, v in actual["percentiles"].items() if v["n"] > 0 or k == "total_time_s"}
+    assert set(got) == set(expected["percentiles"]), (set(got), set(expected["percentiles"]))
+    for bucket, exp in expected["percentiles"].items():
+        act = got[bucket]
+        assert act["n"] == exp["n"], bucket
+        for q in ("p50", "p95", "p99"):
+            if exp[q] is None:
+                assert act[q] is None
+            else:
+                assert act[q] == exp[q] or abs(act[q] - exp[q]) <= rel * abs(exp[q]), (
+                    bucket, q, act[q], exp[q])

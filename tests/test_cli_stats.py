@@ -1,0 +1,149 @@
+"""`mantis runs stats` and `mantis runs demo` through click's runner, with exact output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from helpers import append_bytes, write_rows
+from mantis_runs.cli import main
+from mantis_runs.record import format_timestamp
+
+T0 = datetime.now(UTC) - timedelta(hours=1)
+
+
+def rows() -> list[dict[str, object]]:
+    out: list[dict[str, object]] = []
+    for i in range(1, 5):
+        bd = {"think": 10.0 * i, "act": float(i), "load": 0.5}
+        if i == 4:
+            del bd["act"]
+        out.append({"run_id": f"r{i}", "workflow_id": "wf", "status": "succeeded",
+                    "finished_at": format_timestamp(T0 - timedelta(minutes=i)),
+                    "total_time_s": 12.0 * i, "wall_time_breakdown": bd})
+    out.append({"run_id": "f1", "workflow_id": "wf", "status": "failed",
+                "finished_at": format_timestamp(T0), "total_time_s": 100.0,
+                "wall_time_breakdown": {"think": 90.0}})
+    return out
+
+
+def run(args: list[str]) -> tuple[int, str, str]:
+    r = CliRunner().invoke(main, args)
+    return r.exit_code, r.stdout, r.stderr
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    write_rows(tmp_path, rows())
+    return tmp_path
+
+
+def test_table(data: Path) -> None:
+    code, out, err = run(["runs", "stats", "wf", "--data-dir", str(data)])
+    assert (code, err) == (0, "")
+    assert out == (
+        "Across last 4 succeeded runs of wf:\n"
+        "\n"
+        "bucket           p50     p95     p99    n\n"
+        "─────────────────────────────────────────\n"
+        "think          25.0s   38.5s   39.7s\n"
+        "act             2.0s    2.9s    3.0s    3\n"
+        "load          0.500s  0.500s  0.500s\n"
+        "─────────────────────────────────────────\n"
+        "total_time_s   30.0s   46.2s   47.6s\n"
+    )
+
+
+def test_table_without_n_column_and_with_status_and_bucket(data: Path) -> None:
+    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--status", "",
+                        "--bucket", "think", "--last", "2"])
+    assert code == 0
+    assert out == (
+        "Across last 2 runs (any status) of wf:\n"
+        "\n"
+        "bucket          p50    p95    p99\n"
+        "─────────────────────────────────\n"
+        "think         50.0s  86.0s  89.2s\n"
+        "─────────────────────────────────\n"
+        "total_time_s  56.0s  95.6s  99.1s\n"
+    )
+
+
+def test_json(data: Path) -> None:
+    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
+                        "--bucket", "act", "--bucket", "nope"])
+    assert code == 0
+    doc = json.loads(out)
+    assert doc == {
+        "workflow_id": "wf", "run_count": 4, "status": "succeeded", "last": 100, "since": None,
+        "percentiles": {
+            "act": {"p50": 2.0, "p95": 2.9, "p99": 2.98, "n": 3},
+            "nope": {"p50": None, "p95": None, "p99": None, "n": 0},
+            "total_time_s": {"p50": 30.0, "p95": 46.199999999999996, "p99": 47.64, "n": 4},
+        },
+        "skipped_lines": {},
+    }
+
+
+def test_no_runs(tmp_path: Path) -> None:
+    assert run(["runs", "stats", "ghost", "--data-dir", str(tmp_path)]) == (
+        0, "No succeeded runs of ghost found.\n", "")
+    code, out, _ = run(["runs", "stats", "ghost", "--data-dir", str(tmp_path), "--json"])
+    assert code == 0 and json.loads(out)["run_count"] == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--since", "7x"], "Invalid value for '--since'"),
+    (["--last", "0"], "Invalid value for '--last'"),
+    (["--last", "many"], "Invalid value for '--last'"),
+])
+def test_usage_errors_exit_2(data: Path, args: list[str], message: str) -> None:
+    code, _, err = run(["runs", "stats", "wf", "--data-dir", str(data), *args])
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_malformed_lines_warn_once_on_stderr(data: Path) -> None:
+    shard = next((data / "runs_log").glob("*.jsonl"))
+    append_bytes(shard, b"garbage\n\x00\x00\n")
+    code, out, err = run(["runs", "stats", "wf", "--data-dir", str(data), "--json"])
+    assert code == 0 and json.loads(out)["skipped_lines"] == {shard.name: 2}
+    assert err == f"warning: skipped 2 malformed lines ({shard.name}: 2)\n"
+
+
+def test_since_window(data: Path) -> None:
+    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
+                        "--since", "30d"])
+    assert code == 0 and json.loads(out)["run_count"] == 4
+    old = {"run_id": "old", "workflow_id": "wf", "status": "succeeded", "total_time_s": 1,
+           "finished_at": format_timestamp(T0 - timedelta(days=9))}
+    write_rows(data, [old])
+    counts = [json.loads(run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
+                              "--since", s])[1])["run_count"] for s in ("7d", "2w", "240h")]
+    assert counts == [4, 5, 5]
+
+
+def test_env_data_dir(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MANTIS_DATA_DIR", str(data))
+    code, out, _ = run(["runs", "stats", "wf", "--json"])
+    assert code == 0 and json.loads(out)["run_count"] == 4
+
+
+def test_demo_writes_and_prints(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    code, out, err = run(["runs", "demo", "--data-dir", str(target), "--runs", "120"])
+    assert code == 0, err
+    assert out.startswith(f"Wrote 120 runs of 5 workflows to {target}\n\nAcross last ")
+    assert "total_time_s" in out and "Next, try:" in out
+    assert len(list((target / "runs_log").glob("*.jsonl"))) >= 3  # about three months
+
+
+def test_python_dash_m_works_the_same(data: Path) -> None:
+    p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "stats", "wf",
+                        "--data-dir", str(data)], capture_output=True, text=True, check=True)
+    assert p.stdout == run(["runs", "stats", "wf", "--data-dir", str(data)])[1]

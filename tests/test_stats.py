@@ -1,0 +1,140 @@
+"""`stats` against a numpy oracle, on real files read by real DuckDB."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import assert_matches, oracle, write_rows
+from mantis_runs.query import stats
+from mantis_runs.record import format_timestamp
+
+NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=UTC)
+BUCKETS = ["think", "act", "load", "settle", "b'; DROP TABLE x; --", "ünï\"cødé"]
+WORKFLOWS = ["wf-a", "wf-b", "it's \"quoted\"'; DROP TABLE runs; --", "流程-β"]
+
+
+def row(run_id: str, wf: str, fin: datetime, total: float, breakdown: dict[str, float],
+        status: str = "succeeded") -> dict[str, Any]:
+    return {"run_id": run_id, "workflow_id": wf, "status": status,
+            "finished_at": format_timestamp(fin), "total_time_s": total,
+            "wall_time_breakdown": breakdown}
+
+
+values = st.one_of(
+    st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+    st.integers(min_value=0, max_value=10**6),
+)
+
+
+@st.composite
+def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(min_value=0, max_value=40))
+    # a small pool of instants makes ties in finished_at common
+    instants = draw(st.lists(st.integers(min_value=0, max_value=95 * 86400), min_size=1,
+                             max_size=12))
+    rows = []
+    for i in range(n):
+        bd = draw(st.dictionaries(st.sampled_from(BUCKETS), values, max_size=len(BUCKETS)))
+        rid = f"r{draw(st.integers(0, n + 3)) if draw(st.booleans()) else i:04d}"
+        rows.append(row(rid, draw(st.sampled_from(WORKFLOWS)),
+                        NOW - timedelta(seconds=draw(st.sampled_from(instants))),
+                        draw(values), bd, draw(st.sampled_from(["succeeded", "failed"]))))
+    return rows
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows=histories(), wf=st.sampled_from(WORKFLOWS), last=st.integers(1, 45),
+       status=st.sampled_from(["succeeded", "failed", ""]),
+       since_days=st.one_of(st.none(), st.integers(1, 100)),
+       buckets=st.one_of(st.none(), st.lists(st.sampled_from(BUCKETS), min_size=1, max_size=3)))
+def test_stats_matches_numpy(tmp_path: Path, rows: list[dict[str, Any]], wf: str, last: int,
+                             status: str, since_days: int | None,
+                             buckets: list[str] | None) -> None:
+    d = tmp_path / uuid.uuid4().hex
+    write_rows(d, rows)
+    since = NOW - timedelta(days=since_days) if since_days else None
+    result = stats(wf, data_dir=d, last=last, status=status, buckets=buckets,
+                   since=since).to_json()
+    expected = oracle(rows, wf, last=last, status=status or None, since=since, buckets=buckets)
+    assert_matches(result, expected)
+    if buckets:  # a requested bucket is always reported, with n=0 when no run has it
+        assert set(buckets) <= set(result["percentiles"])
+
+
+def test_one_and_two_runs(tmp_path: Path) -> None:
+    write_rows(tmp_path, [row("a", "w", NOW, 10.0, {"think": 4.0})])
+    r = stats("w", data_dir=tmp_path).to_json()
+    assert r["run_count"] == 1
+    assert r["percentiles"]["think"] == {"p50": 4.0, "p95": 4.0, "p99": 4.0, "n": 1}
+    write_rows(tmp_path, [row("b", "w", NOW, 20.0, {"think": 5.0})])
+    r = stats("w", data_dir=tmp_path).to_json()
+    # p50 of two values is their midpoint; p95 = 10 + 0.95 * 10
+    assert r["percentiles"]["total_time_s"] == {"p50": 15.0, "p95": 19.5, "p99": 19.9, "n": 2}
+    assert r["percentiles"]["think"] == {"p50": 4.5, "p95": 4.95, "p99": 4.99, "n": 2}
+
+
+def test_missing_bucket_is_absent_not_zero(tmp_path: Path) -> None:
+    write_rows(tmp_path, [row("a", "w", NOW, 10, {"think": 4.0, "act": 1.0}),
+                          row("b", "w", NOW, 10, {"think": 6.0}),
+                          row("c", "w", NOW, 10, {"think": 8.0})])
+    r = stats("w", data_dir=tmp_path).to_json()
+    assert r["percentiles"]["act"] == {"p50": 1.0, "p95": 1.0, "p99": 1.0, "n": 1}
+    assert r["percentiles"]["think"]["n"] == 3
+
+
+def test_last_takes_newest_with_run_id_tiebreak(tmp_path: Path) -> None:
+    t = NOW - timedelta(hours=1)
+    write_rows(tmp_path, [row("a", "w", t, 1, {}), row("c", "w", t, 3, {}),
+                          row("b", "w", t, 2, {}), row("z", "w", t - timedelta(days=40), 9, {})])
+    r = stats("w", data_dir=tmp_path, last=2).to_json()
+    assert r["run_count"] == 2
+    assert r["percentiles"]["total_time_s"]["p50"] == 2.5  # runs c and b
+
+
+def test_duplicate_run_id_counts_once(tmp_path: Path) -> None:
+    write_rows(tmp_path, [row("a", "w", NOW, 10, {"think": 1.0})] * 3
+               + [row("b", "w", NOW, 20, {"think": 2.0})])
+    r = stats("w", data_dir=tmp_path).to_json()
+    assert r["run_count"] == 2
+    assert r["percentiles"]["think"]["p50"] == 1.5
+
+
+def test_last_stops_reading_older_months(tmp_path: Path) -> None:
+    rows = [row(f"r{m}-{i}", "w", NOW - timedelta(days=31 * m, seconds=i), m, {})
+            for m in range(3) for i in range(5)]
+    write_rows(tmp_path, rows)
+    oldest = sorted((tmp_path / "runs_log").glob("*.jsonl"))[0]
+    with open(oldest, "ab") as f:
+        f.write(b"garbage that is only reported when this shard is read\n")
+    # the newest month alone suffices for --last 5: older shards are not read at all
+    r = stats("w", data_dir=tmp_path, last=5)
+    assert r.run_count == 5 and r.total.p99 == 0 and r.skipped_lines == {}
+    r = stats("w", data_dir=tmp_path, last=6)
+    assert r.run_count == 6 and r.skipped_lines == {}  # two months read, not the third
+    r = stats("w", data_dir=tmp_path, last=100)
+    assert r.run_count == 15 and r.skipped_lines == {oldest.name: 1}
+
+
+def test_empty_and_missing_data_dir(tmp_path: Path) -> None:
+    r = stats("w", data_dir=tmp_path / "nothing-here")
+    assert r.run_count == 0 and r.buckets == [] and r.total.p50 is None
+
+
+@pytest.mark.parametrize("wf", WORKFLOWS)
+def test_hostile_workflow_ids_and_buckets(tmp_path: Path, wf: str) -> None:
+    rows = [row(f"{wf}-{i}", w, NOW - timedelta(minutes=i), float(i), {BUCKETS[4]: float(i),
+                                                                  BUCKETS[5]: 2.0 * i})
+            for i in range(1, 6) for w in WORKFLOWS]
+    write_rows(tmp_path, rows)
+    r = stats(wf, data_dir=tmp_path, buckets=[BUCKETS[4], BUCKETS[5]]).to_json()
+    assert_matches(r, oracle(rows, wf, buckets=[BUCKETS[4], BUCKETS[5]]))
+    assert r["run_count"] == 5
+    # the shards are untouched by any "injection"
+    assert sum(1 for _ in (tmp_path / "runs_log").glob("*.jsonl")) == 1
