@@ -14,6 +14,7 @@ SELECT
 FROM read_json(
     $files,
     format = 'newline_delimited',
+    records = true,  -- never let a non-object first line switch the reader to scalar mode
     columns = $columns,
     ignore_errors = true
 )

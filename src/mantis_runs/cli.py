@@ -135,6 +135,39 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
     )
 
 
+@runs.command()
+@click.option("--month", "months", multiple=True, metavar="YYYY-MM",
+              help="Only this closed month; repeat for more. Default: every closed month.")
+@click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
+@click.option("--grace", default="1d", show_default=True, metavar="DUR",
+              help="A month closes this long after it ends (margin for clock skew).")
+@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+              metavar="SECONDS",
+              help="Wait this long for another running compaction; then give up (exit 0).")
+@click.option("--memory-limit", default="512MB", show_default=True,
+              help="DuckDB memory limit while compacting (it spills to the data dir beyond).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@data_dir_option
+@handle_errors
+def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, memory_limit: str,
+            as_json: bool, data_dir: Path | None) -> None:
+    """Convert closed months to zstd Parquet: each row exactly once, safe to run any time."""
+    from . import render
+    from .compact import CompactionBusy
+    from .compact import compact as run_compact
+    from .timewindow import parse_duration
+
+    say = (lambda msg: click.echo(msg, err=True)) if sys.stderr.isatty() and not as_json else None
+    try:
+        report = run_compact(data_dir, months=months or None, dry_run=dry_run,
+                             grace=parse_duration(grace, "--grace"), wait=wait,
+                             memory_limit=memory_limit, progress=say)
+    except CompactionBusy as exc:
+        click.echo(str(exc), err=True)
+        return
+    click.echo(render.to_json(report.to_json()) if as_json else render.compaction_text(report))
+
+
 def _demo_workflows() -> tuple[str, ...]:
     from .demo import WORKFLOWS
 

@@ -9,13 +9,17 @@
         2026-05.jsonl                       live shard: rows whose finished_at is in May 2026 (UTC)
         2026-04.jsonl.sealed-<id>           sealed by compaction: immutable, still read
       compacted/
-        2026-04/part-<id>.parquet           compacted rows of one sealed shard (<id> = its lineage)
+        2026-04/part-000002-<id>.parquet    the month's compacted rows, generation 2; <id> is the
+                                            lineage of the sealed shard it absorbed last
       quarantine/
-        2026-04/part-<id>.jsonl             bad lines of that shard, with shard name and line number
+        2026-04/<id>.jsonl                  bad lines of sealed shard <id>, with shard and line
       .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
 
-A month's rows are the union of its live shard, its sealed shards whose part is not yet published,
-and its published parts. Readers list exactly those files; nothing is matched by a glob.
+A month's rows are the union of its live shard, its sealed shards not yet absorbed, and its newest
+part. Generation g+1 of a month's part holds every row of generation g plus one sealed shard, so
+only the newest generation is ever read; older ones are leftovers of a crash, removed by the next
+compaction. A sealed shard whose lineage names a part is already absorbed and is not read either.
+Readers list exactly those files; nothing is matched by a glob.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ PUBLISH_LOCK = ".publish.lock"
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _LIVE_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.jsonl$")
 _SEALED_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.jsonl\.sealed-([0-9a-f]{8,64})$")
-_PART_RE = re.compile(r"^part-([0-9a-f]{8,64})\.parquet$")
+_PART_RE = re.compile(r"^part-(\d{6})-([0-9a-f]{8,64})\.parquet$")
 
 ENV_DATA_DIR = "MANTIS_DATA_DIR"
 BASETEN_DIR = Path("/workspace/mantis-data")
@@ -109,12 +113,19 @@ def sealed_name(month: str, lineage: str) -> str:
     return f"{month}.jsonl.sealed-{lineage}"
 
 
-def part_path(data_dir: Path, month: str, lineage: str) -> Path:
-    return data_dir / COMPACTED / month / f"part-{lineage}.parquet"
+def part_path(data_dir: Path, month: str, generation: int, lineage: str) -> Path:
+    return data_dir / COMPACTED / month / f"part-{generation:06d}-{lineage}.parquet"
+
+
+def part_generation(path: Path) -> tuple[int, str]:
+    m = _PART_RE.match(path.name)
+    if not m:
+        raise ValueError(f"not a part file: {path.name}")
+    return int(m.group(1)), m.group(2)
 
 
 def quarantine_path(data_dir: Path, month: str, lineage: str) -> Path:
-    return data_dir / QUARANTINE / month / f"part-{lineage}.jsonl"
+    return data_dir / QUARANTINE / month / f"{lineage}.jsonl"
 
 
 @dataclass
@@ -123,9 +134,9 @@ class MonthFiles:
 
     month: str
     live: Path | None = None
-    sealed: list[Path] = field(default_factory=list)  # sealed shards not yet superseded
-    parts: list[Path] = field(default_factory=list)
-    superseded: list[Path] = field(default_factory=list)  # sealed shards whose part exists
+    sealed: list[Path] = field(default_factory=list)  # sealed shards not yet absorbed
+    parts: list[Path] = field(default_factory=list)  # the newest generation only (0 or 1 file)
+    superseded: list[Path] = field(default_factory=list)  # absorbed sealed shards, old parts
 
     @property
     def jsonl(self) -> list[Path]:
@@ -161,11 +172,17 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
     for d in month_dirs:
         if not (MONTH_RE.match(d.name) and d.is_dir(follow_symlinks=False)):
             continue
+        found = []
         for e in sorted(os.scandir(d.path), key=lambda e: e.name):
             m = _PART_RE.match(e.name)
             if m and e.is_file(follow_symlinks=False):
-                get(d.name).parts.append(Path(e.path))
-                lineages.add((d.name, m.group(1)))
+                found.append((int(m.group(1)), Path(e.path)))
+                lineages.add((d.name, m.group(2)))
+        if found:
+            found.sort()
+            mf = get(d.name)
+            mf.parts.append(found[-1][1])
+            mf.superseded.extend(p for _, p in found[:-1])
 
     try:
         entries = sorted(os.scandir(data_dir / RUNS_LOG), key=lambda e: e.name)

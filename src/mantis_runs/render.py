@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from tabulate import tabulate
 
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
+    from .compact import CompactionReport
     from .query import BucketStats, StatsResult
 
 RULE = "─"
@@ -67,3 +68,30 @@ def skipped_warning(skipped: dict[str, int]) -> str | None:
 
 def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, ensure_ascii=False)
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def compaction_text(r: CompactionReport) -> str:
+    lines: list[str] = []
+    for item in r.recovered:
+        lines.append(f"recovered: removed {item}")
+    if r.dry_run:
+        lines.append(f"Dry run in {r.data_dir}: months before {r.closed_before} are closed.")
+        lines.extend(r.plan or ["Nothing to compact."])
+        return "\n".join(lines)
+    if not r.months:
+        lines.append(f"Nothing to compact in {r.data_dir} (months before {r.closed_before} "
+                     "are closed).")
+        return "\n".join(lines)
+    rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped, m.bad_lines_quarantined,
+             _mb(m.bytes_before), _mb(m.bytes_after)] for m in r.months]
+    lines.append(tabulate(rows, headers=["month", "rows in", "rows written", "duplicates",
+                                         "quarantined", "before", "after"],
+                          tablefmt="simple", intfmt=","))
+    for m in r.months:
+        for q in m.quarantine:
+            lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
+    return "\n".join(lines)

@@ -12,6 +12,16 @@ _DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
+def parse_duration(text: str, option: str = "duration") -> timedelta:
+    """``0``, ``30m``, ``24h``, ``7d``, ``2w`` as a timedelta."""
+    if text.strip() == "0":
+        return timedelta(0)
+    m = _DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} takes a duration like 30m, 24h, 7d or 2w, got {text!r}")
+    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+
+
 def parse_since(text: str, now: datetime | None = None) -> datetime:
     """``30m``, ``24h``, ``7d``, ``2w`` (back from now), or an ISO date/datetime (naive = UTC)."""
     now = now or datetime.now(UTC)

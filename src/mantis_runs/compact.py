@@ -1,0 +1,368 @@
+"""Parquet compaction of closed months: every row exactly once, whatever is killed when.
+
+The protocol (docs/compaction.md has the reasoning):
+
+1. Only one compactor runs: ``.compact.lock`` is taken exclusively (or we wait / give up).
+2. Recovery: scratch files are removed; sealed shards already absorbed by a part, and parts of
+   older generations, are deleted (under the publish lock).
+3. Sealing: a closed month's live shard is renamed to ``<month>.jsonl.sealed-<id>`` while holding
+   the publish lock and the writers' lock, so no append is in flight. A late writer then simply
+   starts a new live shard for that month; the next compaction absorbs it.
+4. Converting: for each sealed shard, the month's next generation is written to the scratch
+   directory (previous generation + the shard's good rows, one row per run_id), fsynced; bad lines
+   go to ``quarantine/<month>/<id>.jsonl`` with shard and line number, fsynced first.
+5. Publishing, under the publish lock: rename the part into ``compacted/<month>/``, fsync the
+   directory, delete the sealed shard and the previous generation, fsync again.
+
+Readers hold the publish lock shared while they list and read, so they see a month either before
+or after a publish, never half-way. After a crash at any point, readers still see each row once:
+an absorbed sealed shard is recognised by its lineage id in the part name, and only the newest
+part generation is read.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from . import schema
+from .errors import MantisError, UsageError
+from .layout import (
+    COMPACTED,
+    MONTH_RE,
+    PUBLISH_LOCK,
+    RUNS_LOG,
+    SCRATCH,
+    WRITER_LOCK,
+    MonthFiles,
+    live_shard,
+    month_of,
+    month_start,
+    next_month,
+    part_generation,
+    part_path,
+    quarantine_path,
+    resolve_data_dir,
+    scan,
+    sealed_lineage,
+    sealed_name,
+)
+from .locks import LockTimeout, fsync_dir, locked, makedirs_durable
+from .query import PathLike, connect
+from .sqlfiles import load
+
+COMPACT_LOCK = ".compact.lock"
+DEFAULT_GRACE = timedelta(days=1)
+DEFAULT_MEMORY_LIMIT = "512MB"
+#: How long compaction waits for readers to finish before it publishes.
+PUBLISH_TIMEOUT_S = 120.0
+#: Rows per Arrow batch streamed from DuckDB into the Parquet writer.
+BATCH_ROWS = 64 * 1024
+#: Rows per Parquet row group.
+ROW_GROUP_ROWS = 128 * 1024
+
+Progress = Callable[[str], None]
+
+
+class CompactionBusy(MantisError):
+    """Another compactor holds the lock."""
+
+    exit_code = 0
+
+
+@dataclass
+class MonthReport:
+    month: str
+    shards: int = 0  # sealed shards absorbed
+    lines_in: int = 0  # non-blank lines read from them
+    rows_in: int = 0  # good rows among those lines
+    previous_rows: int = 0  # rows of the part generation it replaced
+    rows_written: int = 0  # rows in the new part
+    duplicates_dropped: int = 0
+    bad_lines_quarantined: int = 0
+    bytes_before: int = 0  # JSONL shards + previous part
+    bytes_after: int = 0  # new part
+    part: str | None = None
+    quarantine: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CompactionReport:
+    data_dir: str
+    dry_run: bool
+    closed_before: str  # months before this one are closed
+    months: list[MonthReport] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)  # leftovers removed by recovery
+    plan: list[str] = field(default_factory=list)  # what a dry run would do
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def compact(
+    data_dir: PathLike | None = None,
+    *,
+    months: Sequence[str] | None = None,
+    dry_run: bool = False,
+    grace: timedelta = DEFAULT_GRACE,
+    now: datetime | None = None,
+    wait: float = 0.0,
+    memory_limit: str = DEFAULT_MEMORY_LIMIT,
+    progress: Progress | None = None,
+) -> CompactionReport:
+    """Compact every closed month (or only ``months``) of ``data_dir`` into Parquet."""
+    base = resolve_data_dir(data_dir)
+    now = now or datetime.now(UTC)
+    closed_before = month_of(now - grace)
+    for m in months or ():
+        if not MONTH_RE.match(m):
+            raise UsageError(f"--month takes YYYY-MM, got {m!r}")
+        if m >= closed_before:
+            opens = month_start(next_month(m)) + grace
+            raise UsageError(f"month {m} is not closed yet (it closes at {opens:%Y-%m-%d %H:%M} "
+                             "UTC, after the grace period)")
+    report = CompactionReport(data_dir=str(base), dry_run=dry_run, closed_before=closed_before)
+    if not (base / RUNS_LOG).is_dir() and not (base / COMPACTED).is_dir():
+        return report
+    say = progress or (lambda _msg: None)
+    try:
+        with locked(base / COMPACT_LOCK, exclusive=True, timeout=wait):
+            _run(base, report, set(months) if months else None, closed_before, memory_limit, say)
+    except LockTimeout:
+        raise CompactionBusy(f"another compaction is running in {base} "
+                             f"(it holds {base / COMPACT_LOCK}); nothing done") from None
+    return report
+
+
+def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_before: str,
+         memory_limit: str, say: Progress) -> None:
+    def wanted(month: str) -> bool:
+        return month < closed_before and (only is None or month in only)
+
+    if report.dry_run:
+        for month, mf in scan(base).items():
+            if not wanted(month):
+                continue
+            todo = [p.name for p in mf.sealed]
+            if mf.live is not None:
+                todo.append(f"{mf.live.name} (to be sealed)")
+            if todo:
+                report.plan.append(f"{month}: absorb {', '.join(todo)} into "
+                                   f"{'a new' if not mf.parts else 'the next'} part "
+                                   f"({_mb(mf.bytes)} now)")
+        return
+
+    report.recovered = recover(base)
+    # Seal every closed month's live shard first (cheap renames), then convert.
+    for month, mf in scan(base).items():
+        if wanted(month) and mf.live is not None:
+            say(f"{month}: sealing {mf.live.name}")
+            _seal(base, month)
+    scratch = base / SCRATCH
+    for month, mf in scan(base).items():
+        if not wanted(month) or not mf.sealed:
+            continue
+        mr = MonthReport(month)
+        for shard in sorted(mf.sealed):
+            _absorb(base, scratch, shard, mr, memory_limit, say)
+        report.months.append(mr)
+    shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _publishing(base: Path) -> Iterator[None]:
+    try:
+        with locked(base / PUBLISH_LOCK, exclusive=True, timeout=PUBLISH_TIMEOUT_S):
+            yield
+    except LockTimeout:
+        raise MantisError(f"readers held {base / PUBLISH_LOCK} for over "
+                          f"{PUBLISH_TIMEOUT_S:g}s; nothing published, try again") from None
+
+
+def recover(base: Path) -> list[str]:
+    """Remove what a killed compactor left behind; idempotent. Returns what was removed."""
+    removed: list[str] = []
+    scratch = base / SCRATCH
+    if scratch.exists():
+        shutil.rmtree(scratch, ignore_errors=True)
+        removed.append(f"{SCRATCH}/")
+    stale: list[Path] = [p for mf in scan(base).values() for p in mf.superseded]
+    if stale:
+        with _publishing(base):
+            for p in stale:
+                p.unlink(missing_ok=True)
+                removed.append(str(p.relative_to(base)))
+            for d in {p.parent for p in stale}:
+                fsync_dir(d)
+    return removed
+
+
+def _seal(base: Path, month: str) -> Path | None:
+    logdir = base / RUNS_LOG
+    live = live_shard(base, month)
+    with _publishing(base), locked(logdir / WRITER_LOCK, exclusive=True, timeout=PUBLISH_TIMEOUT_S):
+        if not live.exists():
+            return None
+        sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
+        os.rename(live, sealed)
+        fsync_dir(logdir)
+        return sealed
+
+
+def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limit: str,
+            say: Progress) -> None:
+    """Turn one sealed shard plus the month's current part into the next part generation."""
+    month, lineage = sealed_lineage(shard) or ("", "")
+    current = scan(base).get(month, MonthFiles(month))
+    previous = current.parts[0] if current.parts else None
+    generation = part_generation(previous)[0] + 1 if previous else 1
+    size = shard.stat().st_size
+    previous_size = previous.stat().st_size if previous is not None else 0
+    say(f"{month}: reading {shard.name} ({_mb(size)})"
+        + (f" and {previous.name}" if previous else ""))
+    scratch.mkdir(parents=True, exist_ok=True)
+    con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
+    try:
+        con.execute("SET preserve_insertion_order = true")
+        con.execute(load("macro_bad_line"))
+        con.execute(load("macro_sealed_rows"))
+        files = [str(shard)]
+        row = con.execute(load("compact_line_counts"), {"files": files}).fetchone()
+        lines, bad = (int(row[0]), int(row[1])) if row else (0, 0)
+        quarantine: Path | None = None
+        if bad:
+            quarantine = _quarantine(base, scratch, con, shard, month, lineage, lines, bad)
+        con.execute("SET preserve_insertion_order = false")
+        tmp = scratch / f"part-{generation:06d}-{lineage}.parquet.inprogress"
+        params: dict[str, Any] = {
+            "files": files,
+            "structure": json.dumps(schema.duckdb_columns()),
+            "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
+        }
+        if previous is not None:
+            params["previous"] = [str(previous)]
+            previous_rows = _parquet_rows(previous)
+            written = _write_parquet(con, load("compact_rows_merge"), params, tmp)
+        else:
+            previous_rows = 0
+            written = _write_parquet(con, load("compact_rows"), params, tmp)
+    except duckdb.Error as exc:
+        raise MantisError(f"compacting {shard.name} failed: {' '.join(str(exc).split())}; "
+                          "nothing was lost, the shard stays readable") from exc
+    except OSError as exc:
+        raise MantisError(f"compacting {shard.name} failed: {exc}; nothing was lost, the "
+                          "shard stays readable") from exc
+    finally:
+        con.close()
+
+    final = part_path(base, month, generation, lineage)
+    makedirs_durable(final.parent)
+    with _publishing(base):
+        os.rename(tmp, final)
+        fsync_dir(final.parent)
+        shard.unlink()
+        fsync_dir(shard.parent)
+        if previous is not None:
+            previous.unlink(missing_ok=True)
+            fsync_dir(previous.parent)
+
+    mr.shards += 1
+    mr.lines_in += lines
+    mr.rows_in += lines - bad
+    mr.bad_lines_quarantined += bad
+    mr.previous_rows = mr.previous_rows or previous_rows
+    mr.rows_written = written
+    mr.duplicates_dropped = mr.previous_rows + mr.rows_in - written
+    mr.bytes_before += size + (previous_size if mr.shards == 1 else 0)
+    mr.bytes_after = final.stat().st_size
+    mr.part = str(final.relative_to(base))
+    if quarantine is not None:
+        mr.quarantine.append(str(quarantine.relative_to(base)))
+    say(f"{month}: wrote {final.name}: {written} rows")
+
+
+def _parquet_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(path).metadata.num_rows)
+
+
+def _write_parquet(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
+                   tmp: Path) -> int:
+    """Stream the query into a zstd Parquet file with the canonical schema; fsync it."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    target = schema.arrow_schema()
+    reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
+    written = 0
+    with pq.ParquetWriter(tmp, target, compression="zstd",
+                          metadata_collector=None) as writer:
+        for batch in reader:
+            table = pa.Table.from_batches([batch]).select(target.names).cast(target)
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            written += table.num_rows
+    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    return written
+
+
+def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard: Path,
+                month: str, lineage: str, lines: int, bad: int) -> Path:
+    """Copy the shard's bad lines, byte for byte, to the quarantine file; durable before return."""
+    flags = [bool(r[0]) for r in con.execute(load("compact_bad_flags"),
+                                             {"files": [str(shard)]}).fetchall()]
+    if len(flags) != lines or sum(flags) != bad:
+        raise MantisError(f"cannot place the bad lines of {shard.name} (DuckDB saw {len(flags)} "
+                          f"rows, {lines} expected); the shard stays sealed and readable")
+    original = shard.name.split(".sealed-", 1)[0]
+    tmp = scratch / f"quarantine-{lineage}.jsonl.inprogress"
+    found = 0
+    with open(shard, "rb") as src, open(tmp, "wb") as out:
+        i = 0
+        for lineno, raw in enumerate(src, 1):
+            if not raw.strip():
+                continue  # blank lines are not rows for any reader
+            if i >= len(flags):
+                break
+            if flags[i]:
+                body = raw[:-1] if raw.endswith(b"\n") else raw
+                out.write(json.dumps({
+                    "shard": original,
+                    "sealed_as": shard.name,
+                    "line": lineno,
+                    "bytes": len(body),
+                    "raw_base64": base64.b64encode(body).decode("ascii"),
+                    "text": body.decode("utf-8", "replace"),
+                }, ensure_ascii=False).encode("utf-8") + b"\n")
+                found += 1
+            i += 1
+        out.flush()
+        os.fsync(out.fileno())
+    if i != len(flags) or found != bad:
+        raise MantisError(f"cannot place the bad lines of {shard.name} ({found} of {bad} found); "
+                          "the shard stays sealed and readable")
+    final = quarantine_path(base, month, lineage)
+    makedirs_durable(final.parent)
+    os.replace(tmp, final)
+    fsync_dir(final.parent)
+    return final
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
