@@ -49,7 +49,8 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
     return rows
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(rows=histories(), wf=st.sampled_from(WORKFLOWS), last=st.integers(1, 45),
        status=st.sampled_from(["succeeded", "failed", ""]),
        since_days=st.one_of(st.none(), st.integers(1, 100)),
