@@ -168,6 +168,126 @@ def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, mem
     click.echo(render.to_json(report.to_json()) if as_json else render.compaction_text(report))
 
 
+@runs.command(name="sql")
+@click.argument("query")
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]),
+              default="table", show_default=True, help="Output format.")
+@data_dir_option
+@handle_errors
+def sql_command(query: str, fmt: str, data_dir: Path | None) -> None:
+    """Run one SQL QUERY over the views runs, run_buckets, run_costs and runs_bad_lines."""
+    from . import render
+    from .store import RunStore
+
+    click.echo(render.arrow_table(RunStore(data_dir).sql(query), fmt))
+
+
+@runs.command()
+@data_dir_option
+@handle_errors
+def views(data_dir: Path | None) -> None:
+    """Print the SQL that defines the views, for any DuckDB client (a snapshot of the files)."""
+    from .shell import views_script
+
+    click.echo(views_script(data_dir), nl=False)
+
+
+@runs.command(context_settings={"ignore_unknown_options": True})
+@click.argument("duckdb_args", nargs=-1, type=click.UNPROCESSED)
+@data_dir_option
+@handle_errors
+def shell(duckdb_args: tuple[str, ...], data_dir: Path | None) -> None:
+    """Open the DuckDB shell with the views defined (needs the 'shell' extra).
+
+    Extra arguments go to duckdb, e.g. mantis runs shell -- -c "FROM runs LIMIT 5".
+    """
+    from .shell import run_shell
+
+    sys.exit(run_shell(data_dir, list(duckdb_args)))
+
+
+@runs.command(name="list")
+@click.argument("workflow_id", required=False)
+@click.option("--last", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs, newest first.")
+@click.option("--since", callback=_since, metavar="DUR",
+              help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
+@click.option("--status", default="", help="Only this status (default: every status).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
+@data_dir_option
+@handle_errors
+def list_runs(workflow_id: str | None, last: int, since: Any, status: str, as_json: bool,
+              data_dir: Path | None) -> None:
+    """The newest runs, one line each (of WORKFLOW_ID when given)."""
+    from . import render
+    from .store import RunStore, row_to_json
+
+    rows = RunStore(data_dir).runs(workflow_id, last=last, since=since, status=status)
+    if as_json:
+        click.echo(render.to_json([render.plain(row_to_json(r)) for r in rows]))
+    else:
+        click.echo(render.runs_list(rows))
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--json", "as_json", is_flag=True, help="Print the post-mortem as JSON.")
+@data_dir_option
+@handle_errors
+def show(run_id: str, as_json: bool, data_dir: Path | None) -> None:
+    """One run's post-mortem: buckets against its workflow's p50/p95, cost and error."""
+    from . import render
+    from .store import RunStore
+
+    rep = RunStore(data_dir).report(run_id)
+    click.echo(render.to_json(render.plain(rep.to_json())) if as_json else render.run_text(rep),
+               nl=as_json)
+
+
+@runs.command()
+@click.option("--latest", "latest", is_flag=True, help="Report the newest run (the default).")
+@click.option("--run-id", default=None, help="Report this run.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the report to this file instead of stdout.")
+@data_dir_option
+@handle_errors
+def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
+           data_dir: Path | None) -> None:
+    """A full report of one run, as text or JSON."""
+    from . import render
+    from .store import RunStore
+
+    if latest and run_id:
+        raise UsageError("give --latest or --run-id, not both")
+    rep = RunStore(data_dir).report(run_id)
+    text = (render.to_json(render.plain(rep.to_json())) + "\n" if fmt == "json"
+            else render.run_text(rep, full=True))
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+
+
+@runs.command()
+@click.argument("run_id")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+              metavar="S", help="Seconds between checks.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
+              help="Give up after this many seconds (exit 2). Default: wait forever.")
+@data_dir_option
+def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | None) -> None:
+    """Wait for RUN_ID's terminal row: exit 0 if it succeeded, 1 if it failed or cannot be
+    read, 2 on timeout."""
+    from .watch import watch_run
+
+    code, message = watch_run(run_id, data_dir=data_dir, interval=interval, timeout=timeout)
+    click.echo(message, err=code != 0)
+    sys.exit(code)
+
+
 def _demo_workflows() -> tuple[str, ...]:
     from .demo import WORKFLOWS
 

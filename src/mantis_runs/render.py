@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from datetime import date, datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from tabulate import tabulate
 
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
+    import pyarrow as pa
+
     from .compact import CompactionReport
     from .query import BucketStats, StatsResult
+    from .store import RunReport, RunRow
 
 RULE = "─"
 
@@ -95,3 +102,140 @@ def compaction_text(r: CompactionReport) -> str:
         for q in m.quarantine:
             lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
     return "\n".join(lines)
+
+
+# -- rows and tables ---------------------------------------------------------------------------
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly value: ISO timestamps, dicts for maps, floats for decimals."""
+    if isinstance(value, datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
+            return {str(k): plain(v) for k, v in value}  # an Arrow map
+        return [plain(x) for x in value]
+    return value
+
+
+def cell(value: Any) -> str:
+    v = plain(value)
+    if v is None:
+        return ""
+    if isinstance(v, dict | list):
+        return json.dumps(v, ensure_ascii=False)
+    return f"{v}"
+
+
+def arrow_table(table: pa.Table, fmt: str) -> str:
+    """Render a query result as table, json, jsonl or csv."""
+    import pyarrow as pa
+
+    maps = {f.name for f in table.schema if pa.types.is_map(f.type)}
+    records = [{k: (dict(v) if k in maps and v is not None else v) for k, v in r.items()}
+               for r in table.to_pylist()]
+    records = [{k: plain(v) for k, v in r.items()} for r in records]
+    names = table.column_names
+    if fmt == "json":
+        return json.dumps(records, indent=2, ensure_ascii=False)
+    if fmt == "jsonl":
+        return "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(names)
+        for r in records:
+            w.writerow([cell(r[n]) for n in names])
+        return buf.getvalue().rstrip("\n")
+    body = [[cell(r[n]) for n in names] for r in records]
+    text = tabulate(body, headers=names, tablefmt="simple", disable_numparse=True)
+    count = len(records)
+    return f"{text}\n({count} row{'' if count == 1 else 's'})"
+
+
+def _when(dt: datetime | None) -> str:
+    return "" if dt is None else f"{dt:%Y-%m-%d %H:%M:%S}"
+
+
+def runs_list(rows: list[RunRow]) -> str:
+    if not rows:
+        return "No runs found."
+    body = [[_when(r["finished_at"]), r["status"] or "", r["workflow_id"] or "", r["run_id"],
+             seconds(r["total_time_s"]), r["model"] or "",
+             _short(r["error"], 60)] for r in rows]
+    text: str = tabulate(body, headers=["finished (UTC)", "status", "workflow", "run_id", "total",
+                                        "model", "error"], tablefmt="plain",
+                         disable_numparse=True,
+                         colalign=("left", "left", "left", "left", "right", "left", "left"))
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def _short(text: str | None, width: int) -> str:
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _pct(share: float | None) -> str:
+    return "" if share is None else f"{share * 100:.1f}%"
+
+
+def run_text(rep: RunReport, *, full: bool = False) -> str:
+    r = rep.run
+    out: list[str] = []
+    if full:
+        out += [f"Run report: {r['run_id']}", "=" * (12 + len(r["run_id"])), ""]
+    else:
+        out += [f"Run {r['run_id']}"]
+    dur = seconds(r["total_time_s"])
+    facts: list[tuple[str, object]] = [
+             ("workflow", r["workflow_id"]), ("status", r["status"]), ("model", r["model"]),
+             ("created", _when(r["created_at"]) + " UTC" if r["created_at"] else None),
+             ("finished", _when(r["finished_at"]) + " UTC" if r["finished_at"] else None),
+             ("total", dur)]
+    if full:
+        facts += [("tenant", r["tenant_id"]), ("profile", r["profile_id"]),
+                  ("plan", r["plan_signature"]), ("steps", r["steps_executed"]),
+                  ("viable", r["viable"])]
+    out += [f"  {k + ':':<10}{v}" for k, v in facts if v not in (None, "")]
+    out.append("")
+    if rep.buckets:
+        base = rep.baseline
+        title = "Wall time"
+        if base is not None and base.run_count:
+            title += (f" (vs the last {base.run_count} {base.status or ''} runs of "
+                      f"{base.workflow_id})").replace("  ", " ")
+        out.append(title + ":")
+        body = [[b.bucket, seconds(b.seconds), _pct(b.share), seconds(b.p50), seconds(b.p95),
+                 b.verdict] for b in rep.buckets]
+        if rep.unaccounted_s is not None:
+            body.append(["(unaccounted)", seconds(rep.unaccounted_s),
+                         _pct(rep.unaccounted_s / r["total_time_s"])
+                         if r["total_time_s"] else "", "", "", ""])
+        table = tabulate(body, headers=["bucket", "seconds", "share", "p50", "p95", ""],
+                         tablefmt="plain", disable_numparse=True,
+                         colalign=("left", "right", "right", "right", "right", "left"))
+        out += ["  " + line.rstrip() for line in table.splitlines()]
+        out.append("")
+    costs = r["cost_breakdown"] or {}
+    if costs:
+        out.append("Cost:")
+        width = max(len(k) for k in costs)
+        out += [f"  {k:<{width}}  {v:.6g}" for k, v in sorted(costs.items())]
+        out.append(f"  {'total':<{width}}  {rep.cost_total:.6g}")
+        out.append("")
+    if r["error"]:
+        out += ["Error:", *("  " + line for line in r["error"].splitlines()), ""]
+    if full and r["extra"]:
+        out += ["Other fields:", *(f"  {k}: {json.dumps(v, ensure_ascii=False)}"
+                                   for k, v in sorted(r["extra"].items())), ""]
+    return "\n".join(out).rstrip() + "\n"

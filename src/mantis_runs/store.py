@@ -1,0 +1,325 @@
+"""``RunStore``: cross-run forensics from Python over live JSONL and compacted Parquet.
+
+Every read sees each run once (a run_id written twice is one row), tolerates malformed lines (one
+WARNING on the ``mantis_runs`` logger names the shards and counts), and only reads the months a
+question can touch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+
+import duckdb
+
+from . import schema, views
+from .errors import MantisError, NotFound, UsageError
+from .layout import MonthFiles, month_of, resolve_data_dir
+from .query import PathLike, StatsResult, connect, normalise_status, resolve_since, snapshot, stats
+from .sqlfiles import load
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+log = logging.getLogger("mantis_runs")
+
+_RUN_ID_DAY = re.compile(r"^(\d{4})(\d{2})\d{2}_")
+
+
+class RunRow(TypedDict):
+    """One run as the ``runs`` view returns it (timestamps are aware UTC datetimes)."""
+
+    schema_version: int | None
+    run_id: str
+    tenant_id: str | None
+    profile_id: str | None
+    workflow_id: str | None
+    plan_signature: str | None
+    model: str | None
+    status: str | None
+    created_at: datetime | None
+    finished_at: datetime | None
+    total_time_s: float | None
+    wall_time_breakdown: dict[str, float] | None
+    cost_breakdown: dict[str, float] | None
+    steps_executed: int | None
+    viable: int | None
+    error: str | None
+    extra: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class BucketLine:
+    """One bucket of one run, next to its workflow's recent distribution."""
+
+    bucket: str
+    seconds: float
+    share: float | None  # of the run's total_time_s
+    p50: float | None
+    p95: float | None
+    n: int  # runs in the baseline that had this bucket
+
+    @property
+    def verdict(self) -> str:
+        if self.p95 is not None and self.seconds > self.p95:
+            return "above p95"
+        if self.p50 is not None and self.seconds > self.p50:
+            return "above p50"
+        return ""
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """A post-mortem of one run: the row, its buckets against the workflow's recent runs."""
+
+    run: RunRow
+    buckets: list[BucketLine]  # largest first
+    unaccounted_s: float | None  # total_time_s minus the sum of buckets, when positive
+    baseline: StatsResult | None  # recent succeeded runs of the same workflow
+    cost_total: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": row_to_json(self.run),
+            "buckets": [{"bucket": b.bucket, "seconds": b.seconds, "share": b.share,
+                         "p50": b.p50, "p95": b.p95, "n": b.n, "verdict": b.verdict}
+                        for b in self.buckets],
+            "unaccounted_s": self.unaccounted_s,
+            "baseline": None if self.baseline is None else {
+                "run_count": self.baseline.run_count, "status": self.baseline.status,
+                "last": self.baseline.last,
+                "total_time_s": self.baseline.total.as_dict()},
+            "cost_total": self.cost_total,
+        }
+
+
+def row_to_json(row: RunRow) -> dict[str, Any]:
+    out: dict[str, Any] = dict(row)
+    for key in ("created_at", "finished_at"):
+        v = out.get(key)
+        if isinstance(v, datetime):
+            out[key] = v.isoformat().replace("+00:00", "Z")
+    return out
+
+
+def _rows(table: pa.Table) -> list[RunRow]:
+    rows: list[RunRow] = []
+    for rec in table.to_pylist():
+        for key in ("wall_time_breakdown", "cost_breakdown"):
+            if rec.get(key) is not None:
+                rec[key] = dict(rec[key])
+        extra = rec.get("extra")
+        if isinstance(extra, str):
+            rec["extra"] = json.loads(extra)
+        rows.append(rec)
+    return rows
+
+
+class RunStore:
+    """Run history in one data directory (see docs/python-api.md)."""
+
+    def __init__(self, data_dir: PathLike | None = None) -> None:
+        self.data_dir: Path = resolve_data_dir(data_dir)
+
+    # -- connections ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _reading(self, months: Iterable[str] | None = None) -> Iterator[
+            tuple[duckdb.DuckDBPyConnection, list[MonthFiles]]]:
+        """A connection with the views over ``months`` (default: all), under the publish lock."""
+        with snapshot(self.data_dir) as found:
+            chosen = list(found.values()) if months is None else [
+                found[m] for m in months if m in found]
+            con = connect()
+            try:
+                views.install(con, chosen)
+                yield con, chosen
+            except duckdb.Error as exc:
+                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+            finally:
+                con.close()
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs`` and
+        ``runs_bad_lines`` defined over every month as of now (a snapshot: after a compaction or
+        a new month, ask again)."""
+        with snapshot(self.data_dir) as found:
+            con = connect()
+            views.install(con, found.values())
+            return con
+
+    def relation(self) -> duckdb.DuckDBPyRelation:
+        """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``."""
+        return self.connect().sql("SELECT * FROM runs")
+
+    def sql(self, query: str) -> pa.Table:
+        """Run one SQL query over the views; the result as an Arrow table."""
+        with self._reading() as (con, _):
+            self._warn_bad_lines(con)
+            return con.sql(query).to_arrow_table()
+
+    def bad_lines(self) -> dict[str, int]:
+        """Malformed lines per JSONL shard."""
+        with self._reading() as (con, _):
+            return {str(s): int(n) for s, n in con.execute(
+                "SELECT shard, lines FROM runs_bad_lines").fetchall()}
+
+    def _warn_bad_lines(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        bad = {str(s): int(n) for s, n in con.execute(
+            "SELECT shard, lines FROM runs_bad_lines").fetchall()}
+        if bad:
+            total = sum(bad.values())
+            where = ", ".join(f"{k}: {v}" for k, v in sorted(bad.items()))
+            log.warning("skipped %d malformed line%s (%s)", total, "" if total == 1 else "s",
+                        where)
+        return bad
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    @overload
+    def runs(self, workflow_id: str | None = ..., *, last: int | None = ...,
+             since: str | datetime | None = ..., status: str | None = ...,
+             arrow: Literal[False] = ...) -> list[RunRow]: ...
+
+    @overload
+    def runs(self, workflow_id: str | None = ..., *, last: int | None = ...,
+             since: str | datetime | None = ..., status: str | None = ...,
+             arrow: Literal[True]) -> pa.Table: ...
+
+    def runs(self, workflow_id: str | None = None, *, last: int | None = None,
+             since: str | datetime | None = None, status: str | None = None,
+             arrow: bool = False) -> list[RunRow] | pa.Table:
+        """Runs newest first (finished_at, then run_id), with the CLI's filters.
+
+        ``last`` None means all; ``status`` None or "" means every status.
+        """
+        import pyarrow as pa
+
+        if last is not None and last < 1:
+            raise UsageError(f"--last must be at least 1, got {last}")
+        since_dt = resolve_since(since)
+        params = {"workflow_id": workflow_id, "status": normalise_status(status),
+                  "since": since_dt.isoformat() if since_dt else None, "limit": last}
+        tables: list[pa.Table] = []
+        seen: set[str] = set()
+        got = 0
+        with snapshot(self.data_dir) as found:
+            lo = month_of(since_dt) if since_dt else None
+            months = [mf for m, mf in sorted(found.items(), reverse=True)
+                      if lo is None or m >= lo]
+            con = connect()
+            try:
+                views.install(con, [])
+                bad: dict[str, int] = {}
+                # newest month first; stop once `last` runs are in hand
+                batches = [[mf] for mf in months] if last is not None else [months]
+                for batch in batches:
+                    if not batch:
+                        continue
+                    views.set_files(con, batch)
+                    for k, v in self._quiet_bad_lines(con).items():
+                        bad[k] = bad.get(k, 0) + v
+                    t = con.sql(load("runs_select"), params={
+                        **params, "limit": None if last is None else last - got,
+                    }).to_arrow_table()
+                    if seen:
+                        mask = [rid not in seen for rid in t.column("run_id").to_pylist()]
+                        t = t.filter(pa.array(mask, pa.bool_()))
+                    seen.update(t.column("run_id").to_pylist())
+                    tables.append(t)
+                    got += t.num_rows
+                    if last is not None and got >= last:
+                        break
+            except duckdb.Error as exc:
+                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+            finally:
+                con.close()
+        if bad:
+            total = sum(bad.values())
+            log.warning("skipped %d malformed line%s (%s)", total, "" if total == 1 else "s",
+                        ", ".join(f"{k}: {v}" for k, v in sorted(bad.items())))
+        table = (pa.concat_tables(tables) if tables else _empty_table())
+        if last is not None:
+            table = table.slice(0, last)
+        return table if arrow else _rows(table)
+
+    @staticmethod
+    def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+        return {str(s): int(n) for s, n in con.execute(
+            "SELECT shard, lines FROM runs_bad_lines").fetchall()}
+
+    def get(self, run_id: str) -> RunRow | None:
+        """One run by id, or None. Months from the run_id's date on are searched first."""
+        with snapshot(self.data_dir) as found:
+            order = sorted(found, reverse=True)
+            m = _RUN_ID_DAY.match(run_id)
+            if m:
+                hint = f"{m.group(1)}-{m.group(2)}"
+                order = [x for x in order if x >= hint] + [x for x in order if x < hint]
+            con = connect()
+            try:
+                views.install(con, [])
+                for month in order:
+                    views.set_files(con, [found[month]])
+                    t = con.sql(load("runs_by_id"), params={"run_id": run_id}).to_arrow_table()
+                    if t.num_rows:
+                        return _rows(t)[0]
+            except duckdb.Error as exc:
+                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+            finally:
+                con.close()
+        return None
+
+    def latest(self, workflow_id: str | None = None) -> RunRow | None:
+        rows = self.runs(workflow_id, last=1)
+        return rows[0] if rows else None
+
+    # -- aggregates ----------------------------------------------------------------------------
+
+    def stats(self, workflow_id: str, *, last: int = 100, since: str | datetime | None = None,
+              status: str | None = "succeeded",
+              buckets: Sequence[str] | None = None) -> StatsResult:
+        """p50/p95/p99 per bucket; the same as ``mantis runs stats``."""
+        return stats(workflow_id, data_dir=self.data_dir, last=last, since=since, status=status,
+                     buckets=buckets)
+
+    def report(self, run_id: str | None = None, *, baseline_runs: int = 100) -> RunReport:
+        """A post-mortem of ``run_id`` (default: the newest run) against its workflow's newest
+        ``baseline_runs`` succeeded runs."""
+        run = self.get(run_id) if run_id is not None else self.latest()
+        if run is None:
+            raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
+                           else f"no runs in {self.data_dir}")
+        base = (self.stats(run["workflow_id"], last=baseline_runs)
+                if run["workflow_id"] else None)
+        ref = {b.bucket: b for b in base.buckets} if base else {}
+        total = run["total_time_s"]
+        lines: list[BucketLine] = []
+        for bucket, secs in sorted((run["wall_time_breakdown"] or {}).items(),
+                                   key=lambda kv: (-kv[1], kv[0])):
+            b = ref.get(bucket)
+            lines.append(BucketLine(
+                bucket=bucket, seconds=secs,
+                share=(secs / total) if total else None,
+                p50=b.p50 if b else None, p95=b.p95 if b else None, n=b.n if b else 0))
+        accounted = sum(x.seconds for x in lines)
+        unaccounted = (total - accounted) if total is not None and total - accounted > 1e-9 \
+            else None
+        costs = run["cost_breakdown"] or {}
+        return RunReport(run=run, buckets=lines, unaccounted_s=unaccounted, baseline=base,
+                         cost_total=sum(costs.values()) if costs else None)
+
+
+def _empty_table() -> pa.Table:
+    import pyarrow as pa
+
+    s = schema.arrow_schema()
+    return pa.schema([f if f.name != schema.EXTRA_COLUMN else pa.field(f.name, pa.string())
+                      for f in s]).empty_table()
