@@ -3,7 +3,7 @@
 -- Parts hold only good rows, so nothing here is counted as skipped.
 INSERT INTO mantis_candidates
 SELECT
-    filename AS source,
+    NULL AS source,
     run_id,
     finished_at,
     total_time_s,

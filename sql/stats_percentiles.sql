@@ -1,25 +1,17 @@
 -- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the newest
 -- $last runs in mantis_candidates.
 -- Parameters: $last (BIGINT), $buckets (VARCHAR[] or NULL = every bucket).
--- * A run_id that appears more than once counts once (the copy with the latest finished_at).
+-- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
 -- * "Newest" is finished_at descending, ties broken by run_id descending.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
 --   through the mantis_quantile macro over each sorted sample of DOUBLEs.
 -- * A bucket missing from a run is absent from that bucket's sample, never zero: n says how many
 --   runs had it.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
-WITH runs AS (
-    SELECT run_id, finished_at, total_time_s, wall_time_breakdown
+WITH newest AS (
+    SELECT total_time_s, wall_time_breakdown
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
-    QUALIFY row_number() OVER (
-        PARTITION BY run_id
-        ORDER BY finished_at DESC NULLS LAST, total_time_s DESC NULLS LAST, source
-    ) = 1
-),
-newest AS (
-    SELECT total_time_s, wall_time_breakdown
-    FROM runs
     ORDER BY finished_at DESC NULLS LAST, run_id DESC
     LIMIT $last
 ),

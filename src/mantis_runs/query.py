@@ -12,6 +12,7 @@ Facts this module relies on (measured, see docs/storage-format.md):
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ from .sqlfiles import load
 from .timewindow import parse_since
 
 #: DuckDB's buffer-manager limit for queries; RSS stays within a small multiple of it.
-QUERY_MEMORY_LIMIT = "256MB"
+QUERY_MEMORY_LIMIT = "160MB"
 #: How long a reader waits for a compactor that is publishing (it holds the lock for milliseconds).
 PUBLISH_LOCK_TIMEOUT_S = 60.0
 
@@ -49,6 +50,9 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
         config["threads"] = threads
     con = duckdb.connect(config=config)
     con.execute("SET TimeZone = 'UTC'")
+    # Results are ordered explicitly wherever order matters; not preserving scan order lets
+    # DuckDB stream JSON with far smaller buffers.
+    con.execute("SET preserve_insertion_order = false")
     con.execute(load("macro_quantile"))
     if temp_directory is not None:
         con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
@@ -177,20 +181,32 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     todo = candidate_months(months, since)
+    common = {"workflow_id": workflow_id, "status": status, "since": since_text}
+    got = 0
+    per_month = 0.0
     while todo:
-        chunk, todo = todo[:1], todo[1:]  # newest month first; stop once --last is reached
+        # The newest month alone first: the default --last 100 rarely needs more. Then, from the
+        # rate seen so far, enough older months in one scan (DuckDB reads them in parallel).
+        if got == 0 or per_month <= 0:
+            take = 1 if got == 0 else len(todo)
+        else:
+            take = max(1, math.ceil((last - got) / per_month * 1.25))
+        chunk, todo = todo[:take], todo[take:]
         jsonl = [str(p) for mf in chunk for p in mf.jsonl]
         parts = [str(p) for mf in chunk for p in mf.parts]
-        common = {"files": None, "workflow_id": workflow_id, "status": status,
-                  "since": since_text}
         if jsonl:
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
                                                       "columns": columns})
         if parts:
             con.execute(load("stats_collect_parquet"), {**common, "files": parts})
         row = con.execute(load("stats_count")).fetchone()
-        if row is not None and row[0] >= last:
+        before, got = got, (int(row[0]) if row else 0)
+        per_month = max(per_month, (got - before) / len(chunk))
+        if got >= last:
             break
+    dup = con.execute(load("stats_duplicates")).fetchone()
+    if dup is not None and dup[0]:
+        con.execute(load("stats_dedupe"))
 
     rows = con.execute(load("stats_percentiles"), {"last": last, "buckets": buckets}).fetchall()
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)

@@ -108,6 +108,9 @@ def new_run_id(when: datetime) -> str:
 
 
 def _finite_number(v: object) -> bool:
+    t = type(v)
+    if t is float:
+        return math.isfinite(v)  # type: ignore[arg-type]
     if not isinstance(v, int | float) or isinstance(v, bool):
         return False
     try:
@@ -117,6 +120,8 @@ def _finite_number(v: object) -> bool:
 
 
 def _clean_str(s: str) -> str:
+    if s.isascii():
+        return s
     try:
         s.encode("utf-8")
     except UnicodeEncodeError:
@@ -150,8 +155,8 @@ def _number_map(name: str, value: object, notes: list[str]) -> dict[str, int | f
     out: dict[str, int | float] = {}
     dropped: list[str] = []
     for k, v in value.items():
-        if _finite_number(v):
-            out[_clean_str(str(k))] = v
+        if (type(v) is float and math.isfinite(v)) or _finite_number(v):
+            out[k if type(k) is str and k.isascii() else _clean_str(str(k))] = v
         else:
             dropped.append(str(k))
     if dropped:

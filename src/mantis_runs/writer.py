@@ -18,14 +18,18 @@ The protocol (see docs/storage-format.md and the durability notes it cites):
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import stat
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .layout import RUNS_LOG, WRITER_LOCK, live_shard, resolve_data_dir
-from .locks import fsync_dir, locked, makedirs_durable
+from .locks import LockTimeout, acquire, fsync_dir, makedirs_durable, open_lock_file
 from .record import NotTerminal, PreparedRow, RowRefused, prepare
 
 log = logging.getLogger("mantis_runs")
@@ -52,18 +56,18 @@ def append_run(row: dict[str, Any], data_dir: str | os.PathLike[str] | None = No
     Returns False (and logs why) when the run is not terminal, the row is unusable, or anything
     fails on the way to disk. Never raises.
     """
-    hint = row.get("run_id") if isinstance(row, dict) else None
+    hint = _run_hint(row)
     try:
         prepared = prepare(row)
     except NotTerminal as exc:
-        log.debug("run %s not recorded: %s", hint, exc)
+        log.debug("run %s not recorded: %s", hint, _short(exc))
         return False
     except RowRefused as exc:
-        log.warning("mantis_runs: run %s not recorded: %s", hint or "(no run_id)", exc)
+        log.warning("mantis_runs: run %s not recorded: %s", hint, _short(exc))
         return False
     except Exception as exc:  # a caller's odd object must never break their run
-        log.warning("mantis_runs: run %s not recorded: %s: %s", hint or "(no run_id)",
-                    type(exc).__name__, exc)
+        log.warning("mantis_runs: run %s not recorded: %s: %s", hint, type(exc).__name__,
+                    _short(exc))
         return False
     try:
         # LOCK_TIMEOUT_S is read at call time (a default argument would freeze it at import).
@@ -78,42 +82,165 @@ def append_run(row: dict[str, Any], data_dir: str | os.PathLike[str] | None = No
     return True
 
 
+def _short(value: object, limit: int = 300) -> str:
+    """Text for a warning: never raises, never huge (a caller's value can be anything)."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:
+        text = f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
+def _run_hint(row: object) -> str:
+    """The caller's run_id for a warning about a row that could not be prepared."""
+    try:
+        rid = row.get("run_id") if isinstance(row, dict) else None
+    except Exception:  # a dict subclass with its own get()
+        return "(no run_id)"
+    if rid is None or (isinstance(rid, str) and not rid):
+        return "(no run_id)"
+    return _short(rid, 100)
+
+
+@dataclass
+class _Handles:
+    """Descriptors kept open between appends to one runs_log/ (saves two opens per row)."""
+
+    pid: int
+    lock_fd: int
+    lock_id: tuple[int, int]
+    shard: Path | None = None
+    shard_text: str = ""
+    shard_fd: int = -1
+    shard_id: tuple[int, int] | None = None
+
+    def drop_shard(self) -> None:
+        if self.shard_fd >= 0:
+            _close_quietly(self.shard_fd)
+        self.shard, self.shard_fd, self.shard_id = None, -1, None
+
+    def close(self) -> None:
+        self.drop_shard()
+        _close_quietly(self.lock_fd)
+
+
+_guard = threading.Lock()
+_handles: dict[Path, _Handles] = {}
+
+
+def _after_fork_in_child() -> None:
+    # Inherited descriptors share the parent's open file descriptions, and with them its flock:
+    # the child must use its own. The thread lock may have been held by a thread that is gone.
+    global _guard
+    _guard = threading.Lock()
+    for h in _handles.values():
+        _close_quietly(h.shard_fd)
+        _close_quietly(h.lock_fd)
+    _handles.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _close_quietly(fd: int) -> None:
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+def _file_id(st: os.stat_result) -> tuple[int, int]:
+    return st.st_dev, st.st_ino
+
+
+def _open_handles(logdir: Path) -> _Handles:
+    if not logdir.is_dir():
+        makedirs_durable(logdir)
+    fd = open_lock_file(logdir / WRITER_LOCK)
+    return _Handles(pid=os.getpid(), lock_fd=fd, lock_id=_file_id(os.fstat(fd)))
+
+
 def write_prepared(data_dir: Path, prepared: PreparedRow, *,
                    lock_timeout: float = LOCK_TIMEOUT_S) -> None:
     """Append an already-validated line durably; raises on any failure (nothing half-written)."""
     logdir = data_dir / RUNS_LOG
-    if not logdir.is_dir():
-        makedirs_durable(logdir)
     path = live_shard(data_dir, prepared.month)
-    with locked(logdir / WRITER_LOCK, exclusive=True, timeout=lock_timeout):
-        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
-        created = False
-        try:
-            fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o644)
-            created = True
-        except FileExistsError:
-            fd = os.open(path, flags)
-        try:
-            st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                raise OSError(f"{path} is not a regular file")
-            start = st.st_size
-            data = prepared.line
-            if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
-                data = SEAL + data
+    if not _guard.acquire(timeout=lock_timeout):
+        raise LockTimeout(f"lock busy for more than {lock_timeout:g}s")
+    try:
+        for _attempt in range(3):
+            h = _handles.get(logdir)
+            if h is None or h.pid != os.getpid():
+                h = _handles[logdir] = _open_handles(logdir)
+            acquire(h.lock_fd, True, lock_timeout)
+            current: tuple[int, int] | None = h.lock_id
             try:
-                written = os.write(fd, data)
-            except OSError:
-                _rollback(fd, start)
-                raise
-            if written != len(data):
-                _rollback(fd, start)
-                raise ShortWrite(f"short write: {written} of {len(data)} bytes (rolled back)")
-            _fdatasync(fd)  # an error here propagates; never retried
-            if created:
-                fsync_dir(logdir)
-        finally:
-            os.close(fd)
+                # The lock only excludes others if it is still the file on disk (a data dir can
+                # be deleted and made again under a long-lived process): a lock file that was
+                # unlinked has no links left.
+                if os.fstat(h.lock_fd).st_nlink == 0:
+                    current = None
+                    continue
+                try:
+                    _append_locked(h, logdir, path, prepared.line)
+                except BaseException:
+                    h.drop_shard()  # start from a fresh open next time
+                    raise
+                return
+            finally:
+                try:
+                    fcntl.flock(h.lock_fd, fcntl.LOCK_UN)
+                finally:
+                    if current != h.lock_id:
+                        h.close()
+                        _handles.pop(logdir, None)
+        raise OSError(f"{logdir / WRITER_LOCK} keeps being replaced; row not written")
+    finally:
+        _guard.release()
+
+
+def _shard_fd(h: _Handles, logdir: Path, path: Path) -> tuple[int, bool]:
+    """The shard's descriptor: the cached one if ``path`` is still that file, else a new one."""
+    if h.shard == path and h.shard_fd >= 0:
+        try:
+            same = _file_id(os.stat(h.shard_text, follow_symlinks=False)) == h.shard_id
+        except FileNotFoundError:  # sealed by compaction: a new live shard starts
+            same = False
+        if same:
+            return h.shard_fd, False
+    h.drop_shard()
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
+    created = False
+    try:
+        fd = os.open(path, flags | os.O_CREAT | os.O_EXCL, 0o666)
+        created = True
+    except FileExistsError:
+        fd = os.open(path, flags)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        _close_quietly(fd)
+        raise OSError(f"{path} is not a regular file")
+    h.shard, h.shard_text, h.shard_fd, h.shard_id = path, str(path), fd, _file_id(st)
+    return fd, created
+
+
+def _append_locked(h: _Handles, logdir: Path, path: Path, line: bytes) -> None:
+    fd, created = _shard_fd(h, logdir, path)
+    start = os.fstat(fd).st_size
+    data = line
+    if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+        data = SEAL + data
+    try:
+        written = os.write(fd, data)
+    except OSError:
+        _rollback(fd, start)
+        raise
+    if written != len(data):
+        _rollback(fd, start)
+        raise ShortWrite(f"short write: {written} of {len(data)} bytes (rolled back)")
+    _fdatasync(fd)  # an error here propagates; never retried
+    if created:
+        fsync_dir(logdir)
 
 
 def _rollback(fd: int, start: int) -> None:

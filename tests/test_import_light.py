@@ -1,0 +1,51 @@
+"""The writer path must import only the standard library (it runs inside other runtimes)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+HEAVY = ("duckdb", "pyarrow", "click", "tabulate")
+
+_PROBE = """
+import json, sys
+{stmt}
+print(json.dumps(sorted({{m.split(".")[0] for m in sys.modules}} & {heavy!r})))
+"""
+
+
+def _loaded_heavy(stmt: str) -> list[str]:
+    code = _PROBE.format(stmt=stmt, heavy=set(HEAVY))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert proc.returncode == 0, proc.stderr
+    loaded: list[str] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+def test_probe_detects_a_heavy_import() -> None:
+    # Negative control: the probe really sees these modules when they are imported.
+    assert _loaded_heavy("import click, tabulate") == ["click", "tabulate"]
+
+
+@pytest.mark.parametrize("stmt", [
+    "from mantis_runs import append_run",
+    "import mantis_runs.writer, mantis_runs.record, mantis_runs.layout, mantis_runs.schema, "
+    "mantis_runs.locks",
+])
+def test_writer_path_imports_no_heavy_dependency(stmt: str) -> None:
+    assert _loaded_heavy(stmt) == []
+
+
+def test_append_run_itself_stays_light(tmp_path: Path) -> None:
+    # Calling the writer (not just importing it) must not pull anything heavy in either.
+    stmt = (
+        "from mantis_runs import append_run\n"
+        f"assert append_run({{'workflow_id': 'w', 'status': 'succeeded', 'total_time_s': 1.5}},"
+        f" data_dir={str(tmp_path)!r})"
+    )
+    assert _loaded_heavy(stmt) == []
