@@ -179,7 +179,9 @@ def sql_command(query: str, fmt: str, data_dir: Path | None) -> None:
     from . import render
     from .store import RunStore
 
-    click.echo(render.arrow_table(RunStore(data_dir).sql(query), fmt))
+    table, json_columns = RunStore(data_dir)._sql(query)
+    text = render.arrow_table(table, fmt, json_columns=json_columns)
+    click.echo(text, nl=bool(text))  # jsonl of no rows is no output at all, not a blank line
 
 
 @runs.command()
@@ -277,7 +279,10 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
               metavar="S", help="Seconds between checks.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
               help="Give up after this many seconds (exit 2). Default: wait forever.")
-@data_dir_option
+# Not data_dir_option: a data dir that is a file must be exit 1 ("cannot be read"), not click's
+# usage error (exit 2, which means a timeout here).
+@click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIRECTORY", default=None,
+              help=DATA_DIR_HELP)
 def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | None) -> None:
     """Wait for RUN_ID's terminal row: exit 0 if it succeeded, 1 if it failed or cannot be
     read, 2 on timeout."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,8 +55,9 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     # DuckDB stream JSON with far smaller buffers.
     con.execute("SET preserve_insertion_order = false")
     con.execute(load("macro_quantile"))
-    if temp_directory is not None:
-        con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
+    if temp_directory is None:  # DuckDB's default is ".tmp" in the current directory
+        temp_directory = Path(tempfile.gettempdir()) / f"mantis-duckdb-{os.getuid()}"
+    con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
     return con
 
 

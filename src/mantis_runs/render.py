@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -135,12 +136,28 @@ def cell(value: Any) -> str:
     return f"{v}"
 
 
-def arrow_table(table: pa.Table, fmt: str) -> str:
-    """Render a query result as table, json, jsonl or csv."""
+def _from_json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def arrow_table(table: pa.Table, fmt: str, *, json_columns: Collection[str] = ()) -> str:
+    """Render a query result as table, json, jsonl or csv.
+
+    Maps become JSON objects and timestamps ISO text; the values of ``json_columns`` (columns of
+    DuckDB's JSON type, which reach Arrow as plain text) are parsed, so that ``extra`` is an object
+    in JSON output rather than a string holding JSON. jsonl of no rows is the empty string.
+    """
     import pyarrow as pa
 
     maps = {f.name for f in table.schema if pa.types.is_map(f.type)}
-    records = [{k: (dict(v) if k in maps and v is not None else v) for k, v in r.items()}
+    parsed = set(json_columns)
+    records = [{k: (dict(v) if k in maps and v is not None
+                    else _from_json(v) if k in parsed else v) for k, v in r.items()}
                for r in table.to_pylist()]
     records = [{k: plain(v) for k, v in r.items()} for r in records]
     names = table.column_names
@@ -229,7 +246,7 @@ def run_text(rep: RunReport, *, full: bool = False) -> str:
     costs = r["cost_breakdown"] or {}
     if costs:
         out.append("Cost:")
-        width = max(len(k) for k in costs)
+        width = max(len(k) for k in [*costs, "total"])
         out += [f"  {k:<{width}}  {v:.6g}" for k, v in sorted(costs.items())]
         out.append(f"  {'total':<{width}}  {rep.cost_total:.6g}")
         out.append("")

@@ -161,9 +161,18 @@ class RunStore:
 
     def sql(self, query: str) -> pa.Table:
         """Run one SQL query over the views; the result as an Arrow table."""
+        return self._sql(query)[0]
+
+    def _sql(self, query: str) -> tuple[pa.Table, list[str]]:
+        """``sql()`` plus the names of the result's JSON columns (Arrow sees them as text)."""
         with self._reading() as (con, _):
             self._warn_bad_lines(con)
-            return con.sql(query).to_arrow_table()
+            rel = con.sql(query)
+            if rel is None:  # DuckDB returns no relation for an empty query
+                raise UsageError("the query is empty")
+            json_columns = [name for name, t in zip(rel.columns, rel.types, strict=True)
+                            if str(t) == "JSON"]
+            return rel.to_arrow_table(), json_columns
 
     def bad_lines(self) -> dict[str, int]:
         """Malformed lines per JSONL shard."""
@@ -172,13 +181,8 @@ class RunStore:
                 "SELECT shard, lines FROM runs_bad_lines").fetchall()}
 
     def _warn_bad_lines(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        bad = {str(s): int(n) for s, n in con.execute(
-            "SELECT shard, lines FROM runs_bad_lines").fetchall()}
-        if bad:
-            total = sum(bad.values())
-            where = ", ".join(f"{k}: {v}" for k, v in sorted(bad.items()))
-            log.warning("skipped %d malformed line%s (%s)", total, "" if total == 1 else "s",
-                        where)
+        bad = self._quiet_bad_lines(con)
+        _warn(bad)
         return bad
 
     # -- rows ----------------------------------------------------------------------------------
@@ -200,6 +204,14 @@ class RunStore:
 
         ``last`` None means all; ``status`` None or "" means every status.
         """
+        table, bad = self._runs(workflow_id, last=last, since=since, status=status)
+        _warn(bad)
+        return table if arrow else _rows(table)
+
+    def _runs(self, workflow_id: str | None, *, last: int | None,
+              since: str | datetime | None, status: str | None,
+              ) -> tuple[pa.Table, dict[str, int]]:
+        """``runs()`` as an Arrow table, plus the malformed lines per shard it read past."""
         import pyarrow as pa
 
         if last is not None and last < 1:
@@ -226,12 +238,16 @@ class RunStore:
                     views.set_files(con, batch)
                     for k, v in self._quiet_bad_lines(con).items():
                         bad[k] = bad.get(k, 0) + v
+                    # A run_id already taken from a newer month is an older copy, dropped
+                    # below; ask for that many more so that it cannot use up the limit.
                     t = con.sql(load("runs_select"), params={
-                        **params, "limit": None if last is None else last - got,
+                        **params, "limit": None if last is None else last - got + len(seen),
                     }).to_arrow_table()
                     if seen:
                         mask = [rid not in seen for rid in t.column("run_id").to_pylist()]
                         t = t.filter(pa.array(mask, pa.bool_()))
+                    if last is not None:
+                        t = t.slice(0, last - got)
                     seen.update(t.column("run_id").to_pylist())
                     tables.append(t)
                     got += t.num_rows
@@ -241,14 +257,10 @@ class RunStore:
                 raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
             finally:
                 con.close()
-        if bad:
-            total = sum(bad.values())
-            log.warning("skipped %d malformed line%s (%s)", total, "" if total == 1 else "s",
-                        ", ".join(f"{k}: {v}" for k, v in sorted(bad.items())))
         table = (pa.concat_tables(tables) if tables else _empty_table())
         if last is not None:
             table = table.slice(0, last)
-        return table if arrow else _rows(table)
+        return table, bad
 
     @staticmethod
     def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -257,6 +269,12 @@ class RunStore:
 
     def get(self, run_id: str) -> RunRow | None:
         """One run by id, or None. Months from the run_id's date on are searched first."""
+        row, bad = self._get(run_id)
+        _warn(bad)
+        return row
+
+    def _get(self, run_id: str) -> tuple[RunRow | None, dict[str, int]]:
+        bad: dict[str, int] = {}
         with snapshot(self.data_dir) as found:
             order = sorted(found, reverse=True)
             m = _RUN_ID_DAY.match(run_id)
@@ -268,14 +286,15 @@ class RunStore:
                 views.install(con, [])
                 for month in order:
                     views.set_files(con, [found[month]])
+                    bad.update(self._quiet_bad_lines(con))
                     t = con.sql(load("runs_by_id"), params={"run_id": run_id}).to_arrow_table()
                     if t.num_rows:
-                        return _rows(t)[0]
+                        return _rows(t)[0], bad
             except duckdb.Error as exc:
                 raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
             finally:
                 con.close()
-        return None
+        return None, bad
 
     def latest(self, workflow_id: str | None = None) -> RunRow | None:
         rows = self.runs(workflow_id, last=1)
@@ -287,18 +306,29 @@ class RunStore:
               status: str | None = "succeeded",
               buckets: Sequence[str] | None = None) -> StatsResult:
         """p50/p95/p99 per bucket; the same as ``mantis runs stats``."""
-        return stats(workflow_id, data_dir=self.data_dir, last=last, since=since, status=status,
-                     buckets=buckets)
+        result = stats(workflow_id, data_dir=self.data_dir, last=last, since=since,
+                       status=status, buckets=buckets)
+        _warn(result.skipped_lines)
+        return result
 
     def report(self, run_id: str | None = None, *, baseline_runs: int = 100) -> RunReport:
         """A post-mortem of ``run_id`` (default: the newest run) against its workflow's newest
         ``baseline_runs`` succeeded runs."""
-        run = self.get(run_id) if run_id is not None else self.latest()
+        # One warning for the whole report: the run's months and the baseline's may overlap.
+        if run_id is not None:
+            run, bad = self._get(run_id)
+        else:
+            table, bad = self._runs(None, last=1, since=None, status=None)
+            run = _rows(table)[0] if table.num_rows else None
         if run is None:
+            _warn(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
-        base = (self.stats(run["workflow_id"], last=baseline_runs)
+        base = (stats(run["workflow_id"], data_dir=self.data_dir, last=baseline_runs)
                 if run["workflow_id"] else None)
+        for shard, n in (base.skipped_lines if base else {}).items():
+            bad[shard] = max(n, bad.get(shard, 0))  # the same shard read twice counts once
+        _warn(bad)
         ref = {b.bucket: b for b in base.buckets} if base else {}
         total = run["total_time_s"]
         lines: list[BucketLine] = []
@@ -315,6 +345,14 @@ class RunStore:
         costs = run["cost_breakdown"] or {}
         return RunReport(run=run, buckets=lines, unaccounted_s=unaccounted, baseline=base,
                          cost_total=sum(costs.values()) if costs else None)
+
+
+def _warn(bad: dict[str, int]) -> None:
+    """The one WARNING of a read that skipped malformed lines: how many, in which shards."""
+    total = sum(bad.values())
+    if total:
+        log.warning("skipped %d malformed line%s (%s)", total, "" if total == 1 else "s",
+                    ", ".join(f"{k}: {v}" for k, v in sorted(bad.items())))
 
 
 def _empty_table() -> pa.Table:

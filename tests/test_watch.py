@@ -1,0 +1,122 @@
+"""`mantis runs watch` as a real process, with the run written by another real process.
+
+Exit status: 0 succeeded, 1 failed or the data dir cannot be read, 2 timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import append_bytes, write_rows
+
+RUN_ID = "20260510_120000_0badc0de"
+
+WRITER = """
+import sys, time
+time.sleep(float(sys.argv[2]))
+from mantis_runs import append_run
+row = {"run_id": sys.argv[3], "workflow_id": "wf", "status": sys.argv[4], "total_time_s": 12.5,
+       "error": sys.argv[5] or None}
+sys.exit(0 if append_run(row, data_dir=sys.argv[1]) else 3)
+"""
+
+
+def env(tmp_path: Path) -> dict[str, str]:
+    return {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+
+
+def watch(tmp_path: Path, data: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "mantis_runs", "runs", "watch", RUN_ID,
+                             "--data-dir", str(data), "--interval", "0.1", *args],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env(tmp_path))
+
+
+def write_later(tmp_path: Path, data: Path, status: str, error: str = "",
+                delay: float = 1.0) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", WRITER, str(data), str(delay), RUN_ID,
+                             status, error], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env(tmp_path))
+
+
+def finish(p: subprocess.Popen[str], timeout: float = 30) -> tuple[int, str, str]:
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:  # pragma: no cover - never leave a process behind
+        p.kill()
+        p.communicate()
+        raise
+    return p.returncode, out, err
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Path:
+    d = tmp_path / "data"
+    # other runs, in this month and in an older one, so the watcher has files to read
+    write_rows(d, [{"run_id": f"other{i}", "workflow_id": "wf", "status": "succeeded",
+                    "total_time_s": 1.0, "finished_at": f"2026-0{i}-01T00:00:00Z"}
+                   for i in (3, 4)])
+    return d
+
+
+@pytest.mark.parametrize(("status", "error", "code", "out", "err"), [
+    ("succeeded", "", 0, f"run {RUN_ID} succeeded\n", ""),
+    ("failed", "RuntimeError: page\n  never loaded", 1, "",
+     f"run {RUN_ID} failed: RuntimeError: page never loaded\n"),
+], ids=["succeeded", "failed"])
+def test_watch_waits_for_the_terminal_row(tmp_path: Path, data: Path, status: str, error: str,
+                                          code: int, out: str, err: str) -> None:
+    start = time.monotonic()
+    watcher = watch(tmp_path, data, "--timeout", "10")
+    writer = write_later(tmp_path, data, status, error)
+    assert finish(writer)[0] == 0
+    assert finish(watcher) == (code, out, err)
+    assert time.monotonic() - start >= 1.0  # it really waited for the writer
+
+
+def test_watch_a_run_already_written(tmp_path: Path, data: Path) -> None:
+    assert finish(write_later(tmp_path, data, "succeeded", delay=0))[0] == 0
+    assert finish(watch(tmp_path, data, "--timeout", "0")) == (
+        0, f"run {RUN_ID} succeeded\n", "")
+
+
+def test_watch_times_out(tmp_path: Path, data: Path) -> None:
+    start = time.monotonic()
+    code, out, err = finish(watch(tmp_path, data, "--timeout", "0.5"))
+    elapsed = time.monotonic() - start
+    assert (code, out, err) == (2, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
+    assert elapsed >= 0.5
+
+
+def test_watch_times_out_on_a_missing_data_dir(tmp_path: Path) -> None:
+    # not created yet is not an error: the first row creates it
+    assert finish(watch(tmp_path, tmp_path / "later", "--timeout", "0.3")) == (
+        2, "", f"timed out after 0.3s waiting for run {RUN_ID}\n")
+
+
+def test_watch_malformed_lines_do_not_warn_on_every_poll(tmp_path: Path, data: Path) -> None:
+    append_bytes(data / "runs_log" / "2026-04.jsonl", b"garbage\n")
+    assert finish(watch(tmp_path, data, "--timeout", "0.5")) == (
+        2, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
+
+
+def test_watch_data_dir_is_a_file(tmp_path: Path) -> None:
+    f = tmp_path / "not-a-dir"
+    f.write_text("x")
+    assert finish(watch(tmp_path, f, "--timeout", "5")) == (
+        1, "", f"error: cannot read {f}: {f} is not a directory\n")
+
+
+@pytest.mark.parametrize("name", ["runs_log", "compacted"])
+def test_watch_unreadable_layout(tmp_path: Path, name: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / name).write_text("x")
+    assert finish(watch(tmp_path, data, "--timeout", "5")) == (
+        1, "", f"error: cannot read {data}: {data / name} is not a directory\n")
