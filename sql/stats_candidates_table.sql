@@ -1,11 +1,18 @@
 -- stats_candidates_table: scratch table for one `stats` call.
--- Holds the rows of the requested workflow that pass the status/since filters, gathered month by
--- month (newest first), plus one all-NULL row per malformed JSONL line (run_id IS NULL) so the
--- skipped lines can be counted per shard from the same scan.
+-- Holds the rows of the requested workflow that pass the since filter, gathered month by month
+-- (newest first), plus one all-NULL row per malformed JSONL line (run_id IS NULL) so the skipped
+-- lines can be counted per shard from the same scan. The status filter is applied after run_ids
+-- are deduplicated, so a run recorded twice with different statuses counts as its latest copy.
+-- The breakdown is kept in one of two forms, whichever is cheaper to get:
+--   breakdown  - the JSON text, when every key is one of the known buckets (almost always);
+--   bucket_map - a MAP otherwise, and for rows from Parquet.
+-- (DuckDB 2.0 casts JSON to MAP slowly; a struct of known buckets is several times faster.)
 CREATE OR REPLACE TEMP TABLE mantis_candidates (
-    source              VARCHAR,
-    run_id              VARCHAR,
-    finished_at         TIMESTAMPTZ,
-    total_time_s        DOUBLE,
-    wall_time_breakdown MAP(VARCHAR, DOUBLE)
+    source       VARCHAR,
+    run_id       VARCHAR,
+    status       VARCHAR,
+    finished_at  TIMESTAMPTZ,
+    total_time_s DOUBLE,
+    breakdown    JSON,
+    bucket_map   MAP(VARCHAR, DOUBLE)
 );

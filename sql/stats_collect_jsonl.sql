@@ -1,16 +1,22 @@
 -- stats_collect_jsonl: gather one batch of JSONL shards into mantis_candidates.
 -- Parameters: $files (VARCHAR[]), $columns (the explicit schema; never auto-detected),
---             $workflow_id, $status (NULL = any), $since (ISO text or NULL).
+--             $workflow_id, $since (ISO text or NULL), $known (the known bucket names).
+-- Status is filtered after dedupe.
 -- Bad lines come back from ignore_errors as all-NULL rows; they are kept (run_id IS NULL), with
--- their shard in `source`, so the caller can count them per shard (good rows need no source). The breakdown is read as JSON text, which DuckDB 2.0 parses
--- much faster than MAP, and cast only for the rows that match.
+-- their shard in `source`, so the caller can count them per shard (good rows need no source).
+-- The breakdown is read as JSON text (DuckDB 2.0 parses it much faster than MAP) and kept as is
+-- when all its keys are known buckets; only other rows pay for a cast to MAP.
 INSERT INTO mantis_candidates
 SELECT
     CASE WHEN run_id IS NULL THEN filename END AS source,
     run_id,
+    status,
     finished_at,
     total_time_s,
-    TRY_CAST(wall_time_breakdown AS MAP(VARCHAR, DOUBLE)) AS wall_time_breakdown
+    CASE WHEN list_has_all($known, json_keys(wall_time_breakdown))
+         THEN wall_time_breakdown END AS breakdown,
+    CASE WHEN NOT list_has_all($known, json_keys(wall_time_breakdown))
+         THEN TRY_CAST(wall_time_breakdown AS MAP(VARCHAR, DOUBLE)) END AS bucket_map
 FROM read_json(
     $files,
     format = 'newline_delimited',
@@ -20,5 +26,4 @@ FROM read_json(
 )
 WHERE run_id IS NULL
    OR (workflow_id = $workflow_id
-       AND ($status IS NULL OR status = $status)
        AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ)));

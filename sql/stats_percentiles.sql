@@ -1,6 +1,7 @@
 -- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the newest
 -- $last runs in mantis_candidates.
--- Parameters: $last (BIGINT), $buckets (VARCHAR[] or NULL = every bucket).
+-- Parameters: $last (BIGINT), $status (NULL = any), $buckets (VARCHAR[] or NULL = all),
+--             $known_struct (a json_transform structure: every known bucket as DOUBLE).
 -- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
 -- * "Newest" is finished_at descending, ties broken by run_id descending.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
@@ -9,16 +10,30 @@
 --   runs had it.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
 WITH newest AS (
-    SELECT total_time_s, wall_time_breakdown
+    SELECT total_time_s, breakdown, bucket_map
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
+      AND ($status IS NULL OR status = $status)
     ORDER BY finished_at DESC NULLS LAST, run_id DESC
     LIMIT $last
 ),
+known_entries AS (
+    -- one column per known bucket, then one row per non-NULL value (UNPIVOT drops NULLs)
+    UNPIVOT (
+        SELECT unnest(json_transform(breakdown, $known_struct))
+        FROM newest
+        WHERE breakdown IS NOT NULL
+    )
+    ON COLUMNS(*)
+    INTO NAME bucket VALUE seconds
+),
 entries AS (
-    SELECT unnest(map_keys(wall_time_breakdown)) AS bucket,
-           unnest(map_values(wall_time_breakdown)) AS seconds
+    SELECT bucket, seconds FROM known_entries
+    UNION ALL
+    SELECT unnest(map_keys(bucket_map)) AS bucket,
+           unnest(map_values(bucket_map)) AS seconds
     FROM newest
+    WHERE bucket_map IS NOT NULL
 ),
 samples AS (
 SELECT 'total' AS kind,

@@ -39,20 +39,20 @@ def oracle(rows: Sequence[dict[str, Any]], workflow_id: str, *, last: int = 100,
            status: str | None = "succeeded", since: datetime | None = None,
            buckets: Sequence[str] | None = None) -> dict[str, Any]:
     """What `mantis runs stats --json` must say, computed independently with numpy."""
+    # One copy per run_id among the workflow's rows (latest finished_at, then largest total),
+    # then the status and since filters apply to that copy.
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
         fin = parse_timestamp(r["finished_at"])
         if r["workflow_id"] != workflow_id:
             continue
-        if status and r["status"] != status:
-            continue
-        if since is not None and fin < since:
-            continue
         key = (fin, r["total_time_s"])
         cur = best.get(r["run_id"])
         if cur is None or key > cur["_key"]:
             best[r["run_id"]] = {**r, "_key": key, "_fin": fin}
-    chosen = sorted(best.values(), key=lambda r: (r["_fin"], r["run_id"]), reverse=True)[:last]
+    kept = [r for r in best.values() if (not status or r["status"] == status)
+            and (since is None or r["_fin"] >= since)]
+    chosen = sorted(kept, key=lambda r: (r["_fin"], r["run_id"]), reverse=True)[:last]
     samples: dict[str, list[float]] = defaultdict(list)
     for r in chosen:
         for b, v in (r.get("wall_time_breakdown") or {}).items():

@@ -42,11 +42,23 @@ def histories(draw: st.DrawFn) -> list[dict[str, Any]]:
     rows = []
     for i in range(n):
         bd = draw(st.dictionaries(st.sampled_from(BUCKETS), values, max_size=len(BUCKETS)))
-        rid = f"r{draw(st.integers(0, n + 3)) if draw(st.booleans()) else i:04d}"
-        rows.append(row(rid, draw(st.sampled_from(WORKFLOWS)),
+        rows.append(row(f"r{i:04d}", draw(st.sampled_from(WORKFLOWS)),
                         NOW - timedelta(seconds=draw(st.sampled_from(instants))),
                         draw(values), bd, draw(st.sampled_from(["succeeded", "failed"]))))
-    return rows
+    # Duplicated run_ids: exact copies (a retried append), or a later copy of the same run with
+    # another status and breakdown (a run recorded again); the later copy must win everywhere.
+    for _ in range(draw(st.integers(0, 6)) if rows else 0):
+        orig = draw(st.sampled_from(rows))
+        if draw(st.booleans()):
+            rows.append(dict(orig))
+        else:
+            later = datetime.fromisoformat(str(orig["finished_at"])) + timedelta(
+                seconds=draw(st.integers(1, 40 * 86400)))
+            rows.append(row(str(orig["run_id"]), str(orig["workflow_id"]), later,
+                            draw(values), draw(st.dictionaries(st.sampled_from(BUCKETS), values,
+                                                              max_size=3)),
+                            draw(st.sampled_from(["succeeded", "failed"]))))
+    return draw(st.permutations(rows))
 
 
 @settings(max_examples=60, deadline=None,

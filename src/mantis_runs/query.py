@@ -12,6 +12,7 @@ Facts this module relies on (measured, see docs/storage-format.md):
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -183,7 +184,7 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     todo = candidate_months(months, since)
-    common = {"workflow_id": workflow_id, "status": status, "since": since_text}
+    common = {"workflow_id": workflow_id, "since": since_text}
     got = 0
     per_month = 0.0
     while todo:
@@ -198,19 +199,23 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
         parts = [str(p) for mf in chunk for p in mf.parts]
         if jsonl:
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
-                                                      "columns": columns})
+                                                      "columns": columns,
+                                                      "known": list(schema.KNOWN_BUCKETS)})
         if parts:
             con.execute(load("stats_collect_parquet"), {**common, "files": parts})
-        row = con.execute(load("stats_count")).fetchone()
+        dup = con.execute(load("stats_duplicates")).fetchone()
+        if dup is not None and dup[0]:
+            con.execute(load("stats_dedupe"))
+        row = con.execute(load("stats_count"), {"status": status}).fetchone()
         before, got = got, (int(row[0]) if row else 0)
         per_month = max(per_month, (got - before) / len(chunk))
         if got >= last:
             break
-    dup = con.execute(load("stats_duplicates")).fetchone()
-    if dup is not None and dup[0]:
-        con.execute(load("stats_dedupe"))
 
-    rows = con.execute(load("stats_percentiles"), {"last": last, "buckets": buckets}).fetchall()
+    rows = con.execute(load("stats_percentiles"),
+                       {"last": last, "status": status, "buckets": buckets,
+                        "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
+                                                                 "DOUBLE"))}).fetchall()
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
     run_count = 0
     found: dict[str, BucketStats] = {}
