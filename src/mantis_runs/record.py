@@ -131,7 +131,12 @@ def _clean_str(s: str) -> str:
 
 def _sanitize(value: Any) -> Any:
     """Make a value JSON-safe: NaN/Inf -> None, datetimes -> ISO text, lone surrogates replaced."""
-    if value is None or isinstance(value, bool | int):
+    t = type(value)
+    if t is str:
+        return value if value.isascii() else _clean_str(value)
+    if value is None or t is int or t is bool:
+        return value
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else None
@@ -210,25 +215,21 @@ def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
         run_id = str(run_id)
     run_id = _clean_str(run_id)
 
-    for name in FIELD_NAMES:
-        if name == "schema_version":
-            v = row.get(name)
-            out[name] = CURRENT_SCHEMA_VERSION if v is None else _sanitize(v)
-        elif name == "run_id":
-            out[name] = run_id
-        elif name == "finished_at":
-            out[name] = format_timestamp(finished)
-        elif name == "created_at":
-            out[name] = created_out
-        elif name == "total_time_s":
-            out[name] = total
-        elif name in ("wall_time_breakdown", "cost_breakdown"):
-            out[name] = _number_map(name, row.get(name), notes)
-        elif name == "error":
-            e = row.get(name)
-            out[name] = None if e is None else _clean_str(e if isinstance(e, str) else str(e))
-        else:
-            out[name] = _sanitize(row.get(name))
+    e = row.get("error")
+    sv = row.get("schema_version")
+    computed: dict[str, Any] = {
+        "schema_version": CURRENT_SCHEMA_VERSION if sv is None else _sanitize(sv),
+        "run_id": run_id,
+        "finished_at": format_timestamp(finished),
+        "created_at": created_out,
+        "total_time_s": total,
+        "wall_time_breakdown": _number_map("wall_time_breakdown",
+                                           row.get("wall_time_breakdown"), notes),
+        "cost_breakdown": _number_map("cost_breakdown", row.get("cost_breakdown"), notes),
+        "error": None if e is None else _clean_str(e if isinstance(e, str) else str(e)),
+    }
+    for name in FIELD_NAMES:  # schema order
+        out[name] = computed[name] if name in computed else _sanitize(row.get(name))
     # Keys are sorted by their text (a row may mix str and int keys); a key whose text collides
     # with one already written (1 and "1", or a schema field name) keeps the first value.
     extras = sorted(((_clean_str(str(k)), k) for k in row if k not in out),
@@ -246,9 +247,12 @@ def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
     return PreparedRow(line=line, month=month, run_id=run_id, notes=notes)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def _dumps(obj: dict[str, Any]) -> bytes:
     try:
-        text = json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = _ENCODER.encode(obj)
     except (TypeError, ValueError) as exc:
         raise RowRefused(f"row cannot be serialised: {exc}") from exc
     return text.encode("utf-8") + b"\n"

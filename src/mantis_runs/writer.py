@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import RUNS_LOG, WRITER_LOCK, live_shard, resolve_data_dir
+from .layout import WRITER_LOCK, live_shard, resolve_data_dir
 from .locks import LockTimeout, acquire, fsync_dir, makedirs_durable, open_lock_file
 from .record import NotTerminal, PreparedRow, RowRefused, prepare
 
@@ -109,15 +109,15 @@ class _Handles:
     pid: int
     lock_fd: int
     lock_id: tuple[int, int]
-    shard: Path | None = None
-    shard_text: str = ""
+    shard: str | None = None
     shard_fd: int = -1
     shard_id: tuple[int, int] | None = None
+    end: int = -1  # the shard's size right after our last successful append
 
     def drop_shard(self) -> None:
         if self.shard_fd >= 0:
             _close_quietly(self.shard_fd)
-        self.shard, self.shard_fd, self.shard_id = None, -1, None
+        self.shard, self.shard_fd, self.shard_id, self.end = None, -1, None, -1
 
     def close(self) -> None:
         self.drop_shard()
@@ -125,7 +125,7 @@ class _Handles:
 
 
 _guard = threading.Lock()
-_handles: dict[Path, _Handles] = {}
+_handles: dict[str, _Handles] = {}
 
 
 def _after_fork_in_child() -> None:
@@ -153,18 +153,18 @@ def _file_id(st: os.stat_result) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _open_handles(logdir: Path) -> _Handles:
-    if not logdir.is_dir():
-        makedirs_durable(logdir)
-    fd = open_lock_file(logdir / WRITER_LOCK)
+def _open_handles(logdir: str) -> _Handles:
+    if not os.path.isdir(logdir):
+        makedirs_durable(Path(logdir))
+    fd = open_lock_file(Path(logdir) / WRITER_LOCK)
     return _Handles(pid=os.getpid(), lock_fd=fd, lock_id=_file_id(os.fstat(fd)))
 
 
 def write_prepared(data_dir: Path, prepared: PreparedRow, *,
                    lock_timeout: float = LOCK_TIMEOUT_S) -> None:
     """Append an already-validated line durably; raises on any failure (nothing half-written)."""
-    logdir = data_dir / RUNS_LOG
-    path = live_shard(data_dir, prepared.month)
+    # Plain strings on this path: pathlib costs more than the syscalls (a cache keeps them).
+    logdir, path = _paths(os.fspath(data_dir), prepared.month)
     if not _guard.acquire(timeout=lock_timeout):
         raise LockTimeout(f"lock busy for more than {lock_timeout:g}s")
     try:
@@ -173,16 +173,21 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
             if h is None or h.pid != os.getpid():
                 h = _handles[logdir] = _open_handles(logdir)
             acquire(h.lock_fd, True, lock_timeout)
-            current: tuple[int, int] | None = h.lock_id
+            stale = False
             try:
-                # The lock only excludes others if it is still the file on disk (a data dir can
-                # be deleted and made again under a long-lived process): a lock file that was
-                # unlinked has no links left.
-                if os.fstat(h.lock_fd).st_nlink == 0:
-                    current = None
-                    continue
+                cached = _cached_shard(h, path)
+                if cached is None:
+                    # Opening the shard afresh: first make sure the lock is still the file on
+                    # disk (a data dir can be deleted and made again under a long-lived process;
+                    # an unlinked lock file has no links left).
+                    if os.fstat(h.lock_fd).st_nlink == 0:
+                        stale = True
+                        continue
+                    fd, size, created = _open_shard(h, path)
+                else:
+                    (fd, size), created = cached, False
                 try:
-                    _append_locked(h, logdir, path, prepared.line)
+                    _append_locked(h, logdir, fd, size, created, prepared.line)
                 except BaseException:
                     h.drop_shard()  # start from a fresh open next time
                     raise
@@ -191,23 +196,44 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
                 try:
                     fcntl.flock(h.lock_fd, fcntl.LOCK_UN)
                 finally:
-                    if current != h.lock_id:
+                    if stale:
                         h.close()
                         _handles.pop(logdir, None)
-        raise OSError(f"{logdir / WRITER_LOCK} keeps being replaced; row not written")
+        raise OSError(f"{logdir}/{WRITER_LOCK} keeps being replaced; row not written")
     finally:
         _guard.release()
 
 
-def _shard_fd(h: _Handles, logdir: Path, path: Path) -> tuple[int, bool]:
-    """The shard's descriptor: the cached one if ``path`` is still that file, else a new one."""
-    if h.shard == path and h.shard_fd >= 0:
-        try:
-            same = _file_id(os.stat(h.shard_text, follow_symlinks=False)) == h.shard_id
-        except FileNotFoundError:  # sealed by compaction: a new live shard starts
-            same = False
-        if same:
-            return h.shard_fd, False
+_path_cache: dict[tuple[str, str], tuple[str, str]] = {}
+
+
+def _paths(base: str, month: str) -> tuple[str, str]:
+    """(runs_log dir, live shard) as text, for a data dir and a month (checked once)."""
+    key = (base, month)
+    hit = _path_cache.get(key)
+    if hit is None:
+        shard = live_shard(Path(base), month)  # validates the month: no path from odd text
+        hit = (str(shard.parent), str(shard))
+        if len(_path_cache) > 256:
+            _path_cache.clear()
+        _path_cache[key] = hit
+    return hit
+
+
+def _cached_shard(h: _Handles, path: str) -> tuple[int, int] | None:
+    """(descriptor, size) of the cached shard if ``path`` still names that very file."""
+    if h.shard != path or h.shard_fd < 0:
+        return None
+    try:
+        st = os.stat(path, follow_symlinks=False)
+    except FileNotFoundError:  # sealed by compaction: a new live shard starts
+        return None
+    if (st.st_dev, st.st_ino) != h.shard_id:
+        return None
+    return h.shard_fd, st.st_size
+
+
+def _open_shard(h: _Handles, path: str) -> tuple[int, int, bool]:
     h.drop_shard()
     flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | os.O_NOFOLLOW
     created = False
@@ -220,16 +246,18 @@ def _shard_fd(h: _Handles, logdir: Path, path: Path) -> tuple[int, bool]:
     if not stat.S_ISREG(st.st_mode):
         _close_quietly(fd)
         raise OSError(f"{path} is not a regular file")
-    h.shard, h.shard_text, h.shard_fd, h.shard_id = path, str(path), fd, _file_id(st)
-    return fd, created
+    h.shard, h.shard_fd, h.shard_id = path, fd, _file_id(st)
+    return fd, st.st_size, created
 
 
-def _append_locked(h: _Handles, logdir: Path, path: Path, line: bytes) -> None:
-    fd, created = _shard_fd(h, logdir, path)
-    start = os.fstat(fd).st_size
+def _append_locked(h: _Handles, logdir: str, fd: int, start: int, created: bool,
+                   line: bytes) -> None:
     data = line
-    if start > 0 and os.pread(fd, 1, start - 1) != b"\n":
+    # The last byte is ours (a newline) when the size is where our last append left it;
+    # otherwise look: a crashed writer may have left a torn or zero-filled tail.
+    if start > 0 and start != h.end and os.pread(fd, 1, start - 1) != b"\n":
         data = SEAL + data
+    h.end = -1
     try:
         written = os.write(fd, data)
     except OSError:
@@ -240,7 +268,8 @@ def _append_locked(h: _Handles, logdir: Path, path: Path, line: bytes) -> None:
         raise ShortWrite(f"short write: {written} of {len(data)} bytes (rolled back)")
     _fdatasync(fd)  # an error here propagates; never retried
     if created:
-        fsync_dir(logdir)
+        fsync_dir(Path(logdir))
+    h.end = start + written
 
 
 def _rollback(fd: int, start: int) -> None:
