@@ -2,7 +2,8 @@
 
 The protocol (docs/compaction.md has the reasoning):
 
-1. Only one compactor runs: ``.compact.lock`` is taken exclusively (or we wait / give up).
+1. Only one compactor runs: ``.compact.lock`` is taken exclusively (or we wait / give up). A dry
+   run only shares it, and creates nothing.
 2. Recovery: scratch files are removed; sealed shards already absorbed by a part, and parts of
    older generations, are deleted (under the publish lock).
 3. Sealing: a closed month's live shard is renamed to ``<month>.jsonl.sealed-<id>`` while holding
@@ -15,20 +16,25 @@ The protocol (docs/compaction.md has the reasoning):
    directory, delete the sealed shard and the previous generation, fsync again.
 
 Readers hold the publish lock shared while they list and read, so they see a month either before
-or after a publish, never half-way. After a crash at any point, readers still see each row once:
-an absorbed sealed shard is recognised by its lineage id in the part name, and only the newest
-part generation is read.
+or after a publish, never half-way. The compactor waits for the exclusive locks in the kernel (see
+``_exclusive``), so readers querying back to back do not starve it. A failed run removes its
+scratch (a part that did not fit must not keep the disk full).
+
+After a crash at any point, readers still see each row once: an absorbed sealed shard is recognised
+by its lineage id in the part name, and only the newest part generation is read.
 """
 
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import shutil
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -58,7 +64,7 @@ from .layout import (
     sealed_lineage,
     sealed_name,
 )
-from .locks import LockTimeout, fsync_dir, locked, makedirs_durable
+from .locks import LockTimeout, fsync_dir, locked, makedirs_durable, open_lock_file
 from .query import PathLike, connect
 from .sqlfiles import load
 
@@ -137,12 +143,22 @@ def compact(
         return report
     say = progress or (lambda _msg: None)
     try:
-        with locked(base / COMPACT_LOCK, exclusive=True, timeout=wait):
+        with _compaction_lock(base, dry_run, wait):
             _run(base, report, set(months) if months else None, closed_before, memory_limit, say)
     except LockTimeout:
         raise CompactionBusy(f"another compaction is running in {base} "
                              f"(it holds {base / COMPACT_LOCK}); nothing done") from None
     return report
+
+
+def _compaction_lock(base: Path, dry_run: bool, wait: float) -> AbstractContextManager[Any]:
+    """``.compact.lock``, exclusively; a dry run only shares it, and creates nothing."""
+    path = base / COMPACT_LOCK
+    if not dry_run:
+        return locked(path, exclusive=True, timeout=wait)
+    if not path.exists():  # no compaction has ever run here, so none is running
+        return nullcontext()
+    return locked(path, exclusive=False, timeout=wait, create=False)
 
 
 def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_before: str,
@@ -164,30 +180,95 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
         return
 
     report.recovered = recover(base)
-    # Seal every closed month's live shard first (cheap renames), then convert.
-    for month, mf in scan(base).items():
-        if wanted(month) and mf.live is not None:
-            say(f"{month}: sealing {mf.live.name}")
-            _seal(base, month)
     scratch = base / SCRATCH
-    for month, mf in scan(base).items():
-        if not wanted(month) or not mf.sealed:
-            continue
-        mr = MonthReport(month)
-        for shard in sorted(mf.sealed):
-            _absorb(base, scratch, shard, mr, memory_limit, say)
-        report.months.append(mr)
-    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        # Seal every closed month's live shard first (cheap renames), then convert.
+        for month, mf in scan(base).items():
+            if wanted(month) and mf.live is not None:
+                say(f"{month}: sealing {mf.live.name}")
+                _seal(base, month)
+        for month, mf in scan(base).items():
+            if not wanted(month) or not mf.sealed:
+                continue
+            mr = MonthReport(month)
+            for shard in sorted(mf.sealed):
+                _absorb(base, scratch, shard, mr, memory_limit, say)
+            report.months.append(mr)
+    finally:
+        # Also on failure: an unpublished part or a DuckDB spill left in .tmp/ after ENOSPC would
+        # keep the disk full (and the writers failing) until the next compaction.
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 @contextmanager
 def _publishing(base: Path) -> Iterator[None]:
     try:
-        with locked(base / PUBLISH_LOCK, exclusive=True, timeout=PUBLISH_TIMEOUT_S):
+        with _exclusive(base / PUBLISH_LOCK, PUBLISH_TIMEOUT_S):
             yield
     except LockTimeout:
         raise MantisError(f"readers held {base / PUBLISH_LOCK} for over "
                           f"{PUBLISH_TIMEOUT_S:g}s; nothing published, try again") from None
+
+
+@contextmanager
+def _exclusive(path: Path, timeout: float) -> Iterator[None]:
+    """``flock(LOCK_EX)`` that waits in the kernel, for at most ``timeout`` seconds.
+
+    Polling with ``LOCK_NB`` (``locks.acquire``) all but never wins against readers that take the
+    lock shared back to back: each one takes it again microseconds after the last one let go, so a
+    single ``stats`` loop kept compaction waiting for 10-30 s per publish, and two would starve it
+    past the timeout. A blocked ``flock`` is woken as soon as the last holder lets go. It blocks in
+    a helper thread so that the wait can be given up; if the helper gets the lock after that, it
+    lets go at once.
+    """
+    fd = open_lock_file(path)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass
+    except BaseException:
+        os.close(fd)
+        raise
+    else:
+        try:
+            yield
+        finally:
+            os.close(fd)
+        return
+
+    cond = threading.Condition()
+    state: dict[str, Any] = {"got": False, "gave_up": False, "error": None}
+
+    def wait() -> None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:
+            with cond:
+                state["error"] = exc
+                cond.notify_all()
+            return
+        with cond:
+            if state["gave_up"]:
+                os.close(fd)  # nobody wants it any more: let go at once
+                return
+            state["got"] = True
+            cond.notify_all()
+
+    helper = threading.Thread(target=wait, name="mantis-compact-lock", daemon=True)
+    helper.start()
+    with cond:
+        cond.wait_for(lambda: state["got"] or state["error"] is not None, timeout)
+        if not state["got"] and state["error"] is None:
+            state["gave_up"] = True  # the helper still owns fd and closes it when it wakes
+            raise LockTimeout(f"{path} busy for more than {timeout:g}s")
+    helper.join()
+    if state["error"] is not None:
+        os.close(fd)
+        raise state["error"]
+    try:
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the flock
 
 
 def recover(base: Path) -> list[str]:
@@ -211,13 +292,18 @@ def recover(base: Path) -> list[str]:
 def _seal(base: Path, month: str) -> Path | None:
     logdir = base / RUNS_LOG
     live = live_shard(base, month)
-    with _publishing(base), locked(logdir / WRITER_LOCK, exclusive=True, timeout=PUBLISH_TIMEOUT_S):
-        if not live.exists():
-            return None
-        sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
-        os.rename(live, sealed)
-        fsync_dir(logdir)
-        return sealed
+    with _publishing(base):
+        try:
+            with _exclusive(logdir / WRITER_LOCK, PUBLISH_TIMEOUT_S):  # no append in flight
+                if not live.exists():
+                    return None
+                sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
+                os.rename(live, sealed)
+                fsync_dir(logdir)
+                return sealed
+        except LockTimeout:  # (only entering the lock raises it)
+            raise MantisError(f"writers held {logdir / WRITER_LOCK} for over "
+                              f"{PUBLISH_TIMEOUT_S:g}s; nothing sealed, try again") from None
 
 
 def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limit: str,
@@ -277,11 +363,14 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
             previous.unlink(missing_ok=True)
             fsync_dir(previous.parent)
 
+    if mr.shards == 0:
+        # the generation this run started from; later shards of the month build on the part
+        # this run just wrote, whose rows are already counted in rows_in
+        mr.previous_rows = previous_rows
     mr.shards += 1
     mr.lines_in += lines
     mr.rows_in += lines - bad
     mr.bad_lines_quarantined += bad
-    mr.previous_rows = mr.previous_rows or previous_rows
     mr.rows_written = written
     mr.duplicates_dropped = mr.previous_rows + mr.rows_in - written
     mr.bytes_before += size + (previous_size if mr.shards == 1 else 0)
