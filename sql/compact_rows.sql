@@ -1,10 +1,6 @@
--- compact_rows: the rows of a month's next Parquet generation when the month has no part yet:
--- the good rows of the sealed shard(s) $files, one per run_id.
--- The copy kept for a duplicated run_id is the one the stats reader keeps: latest finished_at,
--- then largest total_time_s.
-SELECT *
-FROM mantis_sealed_rows($files, $structure, $known)
-QUALIFY row_number() OVER (
-    PARTITION BY run_id
-    ORDER BY finished_at DESC NULLS LAST, total_time_s DESC NULLS LAST
-) = 1;
+-- compact_rows: the rows of a month's next Parquet generation when no run_id repeats (the usual
+-- case): the current part's rows (or none: $previous may be an empty placeholder) and the good
+-- rows of the sealed shard $files, streamed with no blocking operator, so memory stays flat.
+SELECT * FROM read_parquet($previous)
+UNION ALL BY NAME
+SELECT * FROM mantis_sealed_rows($files, $structure, $known);

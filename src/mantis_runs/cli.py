@@ -144,7 +144,7 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
 @click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
               metavar="SECONDS",
               help="Wait this long for another running compaction; then give up (exit 0).")
-@click.option("--memory-limit", default="512MB", show_default=True,
+@click.option("--memory-limit", default="400MB", show_default=True,
               help="DuckDB memory limit while compacting (it spills to the data dir beyond).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_dir_option

@@ -70,7 +70,7 @@ from .sqlfiles import load
 
 COMPACT_LOCK = ".compact.lock"
 DEFAULT_GRACE = timedelta(days=1)
-DEFAULT_MEMORY_LIMIT = "512MB"
+DEFAULT_MEMORY_LIMIT = "400MB"
 #: How long compaction waits for readers to finish before it publishes.
 PUBLISH_TIMEOUT_S = 120.0
 #: Rows per Arrow batch streamed from DuckDB into the Parquet writer.
@@ -320,29 +320,35 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     scratch.mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
     try:
-        con.execute("SET preserve_insertion_order = true")
         con.execute(load("macro_bad_line"))
         con.execute(load("macro_sealed_rows"))
         files = [str(shard)]
-        row = con.execute(load("compact_line_counts"), {"files": files}).fetchone()
-        lines, bad = (int(row[0]), int(row[1])) if row else (0, 0)
+        # No part yet: an empty Parquet file with the schema stands in, so one query serves both.
+        prev = [str(previous) if previous is not None else str(_empty_part(scratch))]
+        con.execute(load("compact_ids"), {"files": files, "previous": prev})
+        lines = bad = 0
+        repeated = 0
+        for total_row, run_id, shard_lines, _copies in con.execute(
+                "SELECT total_row, run_id, shard_lines, copies FROM mantis_ids").fetchall():
+            if total_row:
+                lines = int(shard_lines)
+            elif run_id is None:
+                bad = int(shard_lines)
+            else:
+                repeated += 1
         quarantine: Path | None = None
         if bad:
             quarantine = _quarantine(base, scratch, con, shard, month, lineage, lines, bad)
-        con.execute("SET preserve_insertion_order = false")
         tmp = scratch / f"part-{generation:06d}-{lineage}.parquet.inprogress"
         params: dict[str, Any] = {
             "files": files,
+            "previous": prev,
             "structure": json.dumps(schema.duckdb_columns()),
             "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
         }
-        if previous is not None:
-            params["previous"] = [str(previous)]
-            previous_rows = _parquet_rows(previous)
-            written = _write_parquet(con, load("compact_rows_merge"), params, tmp)
-        else:
-            previous_rows = 0
-            written = _write_parquet(con, load("compact_rows"), params, tmp)
+        previous_rows = _parquet_rows(previous) if previous is not None else 0
+        sql = load("compact_rows_dedupe" if repeated else "compact_rows")
+        written = _write_parquet(con, sql, params, tmp)
     except duckdb.Error as exc:
         raise MantisError(f"compacting {shard.name} failed: {' '.join(str(exc).split())}; "
                           "nothing was lost, the shard stays readable") from exc
@@ -381,6 +387,16 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     say(f"{month}: wrote {final.name}: {written} rows")
 
 
+def _empty_part(scratch: Path) -> Path:
+    """A 0-row Parquet file with the canonical schema, in the scratch directory."""
+    import pyarrow.parquet as pq
+
+    path = scratch / "empty.parquet"
+    if not path.exists():
+        pq.write_table(schema.arrow_schema().empty_table(), path)
+    return path
+
+
 def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -413,11 +429,16 @@ def _write_parquet(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, A
 def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard: Path,
                 month: str, lineage: str, lines: int, bad: int) -> Path:
     """Copy the shard's bad lines, byte for byte, to the quarantine file; durable before return."""
-    flags = [bool(r[0]) for r in con.execute(load("compact_bad_flags"),
-                                             {"files": [str(shard)]}).fetchall()]
-    if len(flags) != lines or sum(flags) != bad:
-        raise MantisError(f"cannot place the bad lines of {shard.name} (DuckDB saw {len(flags)} "
-                          f"rows, {lines} expected); the shard stays sealed and readable")
+    con.execute("SET preserve_insertion_order = true")  # ordinals follow the file
+    try:
+        ordinals = [int(r[0]) for r in con.execute(load("compact_bad_lines"),
+                                                   {"files": [str(shard)]}).fetchall()]
+    finally:
+        con.execute("SET preserve_insertion_order = false")
+    if len(ordinals) != bad:
+        raise MantisError(f"cannot place the bad lines of {shard.name} (found {len(ordinals)}, "
+                          f"{bad} expected); the shard stays sealed and readable")
+    wanted = set(ordinals)
     original = shard.name.split(".sealed-", 1)[0]
     tmp = scratch / f"quarantine-{lineage}.jsonl.inprogress"
     found = 0
@@ -426,9 +447,8 @@ def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard
         for lineno, raw in enumerate(src, 1):
             if not raw.strip():
                 continue  # blank lines are not rows for any reader
-            if i >= len(flags):
-                break
-            if flags[i]:
+            i += 1
+            if i in wanted:
                 body = raw[:-1] if raw.endswith(b"\n") else raw
                 out.write(json.dumps({
                     "shard": original,
@@ -439,10 +459,9 @@ def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard
                     "text": body.decode("utf-8", "replace"),
                 }, ensure_ascii=False).encode("utf-8") + b"\n")
                 found += 1
-            i += 1
         out.flush()
         os.fsync(out.fileno())
-    if i != len(flags) or found != bad:
+    if i != lines or found != bad:
         raise MantisError(f"cannot place the bad lines of {shard.name} ({found} of {bad} found); "
                           "the shard stays sealed and readable")
     final = quarantine_path(base, month, lineage)

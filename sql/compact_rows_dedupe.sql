@@ -1,0 +1,20 @@
+-- compact_rows_dedupe: as compact_rows, when mantis_ids lists run_ids present more than once.
+-- Rows whose run_id is unique stream through; only the repeated ones are ranked, and the copy
+-- kept is the one every reader keeps: latest finished_at, then largest total_time_s.
+SELECT * FROM read_parquet($previous)
+WHERE run_id NOT IN (SELECT run_id FROM mantis_ids WHERE total_row = 0 AND run_id IS NOT NULL)
+UNION ALL BY NAME
+SELECT * FROM mantis_sealed_rows($files, $structure, $known)
+WHERE run_id NOT IN (SELECT run_id FROM mantis_ids WHERE total_row = 0 AND run_id IS NOT NULL)
+UNION ALL BY NAME
+SELECT * FROM (
+    SELECT * FROM read_parquet($previous)
+    WHERE run_id IN (SELECT run_id FROM mantis_ids WHERE total_row = 0)
+    UNION ALL BY NAME
+    SELECT * FROM mantis_sealed_rows($files, $structure, $known)
+    WHERE run_id IN (SELECT run_id FROM mantis_ids WHERE total_row = 0)
+)
+QUALIFY row_number() OVER (
+    PARTITION BY run_id
+    ORDER BY finished_at DESC NULLS LAST, total_time_s DESC NULLS LAST
+) = 1;
