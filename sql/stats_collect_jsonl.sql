@@ -12,7 +12,7 @@ SELECT
     run_id,
     status,
     finished_at,
-    total_time_s,
+    CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,  -- "NaN", 1e400
     CASE WHEN list_has_all($known, json_keys(wall_time_breakdown))
          THEN wall_time_breakdown END AS breakdown,
     CASE WHEN NOT list_has_all($known, json_keys(wall_time_breakdown))

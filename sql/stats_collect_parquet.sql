@@ -7,7 +7,7 @@ SELECT
     run_id,
     status,
     finished_at,
-    total_time_s,
+    CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
     NULL AS breakdown,
     wall_time_breakdown AS bucket_map
 FROM read_parquet($files)

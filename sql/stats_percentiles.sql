@@ -7,7 +7,7 @@
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
 --   through the mantis_quantile macro over each sorted sample of DOUBLEs.
 -- * A bucket missing from a run is absent from that bucket's sample, never zero: n says how many
---   runs had it.
+--   runs had it. NaN and infinite values (only hand-written lines have them) are not samples.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
 WITH newest AS (
     SELECT total_time_s, breakdown, bucket_map
@@ -50,7 +50,7 @@ SELECT 'bucket' AS kind,
        list_sort(list(seconds)) AS sample
 FROM entries
 WHERE ($buckets IS NULL OR list_contains($buckets, bucket))
-  AND seconds IS NOT NULL
+  AND isfinite(seconds)  -- NULL, NaN and infinities (hand-written lines) are not samples
 GROUP BY bucket
 )
 SELECT kind, bucket, n, run_count,

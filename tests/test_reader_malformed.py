@@ -117,3 +117,19 @@ def test_writer_routes_offset_timestamps_by_utc_month(tmp_path: Path) -> None:
     assert (tmp_path / SHARD).exists()
     write_rows(tmp_path, [])
     assert stats("w", data_dir=tmp_path).run_count == 1
+
+
+def test_non_finite_values_are_not_samples(tmp_path: Path) -> None:
+    lines = (good("a", 10.0)
+             + b'{"run_id":"nan","workflow_id":"w","status":"succeeded",'
+               b'"finished_at":"2026-05-10T10:00:00Z","total_time_s":"NaN",'
+               b'"wall_time_breakdown":{"think":"Infinity","act":2.0}}\n'
+             + b'{"run_id":"big","workflow_id":"w","status":"succeeded",'
+               b'"finished_at":"2026-05-10T10:00:00Z","total_time_s":1e400,'
+               b'"wall_time_breakdown":{"think":"-inf"}}\n')
+    append_bytes(tmp_path / SHARD, lines)
+    r = stats("w", data_dir=tmp_path, now=NOW).to_json()
+    assert r["run_count"] == 3  # the runs are there; their non-finite values are not samples
+    assert r["percentiles"]["total_time_s"] == {"p50": 10.0, "p95": 10.0, "p99": 10.0, "n": 1}
+    assert r["percentiles"]["think"]["n"] == 1 and r["percentiles"]["act"]["n"] == 1
+    json.dumps(r, allow_nan=False)  # valid JSON
