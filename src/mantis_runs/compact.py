@@ -47,6 +47,7 @@ from .errors import MantisError, UsageError
 from .layout import (
     COMPACTED,
     MONTH_RE,
+    PUBLISH_INTENT,
     PUBLISH_LOCK,
     RUNS_LOG,
     SCRATCH,
@@ -203,7 +204,9 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
 @contextmanager
 def _publishing(base: Path) -> Iterator[None]:
     try:
-        with _exclusive(base / PUBLISH_LOCK, PUBLISH_TIMEOUT_S):
+        # New readers queue at the turnstile while the current ones finish.
+        with (_exclusive(base / PUBLISH_INTENT, PUBLISH_TIMEOUT_S),
+              _exclusive(base / PUBLISH_LOCK, PUBLISH_TIMEOUT_S)):
             yield
     except LockTimeout:
         raise MantisError(f"readers held {base / PUBLISH_LOCK} for over "

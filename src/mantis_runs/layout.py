@@ -38,6 +38,9 @@ QUARANTINE = "quarantine"
 SCRATCH = ".tmp"
 WRITER_LOCK = ".lock"
 PUBLISH_LOCK = ".publish.lock"
+#: A turnstile in front of PUBLISH_LOCK: compaction holds it while it waits to publish, and readers
+#: pass through it first, so a stream of readers cannot starve compaction.
+PUBLISH_INTENT = ".publish.intent"
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _LIVE_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))\.jsonl$")

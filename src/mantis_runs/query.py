@@ -27,7 +27,7 @@ import duckdb
 
 from . import schema
 from .errors import MantisError, UsageError
-from .layout import PUBLISH_LOCK, MonthFiles, month_of, resolve_data_dir, scan
+from .layout import PUBLISH_INTENT, PUBLISH_LOCK, MonthFiles, month_of, resolve_data_dir, scan
 from .locks import LockTimeout, shared_if_present
 from .sqlfiles import load
 from .timewindow import parse_since
@@ -71,6 +71,8 @@ def snapshot(data_dir: Path) -> Iterator[dict[str, MonthFiles]]:
     its part, which run_id dedupe absorbs).
     """
     try:
+        with shared_if_present(data_dir / PUBLISH_INTENT, PUBLISH_LOCK_TIMEOUT_S):
+            pass  # a compactor waiting to publish goes first
         with shared_if_present(data_dir / PUBLISH_LOCK, PUBLISH_LOCK_TIMEOUT_S):
             yield scan(data_dir)
     except LockTimeout:
