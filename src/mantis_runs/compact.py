@@ -66,7 +66,7 @@ from .layout import (
     sealed_name,
 )
 from .locks import LockTimeout, fsync_dir, locked, makedirs_durable, open_lock_file
-from .query import PathLike, connect
+from .query import PathLike, connect, duckdb_path
 from .sqlfiles import load
 
 COMPACT_LOCK = ".compact.lock"
@@ -325,9 +325,9 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     try:
         con.execute(load("macro_bad_line"))
         con.execute(load("macro_sealed_rows"))
-        files = [str(shard)]
+        files = [duckdb_path(shard)]
         # No part yet: an empty Parquet file with the schema stands in, so one query serves both.
-        prev = [str(previous) if previous is not None else str(_empty_part(scratch))]
+        prev = [duckdb_path(previous if previous is not None else _empty_part(scratch))]
         con.execute(load("compact_ids"), {"files": files, "previous": prev})
         lines = bad = 0
         repeated = 0
@@ -435,7 +435,7 @@ def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard
     con.execute("SET preserve_insertion_order = true")  # ordinals follow the file
     try:
         ordinals = [int(r[0]) for r in con.execute(load("compact_bad_lines"),
-                                                   {"files": [str(shard)]}).fetchall()]
+                                                   {"files": [duckdb_path(shard)]}).fetchall()]
     finally:
         con.execute("SET preserve_insertion_order = false")
     if len(ordinals) != bad:

@@ -40,6 +40,19 @@ PUBLISH_LOCK_TIMEOUT_S = 60.0
 PathLike = str | os.PathLike[str]
 
 
+_GLOB_CHARS = {"*": "[*]", "?": "[?]", "[": "[[]"}
+
+
+def duckdb_path(path: str | os.PathLike[str]) -> str:
+    """A file name as DuckDB's readers must be given it: they expand ``*``, ``?`` and ``[...]``
+    in every name, so a data dir called ``runs*`` would also read ``runs-old``. Each such
+    character becomes a one-character class that matches only itself."""
+    text = os.fspath(path)
+    if not any(c in text for c in _GLOB_CHARS):
+        return text
+    return "".join(_GLOB_CHARS.get(c, c) for c in text)
+
+
 def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = None,
             temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection set up the way every mantis query expects."""
@@ -197,8 +210,8 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
         else:
             take = max(1, math.ceil((last - got) / per_month * 1.25))
         chunk, todo = todo[:take], todo[take:]
-        jsonl = [str(p) for mf in chunk for p in mf.jsonl]
-        parts = [str(p) for mf in chunk for p in mf.parts]
+        jsonl = [duckdb_path(p) for mf in chunk for p in mf.jsonl]
+        parts = [duckdb_path(p) for mf in chunk for p in mf.parts]
         if jsonl:
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
                                                       "columns": columns,

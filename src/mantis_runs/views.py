@@ -27,6 +27,7 @@ import duckdb
 
 from . import schema
 from .layout import MonthFiles
+from .query import duckdb_path
 from .sqlfiles import load
 
 MACROS = ("macro_quantile", "macro_bad_line", "macro_sealed_rows")
@@ -74,9 +75,9 @@ def file_lists(months: Iterable[MonthFiles],
     jsonl: list[str] = []
     parquet: list[str] = []
     for mf in months:
-        jsonl.extend(str(p) for p in mf.jsonl)
-        parquet.extend(str(p) for p in mf.parts)
-    return [*jsonl, str(jsonl_holder)], [*parquet, str(parquet_holder)]
+        jsonl.extend(duckdb_path(p) for p in mf.jsonl)
+        parquet.extend(duckdb_path(p) for p in mf.parts)
+    return [*jsonl, duckdb_path(jsonl_holder)], [*parquet, duckdb_path(parquet_holder)]
 
 
 def variables(jsonl: list[str], parquet: list[str]) -> dict[str, object]:
