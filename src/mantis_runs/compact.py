@@ -332,7 +332,7 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
         lines = bad = 0
         repeated = 0
         for total_row, run_id, shard_lines, _copies in con.execute(
-                "SELECT total_row, run_id, shard_lines, copies FROM mantis_ids").fetchall():
+                load("compact_ids_select")).fetchall():
             if total_row:
                 lines = int(shard_lines)
             elif run_id is None:

@@ -157,7 +157,7 @@ class RunStore:
 
     def relation(self) -> duckdb.DuckDBPyRelation:
         """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``."""
-        return self.connect().sql("SELECT * FROM runs")
+        return self.connect().sql(load("runs_all"))
 
     def sql(self, query: str) -> pa.Table:
         """Run one SQL query over the views; the result as an Arrow table."""
@@ -177,8 +177,7 @@ class RunStore:
     def bad_lines(self) -> dict[str, int]:
         """Malformed lines per JSONL shard."""
         with self._reading() as (con, _):
-            return {str(s): int(n) for s, n in con.execute(
-                "SELECT shard, lines FROM runs_bad_lines").fetchall()}
+            return self._quiet_bad_lines(con)
 
     def _warn_bad_lines(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         bad = self._quiet_bad_lines(con)
@@ -264,8 +263,7 @@ class RunStore:
 
     @staticmethod
     def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-        return {str(s): int(n) for s, n in con.execute(
-            "SELECT shard, lines FROM runs_bad_lines").fetchall()}
+        return {str(s): int(n) for s, n in con.execute(load("bad_lines_select")).fetchall()}
 
     def get(self, run_id: str) -> RunRow | None:
         """One run by id, or None. Months from the run_id's date on are searched first."""
