@@ -212,7 +212,7 @@ def test_resolve_env_var_beats_platform_and_xdg() -> None:
 
 @pytest.mark.parametrize(("env", "expected"), [
     ({"BASETEN_MODEL_ID": "m", "XDG_DATA_HOME": "/xdg"}, BASETEN_DIR),
-    ({"BT_DEPLOYMENT": "d"}, BASETEN_DIR),
+    ({"BT_DEPLOYMENT": "d", "XDG_DATA_HOME": "/xdg"}, Path("/xdg/mantis")),  # BT_ is not Baseten
     ({"MODAL_TASK_ID": "ta-1", "XDG_DATA_HOME": "/xdg"}, MODAL_DIR),
     ({"MODAL_IS_REMOTE": "1"}, MODAL_DIR),
     ({"MODAL_TASK_ID": "t", "BASETEN_X": "1"}, BASETEN_DIR),

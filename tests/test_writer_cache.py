@@ -106,3 +106,32 @@ def test_forked_children_use_their_own_lock(tmp_path: Path) -> None:
         assert os.waitpid(pid, 0)[1] == 0
     got = lines(tmp_path / "runs_log" / "2026-03.jsonl")
     assert len(got) == 1 + 3 * 80 + 80 and len({r["run_id"] for r in got}) == len(got)
+
+
+def test_descriptors_stay_bounded_across_many_data_dirs(tmp_path: Path) -> None:
+    from mantis_runs import writer
+
+    before = len(os.listdir("/proc/self/fd"))
+    for i in range(40):
+        d = tmp_path / f"d{i}"
+        assert append_run(row(i), d)
+        shutil.rmtree(d)
+    assert len(writer._handles) <= writer.MAX_OPEN_DATA_DIRS
+    assert len(os.listdir("/proc/self/fd")) - before <= 2 * writer.MAX_OPEN_DATA_DIRS
+
+
+def test_relative_data_dir_follows_the_cwd_at_call_time(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from mantis_runs import writer
+
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert append_run(row(1), "data")
+    monkeypatch.chdir(tmp_path / "b")
+    assert append_run(row(2), "data")  # b's log, under b's lock: not a's cached descriptors
+    log_b = str(tmp_path / "b" / "data" / "runs_log")
+    lock_target = os.readlink(f"/proc/self/fd/{writer._handles[log_b].lock_fd}")
+    assert lock_target == f"{log_b}/.lock"
+    assert [r["run_id"] for r in lines(tmp_path / "a/data/runs_log/2026-03.jsonl")] == ["r1"]
+    assert [r["run_id"] for r in lines(tmp_path / "b/data/runs_log/2026-03.jsonl")] == ["r2"]

@@ -55,10 +55,10 @@ MODAL_DIR = Path("/data/mantis-runs")
 def platform_default(env: Mapping[str, str]) -> Path | None:
     """The data dir of a known hosting platform, detected from its own environment variables.
 
-    * Baseten sets ``BASETEN_*`` / ``BT_*`` variables in model containers -> /workspace/mantis-data
+    * Baseten sets ``BASETEN_*`` variables in model containers -> /workspace/mantis-data
     * Modal sets ``MODAL_TASK_ID`` (and ``MODAL_IS_REMOTE``) in containers -> /data/mantis-runs
     """
-    if any(k.startswith(("BASETEN_", "BT_")) for k in env):
+    if any(k.startswith("BASETEN_") for k in env):
         return BASETEN_DIR
     if env.get("MODAL_TASK_ID") or env.get("MODAL_IS_REMOTE"):
         return MODAL_DIR
@@ -70,12 +70,13 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
     """``explicit`` > ``$MANTIS_DATA_DIR`` > platform default > ``$XDG_DATA_HOME/mantis``.
 
     ``$XDG_DATA_HOME`` defaults to ``~/.local/share`` when unset, empty or relative (XDG spec).
+    A relative directory is made absolute now, so a later ``chdir`` cannot move the log.
     """
     env = os.environ if env is None else env
     if explicit is not None and str(explicit) != "":
-        return Path(explicit).expanduser()
+        return Path(os.path.abspath(Path(explicit).expanduser()))
     if env.get(ENV_DATA_DIR):
-        return Path(env[ENV_DATA_DIR]).expanduser()
+        return Path(os.path.abspath(Path(env[ENV_DATA_DIR]).expanduser()))
     plat = platform_default(env)
     if plat is not None:
         return plat

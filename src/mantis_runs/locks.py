@@ -43,9 +43,12 @@ def open_lock_file(path: Path, *, create: bool = True) -> int:
         flags |= os.O_CREAT
     try:
         return os.open(path, flags, 0o666)
-    except PermissionError:
+    except PermissionError as denied:
         # A read-only data dir (an archive, another user's log): a shared lock needs no write.
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        try:
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except FileNotFoundError:
+            raise denied from None  # the real reason: we may not create it
 
 
 @contextmanager

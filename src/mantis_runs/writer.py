@@ -108,7 +108,6 @@ class _Handles:
 
     pid: int
     lock_fd: int
-    lock_id: tuple[int, int]
     shard: str | None = None
     shard_fd: int = -1
     shard_id: tuple[int, int] | None = None
@@ -125,7 +124,9 @@ class _Handles:
 
 
 _guard = threading.Lock()
-_handles: dict[str, _Handles] = {}
+_handles: dict[str, _Handles] = {}  # most recently used last
+#: Data dirs whose descriptors stay open (two each); older ones are closed.
+MAX_OPEN_DATA_DIRS = 8
 
 
 def _after_fork_in_child() -> None:
@@ -157,7 +158,7 @@ def _open_handles(logdir: str) -> _Handles:
     if not os.path.isdir(logdir):
         makedirs_durable(Path(logdir))
     fd = open_lock_file(Path(logdir) / WRITER_LOCK)
-    return _Handles(pid=os.getpid(), lock_fd=fd, lock_id=_file_id(os.fstat(fd)))
+    return _Handles(pid=os.getpid(), lock_fd=fd)
 
 
 def write_prepared(data_dir: Path, prepared: PreparedRow, *,
@@ -169,9 +170,12 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
         raise LockTimeout(f"lock busy for more than {lock_timeout:g}s")
     try:
         for _attempt in range(3):
-            h = _handles.get(logdir)
+            h = _handles.pop(logdir, None)
             if h is None or h.pid != os.getpid():
-                h = _handles[logdir] = _open_handles(logdir)
+                h = _open_handles(logdir)
+            _handles[logdir] = h
+            while len(_handles) > MAX_OPEN_DATA_DIRS:
+                _handles.pop(next(iter(_handles))).close()
             acquire(h.lock_fd, True, lock_timeout)
             stale = False
             try:
