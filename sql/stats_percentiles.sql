@@ -5,7 +5,7 @@
 -- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
 -- * "Newest" is finished_at descending, ties broken by run_id descending.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
---   through the mantis_quantile macro over each sorted sample of DOUBLEs.
+--   through the mantis_quantile_sorted macro over each sorted sample of finite DOUBLEs.
 -- * A bucket missing from a run is absent from that bucket's sample, never zero: n says how many
 --   runs had it. NaN and infinite values (only hand-written lines have them) are not samples.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
@@ -54,7 +54,7 @@ WHERE ($buckets IS NULL OR list_contains($buckets, bucket))
 GROUP BY bucket
 )
 SELECT kind, bucket, n, run_count,
-       [mantis_quantile(sample, 0.5), mantis_quantile(sample, 0.95),
-        mantis_quantile(sample, 0.99)] AS q
+       [mantis_quantile_sorted(sample, 0.5), mantis_quantile_sorted(sample, 0.95),
+        mantis_quantile_sorted(sample, 0.99)] AS q
 FROM samples
 ORDER BY kind, bucket;

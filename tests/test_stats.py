@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -151,3 +152,13 @@ def test_hostile_workflow_ids_and_buckets(tmp_path: Path, wf: str) -> None:
     assert r["run_count"] == 5
     # the shards are untouched by any "injection"
     assert sum(1 for _ in (tmp_path / "runs_log").glob("*.jsonl")) == 1
+
+
+def test_mantis_quantile_macro_skips_missing_values_like_stats() -> None:
+    from mantis_runs.query import connect
+
+    con = connect()
+    got = con.execute("SELECT mantis_quantile([3.0, NULL, 1.0, 'NaN'::DOUBLE, 2.0, "
+                      "'inf'::DOUBLE], 0.95)").fetchone()
+    assert got is not None and got[0] == float(np.percentile([1.0, 2.0, 3.0], 95))
+    assert con.execute("SELECT mantis_quantile([]::DOUBLE[], 0.5)").fetchone() == (None,)

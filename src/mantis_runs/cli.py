@@ -20,6 +20,7 @@ from . import __version__
 from .errors import MantisError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
+MAX_LAST = 2**62  # a SQL LIMIT is a 64-bit integer
 
 DATA_DIR_HELP = (
     "Data directory. Default: $MANTIS_DATA_DIR, else the platform default "
@@ -82,7 +83,7 @@ def runs() -> None:
 
 @runs.command()
 @click.argument("workflow_id")
-@click.option("--last", type=click.IntRange(min=1), default=100, show_default=True,
+@click.option("--last", type=click.IntRange(min=1, max=MAX_LAST), default=100, show_default=True,
               help="Newest N matching runs (by finished_at, ties by run_id).")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME",
               help="Only this wall-time bucket; repeat for more. total_time_s is always shown.")
@@ -124,7 +125,7 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
     result = write_demo(target, n_runs)
     if result.written == 0:
         raise MantisError(f"no demo run could be written to {target}")
-    click.echo(f"Wrote {result.written} runs of {len(_demo_workflows())} workflows to {target}\n")
+    click.echo(f"Wrote {result.written} runs of {result.workflows} workflows to {target}\n")
     click.echo(render.stats_text(run_stats(result.busiest, data_dir=target)))
     d = _quote(str(target))
     click.echo(
@@ -210,7 +211,7 @@ def shell(duckdb_args: tuple[str, ...], data_dir: Path | None) -> None:
 
 @runs.command(name="list")
 @click.argument("workflow_id", required=False)
-@click.option("--last", type=click.IntRange(min=1), default=20, show_default=True,
+@click.option("--last", type=click.IntRange(min=1, max=MAX_LAST), default=20, show_default=True,
               help="How many runs, newest first.")
 @click.option("--since", callback=_since, metavar="DUR",
               help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
@@ -291,12 +292,6 @@ def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | 
     code, message = watch_run(run_id, data_dir=data_dir, interval=interval, timeout=timeout)
     click.echo(message, err=code != 0)
     sys.exit(code)
-
-
-def _demo_workflows() -> tuple[str, ...]:
-    from .demo import WORKFLOWS
-
-    return tuple(w[0] for w in WORKFLOWS)
 
 
 def _quote(text: str) -> str:

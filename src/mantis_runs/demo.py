@@ -93,7 +93,7 @@ def synth_runs(n: int, *, now: datetime, days: int = 90, seed: int = 7) -> Itera
 class DemoResult:
     data_dir: Path
     written: int
-    not_written: int
+    workflows: int  # how many workflows the written runs belong to
     busiest: str
 
 
@@ -112,5 +112,5 @@ def write_demo(data_dir: Path, runs: int, *, now: datetime | None = None,
             written += 1
             counts[row["workflow_id"]] += 1
     busiest = counts.most_common(1)[0][0] if counts else WORKFLOWS[0][0]
-    return DemoResult(data_dir=data_dir, written=written, not_written=runs - written,
+    return DemoResult(data_dir=data_dir, written=written, workflows=len(counts),
                       busiest=busiest)

@@ -68,6 +68,7 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     # Results are ordered explicitly wherever order matters; not preserving scan order lets
     # DuckDB stream JSON with far smaller buffers.
     con.execute("SET preserve_insertion_order = false")
+    con.execute(load("macro_quantile_sorted"))
     con.execute(load("macro_quantile"))
     if temp_directory is None:  # DuckDB's default is ".tmp" in the current directory
         temp_directory = Path(tempfile.gettempdir()) / f"mantis-duckdb-{os.getuid()}"
@@ -242,7 +243,8 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
         elif bucket != schema.TOTAL_BUCKET:  # the name is reserved for the run's own total
             found[bucket] = bs
     for name in buckets or ():
-        found.setdefault(name, BucketStats(name, 0, None, None, None))
+        if name != schema.TOTAL_BUCKET:  # always reported, as the total
+            found.setdefault(name, BucketStats(name, 0, None, None, None))
     ordered = sorted(found.values(),
                      key=lambda b: (b.p50 is None, -(b.p50 or 0.0), b.bucket))
     skipped = {Path(src).name: int(n)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
@@ -28,10 +29,18 @@ def seconds(v: float | None) -> str:
     return f"{v:.1f}s" if abs(v) >= 1 else f"{v:.3f}s"
 
 
+def _minute(dt: datetime) -> str:
+    # Not strftime("%Y"): it does not zero-pad years before 1000.
+    return f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d} {dt.hour:02d}:{dt.minute:02d}"
+
+
+def _since(r: StatsResult) -> str:
+    return f" finished since {_minute(r.since)} UTC" if r.since else ""
+
+
 def stats_header(r: StatsResult) -> str:
     who = f"{r.status} runs" if r.status else "runs (any status)"
-    since = f" finished since {r.since:%Y-%m-%d %H:%M} UTC" if r.since else ""
-    return f"Across last {r.run_count} {who} of {r.workflow_id}{since}:"
+    return f"Across last {r.run_count} {who} of {r.workflow_id}{_since(r)}:"
 
 
 def stats_table(r: StatsResult) -> str:
@@ -60,8 +69,7 @@ def stats_table(r: StatsResult) -> str:
 def stats_text(r: StatsResult) -> str:
     if r.run_count == 0:
         who = f"{r.status} runs" if r.status else "runs"
-        since = f" finished since {r.since:%Y-%m-%d %H:%M} UTC" if r.since else ""
-        return f"No {who} of {r.workflow_id}{since} found."
+        return f"No {who} of {r.workflow_id}{_since(r)} found."
     return f"{stats_header(r)}\n\n{stats_table(r)}"
 
 
@@ -75,7 +83,8 @@ def skipped_warning(skipped: dict[str, int]) -> str | None:
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, ensure_ascii=False)
+    """Strict JSON: NaN and infinities become null (they are not JSON)."""
+    return json.dumps(plain(obj), indent=2, ensure_ascii=False, allow_nan=False)
 
 
 def _mb(n: int) -> str:
@@ -109,7 +118,12 @@ def compaction_text(r: CompactionReport) -> str:
 
 
 def plain(value: Any) -> Any:
-    """A JSON-friendly value: ISO timestamps, dicts for maps, floats for decimals."""
+    """A JSON-friendly value: ISO timestamps, dicts for maps, floats for decimals, null for NaN
+    and infinities, text for anything else JSON has no type for (times, intervals, UUIDs...)."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")
     if isinstance(value, date):
@@ -124,7 +138,7 @@ def plain(value: Any) -> Any:
         if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
             return {str(k): plain(v) for k, v in value}  # an Arrow map
         return [plain(x) for x in value]
-    return value
+    return str(value)
 
 
 def cell(value: Any) -> str:
@@ -154,32 +168,57 @@ def arrow_table(table: pa.Table, fmt: str, *, json_columns: Collection[str] = ()
     """
     import pyarrow as pa
 
-    maps = {f.name for f in table.schema if pa.types.is_map(f.type)}
-    parsed = set(json_columns)
-    records = [{k: (dict(v) if k in maps and v is not None
-                    else _from_json(v) if k in parsed else v) for k, v in r.items()}
-               for r in table.to_pylist()]
-    records = [{k: plain(v) for k, v in r.items()} for r in records]
     names = table.column_names
-    if fmt == "json":
-        return json.dumps(records, indent=2, ensure_ascii=False)
-    if fmt == "jsonl":
-        return "\n".join(json.dumps(r, ensure_ascii=False) for r in records)
+    kinds = ["map" if pa.types.is_map(f.type) else "json" if f.name in json_columns else ""
+             for f in table.schema]
+    # Columns by position: a query may name two columns alike (a self-join, `x AS a, y AS a`).
+    columns = [_python_values(col) for col in table.columns]
+    rows = [[plain(dict(v) if kind == "map" and v is not None
+                   else _from_json(v) if kind == "json" else v)
+             for v, kind in zip(values, kinds, strict=True)]
+            for values in zip(*columns, strict=True)] if columns else []
+    if fmt in ("json", "jsonl"):
+        keys = _unique(names)
+        records = [dict(zip(keys, r, strict=True)) for r in rows]
+        if fmt == "json":
+            return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
+        return "\n".join(json.dumps(r, ensure_ascii=False, allow_nan=False) for r in records)
     if fmt == "csv":
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(names)
-        for r in records:
-            w.writerow([cell(r[n]) for n in names])
+        for r in rows:
+            w.writerow([cell(v) for v in r])
         return buf.getvalue().rstrip("\n")
-    body = [[cell(r[n]) for n in names] for r in records]
+    body = [[cell(v) for v in r] for r in rows]
     text = tabulate(body, headers=names, tablefmt="simple", disable_numparse=True)
-    count = len(records)
+    count = len(rows)
     return f"{text}\n({count} row{'' if count == 1 else 's'})"
 
 
+def _python_values(column: Any) -> list[Any]:
+    """A column's values as Python objects; ones Python cannot hold (a date before year 1, an
+    infinite timestamp) as the text Arrow gives them."""
+    import pyarrow as pa
+
+    try:
+        return list(column.to_pylist())
+    except (OverflowError, ValueError):
+        return list(column.cast(pa.string()).to_pylist())
+
+
+def _unique(names: list[str]) -> list[str]:
+    """Column names made unique for JSON objects: the second `a` becomes `a_2`."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
+    return out
+
+
 def _when(dt: datetime | None) -> str:
-    return "" if dt is None else f"{dt:%Y-%m-%d %H:%M:%S}"
+    return "" if dt is None else f"{_minute(dt)}:{dt.second:02d}"
 
 
 def runs_list(rows: list[RunRow]) -> str:

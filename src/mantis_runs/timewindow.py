@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from .errors import UsageError
 from .record import parse_timestamp
 
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhdw])\s*$")
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -19,7 +19,10 @@ def parse_duration(text: str, option: str = "duration") -> timedelta:
     m = _DURATION.match(text)
     if not m:
         raise UsageError(f"{option} takes a duration like 30m, 24h, 7d or 2w, got {text!r}")
-    return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        raise UsageError(f"{option} is too long: {text!r}") from None
 
 
 def parse_since(text: str, now: datetime | None = None) -> datetime:

@@ -30,7 +30,7 @@ from .layout import MonthFiles
 from .query import duckdb_path
 from .sqlfiles import load
 
-MACROS = ("macro_quantile", "macro_bad_line", "macro_sealed_rows")
+MACROS = ("macro_quantile_sorted", "macro_quantile", "macro_bad_line", "macro_sealed_rows")
 VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines")
 
 
