@@ -427,3 +427,22 @@ def test_rows_from_parquet_and_a_late_live_shard(data: Path) -> None:
     assert s.sql(f"SELECT extra->>'host' AS host FROM runs WHERE run_id = '{A3}'"
                  ).to_pylist() == [{"host": "h2"}]
     assert s.stats("wf", status="").run_count == 5
+
+
+def test_a_newer_copy_in_a_newer_month_hides_the_older_one_from_filters(tmp_path: Path) -> None:
+    from mantis_runs import append_run
+
+    def put(run_id: str, status: str, total: float, finished: str) -> None:
+        assert append_run({"run_id": run_id, "workflow_id": "w", "status": status,
+                           "total_time_s": total, "finished_at": finished}, tmp_path)
+
+    put("X", "succeeded", 10, "2026-10-31T10:00:00Z")
+    put("X", "failed", 11, "2026-11-01T10:00:00Z")  # the run recorded again, later: it failed
+    put("Y", "succeeded", 5, "2026-10-30T10:00:00Z")
+    store = RunStore(tmp_path)
+    assert [r["run_id"] for r in store.runs(status="succeeded", last=5)] == ["Y"]
+    assert [r["run_id"] for r in store.runs(status="succeeded")] == ["Y"]
+    assert [(r["run_id"], r["status"]) for r in store.runs(last=5)] == [
+        ("X", "failed"), ("Y", "succeeded")]
+    got = store.get("X")
+    assert got is not None and got["status"] == "failed"

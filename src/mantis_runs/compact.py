@@ -43,7 +43,7 @@ from typing import Any
 import duckdb
 
 from . import schema
-from .errors import MantisError, UsageError
+from .errors import MantisError, UsageError, one_line
 from .layout import (
     COMPACTED,
     MONTH_RE,
@@ -131,14 +131,23 @@ def compact(
     """Compact every closed month (or only ``months``) of ``data_dir`` into Parquet."""
     base = resolve_data_dir(data_dir)
     now = now or datetime.now(UTC)
-    closed_before = month_of(now - grace)
+    try:
+        closed_before = month_of(now - grace)
+    except OverflowError:
+        raise UsageError(f"--grace is too long: {grace}") from None
     for m in months or ():
         if not MONTH_RE.match(m):
             raise UsageError(f"--month takes YYYY-MM, got {m!r}")
         if m >= closed_before:
             opens = month_start(next_month(m)) + grace
-            raise UsageError(f"month {m} is not closed yet (it closes at {opens:%Y-%m-%d %H:%M} "
-                             "UTC, after the grace period)")
+            raise UsageError(f"month {m} is not closed yet (it closes at "
+                             f"{opens.isoformat(' ', 'minutes')[:16]} UTC, after the grace "
+                             "period)")
+    try:  # a bad memory limit must fail before anything is sealed
+        connect(memory_limit=memory_limit).close()
+    except duckdb.Error as exc:
+        raise UsageError(f"--memory-limit {memory_limit!r} is not a DuckDB memory limit "
+                         f"(e.g. 400MB, 2GB): {one_line(exc)}") from None
     report = CompactionReport(data_dir=str(base), dry_run=dry_run, closed_before=closed_before)
     if not (base / RUNS_LOG).is_dir() and not (base / COMPACTED).is_dir():
         return report
@@ -353,7 +362,7 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
         sql = load("compact_rows_dedupe" if repeated else "compact_rows")
         written = _write_parquet(con, sql, params, tmp)
     except duckdb.Error as exc:
-        raise MantisError(f"compacting {shard.name} failed: {' '.join(str(exc).split())}; "
+        raise MantisError(f"compacting {shard.name} failed: {one_line(exc)}; "
                           "nothing was lost, the shard stays readable") from exc
     except OSError as exc:
         raise MantisError(f"compacting {shard.name} failed: {exc}; nothing was lost, the "

@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 
+def one_line(exc: BaseException) -> str:
+    """An exception's message folded onto one line (DuckDB's span several)."""
+    return " ".join(str(exc).split())
+
+
 class MantisError(Exception):
     """A failure with a one-line, user-facing explanation."""
 

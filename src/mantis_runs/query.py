@@ -26,7 +26,7 @@ from typing import Any
 import duckdb
 
 from . import schema
-from .errors import MantisError, UsageError
+from .errors import MantisError, UsageError, one_line
 from .layout import PUBLISH_INTENT, PUBLISH_LOCK, MonthFiles, month_of, resolve_data_dir, scan
 from .locks import LockTimeout, shared_if_present
 from .sqlfiles import load
@@ -180,11 +180,7 @@ def stats(
             finally:
                 con.close()
     except duckdb.Error as exc:
-        raise MantisError(f"query failed: {_one_line(exc)}") from exc
-
-
-def _one_line(exc: BaseException) -> str:
-    return " ".join(str(exc).split())
+        raise MantisError(f"query failed: {one_line(exc)}") from exc
 
 
 def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> list[MonthFiles]:

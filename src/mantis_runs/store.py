@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import duckdb
 
 from . import schema, views
-from .errors import MantisError, NotFound, UsageError
+from .errors import MantisError, NotFound, UsageError, one_line
 from .layout import MonthFiles, month_of, resolve_data_dir
 from .query import PathLike, StatsResult, connect, normalise_status, resolve_since, snapshot, stats
 from .sqlfiles import load
@@ -30,7 +29,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("mantis_runs")
 
-_RUN_ID_DAY = re.compile(r"^(\d{4})(\d{2})\d{2}_")
 
 
 class RunRow(TypedDict):
@@ -142,7 +140,7 @@ class RunStore:
                 views.install(con, chosen)
                 yield con, chosen
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+                raise MantisError(f"query failed: {one_line(exc)}") from exc
             finally:
                 con.close()
 
@@ -234,6 +232,8 @@ class RunStore:
                 for batch in batches:
                     if not batch:
                         continue
+                    if tables:  # going older: every run_id of the newer months is taken
+                        seen.update(r[0] for r in con.execute(load("runs_ids")).fetchall())
                     views.set_files(con, batch)
                     for k, v in self._quiet_bad_lines(con).items():
                         bad[k] = bad.get(k, 0) + v
@@ -253,7 +253,7 @@ class RunStore:
                     if last is not None and got >= last:
                         break
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+                raise MantisError(f"query failed: {one_line(exc)}") from exc
             finally:
                 con.close()
         table = (pa.concat_tables(tables) if tables else _empty_table())
@@ -266,7 +266,7 @@ class RunStore:
         return {str(s): int(n) for s, n in con.execute(load("bad_lines_select")).fetchall()}
 
     def get(self, run_id: str) -> RunRow | None:
-        """One run by id, or None. Months from the run_id's date on are searched first."""
+        """One run by id (its latest copy), or None."""
         row, bad = self._get(run_id)
         _warn(bad)
         return row
@@ -274,11 +274,8 @@ class RunStore:
     def _get(self, run_id: str) -> tuple[RunRow | None, dict[str, int]]:
         bad: dict[str, int] = {}
         with snapshot(self.data_dir) as found:
+            # Newest month first: a run recorded in two months is its latest copy.
             order = sorted(found, reverse=True)
-            m = _RUN_ID_DAY.match(run_id)
-            if m:
-                hint = f"{m.group(1)}-{m.group(2)}"
-                order = [x for x in order if x >= hint] + [x for x in order if x < hint]
             con = connect()
             try:
                 views.install(con, [])
@@ -289,7 +286,7 @@ class RunStore:
                     if t.num_rows:
                         return _rows(t)[0], bad
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {' '.join(str(exc).split())}") from exc
+                raise MantisError(f"query failed: {one_line(exc)}") from exc
             finally:
                 con.close()
         return None, bad
