@@ -147,3 +147,14 @@ def test_python_dash_m_works_the_same(data: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "stats", "wf",
                         "--data-dir", str(data)], capture_output=True, text=True, check=True)
     assert p.stdout == run(["runs", "stats", "wf", "--data-dir", str(data)])[1]
+
+
+@pytest.mark.parametrize("command", [["stats", "wf"], ["list"], ["compact"], ["sql", "FROM runs"]])
+def test_a_data_dir_that_is_a_file_is_an_error(tmp_path: Path, command: list[str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    target = tmp_path / "afile"
+    target.write_text("not a directory")
+    monkeypatch.setenv("MANTIS_DATA_DIR", str(target))
+    code, out, err = run(["runs", *command])
+    assert (code, out) == (1, "")
+    assert err == f"error: {target} is not a directory\n"

@@ -53,6 +53,7 @@ from .layout import (
     SCRATCH,
     WRITER_LOCK,
     MonthFiles,
+    check_data_dir,
     live_shard,
     month_of,
     month_start,
@@ -149,6 +150,7 @@ def compact(
         raise UsageError(f"--memory-limit {memory_limit!r} is not a DuckDB memory limit "
                          f"(e.g. 400MB, 2GB): {one_line(exc)}") from None
     report = CompactionReport(data_dir=str(base), dry_run=dry_run, closed_before=closed_before)
+    check_data_dir(base)
     if not (base / RUNS_LOG).is_dir() and not (base / COMPACTED).is_dir():
         return report
     say = progress or (lambda _msg: None)

@@ -86,6 +86,17 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
     return base / "mantis"
 
 
+def check_data_dir(data_dir: Path) -> None:
+    """Raise when ``data_dir`` cannot hold runs (it, ``runs_log`` or ``compacted`` is a file, or
+    cannot be listed): reading such a place as empty would hide a mistake. A data dir that does
+    not exist yet is fine: the first row creates it."""
+    for path in (data_dir, data_dir / RUNS_LOG, data_dir / COMPACTED):
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"{path} is not a directory")
+        if path.is_dir():
+            os.listdir(path)  # raises PermissionError when it cannot be listed
+
+
 def month_of(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m")
 

@@ -27,7 +27,15 @@ import duckdb
 
 from . import schema
 from .errors import MantisError, UsageError, one_line
-from .layout import PUBLISH_INTENT, PUBLISH_LOCK, MonthFiles, month_of, resolve_data_dir, scan
+from .layout import (
+    PUBLISH_INTENT,
+    PUBLISH_LOCK,
+    MonthFiles,
+    check_data_dir,
+    month_of,
+    resolve_data_dir,
+    scan,
+)
 from .locks import LockTimeout, shared_if_present
 from .sqlfiles import load
 from .timewindow import parse_since
@@ -84,6 +92,7 @@ def snapshot(data_dir: Path) -> Iterator[dict[str, MonthFiles]]:
     every row is in exactly one listed file (or, after a compactor crash, in a sealed shard *and*
     its part, which run_id dedupe absorbs).
     """
+    check_data_dir(data_dir)
     try:
         with shared_if_present(data_dir / PUBLISH_INTENT, PUBLISH_LOCK_TIMEOUT_S):
             pass  # a compactor waiting to publish goes first

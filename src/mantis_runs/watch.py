@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 from .errors import MantisError
-from .layout import COMPACTED, RUNS_LOG
 from .query import PathLike
 from .store import RunStore
 
@@ -21,7 +19,6 @@ def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float 
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         try:
-            _check_readable(store.data_dir)
             row, _bad = store._get(run_id)  # no malformed-line warning on every poll
         except (MantisError, OSError) as exc:
             return FAILED_OR_UNREADABLE, f"error: cannot read {Path(store.data_dir)}: {exc}"
@@ -38,16 +35,3 @@ def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float 
                 continue  # one last look (errors handled above); then the deadline has passed
             return TIMED_OUT, f"timed out after {timeout:g}s waiting for run {run_id}"
         time.sleep(interval)
-
-
-def _check_readable(data_dir: Path) -> None:
-    """Raise when the data dir cannot hold runs: the readers treat an unusable ``runs_log`` (a
-    file, say) as empty, which would make ``watch`` wait for a row it can never see.
-
-    A data dir that does not exist yet is fine: the first row creates it.
-    """
-    for path in (data_dir, data_dir / RUNS_LOG, data_dir / COMPACTED):
-        if path.exists() and not path.is_dir():
-            raise NotADirectoryError(f"{path} is not a directory")
-        if path.is_dir():
-            os.listdir(path)  # raises PermissionError when it cannot be listed
