@@ -42,7 +42,7 @@ from typing import Any
 
 import duckdb
 
-from . import schema
+from . import schema, views
 from .errors import MantisError, UsageError, one_line
 from .layout import (
     COMPACTED,
@@ -338,7 +338,8 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
         con.execute(load("macro_sealed_rows"))
         files = [duckdb_path(shard)]
         # No part yet: an empty Parquet file with the schema stands in, so one query serves both.
-        prev = [duckdb_path(previous if previous is not None else _empty_part(scratch))]
+        prev = [duckdb_path(previous if previous is not None
+                             else views.write_placeholders(scratch)[1])]
         con.execute(load("compact_ids"), {"files": files, "previous": prev})
         lines = bad = 0
         repeated = 0
@@ -399,16 +400,6 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     if quarantine is not None:
         mr.quarantine.append(str(quarantine.relative_to(base)))
     say(f"{month}: wrote {final.name}: {written} rows")
-
-
-def _empty_part(scratch: Path) -> Path:
-    """A 0-row Parquet file with the canonical schema, in the scratch directory."""
-    import pyarrow.parquet as pq
-
-    path = scratch / "empty.parquet"
-    if not path.exists():
-        pq.write_table(schema.arrow_schema().empty_table(), path)
-    return path
 
 
 def _parquet_rows(path: Path) -> int:

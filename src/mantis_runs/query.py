@@ -130,9 +130,6 @@ class StatsResult:
     total: BucketStats
     skipped_lines: dict[str, int] = field(default_factory=dict)  # shard file name -> lines
 
-    @property
-    def skipped_total(self) -> int:
-        return sum(self.skipped_lines.values())
 
     def to_json(self) -> dict[str, Any]:
         percentiles = {b.bucket: b.as_dict() for b in self.buckets}

@@ -58,7 +58,6 @@ FIELDS: Final[tuple[Field, ...]] = (
 )
 
 FIELD_NAMES: Final[tuple[str, ...]] = tuple(f.name for f in FIELDS)
-FIELDS_BY_NAME: Final[dict[str, Field]] = {f.name: f for f in FIELDS}
 
 #: The name of the Parquet column that holds the keys a row had beyond ``FIELDS`` (a JSON object
 #: as text), so that compaction loses nothing.
@@ -93,9 +92,6 @@ _DUCKDB_TYPES: Final[dict[Kind, str]] = {
     Kind.NUMBER_MAP: "MAP(VARCHAR, DOUBLE)",
 }
 
-
-def duckdb_type(kind: Kind) -> str:
-    return _DUCKDB_TYPES[kind]
 
 
 def duckdb_columns(*, maps_as_json: bool = False) -> dict[str, str]:

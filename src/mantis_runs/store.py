@@ -20,8 +20,17 @@ import duckdb
 
 from . import schema, views
 from .errors import MantisError, NotFound, UsageError, one_line
-from .layout import MonthFiles, month_of, resolve_data_dir
-from .query import PathLike, StatsResult, connect, normalise_status, resolve_since, snapshot, stats
+from .layout import MonthFiles, resolve_data_dir
+from .query import (
+    PathLike,
+    StatsResult,
+    candidate_months,
+    connect,
+    normalise_status,
+    resolve_since,
+    snapshot,
+    stats,
+)
 from .sqlfiles import load
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -220,9 +229,7 @@ class RunStore:
         seen: set[str] = set()
         got = 0
         with snapshot(self.data_dir) as found:
-            lo = month_of(since_dt) if since_dt else None
-            months = [mf for m, mf in sorted(found.items(), reverse=True)
-                      if lo is None or m >= lo]
+            months = candidate_months(found, since_dt)
             con = connect()
             try:
                 views.install(con, [])
