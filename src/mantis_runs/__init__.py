@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .errors import MantisError, NotFound, UsageError
 from .writer import append_run
 
 __version__ = "0.1.0"
 
-__all__ = ["RunStore", "StatsResult", "__version__", "append_run", "compact", "stats"]
+__all__ = [
+    "MantisError",
+    "NotFound",
+    "RunStore",
+    "StatsResult",
+    "UsageError",
+    "__version__",
+    "append_run",
+    "compact",
+    "stats",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compact import compact
