@@ -162,3 +162,29 @@ def test_mantis_quantile_macro_skips_missing_values_like_stats() -> None:
                       "'inf'::DOUBLE], 0.95)").fetchone()
     assert got is not None and got[0] == float(np.percentile([1.0, 2.0, 3.0], 95))
     assert con.execute("SELECT mantis_quantile([]::DOUBLE[], 0.5)").fetchone() == (None,)
+
+
+def test_out_of_memory_retries_with_a_larger_limit(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from mantis_runs import query
+    from mantis_runs.errors import MantisError
+
+    rows = [row(f"r{i}", "wf-a", NOW - timedelta(minutes=i), float(i), {"think": float(i)})
+            for i in range(50)]
+    write_rows(tmp_path, rows)
+    expected = stats("wf-a", data_dir=tmp_path).to_json()
+    tried: list[str] = []
+    real_connect = query.connect
+
+    def spy(**kw: Any) -> Any:
+        tried.append(kw["memory_limit"])
+        return real_connect(**kw)
+
+    monkeypatch.setattr(query, "connect", spy)
+    monkeypatch.setattr(query, "QUERY_MEMORY_LIMIT", "1MB")  # far too small for a JSON scan
+    monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ", "256MB"))
+    assert stats("wf-a", data_dir=tmp_path).to_json() == expected
+    assert tried == ["1MB", "1MB ", "256MB"]
+    monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ",))
+    with pytest.raises(MantisError, match="Out of Memory"):
+        stats("wf-a", data_dir=tmp_path)

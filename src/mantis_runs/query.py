@@ -180,13 +180,31 @@ def stats(
     wanted = list(dict.fromkeys(buckets)) if buckets else None
     try:
         with snapshot(base) as months:
-            con = connect()
-            try:
-                return _stats(con, months, workflow_id, last, since_dt, status_n, wanted)
-            finally:
-                con.close()
+            # Most questions fit the small default limit, which keeps RSS low; the full history
+            # of a busy workflow over millions of rows may not, and then gets more, up to a cap.
+            limit = QUERY_MEMORY_LIMIT
+            while True:
+                con = connect(memory_limit=limit)
+                try:
+                    return _stats(con, months, workflow_id, last, since_dt, status_n, wanted)
+                except duckdb.OutOfMemoryException:
+                    bigger = _bigger_limit(limit)
+                    if bigger is None:
+                        raise
+                    limit = bigger
+                finally:
+                    con.close()
     except duckdb.Error as exc:
         raise MantisError(f"query failed: {one_line(exc)}") from exc
+
+
+#: Memory limits to try, in turn, when a query runs out of memory (it spills beyond them).
+MEMORY_LIMIT_STEPS = ("640MB", "2GB", "6GB")
+
+
+def _bigger_limit(limit: str) -> str | None:
+    steps = (QUERY_MEMORY_LIMIT, *MEMORY_LIMIT_STEPS)
+    return steps[steps.index(limit) + 1] if limit in steps[:-1] else None
 
 
 def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> list[MonthFiles]:
