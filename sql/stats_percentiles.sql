@@ -1,9 +1,8 @@
--- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the newest
--- $last runs in mantis_candidates.
--- Parameters: $last (BIGINT), $status (NULL = any), $buckets (VARCHAR[] or NULL = all),
+-- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the runs in
+-- mantis_candidates with status $status: by now the newest --last of them (stats_keep_newest).
+-- Parameters: $status (NULL = any), $buckets (VARCHAR[] or NULL = all),
 --             $known_struct (a json_transform structure: every known bucket as DOUBLE).
 -- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
--- * "Newest" is finished_at descending, ties broken by run_id descending.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
 --   through the mantis_quantile_sorted macro over each sorted sample of finite DOUBLEs.
 -- * A bucket missing from a run is absent from that bucket's sample, never zero: n says how many
@@ -14,8 +13,6 @@ WITH newest AS (
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
       AND ($status IS NULL OR status = $status)
-    ORDER BY finished_at DESC NULLS LAST, run_id DESC
-    LIMIT $last
 ),
 known_entries AS (
     -- one column per known bucket, then one row per non-NULL value (UNPIVOT drops NULLs)

@@ -184,7 +184,7 @@ def test_out_of_memory_retries_with_a_larger_limit(tmp_path: Path,
     monkeypatch.setattr(query, "QUERY_MEMORY_LIMIT", "1MB")  # far too small for a JSON scan
     monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ", "256MB"))
     assert stats("wf-a", data_dir=tmp_path).to_json() == expected
-    assert tried == ["1MB", "1MB ", "256MB"]
+    assert tried == ["1MB", "1MB ", "256MB"]  # each step in turn, until one is enough
     monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ",))
     with pytest.raises(MantisError, match="Out of Memory"):
         stats("wf-a", data_dir=tmp_path)

@@ -182,7 +182,7 @@ def stats(
         with snapshot(base) as months:
             # Most questions fit the small default limit, which keeps RSS low; the full history
             # of a busy workflow over millions of rows may not, and then gets more, up to a cap.
-            limit = QUERY_MEMORY_LIMIT
+            limit = _initial_limit(candidate_months(months, since_dt), last)
             while True:
                 con = connect(memory_limit=limit)
                 try:
@@ -198,8 +198,34 @@ def stats(
         raise MantisError(f"query failed: {one_line(exc)}") from exc
 
 
-#: Memory limits to try, in turn, when a query runs out of memory (it spills beyond them).
-MEMORY_LIMIT_STEPS = ("640MB", "2GB", "6GB")
+#: The memory limit of the second and last try when a query runs out of memory (it spills beyond
+#: it). One large step: every try redoes the whole query.
+MEMORY_LIMIT_STEPS = ("4GB",)
+
+
+#: Above this much data (JSONL bytes, Parquet counted as the JSONL it replaced) a query that may
+#: keep every run starts with the large limit instead of failing first with the small one.
+LARGE_QUERY_BYTES = 1_500_000_000
+PARQUET_TO_JSONL = 12  # compacted parts are about 12 times smaller than their JSONL
+
+
+def _initial_limit(months: list[MonthFiles], last: int) -> str:
+    if last <= 100_000:
+        return QUERY_MEMORY_LIMIT
+    size = 0
+    for mf in months:
+        for p in mf.jsonl:
+            size += _size(p)
+        for p in mf.parts:
+            size += _size(p) * PARQUET_TO_JSONL
+    return MEMORY_LIMIT_STEPS[-1] if size > LARGE_QUERY_BYTES else QUERY_MEMORY_LIMIT
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def _bigger_limit(limit: str) -> str | None:
@@ -248,8 +274,10 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
         if got >= last:
             break
 
+    if got > last:
+        con.execute(load("stats_keep_newest"), {"last": last, "status": status})
     rows = con.execute(load("stats_percentiles"),
-                       {"last": last, "status": status, "buckets": buckets,
+                       {"status": status, "buckets": buckets,
                         "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
                                                                  "DOUBLE"))}).fetchall()
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
