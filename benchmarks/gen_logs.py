@@ -419,7 +419,11 @@ def _to_us(dt: datetime) -> int:
 
 
 def plan(out: Path, rows: int, months: int, end: date, seed: int, malformed: float,
-         verify_every: int, now: datetime) -> list[MonthJob]:
+         verify_every: int, now: datetime, chunk_rows: int = 0) -> list[MonthJob]:
+    """One job per month; a month of more than ``chunk_rows`` rows (0: no limit) is split into
+    consecutive time slices of equal length, one job each, written to ``<shard>.gen-NNN`` files
+    that ``main`` concatenates in order (a job holds its rows in memory, about 4.5 KB a row).
+    Months that fit in one job come out exactly as without ``chunk_rows``."""
     stop = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
     stop = min(stop, now) if end == now.date() else stop
     starts = _month_starts(end, months)
@@ -430,10 +434,35 @@ def plan(out: Path, rows: int, months: int, end: date, seed: int, malformed: flo
     jobs = []
     for i, (s, b, c) in enumerate(zip(starts, bounds, counts.tolist(), strict=True)):
         month = s.strftime("%Y-%m")
-        jobs.append(MonthJob(month, c, _to_us(s), _to_us(b), _to_us(starts[0]), _to_us(stop), seed,
-                             i, str(live_shard(out, month)), malformed, i == months - 1,
-                             verify_every))
+        path = str(live_shard(out, month))
+        newest = i == months - 1
+        if not chunk_rows or c <= chunk_rows:
+            jobs.append(MonthJob(month, c, _to_us(s), _to_us(b), _to_us(starts[0]), _to_us(stop),
+                                 seed, i, path, malformed, newest, verify_every))
+            continue
+        k = -(-c // chunk_rows)
+        cuts = np.linspace(_to_us(s), _to_us(b), k + 1).astype(np.int64).tolist()
+        split = np.random.default_rng([seed, 20_000, i]).multinomial(c, np.full(k, 1.0 / k))
+        for j, n in enumerate(split.tolist()):
+            jobs.append(MonthJob(month, n, cuts[j], cuts[j + 1], _to_us(starts[0]), _to_us(stop),
+                                 seed, 1_000_000 + 1000 * i + j, f"{path}.gen-{j:03d}", malformed,
+                                 newest and j == k - 1, verify_every))
     return jobs
+
+
+def _join_chunks(jobs: list[MonthJob]) -> None:
+    """Concatenate the ``.gen-NNN`` slices of chunked months into their shards, in order."""
+    chunked: dict[str, list[str]] = {}
+    for j in jobs:
+        if ".gen-" in j.path:
+            chunked.setdefault(j.path.rsplit(".gen-", 1)[0], []).append(j.path)
+    for shard, parts in chunked.items():
+        with open(shard, "wb") as out:
+            for part in sorted(parts):
+                with open(part, "rb") as f:
+                    while block := f.read(1 << 24):
+                        out.write(block)
+                os.unlink(part)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -451,6 +480,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="check every K-th row (and 50 failed rows a shard) against prepare(); "
                          "1 checks every row, 0 none")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--chunk-rows", type=int, default=1_000_000, metavar="N",
+                    help="generate a month of more than N rows in time slices of at most N rows "
+                         "(bounds memory: about 4.5 KB a row per job); 0: one job per month")
     ap.add_argument("--force", action="store_true",
                     help="delete the shards already in <out>/runs_log (*.jsonl*) first; "
                          "compacted/ is left alone")
@@ -470,7 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     logdir.mkdir(parents=True, exist_ok=True)
 
     jobs = plan(args.out, args.rows, args.months, end, args.seed, args.malformed,
-                args.verify_every, now)
+                args.verify_every, now, args.chunk_rows)
     t0 = time.perf_counter()
     if args.jobs > 1:
         with ProcessPoolExecutor(args.jobs) as pool:  # biggest months first
@@ -478,8 +510,17 @@ def main(argv: list[str] | None = None) -> int:
             results = list(pool.map(generate_month, order))
     else:
         results = [generate_month(j) for j in jobs]
+    _join_chunks(jobs)
     elapsed = time.perf_counter() - t0
-    results.sort(key=lambda r: r["month"])
+    merged: dict[str, dict[str, Any]] = {}
+    for r in results:  # the slices of a chunked month, summed
+        m = merged.setdefault(r["month"], {"month": r["month"], "rows": 0, "bad": 0, "bytes": 0,
+                                           "seconds": 0.0, "per_workflow": [0] * len(WORKFLOWS)})
+        for key in ("rows", "bad", "bytes", "seconds"):
+            m[key] += r[key]
+        m["per_workflow"] = [a + b for a, b in zip(m["per_workflow"], r["per_workflow"],
+                                                    strict=True)]
+    results = sorted(merged.values(), key=lambda r: r["month"])
 
     size = sum(r["bytes"] for r in results)
     per_wf = np.sum([r["per_workflow"] for r in results], axis=0)
