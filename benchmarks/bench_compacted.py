@@ -46,7 +46,14 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from bench_compact import code_version  # noqa: E402
-from bench_stats import DOCS, Measurement, environment, measure, tool_command  # noqa: E402
+from bench_stats import (  # noqa: E402
+    DOCS,
+    Measurement,
+    environment,
+    measure,
+    tool_command,
+    write_block,
+)
 from peers import differences, shard_files  # noqa: E402
 
 SCENARIOS: dict[str, list[str]] = {
@@ -148,14 +155,7 @@ def markdown(ms: list[Measurement], env: dict[str, Any], args: argparse.Namespac
 
 
 def write_docs(block: str) -> None:
-    text = DOCS.read_text()
-    new = f"{BEGIN}\n{block}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + new + "\n"
-    DOCS.write_text(text)
+    write_block(BEGIN, END, block)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,7 +105,8 @@ _, status, usage = os.wait4(pid, 0)
 elapsed = time.perf_counter() - t0
 scale = 2**20 if sys.platform == "darwin" else 2**10  # ru_maxrss: bytes on macOS, KiB on Linux
 with open(sys.argv[1], "w") as f:
-    f.write(f"{elapsed!r} {usage.ru_maxrss / scale!r} {os.waitstatus_to_exitcode(status)}")
+    f.write(f"{elapsed!r} {usage.ru_maxrss / scale!r} {os.waitstatus_to_exitcode(status)} "
+            f"{usage.ru_utime!r} {usage.ru_stime!r}")
 """
 
 
@@ -118,7 +119,7 @@ def run_cold(cmd: list[str]) -> Run:
         text = report.read().split()
         out.seek(0)
         err.seek(0)
-        if launcher.returncode != 0 or len(text) != 3:
+        if launcher.returncode != 0 or len(text) != 5:
             return Run(0.0, 0.0, launcher.returncode or 1, out.read(), err.read())
         return Run(float(text[0]), float(text[1]), int(text[2]), out.read(), err.read())
 
@@ -263,15 +264,20 @@ def markdown(ms: list[Measurement], env: dict[str, Any], args: argparse.Namespac
     return "\n".join(out) + "\n"
 
 
-def write_docs(block: str) -> None:
+def write_block(begin: str, end: str, block: str, heading: str = "") -> None:
+    """Put ``block`` between the markers in docs/benchmarks.md (appended when they are new)."""
     text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n\n"
-    new = f"{BEGIN}\n{block}{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + new + rest.split(END, 1)[1]
+    new = f"{begin}\n{block}{end}"
+    if begin in text and end in text:
+        head, rest = text.split(begin, 1)
+        text = head + new + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n## Results\n\n" + new + "\n"
+        text = text.rstrip("\n") + "\n\n" + heading + new + "\n"
     DOCS.write_text(text)
+
+
+def write_docs(block: str) -> None:
+    write_block(BEGIN, END, block, heading="## Results\n\n")
 
 
 def main(argv: list[str] | None = None) -> int:
