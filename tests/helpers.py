@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -86,3 +86,29 @@ def assert_matches(actual: dict[str, Any], expected: dict[str, Any], rel: float 
             else:
                 assert act[q] == exp[q] or abs(act[q] - exp[q]) <= rel * abs(exp[q]), (
                     bucket, q, act[q], exp[q])
+
+
+def stored_run_ids(data_dir: Path) -> Counter[str]:
+    """How many times each run_id is in the files a reader lists, read in one snapshot (the
+    independent check of exactly-once: no dedupe, raw files)."""
+    from mantis_runs import schema
+    from mantis_runs.query import connect, duckdb_path, snapshot
+
+    ids: list[str] = []
+    with snapshot(data_dir) as months:
+        con = connect()
+        try:
+            jsonl = [duckdb_path(p) for mf in months.values() for p in mf.jsonl]
+            parts = [duckdb_path(p) for mf in months.values() for p in mf.parts]
+            if jsonl:
+                ids += [r[0] for r in con.execute(
+                    "SELECT run_id FROM read_json($files, format = 'newline_delimited', "
+                    "records = true, columns = $columns, ignore_errors = true) "
+                    "WHERE run_id IS NOT NULL",
+                    {"files": jsonl, "columns": schema.duckdb_columns()}).fetchall()]
+            if parts:
+                ids += [r[0] for r in con.execute("SELECT run_id FROM read_parquet($files)",
+                                                  {"files": parts}).fetchall()]
+        finally:
+            con.close()
+    return Counter(ids)

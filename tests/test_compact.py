@@ -33,14 +33,14 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from helpers import append_bytes, assert_matches, oracle
+from helpers import append_bytes, assert_matches, oracle, stored_run_ids
 from mantis_runs import schema
 from mantis_runs.cli import main
 from mantis_runs.compact import COMPACT_LOCK, CompactionBusy, compact
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.errors import MantisError, UsageError
 from mantis_runs.layout import month_of, scan
-from mantis_runs.query import connect, resolve_since, snapshot, stats
+from mantis_runs.query import resolve_since, stats
 from mantis_runs.writer import SEAL, append_run
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # Feb, Mar and Apr 2026 are closed; May is open
@@ -95,26 +95,7 @@ def same(a: Any, b: Any) -> bool:
     return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
 
 
-def stored_rows(data_dir: Path) -> Counter[str]:
-    """How many times each run_id is in the files a reader lists, read in one snapshot."""
-    ids: list[str] = []
-    with snapshot(data_dir) as months:
-        con = connect()
-        try:
-            jsonl = [str(p) for mf in months.values() for p in mf.jsonl]
-            parts = [str(p) for mf in months.values() for p in mf.parts]
-            if jsonl:
-                ids += [r[0] for r in con.execute(
-                    "SELECT run_id FROM read_json($files, format = 'newline_delimited', "
-                    "records = true, columns = $columns, ignore_errors = true) "
-                    "WHERE run_id IS NOT NULL",
-                    {"files": jsonl, "columns": schema.duckdb_columns()}).fetchall()]
-            if parts:
-                ids += [r[0] for r in con.execute("SELECT run_id FROM read_parquet($files)",
-                                                  {"files": parts}).fetchall()]
-        finally:
-            con.close()
-    return Counter(ids)
+stored_rows = stored_run_ids
 
 
 def listing(root: Path) -> dict[str, tuple[str, int, int, int]]:

@@ -31,10 +31,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from helpers import stored_run_ids
 from mantis_runs import schema
 from mantis_runs.compact import compact
 from mantis_runs.layout import scan
-from mantis_runs.query import connect, snapshot, stats
+from mantis_runs.query import connect, stats
 
 pytestmark = pytest.mark.slow
 
@@ -139,26 +140,7 @@ out.write_text(json.dumps({"iterations": iterations, "errors": errors, "violatio
 """
 
 
-def visible_ids(data_dir: Path) -> Counter[str]:
-    """The run_ids in the files one snapshot lists, with multiplicity."""
-    ids: list[str] = []
-    with snapshot(data_dir) as months:
-        con = connect()
-        try:
-            jsonl = [str(p) for mf in months.values() for p in mf.jsonl]
-            parts = [str(p) for mf in months.values() for p in mf.parts]
-            if jsonl:
-                ids += [r[0] for r in con.execute(
-                    "SELECT run_id FROM read_json($files, format = 'newline_delimited', "
-                    "records = true, columns = $columns, ignore_errors = true) "
-                    "WHERE run_id IS NOT NULL",
-                    {"files": jsonl, "columns": schema.duckdb_columns()}).fetchall()]
-            if parts:
-                ids += [r[0] for r in con.execute("SELECT run_id FROM read_parquet($files)",
-                                                  {"files": parts}).fetchall()]
-        finally:
-            con.close()
-    return Counter(ids)
+visible_ids = stored_run_ids
 
 
 def disk_state(d: Path) -> frozenset[str]:
