@@ -51,6 +51,7 @@ from bench_stats import (  # noqa: E402
     Measurement,
     environment,
     measure,
+    read_through,
     tool_command,
     write_block,
 )
@@ -71,12 +72,7 @@ def history_files(data_dir: Path) -> list[Path]:
 
 
 def warm(data_dir: Path) -> int:
-    total = 0
-    for path in history_files(data_dir):
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 24):
-                total += len(chunk)
-    return total
+    return read_through(history_files(data_dir))
 
 
 def describe(data_dir: Path) -> str:

@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -172,13 +173,18 @@ def mantis_usable(mantis: str, data_dir: Path, workflow: str) -> str | None:
     return None
 
 
-def warm_page_cache(data_dir: Path) -> int:
+def read_through(paths: Iterable[Path]) -> int:
+    """Read every file once (warming the page cache); the bytes read."""
     total = 0
-    for path in shard_files(data_dir):
+    for path in paths:
         with open(path, "rb") as f:
             while chunk := f.read(1 << 24):
                 total += len(chunk)
     return total
+
+
+def warm_page_cache(data_dir: Path) -> int:
+    return read_through(shard_files(data_dir))
 
 
 def help_timing(mantis: str | None, repeat: int) -> list[tuple[str, float, float]]:

@@ -112,3 +112,27 @@ def stored_run_ids(data_dir: Path) -> Counter[str]:
         finally:
             con.close()
     return Counter(ids)
+
+
+def disk_state(d: Path, closed: Sequence[str], *, live: bool = True) -> frozenset[str]:
+    """What a killed compactor left in ``d``, as tags ("clean" when nothing); only the months
+    in ``closed`` are looked at. ``live=False`` leaves out live shards of those months (writers
+    that keep appending to a closed month always make one)."""
+    from mantis_runs.layout import scan
+
+    tags: set[str] = set()
+    tmp = d / ".tmp"
+    if tmp.exists():
+        tags.add("scratch")
+        if any(p.name.endswith(".parquet.inprogress") for p in tmp.iterdir()):
+            tags.add("unpublished part")
+    for month, mf in scan(d).items():
+        if month not in closed:
+            continue
+        if live and mf.live is not None:
+            tags.add("live shard of a closed month")
+        if mf.sealed:
+            tags.add("sealed, not converted")
+        for p in mf.superseded:
+            tags.add("older generation" if p.suffix == ".parquet" else "absorbed shard left")
+    return frozenset(tags) or frozenset({"clean"})

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
-from helpers import append_bytes, assert_matches, oracle, stored_run_ids
+from helpers import append_bytes, assert_matches, disk_state, oracle, stored_run_ids
 from mantis_runs import schema
 from mantis_runs.cli import main
 from mantis_runs.compact import COMPACT_LOCK, CompactionBusy, compact
@@ -914,26 +914,6 @@ hook(pq.ParquetWriter, "write_table")
 compact(data_dir, now=now)
 print(json.dumps(ops))
 """
-
-
-def disk_state(d: Path, closed: list[str]) -> frozenset[str]:
-    """What a killed compactor left, as tags."""
-    tags: set[str] = set()
-    tmp = d / ".tmp"
-    if tmp.exists():
-        tags.add("scratch")
-        if any(p.name.endswith(".parquet.inprogress") for p in tmp.iterdir()):
-            tags.add("unpublished part")
-    for month, mf in scan(d).items():
-        if month not in closed:
-            continue
-        if mf.live is not None:
-            tags.add("live shard of a closed month")
-        if mf.sealed:
-            tags.add("sealed, not converted")
-        for p in mf.superseded:
-            tags.add("older generation" if p.suffix == ".parquet" else "absorbed shard left")
-    return frozenset(tags) or frozenset({"clean"})
 
 
 def quarantine_entries(d: Path) -> list[tuple[str, str, int, str]]:

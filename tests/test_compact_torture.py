@@ -31,7 +31,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import stored_run_ids
+from helpers import disk_state, stored_run_ids
 from mantis_runs import schema
 from mantis_runs.compact import compact
 from mantis_runs.layout import scan
@@ -143,23 +143,6 @@ out.write_text(json.dumps({"iterations": iterations, "errors": errors, "violatio
 visible_ids = stored_run_ids
 
 
-def disk_state(d: Path) -> frozenset[str]:
-    """What a killed compactor left behind, as tags."""
-    tags: set[str] = set()
-    tmp = d / ".tmp"
-    if tmp.exists():
-        tags.add("scratch")
-        if any(p.name.endswith(".parquet.inprogress") for p in tmp.iterdir()):
-            tags.add("unpublished part")
-    mf = scan(d).get(CLOSED)
-    if mf is not None:
-        if mf.sealed:
-            tags.add("sealed, not converted")
-        for p in mf.superseded:
-            tags.add("older generation" if p.suffix == ".parquet" else "absorbed shard left")
-    return frozenset(tags) or frozenset({"clean"})
-
-
 def complete_lines(path: Path) -> list[str]:
     data = path.read_text()
     return data.split("\n")[:-1]  # a line cut by a kill has no "\n": not an acknowledgement
@@ -248,7 +231,7 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
             assert comp.returncode == -signal.SIGKILL, "the compactor stopped by itself"
             comp = None
             compactor_kills += 1
-            state = disk_state(d)
+            state = disk_state(d, [CLOSED], live=False)
             states[state] += 1
             lines = log.read_text().split("\n")[:-1] if log.exists() else []
             phases[lines[-1] if lines else "start"] += 1
