@@ -1,7 +1,8 @@
 """``mantis runs stats`` over a compacted history against polars over the raw JSONL.
 
 Two copies of the same history: ``--compacted`` (closed months compacted to Parquet by
-``mantis runs compact``, the live month still JSONL; ``bench_compact.py --keep`` leaves one) and
+``mantis runs compact``, the live month still JSONL plus the checkpoint of it that the same run
+writes; ``bench_compact.py --keep`` leaves one) and
 ``--raw`` (the untouched JSONL). Every measurement is a cold process started by
 ``bench_stats.py``'s launcher (wall time and the tool's own peak RSS), the page cache warm for both
 copies. Tools:
@@ -68,7 +69,8 @@ END = "<!-- bench_compacted:end -->"
 
 def history_files(data_dir: Path) -> list[Path]:
     parts = sorted((data_dir / "compacted").glob("*/part-*.parquet"))
-    return parts + [Path(p) for p in shard_files(data_dir)]
+    checkpoints = sorted((data_dir / "checkpoints").glob("*.parquet"))
+    return parts + checkpoints + [Path(p) for p in shard_files(data_dir)]
 
 
 def warm(data_dir: Path) -> int:
@@ -82,6 +84,10 @@ def describe(data_dir: Path) -> str:
     if parts:
         text.append(f"{len(parts)} Parquet parts, {sum(p.stat().st_size for p in parts) / 1e6:,.1f}"
                     " MB")
+    checkpoints = sorted((data_dir / "checkpoints").glob("*.parquet"))
+    if checkpoints:
+        text.append(f"{len(checkpoints)} checkpoint{'s' if len(checkpoints) > 1 else ''} of "
+                    f"live shards, {sum(p.stat().st_size for p in checkpoints) / 1e6:,.1f} MB")
     if jsonl:
         text.append(f"{len(jsonl)} JSONL shard{'s' if len(jsonl) > 1 else ''} "
                     f"({', '.join(p.stem for p in jsonl[:3])}{', ...' if len(jsonl) > 3 else ''}), "

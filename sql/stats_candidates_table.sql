@@ -3,10 +3,12 @@
 -- (newest first), plus one all-NULL row per malformed JSONL line (run_id IS NULL) so the skipped
 -- lines can be counted per shard from the same scan. The status filter is applied after run_ids
 -- are deduplicated, so a run recorded twice with different statuses counts as its latest copy.
--- The breakdown is kept in one of two forms, whichever is cheaper to get:
+-- The breakdown of a JSONL row is kept in one of two forms, whichever is cheaper to get:
 --   breakdown  - the JSON text, when every key is one of the known buckets (almost always);
---   bucket_map - a MAP otherwise, and for rows from Parquet.
+--   bucket_map - a MAP otherwise.
 -- (DuckDB 2.0 casts JSON to MAP slowly; a struct of known buckets is several times faster.)
+-- A Parquet row keeps only where it is (part_file, part_row): decoding its breakdown MAP costs
+-- more than everything else, so stats_fetch_part_maps reads it for the runs that are kept only.
 CREATE OR REPLACE TEMP TABLE mantis_candidates (
     source       VARCHAR,
     run_id       VARCHAR,
@@ -14,5 +16,7 @@ CREATE OR REPLACE TEMP TABLE mantis_candidates (
     finished_at  TIMESTAMPTZ,
     total_time_s DOUBLE,
     breakdown    JSON,
-    bucket_map   MAP(VARCHAR, DOUBLE)
+    bucket_map   MAP(VARCHAR, DOUBLE),
+    part_file    VARCHAR,
+    part_row     BIGINT
 );

@@ -16,7 +16,9 @@ SELECT
     CASE WHEN list_has_all($known, json_keys(wall_time_breakdown))
          THEN wall_time_breakdown END AS breakdown,
     CASE WHEN NOT list_has_all($known, json_keys(wall_time_breakdown))
-         THEN TRY_CAST(wall_time_breakdown AS MAP(VARCHAR, DOUBLE)) END AS bucket_map
+         THEN TRY_CAST(wall_time_breakdown AS MAP(VARCHAR, DOUBLE)) END AS bucket_map,
+    NULL AS part_file,
+    NULL AS part_row
 FROM read_json(
     $files,
     format = 'newline_delimited',

@@ -1,6 +1,11 @@
--- stats_collect_parquet: gather one batch of compacted Parquet parts into mantis_candidates.
--- Parameters: $files (VARCHAR[]), $workflow_id, $since (ISO text or NULL).
--- Parts hold only good rows, so nothing here is counted as skipped.
+-- stats_collect_parquet: gather one batch of Parquet files (compacted parts, checkpoints of live
+-- shards) into mantis_candidates.
+-- Parameters: $files (VARCHAR[]), $workflow_id, $since (ISO text or NULL), and two bounds that
+-- split the files' rows in two disjoint sets (both NULL: every row):
+--   $at_least - only rows with finished_at >= it (stats_cutoff's cutoff, as text);
+--   $before   - only rows with finished_at < it or NULL (the rest, when the first set was short).
+-- Parquet files hold only good rows, so nothing here is counted as skipped. The breakdown is not
+-- read here: part_file and part_row say where to find it (stats_fetch_part_maps).
 INSERT INTO mantis_candidates
 SELECT
     NULL AS source,
@@ -9,7 +14,11 @@ SELECT
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
     NULL AS breakdown,
-    wall_time_breakdown AS bucket_map
-FROM read_parquet($files)
+    NULL AS bucket_map,
+    filename AS part_file,
+    file_row_number AS part_row
+FROM read_parquet($files, filename = true, file_row_number = true)
 WHERE workflow_id = $workflow_id
-  AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ));
+  AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
+  AND ($at_least IS NULL OR finished_at >= CAST($at_least AS TIMESTAMPTZ))
+  AND ($before IS NULL OR finished_at < CAST($before AS TIMESTAMPTZ) OR finished_at IS NULL);

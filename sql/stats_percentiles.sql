@@ -9,7 +9,7 @@
 --   runs had it. NaN and infinite values (only hand-written lines have them) are not samples.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
 WITH newest AS (
-    SELECT total_time_s, breakdown, bucket_map
+    SELECT total_time_s, breakdown, bucket_map  -- bucket_map: JSONL rows only
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
       AND ($status IS NULL OR status = $status)
@@ -31,6 +31,10 @@ entries AS (
            unnest(map_values(bucket_map)) AS seconds
     FROM newest
     WHERE bucket_map IS NOT NULL
+    UNION ALL
+    SELECT unnest(map_keys(bucket_map)) AS bucket,
+           unnest(map_values(bucket_map)) AS seconds
+    FROM mantis_part_maps  -- the Parquet rows among the newest
 ),
 samples AS (
 SELECT 'total' AS kind,

@@ -89,17 +89,22 @@ def assert_matches(actual: dict[str, Any], expected: dict[str, Any], rel: float 
 
 
 def stored_run_ids(data_dir: Path) -> Counter[str]:
-    """How many times each run_id is in the files a reader lists, read in one snapshot (the
-    independent check of exactly-once: no dedupe, raw files)."""
+    """How many times each run_id is in the files a reader reads, in one snapshot (the check of
+    exactly-once: no dedupe, raw rows). A live shard with a valid checkpoint counts as the
+    checkpoint plus the shard's tail, as stats reads it."""
+    import tempfile
+
     from mantis_runs import schema
-    from mantis_runs.query import connect, duckdb_path, snapshot
+    from mantis_runs.query import connect, duckdb_path, live_reads, month_sources, snapshot
 
     ids: list[str] = []
-    with snapshot(data_dir) as months:
+    with snapshot(data_dir) as months, tempfile.TemporaryDirectory() as scratch:
+        live = live_reads(data_dir, list(months.values()), Path(scratch))
+        sources = [month_sources(mf, live) for mf in months.values()]
         con = connect()
         try:
-            jsonl = [duckdb_path(p) for mf in months.values() for p in mf.jsonl]
-            parts = [duckdb_path(p) for mf in months.values() for p in mf.parts]
+            jsonl = [duckdb_path(p) for j, _ in sources for p in j]
+            parts = [duckdb_path(p) for _, ps in sources for p in ps]
             if jsonl:
                 ids += [r[0] for r in con.execute(
                     "SELECT run_id FROM read_json($files, format = 'newline_delimited', "
@@ -135,4 +140,15 @@ def disk_state(d: Path, closed: Sequence[str], *, live: bool = True) -> frozense
             tags.add("sealed, not converted")
         for p in mf.superseded:
             tags.add("older generation" if p.suffix == ".parquet" else "absorbed shard left")
+    cps = d / "checkpoints"
+    if cps.is_dir():
+        from mantis_runs import checkpoint
+
+        named = {cp.parquet for m in (p.stem for p in cps.glob("*.json"))
+                 if (cp := checkpoint.load(d, m)) is not None}
+        for p in cps.iterdir():
+            if p.name.endswith(".inprogress"):
+                tags.add("checkpoint manifest in progress")
+            elif p.suffix == ".parquet" and p.name not in named:
+                tags.add("checkpoint file no manifest names")
     return frozenset(tags) or frozenset({"clean"})

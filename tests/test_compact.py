@@ -130,6 +130,7 @@ def assert_clean(data_dir: Path, months: list[str]) -> None:
     assert leftovers == []
     for mf in scan(data_dir).values():
         assert mf.superseded == [] and mf.sealed == []
+    assert disk_state(data_dir, []) == {"clean"}  # no stray checkpoint file either
 
 
 def cli(args: list[str]) -> tuple[int, str, str]:
@@ -786,8 +787,10 @@ def gen1_scene(d: Path) -> CrashScene:
     s.add("2026-03.jsonl", crash_rows("2026-03", "m", 25))
     s.add("2026-04.jsonl", crash_rows("2026-04", "a", 20))
     s.add("2026-05.jsonl", crash_rows("2026-05", "y", 5))
-    compact(d, now=CRASH_NOW)
+    compact(d, now=CRASH_NOW, checkpoint_min_bytes=0)  # May, open, gets a checkpoint
     assert_clean(d, CLOSED)
+    assert (d / "checkpoints" / "2026-05.json").is_file()
+    s.add("2026-05.jsonl", crash_rows("2026-05", "yt", 3, first_day=9))  # past the checkpoint
     return s
 
 
@@ -911,7 +914,7 @@ def hook(owner, name):
 for name in ("rename", "replace", "unlink", "rmdir", "mkdir", "fsync"):
     hook(os, name)
 hook(pq.ParquetWriter, "write_table")
-compact(data_dir, now=now)
+compact(data_dir, now=now, checkpoint_min_bytes=0)  # May's checkpoint is replaced too
 print(json.dumps(ops))
 """
 
@@ -972,7 +975,7 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
         assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr)
         state = disk_state(d, CLOSED)
         s.check_readers(d)  # each row exactly once, whatever the step
-        compact(d, now=CRASH_NOW)  # the next run recovers and finishes
+        compact(d, now=CRASH_NOW, checkpoint_min_bytes=0)  # the next run recovers, finishes
         assert_clean(d, CLOSED)
         assert stored_rows(d) == final_rows, k  # the very rows of the uninterrupted run
         # each bad line is quarantined once, whatever was quarantined before the kill
@@ -987,7 +990,8 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
     # the kills landed in every kind of state
     tags = set().union(*states)
     assert tags >= {"scratch", "unpublished part", "sealed, not converted", "older generation",
-                    "absorbed shard left", "live shard of a closed month"}, tags
+                    "absorbed shard left", "live shard of a closed month",
+                    "checkpoint manifest in progress", "checkpoint file no manifest names"}, tags
     with capsys.disabled():
         print(f"\n[kill -9 before each step] {len(points)} kills of {len(ops)} operations "
               f"({', '.join(f'{n} {c}' for n, c in sorted(Counter(ops).items()))}); "

@@ -4,12 +4,14 @@
   being compacted again and again: its rows are all "late") and 30 % into the open month; each
   acknowledges a run_id (one ``write()`` to its own file) only after ``append_run`` returned True;
   every second or so one of them is SIGKILLed and restarted under a new name;
-* a compactor process loops ``compact(now=2025-02-15, grace=0)``; it is SIGKILLed 50-400 ms after
-  it starts (or, for 40 % of its incarnations, 50-400 ms after it finished one whole compaction:
-  otherwise none would ever finish on a loaded box) and restarted at once;
-* a reader process loops: the files of one snapshot, read with DuckDB (raw rows vs distinct
-  run_ids), then ``stats(last=10**9, status=None)``; it must never raise, see a run twice, or see
-  fewer runs than before;
+* a compactor process loops ``compact(now=2025-02-15, grace=0)``, which also checkpoints the
+  open month every time; it is SIGKILLed 50-400 ms after it starts (or, for 40 % of its
+  incarnations, 50-400 ms after it finished one whole compaction: otherwise none would ever
+  finish on a loaded box) and restarted at once;
+* a reader process loops: the files of one snapshot as stats reads them (a checkpointed shard
+  as its checkpoint plus its tail), read with DuckDB (raw rows vs distinct run_ids), then
+  ``stats(last=10**9, status=None)``; it must never raise, see a run twice, or see fewer runs
+  than before;
 * at the end a final compaction runs (recovering whatever the last kill left): every acknowledged
   run_id is stored exactly once, and stats counts each stored run once.
 """
@@ -85,26 +87,30 @@ fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 say = lambda msg: os.write(fd, (msg.split(": ", 1)[1].split(" ", 1)[0] + "\\n").encode())
 print("ready", flush=True)
 while True:
-    compact(data_dir, now=now, grace=timedelta(0), wait=60, progress=say)
+    # checkpoint_min_bytes=0: the open month is checkpointed on every pass, under the writers
+    compact(data_dir, now=now, grace=timedelta(0), wait=60, progress=say, checkpoint_min_bytes=0)
     os.write(fd, b"done\\n")
 """
 
 _READER = """
-import json, sys, time
+import json, sys, tempfile, time
 from pathlib import Path
 from mantis_runs import schema
-from mantis_runs.query import connect, snapshot, stats
+from mantis_runs.query import connect, live_reads, month_sources, snapshot, stats
 
 data_dir, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 columns = schema.duckdb_columns()
 seen, iterations, errors, violations, history = 0, 0, [], [], []
 
 def visible():
-    with snapshot(data_dir) as months:
+    # the files stats reads: a checkpointed live shard is its checkpoint plus its tail
+    with snapshot(data_dir) as months, tempfile.TemporaryDirectory() as scratch:
+        live = live_reads(data_dir, list(months.values()), Path(scratch))
+        sources = [month_sources(mf, live) for mf in months.values()]
         con = connect()
         try:
-            jsonl = [str(p) for mf in months.values() for p in mf.jsonl]
-            parts = [str(p) for mf in months.values() for p in mf.parts]
+            jsonl = [str(p) for j, _ in sources for p in j]
+            parts = [str(p) for _, ps in sources for p in ps]
             ids = []
             if jsonl:
                 ids += con.execute(
@@ -269,6 +275,8 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     assert months[CLOSED].superseded == [] and len(months[CLOSED].parts) == 1
     assert months[OPEN].parts == [] and months[OPEN].live is not None
     assert not (d / ".tmp").exists()
+    assert disk_state(d, []) == {"clean"}  # no stray checkpoint file
+    assert (d / "checkpoints" / f"{OPEN}.json").is_file()  # the open month was checkpointed
 
     acked: list[str] = [a for f in sorted(acks.iterdir()) for a in complete_lines(f)]
     assert len(acked) == len(set(acked))

@@ -147,11 +147,17 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
               help="Wait this long for another running compaction; then give up (exit 0).")
 @click.option("--memory-limit", default="400MB", show_default=True,
               help="DuckDB memory limit while compacting (it spills to the data dir beyond).")
+@click.option("--checkpoint-min-mb", type=click.IntRange(min=0), default=16, show_default=True,
+              metavar="MB",
+              help="Checkpoint a live shard once this many MB of it are not in its checkpoint.")
+@click.option("--no-checkpoint", is_flag=True,
+              help="Leave live shards alone (no checkpoints of the open months).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @data_dir_option
 @handle_errors
 def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, memory_limit: str,
-            as_json: bool, data_dir: Path | None) -> None:
+            checkpoint_min_mb: int, no_checkpoint: bool, as_json: bool,
+            data_dir: Path | None) -> None:
     """Convert closed months to zstd Parquet: each row exactly once, safe to run any time."""
     from . import render
     from .compact import CompactionBusy
@@ -162,7 +168,9 @@ def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, mem
     try:
         report = run_compact(data_dir, months=months or None, dry_run=dry_run,
                              grace=parse_duration(grace, "--grace"), wait=wait,
-                             memory_limit=memory_limit, progress=say)
+                             memory_limit=memory_limit, progress=say,
+                             checkpoint_min_bytes=(None if no_checkpoint
+                                                   else checkpoint_min_mb * 1_000_000))
     except CompactionBusy as exc:
         click.echo(str(exc), err=True)
         return

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import hashlib
 import json
 import os
 import shutil
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, closing, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,9 +43,10 @@ from typing import Any
 
 import duckdb
 
-from . import schema, views
+from . import checkpoint, schema, views
 from .errors import MantisError, UsageError, one_line
 from .layout import (
+    CHECKPOINTS,
     COMPACTED,
     MONTH_RE,
     PUBLISH_INTENT,
@@ -73,6 +75,8 @@ from .sqlfiles import load
 COMPACT_LOCK = ".compact.lock"
 DEFAULT_GRACE = timedelta(days=1)
 DEFAULT_MEMORY_LIMIT = "400MB"
+#: A live shard is checkpointed again once this many of its bytes are not in its checkpoint.
+DEFAULT_CHECKPOINT_MIN_BYTES = 16_000_000
 #: How long compaction waits for readers to finish before it publishes.
 PUBLISH_TIMEOUT_S = 120.0
 #: Rows per Arrow batch streamed from DuckDB into the Parquet writer.
@@ -106,11 +110,24 @@ class MonthReport:
 
 
 @dataclass
+class CheckpointReport:
+    month: str
+    shard: str  # the live shard's name
+    offset: int  # bytes of the shard the checkpoint now covers
+    bytes_read: int  # of those, the bytes parsed by this run (the rest came from the last one)
+    lines_read: int
+    bad_lines: int  # bad lines in the covered bytes (counted by readers, not quarantined)
+    rows: int  # rows in the checkpoint
+    parquet: str
+
+
+@dataclass
 class CompactionReport:
     data_dir: str
     dry_run: bool
     closed_before: str  # months before this one are closed
     months: list[MonthReport] = field(default_factory=list)
+    checkpoints: list[CheckpointReport] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # leftovers removed by recovery
     plan: list[str] = field(default_factory=list)  # what a dry run would do
 
@@ -128,8 +145,13 @@ def compact(
     wait: float = 0.0,
     memory_limit: str = DEFAULT_MEMORY_LIMIT,
     progress: Progress | None = None,
+    checkpoint_min_bytes: int | None = DEFAULT_CHECKPOINT_MIN_BYTES,
 ) -> CompactionReport:
-    """Compact every closed month (or only ``months``) of ``data_dir`` into Parquet."""
+    """Compact every closed month (or only ``months``) of ``data_dir`` into Parquet.
+
+    Then checkpoint each live shard with at least ``checkpoint_min_bytes`` bytes not yet in its
+    checkpoint (None: no checkpoints; see :mod:`mantis_runs.checkpoint`).
+    """
     base = resolve_data_dir(data_dir)
     now = now or datetime.now(UTC)
     try:
@@ -156,7 +178,8 @@ def compact(
     say = progress or (lambda _msg: None)
     try:
         with _compaction_lock(base, dry_run, wait):
-            _run(base, report, set(months) if months else None, closed_before, memory_limit, say)
+            _run(base, report, set(months) if months else None, closed_before, memory_limit, say,
+                 checkpoint_min_bytes)
     except LockTimeout:
         raise CompactionBusy(f"another compaction is running in {base} "
                              f"(it holds {base / COMPACT_LOCK}); nothing done") from None
@@ -174,13 +197,18 @@ def _compaction_lock(base: Path, dry_run: bool, wait: float) -> AbstractContextM
 
 
 def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_before: str,
-         memory_limit: str, say: Progress) -> None:
+         memory_limit: str, say: Progress, checkpoint_min_bytes: int | None) -> None:
     def wanted(month: str) -> bool:
         return month < closed_before and (only is None or month in only)
 
     if report.dry_run:
         for month, mf in scan(base).items():
             if not wanted(month):
+                if mf.live is not None and checkpoint_min_bytes is not None:
+                    pending = _unchecked_bytes(base, month, mf.live)
+                    if pending >= max(checkpoint_min_bytes, 1):
+                        report.plan.append(f"{month}: checkpoint {mf.live.name} "
+                                           f"({_mb(pending)} not in its checkpoint)")
                 continue
             todo = [p.name for p in mf.sealed]
             if mf.live is not None:
@@ -206,6 +234,13 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
             for shard in sorted(mf.sealed):
                 _absorb(base, scratch, shard, mr, memory_limit, say)
             report.months.append(mr)
+        if checkpoint_min_bytes is not None:
+            for month, mf in scan(base).items():
+                if mf.live is not None and not wanted(month):
+                    cr = _checkpoint(base, scratch, month, mf.live, checkpoint_min_bytes,
+                                     memory_limit, say)
+                    if cr is not None:
+                        report.checkpoints.append(cr)
     finally:
         # Also on failure: an unpublished part or a DuckDB spill left in .tmp/ after ENOSPC would
         # keep the disk full (and the writers failing) until the next compaction.
@@ -293,6 +328,7 @@ def recover(base: Path) -> list[str]:
         shutil.rmtree(scratch, ignore_errors=True)
         removed.append(f"{SCRATCH}/")
     stale: list[Path] = [p for mf in scan(base).values() for p in mf.superseded]
+    stale += _stale_checkpoints(base)
     if stale:
         with _publishing(base):
             for p in stale:
@@ -314,6 +350,7 @@ def _seal(base: Path, month: str) -> Path | None:
                 sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
                 os.rename(live, sealed)
                 fsync_dir(logdir)
+                _drop_checkpoint(base, month)  # it described the shard that is now sealed
                 return sealed
         except LockTimeout:  # (only entering the lock raises it)
             raise MantisError(f"writers held {logdir / WRITER_LOCK} for over "
@@ -333,45 +370,15 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
         + (f" and {previous.name}" if previous else ""))
     scratch.mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
-    try:
-        con.execute(load("macro_bad_line"))
-        con.execute(load("macro_sealed_rows"))
-        files = [duckdb_path(shard)]
-        # No part yet: an empty Parquet file with the schema stands in, so one query serves both.
-        prev = [duckdb_path(previous if previous is not None
-                             else views.write_placeholders(scratch)[1])]
-        con.execute(load("compact_ids"), {"files": files, "previous": prev})
-        lines = bad = 0
-        repeated = 0
-        for total_row, run_id, shard_lines, _copies in con.execute(
-                load("compact_ids_select")).fetchall():
-            if total_row:
-                lines = int(shard_lines)
-            elif run_id is None:
-                bad = int(shard_lines)
-            else:
-                repeated += 1
+    with _nothing_lost(f"compacting {shard.name}"), closing(con):
+        conv = _Conversion(con, scratch, shard, previous)
+        lines, bad = conv.lines, conv.bad
         quarantine: Path | None = None
         if bad:
             quarantine = _quarantine(base, scratch, con, shard, month, lineage, lines, bad)
         tmp = scratch / f"part-{generation:06d}-{lineage}.parquet.inprogress"
-        params: dict[str, Any] = {
-            "files": files,
-            "previous": prev,
-            "structure": json.dumps(schema.duckdb_columns()),
-            "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
-        }
         previous_rows = _parquet_rows(previous) if previous is not None else 0
-        sql = load("compact_rows_dedupe" if repeated else "compact_rows")
-        written = _write_parquet(con, sql, params, tmp)
-    except duckdb.Error as exc:
-        raise MantisError(f"compacting {shard.name} failed: {one_line(exc)}; "
-                          "nothing was lost, the shard stays readable") from exc
-    except OSError as exc:
-        raise MantisError(f"compacting {shard.name} failed: {exc}; nothing was lost, the "
-                          "shard stays readable") from exc
-    finally:
-        con.close()
+        written = conv.write(tmp)
 
     final = part_path(base, month, generation, lineage)
     makedirs_durable(final.parent)
@@ -400,6 +407,55 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     if quarantine is not None:
         mr.quarantine.append(str(quarantine.relative_to(base)))
     say(f"{month}: wrote {final.name}: {written} rows")
+
+
+@contextmanager
+def _nothing_lost(what: str) -> Iterator[None]:
+    """DuckDB and OS errors of a conversion as one line: the source stays as it was."""
+    try:
+        yield
+    except duckdb.Error as exc:
+        raise MantisError(f"{what} failed: {one_line(exc)}; nothing was lost, the shard stays "
+                          "readable") from exc
+    except OSError as exc:
+        raise MantisError(f"{what} failed: {exc}; nothing was lost, the shard stays "
+                          "readable") from exc
+
+
+class _Conversion:
+    """JSONL lines plus an earlier Parquet file (or none) into one Parquet file, one row per
+    run_id: the id pass runs first (line and bad-line counts, repeated run_ids), then ``write``."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
+                 previous: Path | None) -> None:
+        self.con = con
+        con.execute(load("macro_bad_line"))
+        con.execute(load("macro_sealed_rows"))
+        self.files = [duckdb_path(jsonl)]
+        # None yet: an empty Parquet file with the schema stands in, so one query serves both.
+        self.previous = [duckdb_path(previous if previous is not None
+                                     else views.write_placeholders(scratch)[1])]
+        con.execute(load("compact_ids"), {"files": self.files, "previous": self.previous})
+        self.lines = self.bad = self.repeated = 0
+        for total_row, run_id, shard_lines, _copies in con.execute(
+                load("compact_ids_select")).fetchall():
+            if total_row:
+                self.lines = int(shard_lines)  # non-blank lines of the JSONL file
+            elif run_id is None:
+                self.bad = int(shard_lines)  # lines that are not rows
+            else:
+                self.repeated += 1  # run_ids present more than once
+
+    def write(self, tmp: Path) -> int:
+        """Stream the rows into ``tmp`` (fsynced); returns how many were written."""
+        params: dict[str, Any] = {
+            "files": self.files,
+            "previous": self.previous,
+            "structure": json.dumps(schema.duckdb_columns()),
+            "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
+        }
+        sql = load("compact_rows_dedupe" if self.repeated else "compact_rows")
+        return _write_parquet(self.con, sql, params, tmp)
 
 
 def _parquet_rows(path: Path) -> int:
@@ -479,3 +535,163 @@ def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard
 def _mb(n: int) -> str:
     return f"{n / 1e6:.1f} MB"
 
+
+# -- checkpoints of live shards ----------------------------------------------------------------
+
+
+def _stale_checkpoints(base: Path) -> list[Path]:
+    """Checkpoint files no reader can use: Parquet files their manifest does not name, and
+    manifests of months without a live shard."""
+    folder = base / CHECKPOINTS
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    months = scan(base)
+    named = set()
+    stale: list[Path] = []
+    for name in names:
+        month = name[:-len(".json")] if name.endswith(".json") else None
+        if month is None or not MONTH_RE.match(month):
+            continue
+        mf = months.get(month)
+        cp = checkpoint.load(base, month)
+        try:
+            st = mf.live.stat() if mf is not None and mf.live is not None else None
+        except OSError:
+            st = None
+        if cp is None or st is None or (st.st_dev, st.st_ino) != (cp.dev, cp.ino):
+            stale.append(folder / name)  # it cannot describe the month's live shard
+        else:
+            named.add(cp.parquet)
+    for name in names:
+        if (checkpoint.parquet_month(name) and name not in named) or name.endswith(".inprogress"):
+            stale.append(folder / name)
+    return stale
+
+
+def _drop_checkpoint(base: Path, month: str) -> None:
+    """Remove a month's checkpoint (manifest first). Call it under the publish lock."""
+    cp = checkpoint.load(base, month)
+    manifest = checkpoint.manifest_path(base, month)
+    if not manifest.exists():
+        return
+    manifest.unlink()
+    if cp is not None:
+        (base / CHECKPOINTS / cp.parquet).unlink(missing_ok=True)
+    fsync_dir(manifest.parent)
+
+
+def _valid_checkpoint(base: Path, month: str, live: Path, fd: int,
+                      st: os.stat_result) -> tuple[checkpoint.Checkpoint | None, bytes]:
+    """The month's checkpoint when it describes a prefix of ``live`` (open as ``fd``), with the
+    hashed bytes it was checked against."""
+    cp = checkpoint.load(base, month)
+    if cp is None or cp.shard != live.name or not (base / CHECKPOINTS / cp.parquet).is_file():
+        return None, b""
+    region = checkpoint.checked_bytes(cp, fd, st)
+    return (cp, region) if region is not None else (None, b"")
+
+
+def _unchecked_bytes(base: Path, month: str, live: Path) -> int:
+    """Bytes of ``live`` not covered by a valid checkpoint."""
+    try:
+        fd = os.open(live, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except OSError:
+        return 0
+    try:
+        st = os.fstat(fd)
+        cp, _ = _valid_checkpoint(base, month, live, fd, st)
+        return st.st_size - (cp.offset if cp is not None else 0)
+    finally:
+        os.close(fd)
+
+
+def _line_end(fd: int, start: int, size: int) -> int:
+    """The offset just after the last newline in the bytes [start, size) of ``fd`` (or start)."""
+    pos = size
+    while pos > start:
+        lo = max(start, pos - (1 << 16))
+        block = os.pread(fd, pos - lo, lo)
+        i = block.rfind(b"\n")
+        if i >= 0:
+            return lo + i + 1
+        pos = lo
+    return start
+
+
+def _checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: int,
+                memory_limit: str, say: Progress) -> CheckpointReport | None:
+    """Write a new checkpoint of ``live``: the last one's rows plus the rows of the bytes added
+    since, up to the last complete line. Nothing is done when fewer than ``min_bytes`` were added.
+
+    The new bytes are copied to the scratch directory first, so DuckDB parses exactly them, and
+    the manifest's hash is taken over the bytes that were copied (and the checked bytes of the
+    last checkpoint before them), never over a second read of the live file.
+    """
+    try:
+        fd = os.open(live, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    except FileNotFoundError:
+        return None
+    try:
+        st = os.fstat(fd)
+        old, region = _valid_checkpoint(base, month, live, fd, st)
+        start = old.offset if old is not None else 0
+        if st.st_size - start < max(min_bytes, 1):
+            return None
+        end = _line_end(fd, start, st.st_size)
+        if end <= start:
+            return None
+        scratch.mkdir(parents=True, exist_ok=True)
+        tail = scratch / f"checkpoint-{month}.jsonl"
+        tail.unlink(missing_ok=True)
+        if checkpoint.copy_range(fd, start, end, tail) != end - start:
+            return None  # the file shrank under us: a writer rolled back; try next time
+    finally:
+        os.close(fd)
+
+    check_from = max(0, end - checkpoint.CHECK_BYTES)
+    digest = hashlib.sha256()
+    if old is not None and check_from < start:
+        digest.update(region[check_from - old.check_from:])
+    with open(tail, "rb") as f:
+        f.seek(max(check_from, start) - start)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+
+    previous = base / CHECKPOINTS / old.parquet if old is not None else None
+    replaced = checkpoint.load(base, month)  # valid or not, its file goes when the new one is in
+    say(f"{month}: checkpointing {live.name} ({_mb(end - start)} new)")
+    token = uuid.uuid4().hex[:16]
+    tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"
+    con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
+    with _nothing_lost(f"checkpointing {live.name}"), closing(con):
+        conv = _Conversion(con, scratch, tail, previous)
+        lines, bad = conv.lines, conv.bad
+        rows = conv.write(tmp)
+
+    cp = checkpoint.Checkpoint(
+        month=month, shard=live.name, dev=st.st_dev, ino=st.st_ino, offset=end,
+        lines=(old.lines if old else 0) + lines, bad_lines=(old.bad_lines if old else 0) + bad,
+        rows=rows, check_from=check_from, sha256=digest.hexdigest(),
+        parquet=checkpoint.parquet_name(month, token))
+    folder = base / CHECKPOINTS
+    makedirs_durable(folder)
+    manifest = checkpoint.manifest_path(base, month)
+    manifest_tmp = folder / f"{month}.json.inprogress"
+    with _publishing(base):
+        os.rename(tmp, folder / cp.parquet)
+        with open(manifest_tmp, "w", encoding="utf-8") as f:
+            json.dump(cp.to_json(), f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(manifest_tmp, manifest)
+        fsync_dir(folder)
+        if replaced is not None:
+            (folder / replaced.parquet).unlink(missing_ok=True)
+            fsync_dir(folder)
+    say(f"{month}: checkpoint of {live.name} covers {end:,} bytes, {rows:,} rows")
+    return CheckpointReport(month=month, shard=live.name, offset=end, bytes_read=end - start,
+                            lines_read=lines, bad_lines=cp.bad_lines, rows=rows,
+                            parquet=str((folder / cp.parquet).relative_to(base)))

@@ -13,6 +13,9 @@
                                             lineage of the sealed shard it absorbed last
       quarantine/
         2026-04/<id>.jsonl                  bad lines of sealed shard <id>, with shard and line
+      checkpoints/
+        2026-05.json                        the live shard's checkpoint: which bytes it covers
+        2026-05-<id>.parquet                their rows (derived data: see checkpoint.py)
       .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
 
 A month's rows are the union of its live shard, its sealed shards not yet absorbed, and its newest
@@ -35,6 +38,7 @@ from pathlib import Path
 RUNS_LOG = "runs_log"
 COMPACTED = "compacted"
 QUARANTINE = "quarantine"
+CHECKPOINTS = "checkpoints"
 SCRATCH = ".tmp"
 WRITER_LOCK = ".lock"
 PUBLISH_LOCK = ".publish.lock"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from typing import Any
 import duckdb
 
 from . import schema
+from .checkpoint import LiveRead, open_live
 from .errors import MantisError, UsageError, one_line
 from .layout import (
     PUBLISH_INTENT,
@@ -178,15 +180,18 @@ def stats(
     since_dt = resolve_since(since, now)
     status_n = normalise_status(status)
     wanted = list(dict.fromkeys(buckets)) if buckets else None
+    scratch = Path(tempfile.mkdtemp(prefix="mantis-tail-"))  # private: copies of shard tails
     try:
         with snapshot(base) as months:
+            todo = candidate_months(months, since_dt)
+            live = live_reads(base, todo, scratch)
             # Most questions fit the small default limit, which keeps RSS low; the full history
             # of a busy workflow over millions of rows may not, and then gets more, up to a cap.
-            limit = _initial_limit(candidate_months(months, since_dt), last)
+            limit = _initial_limit(todo, last)
             while True:
                 con = connect(memory_limit=limit)
                 try:
-                    return _stats(con, months, workflow_id, last, since_dt, status_n, wanted)
+                    return _stats(con, todo, live, workflow_id, last, since_dt, status_n, wanted)
                 except duckdb.OutOfMemoryException:
                     bigger = _bigger_limit(limit)
                     if bigger is None:
@@ -196,6 +201,35 @@ def stats(
                     con.close()
     except duckdb.Error as exc:
         raise MantisError(f"query failed: {one_line(exc)}") from exc
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def live_reads(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, LiveRead]:
+    """For each live shard among ``months`` with a valid checkpoint: its checkpoint and tail."""
+    found: dict[Path, LiveRead] = {}
+    for mf in months:
+        if mf.live is not None:
+            lr = open_live(base, mf.month, mf.live, scratch)
+            if lr is not None:
+                found[mf.live] = lr
+    return found
+
+
+def month_sources(mf: MonthFiles, live: dict[Path, LiveRead]) -> tuple[list[Path], list[Path]]:
+    """The JSONL and Parquet files that hold a month's rows, each row in exactly one of them:
+    a live shard with a checkpoint is read as the checkpoint plus a copy of its tail."""
+    jsonl: list[Path] = []
+    parts = list(mf.parts)
+    for p in mf.jsonl:
+        lr = live.get(p)
+        if lr is None:
+            jsonl.append(p)
+            continue
+        parts.append(lr.parquet)
+        if lr.tail is not None:
+            jsonl.append(lr.tail)
+    return jsonl, parts
 
 
 #: The memory limit of the second and last try when a query runs out of memory (it spills beyond
@@ -239,16 +273,45 @@ def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> l
     return [mf for m, mf in sorted(months.items(), reverse=True) if lo is None or m >= lo]
 
 
-def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workflow_id: str,
-           last: int, since: datetime | None, status: str | None,
+#: Up to this --last, a month's Parquet rows are read from a cutoff (stats_cutoff) first.
+CUTOFF_MAX_LAST = 10_000
+
+
+def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
+    """Leave one copy of each run_id in mantis_candidates (a no-op scan when there are none)."""
+    dup = con.execute(load("stats_duplicates")).fetchone()
+    if dup is not None and dup[0]:
+        con.execute(load("stats_dedupe"))
+
+
+def _enough(con: duckdb.DuckDBPyConnection, status: str | None, cutoff: str,
+            last: int) -> bool:
+    """Whether the candidates, read from ``cutoff`` on, already decide the newest ``last`` runs.
+
+    They hold every row with finished_at >= cutoff: all rows of the newer months read before,
+    all JSONL rows of this batch, its Parquet rows from the cutoff on, and older months only hold
+    older rows (a row lives in the month of its finished_at). Dedupe keeps a run's
+    latest copy, so a run with any copy at or after the cutoff is decided among these rows, with
+    its true status; runs with no such copy are older than all of them. So when at least ``last``
+    deduplicated runs at or after the cutoff match the status, they are exactly the newest
+    ``last`` ones, and the rows before the cutoff cannot change the answer.
+    """
+    row = con.execute(load("stats_count"), {"status": status, "at_least": cutoff}).fetchone()
+    return row is not None and int(row[0]) >= last
+
+
+def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Path, LiveRead],
+           workflow_id: str, last: int, since: datetime | None, status: str | None,
            buckets: list[str] | None) -> StatsResult:
     con.execute(load("stats_candidates_table"))
+    con.execute(load("stats_part_maps_table"))
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
-    todo = candidate_months(months, since)
+    checkpointed_bad: dict[str, int] = {}
     common = {"workflow_id": workflow_id, "since": since_text}
     got = 0
     per_month = 0.0
+    parquet_read: list[str] = []
     while todo:
         # The newest month alone first: the default --last 100 rarely needs more. Then, from the
         # rate seen so far, enough older months in one scan (DuckDB reads them in parallel).
@@ -257,18 +320,36 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
         else:
             take = max(1, math.ceil((last - got) / per_month * 1.25))
         chunk, todo = todo[:take], todo[take:]
-        jsonl = [duckdb_path(p) for mf in chunk for p in mf.jsonl]
-        parts = [duckdb_path(p) for mf in chunk for p in mf.parts]
+        jsonl, parts = [], []
+        for mf in chunk:
+            j, p = month_sources(mf, live)
+            jsonl += [duckdb_path(x) for x in j]
+            parts += [duckdb_path(x) for x in p]
+            for shard in mf.jsonl:
+                if shard in live and live[shard].bad_lines:
+                    checkpointed_bad[shard.name] = live[shard].bad_lines
         if jsonl:
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
                                                       "columns": columns,
                                                       "known": list(schema.KNOWN_BUCKETS)})
+        cutoff = None
         if parts:
-            con.execute(load("stats_collect_parquet"), {**common, "files": parts})
-        dup = con.execute(load("stats_duplicates")).fetchone()
-        if dup is not None and dup[0]:
-            con.execute(load("stats_dedupe"))
-        row = con.execute(load("stats_count"), {"status": status}).fetchone()
+            if last - got <= CUTOFF_MAX_LAST:
+                # Parquet is read newest rows first: those at or after the cutoff only, and the
+                # rest of these files only if they turn out to be needed (see _enough).
+                row = con.execute(load("stats_cutoff"), {**common, "files": parts,
+                                                         "status": status,
+                                                         "k": 2 * (last - got)}).fetchone()
+                cutoff = row[0] if row else None
+            con.execute(load("stats_collect_parquet"), {**common, "files": parts,
+                                                        "at_least": cutoff, "before": None})
+            parquet_read += parts
+        _dedupe(con)
+        if cutoff is not None and not _enough(con, status, cutoff, last):
+            con.execute(load("stats_collect_parquet"), {**common, "files": parts,
+                                                        "at_least": None, "before": cutoff})
+            _dedupe(con)
+        row = con.execute(load("stats_count"), {"status": status, "at_least": None}).fetchone()
         before, got = got, (int(row[0]) if row else 0)
         per_month = max(per_month, (got - before) / len(chunk))
         if got >= last:
@@ -276,6 +357,9 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
 
     if got > last:
         con.execute(load("stats_keep_newest"), {"last": last, "status": status})
+    if parquet_read:
+        con.execute(load("stats_fetch_part_maps"),
+                    {**common, "files": parquet_read, "status": status})
     rows = con.execute(load("stats_percentiles"),
                        {"status": status, "buckets": buckets,
                         "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
@@ -295,7 +379,10 @@ def _stats(con: duckdb.DuckDBPyConnection, months: dict[str, MonthFiles], workfl
             found.setdefault(name, BucketStats(name, 0, None, None, None))
     ordered = sorted(found.values(),
                      key=lambda b: (b.p50 is None, -(b.p50 or 0.0), b.bucket))
-    skipped = {Path(src).name: int(n)
-               for src, n in con.execute(load("stats_skipped")).fetchall()}
+    skipped = dict(checkpointed_bad)
+    for src, n in con.execute(load("stats_skipped")).fetchall():
+        name = Path(src).name
+        skipped[name] = skipped.get(name, 0) + int(n)
+    skipped = dict(sorted(skipped.items()))
     return StatsResult(workflow_id=workflow_id, run_count=run_count, status=status, last=last,
                        since=since, buckets=ordered, total=total, skipped_lines=skipped)

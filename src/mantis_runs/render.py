@@ -102,15 +102,20 @@ def compaction_text(r: CompactionReport) -> str:
     if not r.months:
         lines.append(f"Nothing to compact in {r.data_dir} (months before {r.closed_before} "
                      "are closed).")
-        return "\n".join(lines)
-    rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped, m.bad_lines_quarantined,
-             _mb(m.bytes_before), _mb(m.bytes_after)] for m in r.months]
-    lines.append(tabulate(rows, headers=["month", "rows in", "rows written", "duplicates",
-                                         "quarantined", "before", "after"],
-                          tablefmt="simple", intfmt=","))
-    for m in r.months:
-        for q in m.quarantine:
-            lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
+    else:
+        rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped,
+                 m.bad_lines_quarantined, _mb(m.bytes_before), _mb(m.bytes_after)]
+                for m in r.months]
+        lines.append(tabulate(rows, headers=["month", "rows in", "rows written", "duplicates",
+                                             "quarantined", "before", "after"],
+                              tablefmt="simple", intfmt=","))
+        for m in r.months:
+            for q in m.quarantine:
+                lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
+    for c in r.checkpoints:
+        lines.append(f"{c.month}: checkpoint of live {c.shard} now covers {_mb(c.offset)}, "
+                     f"{c.rows:,} rows ({_mb(c.bytes_read)} read this run"
+                     + (f"; {c.bad_lines:,} bad lines" if c.bad_lines else "") + ")")
     return "\n".join(lines)
 
 
