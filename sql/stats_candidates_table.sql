@@ -8,7 +8,7 @@
 --   bucket_map - a MAP otherwise.
 -- (DuckDB 2.0 casts JSON to MAP slowly; a struct of known buckets is several times faster.)
 -- A Parquet row keeps only where it is (part_file, part_row): decoding its breakdown MAP costs
--- more than everything else, so stats_fetch_part_maps reads it for the runs that are kept only.
+-- more than everything else, so stats_fetch_part_entries reads it for the runs that are kept only.
 CREATE OR REPLACE TEMP TABLE mantis_candidates (
     source       VARCHAR,
     run_id       VARCHAR,

@@ -5,7 +5,7 @@
 --   $at_least - only rows with finished_at >= it (stats_cutoff's cutoff, as text);
 --   $before   - only rows with finished_at < it or NULL (the rest, when the first set was short).
 -- Parquet files hold only good rows, so nothing here is counted as skipped. The breakdown is not
--- read here: part_file and part_row say where to find it (stats_fetch_part_maps).
+-- read here: part_file and part_row say where to find it (stats_fetch_part_entries).
 INSERT INTO mantis_candidates
 SELECT
     NULL AS source,

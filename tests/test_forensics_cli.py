@@ -478,6 +478,15 @@ def test_sql_empty_query_is_a_usage_error(data: Path) -> None:
     assert err.endswith("Error: the query is empty\n") and "Traceback" not in err
 
 
+def test_sql_refuses_several_statements(data: Path) -> None:
+    code, out, err = sql(data, "SELECT 1 AS a; SELECT 2 AS b")
+    assert (code, out) == (2, "")
+    assert err.endswith("Error: one SQL statement at a time, got 2 (for scripts, use `mantis "
+                        "runs shell` or the SQL of `mantis runs views`)\n")
+    code, out, err = sql(data, "SELECT 1 AS a;")  # a trailing semicolon is one statement
+    assert (code, err) == (0, "") and out.split() == ["a", "---", "1", "(1", "row)"]
+
+
 def test_sql_warns_about_malformed_lines_on_stderr(data: Path) -> None:
     # logging is configured by main(); under pytest the root logger already has handlers, so
     # this runs as a real process.

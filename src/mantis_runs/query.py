@@ -277,11 +277,14 @@ def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> l
 CUTOFF_MAX_LAST = 10_000
 
 
-def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
-    """Leave one copy of each run_id in mantis_candidates (a no-op scan when there are none)."""
+def _dedupe(con: duckdb.DuckDBPyConnection) -> bool:
+    """Leave one copy of each run_id in mantis_candidates (a no-op scan when there are none);
+    whether any was removed."""
     dup = con.execute(load("stats_duplicates")).fetchone()
     if dup is not None and dup[0]:
         con.execute(load("stats_dedupe"))
+        return True
+    return False
 
 
 def _enough(con: duckdb.DuckDBPyConnection, status: str | None, cutoff: str,
@@ -304,7 +307,7 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
            workflow_id: str, last: int, since: datetime | None, status: str | None,
            buckets: list[str] | None) -> StatsResult:
     con.execute(load("stats_candidates_table"))
-    con.execute(load("stats_part_maps_table"))
+    con.execute(load("stats_entries_table"))
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     checkpointed_bad: dict[str, int] = {}
@@ -312,6 +315,7 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
     got = 0
     per_month = 0.0
     parquet_read: list[str] = []
+    every_row = True  # every matching Parquet row is still a candidate
     while todo:
         # The newest month alone first: the default --last 100 rarely needs more. Then, from the
         # rate seen so far, enough older months in one scan (DuckDB reads them in parallel).
@@ -344,11 +348,16 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
             con.execute(load("stats_collect_parquet"), {**common, "files": parts,
                                                         "at_least": cutoff, "before": None})
             parquet_read += parts
-        _dedupe(con)
-        if cutoff is not None and not _enough(con, status, cutoff, last):
-            con.execute(load("stats_collect_parquet"), {**common, "files": parts,
-                                                        "at_least": None, "before": cutoff})
-            _dedupe(con)
+        if _dedupe(con):
+            every_row = False
+        if cutoff is not None:
+            if _enough(con, status, cutoff, last):
+                every_row = False  # the rows before the cutoff were never read
+            else:
+                con.execute(load("stats_collect_parquet"), {**common, "files": parts,
+                                                            "at_least": None, "before": cutoff})
+                if _dedupe(con):
+                    every_row = False
         row = con.execute(load("stats_count"), {"status": status, "at_least": None}).fetchone()
         before, got = got, (int(row[0]) if row else 0)
         per_month = max(per_month, (got - before) / len(chunk))
@@ -357,13 +366,18 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
 
     if got > last:
         con.execute(load("stats_keep_newest"), {"last": last, "status": status})
+        every_row = False
     if parquet_read:
-        con.execute(load("stats_fetch_part_maps"),
+        # With every matching row kept (the whole history of a workflow, say), the breakdowns
+        # are read by the filters alone, without joining on the candidates' row positions.
+        con.execute(load("stats_fetch_part_entries_all" if every_row
+                         else "stats_fetch_part_entries"),
                     {**common, "files": parquet_read, "status": status})
+    con.execute(load("stats_candidate_entries"),
+                {"status": status,
+                 "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS, "DOUBLE"))})
     rows = con.execute(load("stats_percentiles"),
-                       {"status": status, "buckets": buckets,
-                        "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
-                                                                 "DOUBLE"))}).fetchall()
+                       {"status": status, "buckets": buckets}).fetchall()
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
     run_count = 0
     found: dict[str, BucketStats] = {}

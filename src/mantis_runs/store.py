@@ -173,6 +173,10 @@ class RunStore:
     def _sql(self, query: str) -> tuple[pa.Table, list[str]]:
         """``sql()`` plus the names of the result's JSON columns (Arrow sees them as text)."""
         with self._reading() as (con, _):
+            statements = len(con.extract_statements(query))  # parser errors surface here
+            if statements > 1:  # DuckDB would run them all and return only the last result
+                raise UsageError(f"one SQL statement at a time, got {statements} (for scripts, "
+                                 "use `mantis runs shell` or the SQL of `mantis runs views`)")
             self._warn_bad_lines(con)
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query

@@ -1,11 +1,14 @@
--- stats_fetch_part_maps: read the breakdown MAP of each Parquet row still in mantis_candidates
--- with status $status (NULL = any): after stats_dedupe and stats_keep_newest, so only the runs
--- the percentiles use are decoded (100 of them by default, not a month).
+-- stats_fetch_part_entries: the breakdown entries of each Parquet row still in mantis_candidates
+-- with status $status (NULL = any), unnested into mantis_entries. It runs after stats_dedupe
+-- and stats_keep_newest, so only the runs the percentiles use are decoded (100 of them by
+-- default, not a month).
 -- Parameters: $files (the Parquet files read by stats_collect_parquet), $workflow_id, $since,
 --             $status. The workflow and since filters are repeated so the reader skips other rows
 -- before it joins.
-INSERT INTO mantis_part_maps
-SELECT p.wall_time_breakdown AS bucket_map
+INSERT INTO mantis_entries
+SELECT 'bucket' AS kind,
+       unnest(map_keys(p.wall_time_breakdown)) AS bucket,
+       unnest(map_values(p.wall_time_breakdown)) AS seconds
 FROM read_parquet($files, filename = true, file_row_number = true) AS p
 SEMI JOIN (
     SELECT part_file, part_row
