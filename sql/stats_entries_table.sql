@@ -1,10 +1,9 @@
--- stats_entries_table: scratch table for one `stats` call: every sample value of the runs the
--- percentiles use, one row each. kind = 'total' for a run's total_time_s (bucket
--- 'total_time_s'), 'bucket' for an entry of its wall-time breakdown. Filled by
--- stats_fetch_part_entries (Parquet rows, unnested as they are read: no MAP is materialised) and
--- stats_candidate_entries (everything else), then read by stats_percentiles.
+-- stats_entries_table: scratch table for one `stats` call: the (bucket, seconds) entries of the
+-- breakdowns of the Parquet rows that the percentiles use, one row per entry (filled by
+-- stats_fetch_part_entries or stats_fetch_part_entries_all; empty when no Parquet was read).
+-- Unnested as they are read, so no MAP is ever materialised. JSONL rows' entries are read from
+-- mantis_candidates by stats_percentiles itself.
 CREATE OR REPLACE TEMP TABLE mantis_entries (
-    kind    VARCHAR,
     bucket  VARCHAR,
     seconds DOUBLE
 );

@@ -6,8 +6,7 @@
 --             $status. The workflow and since filters are repeated so the reader skips other rows
 -- before it joins.
 INSERT INTO mantis_entries
-SELECT 'bucket' AS kind,
-       unnest(map_keys(p.wall_time_breakdown)) AS bucket,
+SELECT unnest(map_keys(p.wall_time_breakdown)) AS bucket,
        unnest(map_values(p.wall_time_breakdown)) AS seconds
 FROM read_parquet($files, filename = true, file_row_number = true) AS p
 SEMI JOIN (

@@ -4,8 +4,7 @@
 -- needed. The caller decides; this query cannot tell.
 -- Parameters: $files, $workflow_id, $since, $status.
 INSERT INTO mantis_entries
-SELECT 'bucket' AS kind,
-       unnest(map_keys(wall_time_breakdown)) AS bucket,
+SELECT unnest(map_keys(wall_time_breakdown)) AS bucket,
        unnest(map_values(wall_time_breakdown)) AS seconds
 FROM read_parquet($files)
 WHERE workflow_id = $workflow_id

@@ -411,3 +411,25 @@ def test_cutoff_rows_superseded_by_newer_copies_fall_back_to_the_rest(tmp_path: 
             assert same(got, stats("wa", data_dir=plain, last=last, status=status).to_json())
             if status == "succeeded" and last <= 4:
                 assert calls == [False], last  # the cutoff fell among the superseded copies
+
+
+@pytest.mark.parametrize("how", ["refused", "missing"])
+def test_tail_copied_by_hand_without_copy_file_range(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      how: str) -> None:
+    d, shard = checkpointed(tmp_path)
+    append_bytes(shard, b"".join(line(f"t{i}", 900 + i, 500.0 + i, "succeeded")
+                                 for i in range(5)))
+    expected = stats("wa", data_dir=without_checkpoints(d, tmp_path), last=10**6).to_json()
+
+    def refuse(*_args: Any) -> int:
+        raise OSError(18, "Invalid cross-device link")
+
+    if how == "refused":
+        monkeypatch.setattr(os, "copy_file_range", refuse)
+    else:
+        monkeypatch.delattr(os, "copy_file_range")
+    assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
+    (c,) = compact(d, now=NOW, checkpoint_min_bytes=0).checkpoints
+    assert c.offset == shard.stat().st_size and c.rows == 45
+    assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)

@@ -126,10 +126,15 @@ def copy_range(fd: int, start: int, end: int, dest: Path) -> int:
     copied = 0
     try:
         pos = start
-        while pos < end:
-            try:
-                n = os.copy_file_range(fd, out, end - pos, pos)
-            except OSError:  # not supported between these filesystems: copy by hand
+        fast = hasattr(os, "copy_file_range")  # Linux; elsewhere, and across filesystems
+        while pos < end:                         # that refuse it, the bytes are copied by hand
+            n = 0
+            if fast:
+                try:
+                    n = os.copy_file_range(fd, out, end - pos, pos)
+                except OSError:
+                    fast = False
+            if not fast:
                 n = os.write(out, os.pread(fd, min(1 << 20, end - pos), pos))
             if n == 0:
                 break

@@ -373,11 +373,10 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
         con.execute(load("stats_fetch_part_entries_all" if every_row
                          else "stats_fetch_part_entries"),
                     {**common, "files": parquet_read, "status": status})
-    con.execute(load("stats_candidate_entries"),
-                {"status": status,
-                 "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS, "DOUBLE"))})
     rows = con.execute(load("stats_percentiles"),
-                       {"status": status, "buckets": buckets}).fetchall()
+                       {"status": status, "buckets": buckets,
+                        "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
+                                                                 "DOUBLE"))}).fetchall()
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
     run_count = 0
     found: dict[str, BucketStats] = {}
