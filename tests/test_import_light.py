@@ -49,3 +49,18 @@ def test_append_run_itself_stays_light(tmp_path: Path) -> None:
         f" data_dir={str(tmp_path)!r})"
     )
     assert _loaded_heavy(stmt) == []
+
+
+def test_stats_json_loads_only_what_it_uses(tmp_path: Path) -> None:
+    # The everyday CLI call stays lean: duckdb and click, but neither pyarrow (Parquet is read by
+    # DuckDB) nor tabulate (JSON output draws no table).
+    stmt = (
+        "import sys\n"
+        "from mantis_runs.cli import main\n"
+        f"sys.argv = ['mantis', 'runs', 'stats', 'wf', '--json', '--data-dir', {str(tmp_path)!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    assert exc.code in (0, None), exc.code\n"
+    )
+    assert _loaded_heavy(stmt) == ["click", "duckdb"]

@@ -11,8 +11,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from tabulate import tabulate
-
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
     import pyarrow as pa
 
@@ -21,6 +19,13 @@ if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
     from .store import RunReport, RunRow
 
 RULE = "─"
+
+
+def tabulate(*args: Any, **kwargs: Any) -> str:
+    """tabulate.tabulate, imported when a table is drawn (``--json`` output never needs it)."""
+    from tabulate import tabulate as draw
+
+    return str(draw(*args, **kwargs))
 
 
 def seconds(v: float | None) -> str:
