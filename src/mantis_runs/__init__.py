@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .errors import MantisError, NotFound, UsageError
-from .writer import append_run
 
 __version__ = "0.1.0"
 
@@ -29,8 +28,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .compact import compact
     from .query import StatsResult, stats
     from .store import RunStore
+    from .writer import append_run
 
+# Imported on first use: the writer too, so that the CLI's queries do not pay for it.
 _LAZY = {
+    "append_run": ("mantis_runs.writer", "append_run"),
     "RunStore": ("mantis_runs.store", "RunStore"),
     "stats": ("mantis_runs.query", "stats"),
     "StatsResult": ("mantis_runs.query", "StatsResult"),
