@@ -39,6 +39,7 @@ import json
 import os
 import statistics
 import sys
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,8 @@ def markdown(ms: list[Measurement], env: dict[str, Any], args: argparse.Namespac
         "",
         f"Data: compacted `{args.compacted}`: {describe(args.compacted)}; raw `{args.raw}`: "
         f"{describe(args.raw)}. Workflow `{args.workflow}`. Each number is the median of "
-        f"{args.repeat} cold processes (warm page cache); RSS is the largest peak RSS of the "
+        f"{args.repeat} cold processes (warm page cache, then {args.settle:g} s of rest); RSS "
+        f"is the largest peak RSS of the "
         f"tool's process. Load average (1 min) {env['load_before']:.2f} before and "
         f"{env['load_after']:.2f} after.",
         "",
@@ -173,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="of mantis/compacted, mantis/raw, polars/raw, duckdb_auto/raw, "
                          "pure_python/raw, mantis@LIMIT/compacted, mantis@LIMIT/raw")
     ap.add_argument("--mantis", default=str(Path(sys.executable).parent / "mantis"))
+    ap.add_argument("--settle", type=float, default=20.0, metavar="SECONDS",
+                    help="pause after warming the page cache: reading GBs makes the kernel "
+                         "reclaim memory for a while (DAMON here), which slows the first runs")
     ap.add_argument("--write-docs", action="store_true", help=f"update {DOCS}")
     ap.add_argument("--json", type=Path, default=None, help="also write raw results here")
     args = ap.parse_args(argv)
@@ -191,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     for d in (args.compacted, args.raw):
         print(f"warming the page cache: {d}: {warm(d) / 1e6:,.0f} MB", file=sys.stderr)
+    time.sleep(args.settle)
     now = datetime.now(UTC).isoformat()
     ms: list[Measurement] = []
     pairwise: dict[tuple[str, str, str], list[str]] = {}
