@@ -16,5 +16,7 @@ SELECT * FROM (
 )
 QUALIFY row_number() OVER (
     PARTITION BY run_id
-    ORDER BY finished_at DESC NULLS LAST, total_time_s DESC NULLS LAST
+    -- a NaN or infinite total ranks as none, as in every reader (they read it as NULL)
+    ORDER BY finished_at DESC NULLS LAST,
+             CASE WHEN isfinite(total_time_s) THEN total_time_s END DESC NULLS LAST
 ) = 1;

@@ -413,7 +413,7 @@ def test_cutoff_rows_superseded_by_newer_copies_fall_back_to_the_rest(tmp_path: 
                 assert calls == [False], last  # the cutoff fell among the superseded copies
 
 
-@pytest.mark.parametrize("how", ["refused", "missing"])
+@pytest.mark.parametrize("how", ["refused", "missing", "stops short"])
 def test_tail_copied_by_hand_without_copy_file_range(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       how: str) -> None:
@@ -425,11 +425,42 @@ def test_tail_copied_by_hand_without_copy_file_range(tmp_path: Path,
     def refuse(*_args: Any) -> int:
         raise OSError(18, "Invalid cross-device link")
 
+    def nothing(*_args: Any) -> int:
+        return 0  # as a filesystem that does not really support it may answer
+
     if how == "refused":
         monkeypatch.setattr(os, "copy_file_range", refuse)
+    elif how == "stops short":
+        monkeypatch.setattr(os, "copy_file_range", nothing)
     else:
         monkeypatch.delattr(os, "copy_file_range")
     assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
     (c,) = compact(d, now=NOW, checkpoint_min_bytes=0).checkpoints
     assert c.offset == shard.stat().st_size and c.rows == 45
+    assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
+
+
+def test_tail_not_copied_means_the_shard_is_read(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A temp dir that is full (or a tail too long to copy) costs speed, never an answer."""
+    d, shard = checkpointed(tmp_path)
+    append_bytes(shard, b"".join(line(f"t{i}", 900 + i, 500.0 + i, "succeeded")
+                                 for i in range(5)) + b"oops\n")
+    expected = stats("wa", data_dir=without_checkpoints(d, tmp_path), last=10**6).to_json()
+    assert expected["skipped_lines"] == {"2026-05.jsonl": 1}
+    import mantis_runs.checkpoint as cpmod
+    import mantis_runs.query as query
+
+    def full(*_args: Any) -> int:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(cpmod, "copy_range", full)
+        assert query.live_reads(d, list(query.scan(d).values()), tmp_path / "s") == {}
+        assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
+    with monkeypatch.context() as mp:
+        mp.setattr(cpmod, "TAIL_COPY_MAX", 10)
+        assert query.live_reads(d, list(query.scan(d).values()), tmp_path / "s") == {}
+        assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
+    assert len(query.live_reads(d, list(query.scan(d).values()), tmp_path / "s")) == 1
     assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)

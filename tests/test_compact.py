@@ -465,6 +465,25 @@ def test_duplicates_that_disagree_on_status(tmp_path: Path) -> None:
     assert same(after, before)
 
 
+def test_duplicates_tied_on_finished_at_with_a_non_finite_total(tmp_path: Path) -> None:
+    # Hand-written copies: readers take a NaN or infinite total as none, so the finite copy wins
+    # the tie on finished_at; compaction must keep that same copy.
+    append_bytes(tmp_path / "runs_log" / "2026-03.jsonl",
+                 b'{"run_id": "n1", "workflow_id": "wa", "status": "failed", '
+                 b'"finished_at": "2026-03-02T10:00:00Z", "total_time_s": 1e400}\n'
+                 + row("n1", 5.0, "2026-03-02T10:00:00Z") + b"\n"
+                 + b'{"run_id": "n2", "workflow_id": "wa", "status": "failed", '
+                 b'"finished_at": "2026-03-03T10:00:00Z", "total_time_s": "NaN"}\n'
+                 + row("n2", 6.0, "2026-03-03T10:00:00Z") + b"\n")
+    before = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
+              for st in ("", "failed", "succeeded")}
+    assert [before[st]["run_count"] for st in ("", "failed", "succeeded")] == [2, 0, 2]
+    compact(tmp_path, now=NOW)
+    after = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
+             for st in ("", "failed", "succeeded")}
+    assert same(after, before)
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "stats filters by workflow_id BEFORE keeping one copy per run_id; compaction keeps one copy "
     "per run_id (the latest) whatever its workflow, so a run_id whose copies name different "

@@ -136,6 +136,21 @@ def test_last_stops_reading_older_months(tmp_path: Path) -> None:
     assert r.run_count == 15 and r.skipped_lines == {oldest.name: 1}
 
 
+def test_a_run_without_finished_at_ranks_after_older_dated_runs(tmp_path: Path) -> None:
+    # A hand-written line with no finished_at in the newest shard: it ranks after every dated
+    # run (NULLS LAST), so it must not stop the reader before the older months are read.
+    write_rows(tmp_path, [row("old1", "wf-a", NOW - timedelta(days=40), 7.0, {"act": 1.0}),
+                          row("old2", "wf-a", NOW - timedelta(days=41), 8.0, {"act": 2.0})])
+    shard = tmp_path / "runs_log" / f"{NOW:%Y-%m}.jsonl"
+    shard.write_bytes(b'{"run_id": "undated", "workflow_id": "wf-a", "status": "succeeded", '
+                      b'"total_time_s": 99.0}\n')
+    assert stats("wf-a", data_dir=tmp_path, last=1).total.p50 == 7.0
+    two = stats("wf-a", data_dir=tmp_path, last=2)
+    assert (two.run_count, two.total.p50) == (2, 7.5)
+    three = stats("wf-a", data_dir=tmp_path, last=3)
+    assert (three.run_count, three.total.p99) == (3, float(np.percentile([7.0, 8.0, 99.0], 99)))
+
+
 def test_empty_and_missing_data_dir(tmp_path: Path) -> None:
     r = stats("w", data_dir=tmp_path / "nothing-here")
     assert r.run_count == 0 and r.buckets == [] and r.total.p50 is None

@@ -126,18 +126,21 @@ def copy_range(fd: int, start: int, end: int, dest: Path) -> int:
     copied = 0
     try:
         pos = start
-        fast = hasattr(os, "copy_file_range")  # Linux; elsewhere, and across filesystems
-        while pos < end:                         # that refuse it, the bytes are copied by hand
+        fast = hasattr(os, "copy_file_range")  # Linux; elsewhere, across filesystems that
+        while pos < end:                         # refuse it, or when it stops short: by hand
             n = 0
             if fast:
                 try:
                     n = os.copy_file_range(fd, out, end - pos, pos)
                 except OSError:
+                    n = 0
+                if n == 0:
                     fast = False
-            if not fast:
+                    continue
+            else:
                 n = os.write(out, os.pread(fd, min(1 << 20, end - pos), pos))
-            if n == 0:
-                break
+                if n == 0:  # the file ends before `end`
+                    break
             pos += n
             copied += n
     finally:
@@ -145,13 +148,27 @@ def copy_range(fd: int, start: int, end: int, dest: Path) -> int:
     return copied
 
 
+#: A tail longer than this is not copied: the reader parses the whole shard instead (compaction
+#: has not run for a long while, and the copy would cost as much room as it saves time).
+TAIL_COPY_MAX = 256 * 1024 * 1024
+
+
 def open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead | None:
     """The checkpoint and tail of ``live`` when a valid checkpoint exists, else None.
 
     Call it under the shared publish lock (``query.snapshot``), so the checkpoint cannot be
     replaced meanwhile. The tail is copied into ``scratch`` under the shard's own name, so bad
-    lines in it are reported against that name.
+    lines in it are reported against that name. None too when the tail is too long to copy or
+    cannot be copied in full (a full or read-only temp dir): the caller reads the whole shard,
+    which never needs a checkpoint.
     """
+    try:
+        return _open_live(data_dir, month, live, scratch)
+    except OSError:
+        return None
+
+
+def _open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead | None:
     cp = load(data_dir, month)
     if cp is None or cp.shard != live.name:
         return None
@@ -166,12 +183,14 @@ def open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead
             return None
         tail: Path | None = None
         if st.st_size > cp.offset:
+            if st.st_size - cp.offset > TAIL_COPY_MAX:
+                return None
             scratch.mkdir(parents=True, exist_ok=True)
             tail = scratch / live.name
             with contextlib.suppress(FileNotFoundError):
                 tail.unlink()
-            if copy_range(fd, cp.offset, st.st_size, tail) == 0:
-                tail = None
+            if copy_range(fd, cp.offset, st.st_size, tail) != st.st_size - cp.offset:
+                return None  # the file shrank meanwhile (a rolled-back write): read it whole
         return LiveRead(parquet=parquet, tail=tail, bad_lines=cp.bad_lines)
     finally:
         os.close(fd)

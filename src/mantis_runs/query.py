@@ -312,7 +312,7 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
     columns = schema.duckdb_columns(maps_as_json=True)
     checkpointed_bad: dict[str, int] = {}
     common = {"workflow_id": workflow_id, "since": since_text}
-    got = 0
+    got = runs = 0
     per_month = 0.0
     parquet_read: list[str] = []
     every_row = True  # every matching Parquet row is still a candidate
@@ -359,12 +359,13 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
                 if _dedupe(con):
                     every_row = False
         row = con.execute(load("stats_count"), {"status": status, "at_least": None}).fetchone()
-        before, got = got, (int(row[0]) if row else 0)
+        runs = int(row[0]) if row else 0
+        before, got = got, (int(row[1]) if row else 0)
         per_month = max(per_month, (got - before) / len(chunk))
-        if got >= last:
+        if got >= last:  # dated runs: a run without finished_at ranks after all of them
             break
 
-    if got > last:
+    if runs > last:
         con.execute(load("stats_keep_newest"), {"last": last, "status": status})
         every_row = False
     if parquet_read:
