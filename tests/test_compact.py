@@ -449,6 +449,16 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert df.filter(pl.col("run_id") == "f4")["total_time_s"].to_list() == [40.5]
 
 
+def assert_same_stats_by_status_after_compaction(d: Path, run_counts: list[int]) -> None:
+    """stats of workflow wa for every status: as expected before compaction, the same after."""
+    statuses = ("", "failed", "succeeded")
+    before = {st: stats("wa", data_dir=d, status=st, last=10).to_json() for st in statuses}
+    assert [before[st]["run_count"] for st in statuses] == run_counts
+    compact(d, now=NOW)
+    after = {st: stats("wa", data_dir=d, status=st, last=10).to_json() for st in statuses}
+    assert same(after, before)
+
+
 def test_duplicates_that_disagree_on_status(tmp_path: Path) -> None:
     # stats keeps one copy per run_id (the latest) before it filters by status, as compaction does
     append_bytes(tmp_path / "runs_log" / "2026-03.jsonl",
@@ -456,13 +466,7 @@ def test_duplicates_that_disagree_on_status(tmp_path: Path) -> None:
                  + row("d1", 2.0, "2026-03-03T10:00:00Z") + b"\n"
                  + row("d2", 3.0, "2026-03-04T10:00:00Z") + b"\n"
                  + row("d2", 4.0, "2026-03-01T10:00:00Z", status="failed") + b"\n")
-    before = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
-              for st in ("", "failed", "succeeded")}
-    assert [before[st]["run_count"] for st in ("", "failed", "succeeded")] == [2, 0, 2]
-    compact(tmp_path, now=NOW)
-    after = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
-             for st in ("", "failed", "succeeded")}
-    assert same(after, before)
+    assert_same_stats_by_status_after_compaction(tmp_path, [2, 0, 2])
 
 
 def test_duplicates_tied_on_finished_at_with_a_non_finite_total(tmp_path: Path) -> None:
@@ -475,13 +479,7 @@ def test_duplicates_tied_on_finished_at_with_a_non_finite_total(tmp_path: Path) 
                  + b'{"run_id": "n2", "workflow_id": "wa", "status": "failed", '
                  b'"finished_at": "2026-03-03T10:00:00Z", "total_time_s": "NaN"}\n'
                  + row("n2", 6.0, "2026-03-03T10:00:00Z") + b"\n")
-    before = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
-              for st in ("", "failed", "succeeded")}
-    assert [before[st]["run_count"] for st in ("", "failed", "succeeded")] == [2, 0, 2]
-    compact(tmp_path, now=NOW)
-    after = {st: stats("wa", data_dir=tmp_path, status=st, last=10).to_json()
-             for st in ("", "failed", "succeeded")}
-    assert same(after, before)
+    assert_same_stats_by_status_after_compaction(tmp_path, [2, 0, 2])
 
 
 @pytest.mark.xfail(strict=True, reason=(
