@@ -464,3 +464,27 @@ def test_tail_not_copied_means_the_shard_is_read(tmp_path: Path,
         assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
     assert len(query.live_reads(d, list(query.scan(d).values()), tmp_path / "s")) == 1
     assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
+
+
+def test_tail_copies_of_killed_readers_are_removed(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+
+    from mantis_runs.query import TAIL_PREFIX
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    left = scratch / f"{TAIL_PREFIX}{dead.stdout.strip()}-abc"  # a reader killed mid-query
+    (left / "2026-05.jsonl").parent.mkdir()
+    (left / "2026-05.jsonl").write_bytes(b"rows\n")
+    mine = scratch / f"{TAIL_PREFIX}{os.getpid()}-xyz"  # a live process's: kept
+    mine.mkdir()
+    other = scratch / f"{TAIL_PREFIX}not-a-pid"
+    other.mkdir()
+    d, _ = checkpointed(tmp_path)
+    assert stats("wa", data_dir=d, last=1).run_count == 1
+    assert sorted(p.name for p in scratch.iterdir()) == sorted([mine.name, other.name])

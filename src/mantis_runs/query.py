@@ -12,6 +12,7 @@ Facts this module relies on (measured, see docs/storage-format.md):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -180,7 +181,7 @@ def stats(
     since_dt = resolve_since(since, now)
     status_n = normalise_status(status)
     wanted = list(dict.fromkeys(buckets)) if buckets else None
-    scratch = Path(tempfile.mkdtemp(prefix="mantis-tail-"))  # private: copies of shard tails
+    scratch = tail_scratch()
     try:
         with snapshot(base) as months:
             todo = candidate_months(months, since_dt)
@@ -203,6 +204,36 @@ def stats(
         raise MantisError(f"query failed: {one_line(exc)}") from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+TAIL_PREFIX = "mantis-tail-"
+
+
+def tail_scratch() -> Path:
+    """A new private folder for copies of shard tails, named after this process; folders left
+    by processes that no longer exist (killed readers) are removed first."""
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tmp):
+            name = entry.name
+            if not name.startswith(TAIL_PREFIX):
+                continue
+            pid = name[len(TAIL_PREFIX):].split("-", 1)[0]
+            if (pid.isdigit() and not _alive(int(pid))
+                    and entry.is_dir(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_uid == os.getuid()):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{TAIL_PREFIX}{os.getpid()}-", dir=tmp))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def live_reads(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, LiveRead]:
