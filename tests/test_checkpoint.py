@@ -32,6 +32,7 @@ from mantis_runs.cli import main
 from mantis_runs.compact import CheckpointReport, compact
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.query import stats
+from mantis_runs.units import human_bytes
 from test_compact import BAD, COMBOS, MALFORMED_SHARDS, SHARD_LINES, same, write_malformed
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # May 2026 is open
@@ -354,9 +355,14 @@ def test_cli_plan_report_and_options(tmp_path: Path) -> None:
                          "--checkpoint-min-mb", "0")
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
-        f"{month}: checkpoint {month}.jsonl ({new / 1e6:.1f} MB not in its checkpoint)")
+        f"{month}: checkpoint {month}.jsonl ({human_bytes(new)} not in its checkpoint)")
     assert checkpoint.load(d, month) == cp  # a dry run changes nothing
 
+    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--dry-run")  # 16 MB
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == (
+        f"{month}: leave {month}.jsonl as it is ({human_bytes(new)} not in its checkpoint, "
+        "under --checkpoint-min-mb)")
     code, out, err = cli("runs", "compact", "--data-dir", str(d), "--no-checkpoint")
     assert (code, err) == (0, "") and "checkpoint" not in out
     code, out, err = cli("runs", "compact", "--data-dir", str(d))  # 16 MB threshold
@@ -366,8 +372,9 @@ def test_cli_plan_report_and_options(tmp_path: Path) -> None:
     code, out, err = cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
-        f"{month}: checkpoint of live {month}.jsonl now covers {size / 1e6:.1f} MB, 60 rows "
-        f"({new / 1e6:.1f} MB read this run)")
+        f"{month}: checkpoint of live {month}.jsonl now covers {human_bytes(size)}, 60 rows "
+        f"({human_bytes(new)} read this run)")
+    assert human_bytes(new).endswith(" kB") and human_bytes(size).endswith(" kB")
     code, out, err = cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "-1")
     assert code == 2 and "checkpoint-min-mb" in err
 

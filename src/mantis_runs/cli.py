@@ -116,7 +116,7 @@ def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, sta
                    "temp dir (never your real log).")
 @handle_errors
 def demo(n_runs: int, data_dir: Path | None) -> None:
-    """Write a realistic three-month history through the real writer, then query it."""
+    """Write a realistic 90-day history through the real writer, then query it."""
     from . import render
     from .demo import new_demo_dir, write_demo
     from .query import stats as run_stats
@@ -138,7 +138,8 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
 
 @runs.command()
 @click.option("--month", "months", multiple=True, metavar="YYYY-MM",
-              help="Only this closed month; repeat for more. Default: every closed month.")
+              help="Only this closed month; repeat for more. Default: every closed month. "
+                   "(Open months are still checkpointed, unless --no-checkpoint.)")
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--grace", default="1d", show_default=True, metavar="DUR",
               help="A month closes this long after it ends (margin for clock skew).")
@@ -149,7 +150,8 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
               help="DuckDB memory limit while compacting (it spills to the data dir beyond).")
 @click.option("--checkpoint-min-mb", type=click.IntRange(min=0), default=16, show_default=True,
               metavar="MB",
-              help="Checkpoint a live shard once this many MB of it are not in its checkpoint.")
+              help="Checkpoint a live shard once this many MB (10^6 bytes) of it are not in "
+                   "its checkpoint; 0: whenever anything is new.")
 @click.option("--no-checkpoint", is_flag=True,
               help="Leave live shards alone (no checkpoints of the open months).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")

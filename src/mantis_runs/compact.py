@@ -71,6 +71,7 @@ from .layout import (
 from .locks import LockTimeout, fsync_dir, locked, makedirs_durable, open_lock_file
 from .query import PathLike, connect, duckdb_path
 from .sqlfiles import load
+from .units import human_bytes
 
 COMPACT_LOCK = ".compact.lock"
 DEFAULT_GRACE = timedelta(days=1)
@@ -208,7 +209,11 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
                     pending = _unchecked_bytes(base, month, mf.live)
                     if pending >= max(checkpoint_min_bytes, 1):
                         report.plan.append(f"{month}: checkpoint {mf.live.name} "
-                                           f"({_mb(pending)} not in its checkpoint)")
+                                           f"({human_bytes(pending)} not in its checkpoint)")
+                    elif pending:
+                        report.plan.append(f"{month}: leave {mf.live.name} as it is "
+                                           f"({human_bytes(pending)} not in its checkpoint, under "
+                                           f"--checkpoint-min-mb)")
                 continue
             todo = [p.name for p in mf.sealed]
             if mf.live is not None:

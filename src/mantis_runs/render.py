@@ -11,6 +11,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from .units import human_bytes
+
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
     import pyarrow as pa
 
@@ -102,11 +104,11 @@ def compaction_text(r: CompactionReport) -> str:
         lines.append(f"recovered: removed {item}")
     if r.dry_run:
         lines.append(f"Dry run in {r.data_dir}: months before {r.closed_before} are closed.")
-        lines.extend(r.plan or ["Nothing to compact."])
+        lines.extend(r.plan or ["Nothing to compact or checkpoint."])
         return "\n".join(lines)
     if not r.months:
-        lines.append(f"Nothing to compact in {r.data_dir} (months before {r.closed_before} "
-                     "are closed).")
+        lines.append(f"No closed month to compact in {r.data_dir} (months before "
+                     f"{r.closed_before} are closed).")
     else:
         rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped,
                  m.bad_lines_quarantined, _mb(m.bytes_before), _mb(m.bytes_after)]
@@ -118,9 +120,9 @@ def compaction_text(r: CompactionReport) -> str:
             for q in m.quarantine:
                 lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
     for c in r.checkpoints:
-        lines.append(f"{c.month}: checkpoint of live {c.shard} now covers {_mb(c.offset)}, "
-                     f"{c.rows:,} rows ({_mb(c.bytes_read)} read this run"
-                     + (f"; {c.bad_lines:,} bad lines" if c.bad_lines else "") + ")")
+        bad = f"; {c.bad_lines:,} bad line{'' if c.bad_lines == 1 else 's'}" if c.bad_lines else ""
+        lines.append(f"{c.month}: checkpoint of live {c.shard} now covers {human_bytes(c.offset)}, "
+                     f"{c.rows:,} rows ({human_bytes(c.bytes_read)} read this run{bad})")
     return "\n".join(lines)
 
 
