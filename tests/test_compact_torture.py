@@ -93,36 +93,19 @@ while True:
 """
 
 _READER = """
-import json, sys, tempfile, time
+import json, sys
 from pathlib import Path
-from mantis_runs import schema
-from mantis_runs.query import connect, live_reads, month_sources, snapshot, stats
+sys.path.insert(0, sys.argv[4])  # tests/: the same exactly-once counter as the final check
+from helpers import stored_run_ids
+from mantis_runs.query import stats
 
 data_dir, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-columns = schema.duckdb_columns()
 seen, iterations, errors, violations, history = 0, 0, [], [], []
 
 def visible():
-    # the files stats reads: a checkpointed live shard is its checkpoint plus its tail
-    with snapshot(data_dir) as months, tempfile.TemporaryDirectory() as scratch:
-        live = live_reads(data_dir, list(months.values()), Path(scratch))
-        sources = [month_sources(mf, live) for mf in months.values()]
-        con = connect()
-        try:
-            jsonl = [str(p) for j, _ in sources for p in j]
-            parts = [str(p) for _, ps in sources for p in ps]
-            ids = []
-            if jsonl:
-                ids += con.execute(
-                    "SELECT run_id FROM read_json($files, format = 'newline_delimited', "
-                    "records = true, columns = $columns, ignore_errors = true) "
-                    "WHERE run_id IS NOT NULL", {"files": jsonl, "columns": columns}).fetchall()
-            if parts:
-                ids += con.execute("SELECT run_id FROM read_parquet($files)",
-                                   {"files": parts}).fetchall()
-            return len(ids), len(set(ids))
-        finally:
-            con.close()
+    # the rows of the files stats reads (a checkpointed live shard: checkpoint plus tail)
+    ids = stored_run_ids(data_dir)
+    return sum(ids.values()), len(ids)
 
 print("ready", flush=True)
 while not stop.exists():
@@ -189,7 +172,7 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     for i in range(WRITERS):
         start_writer(i)
     reader_out = tmp_path / "reader.json"
-    reader = spawn(_READER, d, stop, reader_out)
+    reader = spawn(_READER, d, stop, reader_out, Path(__file__).parent)
 
     compactor_kills = writer_kills = finished_first = 0
 

@@ -25,12 +25,14 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from . import schema
-from .layout import CHECKPOINTS, MONTH_RE
+from .layout import CHECKPOINTS, checked_month
 
 FORMAT = 1
 #: Bytes before ``offset`` covered by the hash: longer than any single write (one row + seal).
@@ -60,9 +62,7 @@ class Checkpoint:
 
 
 def manifest_path(data_dir: Path, month: str) -> Path:
-    if not MONTH_RE.match(month):  # never build a path from unchecked text
-        raise ValueError(f"not a month (YYYY-MM): {month!r}")
-    return data_dir / CHECKPOINTS / f"{month}.json"
+    return data_dir / CHECKPOINTS / f"{checked_month(month)}.json"
 
 
 def parquet_name(month: str, token: str) -> str:
@@ -100,10 +100,23 @@ def pread_exact(fd: int, start: int, end: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def checked_bytes(cp: Checkpoint, fd: int, st: os.stat_result) -> bytes | None:
-    """The shard's hashed bytes when ``cp`` describes a prefix of the open shard ``fd`` (``st``
-    is its fstat), else None."""
-    if st.st_dev != cp.dev or st.st_ino != cp.ino or st.st_size < cp.offset:
+@contextmanager
+def opened(shard: Path) -> Iterator[tuple[int, os.stat_result]]:
+    """``shard`` open read-only (a symlink is refused) with its fstat; closed on exit."""
+    fd = os.open(shard, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+    try:
+        yield fd, os.fstat(fd)
+    finally:
+        os.close(fd)
+
+
+def verified(data_dir: Path, cp: Checkpoint, live: Path, fd: int,
+             st: os.stat_result) -> bytes | None:
+    """The shard's hashed bytes when ``cp`` is a checkpoint of ``live`` (open as ``fd``, ``st``
+    its fstat) whose Parquet file exists: same name, device and inode, at least ``offset`` bytes,
+    the same hash. None otherwise."""
+    if (cp.shard != live.name or st.st_dev != cp.dev or st.st_ino != cp.ino
+            or st.st_size < cp.offset or not (data_dir / CHECKPOINTS / cp.parquet).is_file()):
         return None
     region = pread_exact(fd, cp.check_from, cp.offset)
     if region is None or hashlib.sha256(region).hexdigest() != cp.sha256:
@@ -170,16 +183,10 @@ def open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead
 
 def _open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead | None:
     cp = load(data_dir, month)
-    if cp is None or cp.shard != live.name:
+    if cp is None:
         return None
-    parquet = data_dir / CHECKPOINTS / cp.parquet
-    try:
-        fd = os.open(live, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if checked_bytes(cp, fd, st) is None or not parquet.is_file():
+    with opened(live) as (fd, st):
+        if verified(data_dir, cp, live, fd, st) is None:
             return None
         tail: Path | None = None
         if st.st_size > cp.offset:
@@ -191,6 +198,5 @@ def _open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRea
                 tail.unlink()
             if copy_range(fd, cp.offset, st.st_size, tail) != st.st_size - cp.offset:
                 return None  # the file shrank meanwhile (a rolled-back write): read it whole
-        return LiveRead(parquet=parquet, tail=tail, bad_lines=cp.bad_lines)
-    finally:
-        os.close(fd)
+        return LiveRead(parquet=data_dir / CHECKPOINTS / cp.parquet, tail=tail,
+                        bad_lines=cp.bad_lines)

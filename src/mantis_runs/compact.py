@@ -587,29 +587,16 @@ def _drop_checkpoint(base: Path, month: str) -> None:
     fsync_dir(manifest.parent)
 
 
-def _valid_checkpoint(base: Path, month: str, live: Path, fd: int,
-                      st: os.stat_result) -> tuple[checkpoint.Checkpoint | None, bytes]:
-    """The month's checkpoint when it describes a prefix of ``live`` (open as ``fd``), with the
-    hashed bytes it was checked against."""
-    cp = checkpoint.load(base, month)
-    if cp is None or cp.shard != live.name or not (base / CHECKPOINTS / cp.parquet).is_file():
-        return None, b""
-    region = checkpoint.checked_bytes(cp, fd, st)
-    return (cp, region) if region is not None else (None, b"")
-
-
 def _unchecked_bytes(base: Path, month: str, live: Path) -> int:
     """Bytes of ``live`` not covered by a valid checkpoint."""
+    cp = checkpoint.load(base, month)
     try:
-        fd = os.open(live, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        with checkpoint.opened(live) as (fd, st):
+            if cp is not None and checkpoint.verified(base, cp, live, fd, st) is not None:
+                return st.st_size - cp.offset
+            return st.st_size
     except OSError:
         return 0
-    try:
-        st = os.fstat(fd)
-        cp, _ = _valid_checkpoint(base, month, live, fd, st)
-        return st.st_size - (cp.offset if cp is not None else 0)
-    finally:
-        os.close(fd)
 
 
 def _line_end(fd: int, start: int, size: int) -> int:
@@ -634,26 +621,28 @@ def _checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: in
     the manifest's hash is taken over the bytes that were copied (and the checked bytes of the
     last checkpoint before them), never over a second read of the live file.
     """
+    replaced = checkpoint.load(base, month)  # valid or not, its file goes when the new one is in
+    old: checkpoint.Checkpoint | None = None
+    region = b""  # the hashed bytes `old` was checked against
     try:
-        fd = os.open(live, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        with checkpoint.opened(live) as (fd, st):
+            if replaced is not None:
+                checked = checkpoint.verified(base, replaced, live, fd, st)
+                if checked is not None:
+                    old, region = replaced, checked
+            start = old.offset if old is not None else 0
+            if st.st_size - start < max(min_bytes, 1):
+                return None
+            end = _line_end(fd, start, st.st_size)
+            if end <= start:
+                return None
+            scratch.mkdir(parents=True, exist_ok=True)
+            tail = scratch / f"checkpoint-{month}.jsonl"
+            tail.unlink(missing_ok=True)
+            if checkpoint.copy_range(fd, start, end, tail) != end - start:
+                return None  # the file shrank under us: a writer rolled back; try next time
     except FileNotFoundError:
         return None
-    try:
-        st = os.fstat(fd)
-        old, region = _valid_checkpoint(base, month, live, fd, st)
-        start = old.offset if old is not None else 0
-        if st.st_size - start < max(min_bytes, 1):
-            return None
-        end = _line_end(fd, start, st.st_size)
-        if end <= start:
-            return None
-        scratch.mkdir(parents=True, exist_ok=True)
-        tail = scratch / f"checkpoint-{month}.jsonl"
-        tail.unlink(missing_ok=True)
-        if checkpoint.copy_range(fd, start, end, tail) != end - start:
-            return None  # the file shrank under us: a writer rolled back; try next time
-    finally:
-        os.close(fd)
 
     check_from = max(0, end - checkpoint.CHECK_BYTES)
     digest = hashlib.sha256()
@@ -665,7 +654,6 @@ def _checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: in
             digest.update(block)
 
     previous = base / CHECKPOINTS / old.parquet if old is not None else None
-    replaced = checkpoint.load(base, month)  # valid or not, its file goes when the new one is in
     say(f"{month}: checkpointing {live.name} ({_mb(end - start)} new)")
     token = uuid.uuid4().hex[:16]
     tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"

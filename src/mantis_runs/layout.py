@@ -122,10 +122,15 @@ def runs_log_dir(data_dir: Path) -> Path:
     return data_dir / RUNS_LOG
 
 
-def live_shard(data_dir: Path, month: str) -> Path:
-    if not MONTH_RE.match(month):  # never build a path from unchecked text
+def checked_month(month: str) -> str:
+    """``month`` if it is YYYY-MM, else ValueError: no path is built from unchecked text."""
+    if not MONTH_RE.match(month):
         raise ValueError(f"not a month (YYYY-MM): {month!r}")
-    return data_dir / RUNS_LOG / f"{month}.jsonl"
+    return month
+
+
+def live_shard(data_dir: Path, month: str) -> Path:
+    return data_dir / RUNS_LOG / f"{checked_month(month)}.jsonl"
 
 
 def sealed_name(month: str, lineage: str) -> str:
