@@ -262,6 +262,8 @@ def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
     import pyarrow.parquet as pq
 
     from mantis_runs import schema
+    from mantis_runs.compact import STORED_ROW_MACROS, stored_row_params
+    from mantis_runs.parquet_layout import write_rows
     from mantis_runs.query import connect
     from mantis_runs.sqlfiles import load as load_file
 
@@ -272,16 +274,15 @@ def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     out: list[tuple[str, float, float]] = [("imports + connect", 0.0, peak())]
-    target = schema.arrow_schema()
+    target = schema.parquet_schema()
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
         empty = Path(tmp) / "empty.parquet"
         pq.write_table(target.empty_table(), empty)
         params: dict[str, Any] = {"files": [str(shard)], "previous": [str(empty)],
-                                  "structure": json.dumps(schema.duckdb_columns()),
-                                  "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES))}
+                                  **stored_row_params()}
         con = connect(memory_limit=memory_limit, temp_directory=Path(tmp) / "duckdb")
-        con.execute(load("macro_bad_line"))
-        con.execute(load("macro_sealed_rows"))
+        for macro in STORED_ROW_MACROS:
+            con.execute(load(macro))
         out[0] = ("imports + connect", 0.0, peak())
         print(f"  {out[0][0]:<62} {'':>9}  {out[0][2]:6.0f} MB", file=sys.stderr)
 
@@ -299,14 +300,15 @@ def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
             return con.execute(f"SELECT count(*), max(hash(COLUMNS(*))) FROM ({sql})",
                                sub(names)).fetchall()
 
-        rows_args = ("files", "structure", "known")
-        rows_sql = "SELECT * FROM mantis_sealed_rows($files, $structure, $known)"
+        rows_args = ("files", "structure", "known", "known_struct", "known_names")
+        rows_sql = ("SELECT * FROM mantis_stored_rows($files, $structure, $known, $known_struct, "
+                    "$known_names)")
         step("read_ndjson_objects: count(*) (split lines, parse)",
              lambda: con.execute("SELECT count(*) FROM read_ndjson_objects($files, "
                                  "ignore_errors = true)", sub(("files",))).fetchall())
         step("compact_ids: run_id pass (line count, bad lines, repeats)",
              lambda: con.execute(load("compact_ids"), sub(("files", "previous"))))
-        step("mantis_sealed_rows: all columns typed (no output)",
+        step("mantis_stored_rows: all columns typed (no output)",
              lambda: consume(rows_sql, rows_args))
         step("compact_rows: all columns (no output)",
              lambda: consume(load("compact_rows"), ("files", "previous", *rows_args[1:])))
@@ -338,8 +340,10 @@ def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
                     n += table.num_rows
             return n
 
-        step("compact_rows -> cast -> pyarrow zstd Parquet (what compact does)",
+        step("compact_rows -> cast -> pyarrow zstd Parquet, not clustered",
              lambda: write(load("compact_rows")))
+        step("compact_rows -> row groups per workflow -> zstd Parquet (what compact does)",
+             lambda: write_rows(con, load("compact_rows"), params, Path(tmp) / "part2.parquet"))
         copy_to = Path(tmp) / "copy.parquet"
         step("compact_rows -> DuckDB COPY TO zstd Parquet (no pyarrow)",
              lambda: con.execute(f"COPY ({load('compact_rows')}) TO '{copy_to}' "

@@ -4,14 +4,14 @@
 SELECT * FROM read_parquet($previous)
 WHERE run_id NOT IN (SELECT run_id FROM mantis_ids WHERE total_row = 0 AND run_id IS NOT NULL)
 UNION ALL BY NAME
-SELECT * FROM mantis_sealed_rows($files, $structure, $known)
+SELECT * FROM mantis_stored_rows($files, $structure, $known, $known_struct, $known_names)
 WHERE run_id NOT IN (SELECT run_id FROM mantis_ids WHERE total_row = 0 AND run_id IS NOT NULL)
 UNION ALL BY NAME
 SELECT * FROM (
     SELECT * FROM read_parquet($previous)
     WHERE run_id IN (SELECT run_id FROM mantis_ids WHERE total_row = 0)
     UNION ALL BY NAME
-    SELECT * FROM mantis_sealed_rows($files, $structure, $known)
+    SELECT * FROM mantis_stored_rows($files, $structure, $known, $known_struct, $known_names)
     WHERE run_id IN (SELECT run_id FROM mantis_ids WHERE total_row = 0)
 )
 QUALIFY row_number() OVER (

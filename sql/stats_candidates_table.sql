@@ -3,20 +3,19 @@
 -- (newest first), plus one all-NULL row per malformed JSONL line (run_id IS NULL) so the skipped
 -- lines can be counted per shard from the same scan. The status filter is applied after run_ids
 -- are deduplicated, so a run recorded twice with different statuses counts as its latest copy.
--- The breakdown of a JSONL row is kept in one of two forms, whichever is cheaper to get:
---   breakdown  - the JSON text, when every key is one of the known buckets (almost always);
---   bucket_map - a MAP otherwise.
--- (DuckDB 2.0 casts JSON to MAP slowly; a struct of known buckets is several times faster.)
--- A Parquet row keeps only where it is (part_file, part_row): decoding its breakdown MAP costs
--- more than everything else, so stats_fetch_part_entries reads it for the runs that are kept only.
-CREATE OR REPLACE TEMP TABLE mantis_candidates (
-    source       VARCHAR,
-    run_id       VARCHAR,
-    status       VARCHAR,
-    finished_at  TIMESTAMPTZ,
-    total_time_s DOUBLE,
-    breakdown    JSON,
-    bucket_map   MAP(VARCHAR, DOUBLE),
-    part_file    VARCHAR,
-    part_row     BIGINT
-);
+-- The breakdown is kept as in the Parquet layout (docs/storage-format.md):
+--   known - the nine known buckets as a struct of DOUBLEs (json_transform structure $known_struct);
+--   other - a MAP holding at least the entries with other names (NULL when there are none).
+-- run_key is the Parquet layout's key of the run_id (mantis_run_key).
+-- Parameters: $known_struct.
+CREATE OR REPLACE TEMP TABLE mantis_candidates AS
+SELECT
+    NULL::VARCHAR AS source,
+    NULL::VARCHAR AS run_id,
+    NULL::UBIGINT AS run_key,
+    NULL::VARCHAR AS status,
+    NULL::TIMESTAMPTZ AS finished_at,
+    NULL::DOUBLE AS total_time_s,
+    json_transform('{}', $known_struct) AS known,  -- (a NULL argument would give type NULL)
+    NULL::MAP(VARCHAR, DOUBLE) AS other
+LIMIT 0;

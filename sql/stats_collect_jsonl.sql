@@ -1,24 +1,25 @@
 -- stats_collect_jsonl: gather one batch of JSONL shards into mantis_candidates.
 -- Parameters: $files (VARCHAR[]), $columns (the explicit schema; never auto-detected),
---             $workflow_id, $since (ISO text or NULL), $known (the known bucket names).
+--             $workflow_id, $since (ISO text or NULL), $known (the known bucket names),
+--             $known_struct (the same names as a json_transform structure of DOUBLEs).
 -- Status is filtered after dedupe.
 -- Bad lines come back from ignore_errors as all-NULL rows; they are kept (run_id IS NULL), with
 -- their shard in `source`, so the caller can count them per shard (good rows need no source).
--- The breakdown is read as JSON text (DuckDB 2.0 parses it much faster than MAP) and kept as is
--- when all its keys are known buckets; only other rows pay for a cast to MAP.
+-- The breakdown is read as JSON text (DuckDB 2.0 parses it much faster than MAP) and turned into
+-- the known-bucket struct; only rows with other bucket names pay for a MAP, built with the same
+-- lenient casts as the struct (a value that is not a number is NULL, not a failed row).
 INSERT INTO mantis_candidates
 SELECT
     CASE WHEN run_id IS NULL THEN filename END AS source,
     run_id,
+    mantis_run_key(run_id) AS run_key,
     status,
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,  -- "NaN", 1e400
-    CASE WHEN list_has_all($known, json_keys(wall_time_breakdown))
-         THEN wall_time_breakdown END AS breakdown,
+    CASE WHEN json_type(wall_time_breakdown) = 'OBJECT'
+         THEN json_transform(wall_time_breakdown, $known_struct) END AS known,
     CASE WHEN NOT list_has_all($known, json_keys(wall_time_breakdown))
-         THEN TRY_CAST(wall_time_breakdown AS MAP(VARCHAR, DOUBLE)) END AS bucket_map,
-    NULL AS part_file,
-    NULL AS part_row
+         THEN json_transform(wall_time_breakdown, '"MAP(VARCHAR, DOUBLE)"') END AS other
 FROM read_json(
     $files,
     format = 'newline_delimited',

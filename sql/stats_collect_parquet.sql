@@ -4,20 +4,19 @@
 -- split the files' rows in two disjoint sets (both NULL: every row):
 --   $at_least - only rows with finished_at >= it (stats_cutoff's cutoff, as text);
 --   $before   - only rows with finished_at < it or NULL (the rest, when the first set was short).
--- Parquet files hold only good rows, so nothing here is counted as skipped. The breakdown is not
--- read here: part_file and part_row say where to find it (stats_fetch_part_entries).
+-- Parquet files hold only good rows, so nothing here is counted as skipped. Each row group holds
+-- one workflow, so the workflow filter skips the others' row groups undecoded.
 INSERT INTO mantis_candidates
 SELECT
     NULL AS source,
     run_id,
+    run_key,
     status,
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
-    NULL AS breakdown,
-    NULL AS bucket_map,
-    filename AS part_file,
-    file_row_number AS part_row
-FROM read_parquet($files, filename = true, file_row_number = true)
+    wall_time_breakdown_known AS known,
+    wall_time_breakdown_other AS other
+FROM read_parquet($files)
 WHERE workflow_id = $workflow_id
   AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
   AND ($at_least IS NULL OR finished_at >= CAST($at_least AS TIMESTAMPTZ))

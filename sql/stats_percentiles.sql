@@ -1,17 +1,19 @@
 -- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the runs in
 -- mantis_candidates with status $status: by now the newest --last of them (stats_keep_newest).
--- Parameters: $status (NULL = any), $buckets (VARCHAR[] or NULL = all),
---             $known_struct (a json_transform structure: every known bucket as DOUBLE).
+-- Parameters: $status (NULL = any), $buckets (VARCHAR[] or NULL = all), $known (the names of the
+--             known buckets: the fields of `known`).
 -- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
 --   through the mantis_quantile_sorted macro over each sorted sample of finite DOUBLEs.
--- * Breakdown entries of JSONL rows come from mantis_candidates, those of Parquet rows from
---   mantis_entries (stats_fetch_part_entries).
+--   (For whole histories read in place, query.py selects the same numbers from
+--   stats_whole_measures without sorting.)
+-- * Known buckets come from the `known` struct, other names from the `other` map (which may
+--   repeat known names: those entries are not read twice).
 -- * A bucket missing from a run is absent from that bucket's sample, never zero: n says how many
 --   runs had it. NaN and infinite values (only hand-written lines have them) are not samples.
 -- Result: one row per bucket; kind = 'total' for total_time_s, 'bucket' otherwise.
 WITH newest AS (
-    SELECT total_time_s, breakdown, bucket_map  -- bucket_map: JSONL rows only
+    SELECT total_time_s, known, other
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
       AND ($status IS NULL OR status = $status)
@@ -19,9 +21,9 @@ WITH newest AS (
 known_entries AS (
     -- one column per known bucket, then one row per non-NULL value (UNPIVOT drops NULLs)
     UNPIVOT (
-        SELECT unnest(json_transform(breakdown, $known_struct))
+        SELECT unnest(known)
         FROM newest
-        WHERE breakdown IS NOT NULL
+        WHERE known IS NOT NULL
     )
     ON COLUMNS(*)
     INTO NAME bucket VALUE seconds
@@ -29,13 +31,13 @@ known_entries AS (
 entries AS (
     SELECT bucket, seconds FROM known_entries
     UNION ALL
-    SELECT unnest(map_keys(bucket_map)) AS bucket,
-           unnest(map_values(bucket_map)) AS seconds
-    FROM newest
-    WHERE bucket_map IS NOT NULL
-    UNION ALL
     SELECT bucket, seconds
-    FROM mantis_entries  -- the breakdown entries of the Parquet rows among the newest
+    FROM (
+        SELECT unnest(map_keys(other)) AS bucket, unnest(map_values(other)) AS seconds
+        FROM newest
+        WHERE other IS NOT NULL
+    )
+    WHERE NOT list_contains($known, bucket)
 ),
 samples AS (
 SELECT 'total' AS kind,

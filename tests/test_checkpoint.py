@@ -92,7 +92,7 @@ def test_demo_live_month_round_trip_and_the_checkpoint_is_read(tmp_path: Path) -
                                   bytes_read=size, lines_read=may_rows, bad_lines=0,
                                   rows=may_rows, parquet=cr.parquet)
     assert pq.ParquetFile(d / cr.parquet).metadata.num_rows == may_rows
-    assert pq.read_schema(d / cr.parquet).equals(schema.arrow_schema())
+    assert pq.read_schema(d / cr.parquet).equals(schema.parquet_schema())
     assert same(answers(d, DEMO_WORKFLOWS), before)
     ids = stored_run_ids(d)
     assert len(ids) == DEMO_RUNS and set(ids.values()) == {1}

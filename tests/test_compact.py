@@ -422,7 +422,8 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     report = compact(malformed, now=NOW)
     parts = {m.month: malformed / str(m.part) for m in report.months}
     for p in parts.values():
-        assert pq.read_schema(p).equals(schema.arrow_schema())
+        assert pq.read_schema(p).equals(schema.parquet_schema())
+        assert (pq.read_schema(p).metadata or {})[b"mantis_layout"] == b"2"
         assert pq.ParquetFile(p).metadata.row_group(0).column(0).compression == "ZSTD"
     feb = {r["run_id"]: r for r in pq.read_table(parts["2026-02"]).to_pylist()}
     assert sorted(feb) == ["12345", "f1", "f2", "f3", "f4", "f6", "f7"]
@@ -430,8 +431,12 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert json.loads(feb["f6"]["extra"]) == {"x": None}
     assert feb["f1"]["extra"] is None
     # numbers written as strings are typed; the later copy of a duplicate is the one kept
-    assert (feb["f4"]["total_time_s"], feb["f4"]["wall_time_breakdown"],
-            feb["f4"]["steps_executed"]) == (40.5, [("think", 20.25)], 7)
+    assert (feb["f4"]["total_time_s"], feb["f4"]["wall_time_breakdown_known"]["think"],
+            feb["f4"]["wall_time_breakdown_other"], feb["f4"]["steps_executed"]) == (
+        40.5, 20.25, None, 7)
+    assert {k for k, v in feb["f4"]["wall_time_breakdown_known"].items() if v is not None} == {
+        "think"}
+    assert all(r["run_key"] == schema.run_key(rid) for rid, r in feb.items())
     assert (feb["f2"]["total_time_s"], feb["f2"]["finished_at"]) == (
         25.0, datetime(2026, 2, 8, 10, tzinfo=UTC))
     mar = {r["run_id"]: r for r in pq.read_table(parts["2026-03"]).to_pylist()}
@@ -444,9 +449,11 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert total == 17
     df = pl.read_parquet(glob)
     assert df.height == total
-    assert df.columns == [*schema.FIELD_NAMES, schema.EXTRA_COLUMN]
+    assert df.columns == schema.parquet_schema().names
     assert pl.scan_parquet(glob).select(pl.len()).collect().item() == total
-    assert df.filter(pl.col("run_id") == "f4")["total_time_s"].to_list() == [40.5]
+    f4 = df.filter(pl.col("run_id") == "f4")
+    assert f4["total_time_s"].to_list() == [40.5]
+    assert f4["wall_time_breakdown_known"].struct.field("think").to_list() == [20.25]
 
 
 def assert_same_stats_by_status_after_compaction(d: Path, run_counts: list[int]) -> None:

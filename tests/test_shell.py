@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,26 @@ def test_shell_views_agree_with_the_library(tmp_path: Path) -> None:
                                      "0.95) AS p95 FROM runs") == "p95\n19.5\n"
     assert RunStore(data).sql("SELECT mantis_quantile(list_sort(list(total_time_s)), 0.95) "
                               "AS p95 FROM runs").to_pylist() == [{"p95": 19.5}]
+
+
+def test_shell_reads_compacted_parts_as_the_library_does(tmp_path: Path) -> None:
+    """Parquet layout 2 through DuckDB 1.5: the breakdown is rebuilt from its two columns."""
+    from mantis_runs.compact import compact
+
+    data = tmp_path / "data"
+    march = "2026-03-10T10:00:00Z"
+    write_rows(data, [{**row("p", 10.0), "finished_at": march},
+                      {**row("q", 20.0), "finished_at": march,
+                       "wall_time_breakdown": {"think": 4.0, "custom": 1.5}}])
+    write_rows(data, [row("live", 30.0)])
+    compact(data, now=datetime(2026, 5, 20, tzinfo=UTC))
+    assert (data / "compacted" / "2026-03").is_dir()
+    q = ("SELECT run_id, bucket, seconds FROM run_buckets ORDER BY run_id, bucket")
+    expected = "run_id,bucket,seconds\nlive,think,15.0\np,think,5.0\nq,custom,1.5\nq,think,4.0\n"
+    assert shell_csv(tmp_path, data, q) == expected
+    assert RunStore(data).sql(q).to_pylist() == [
+        {"run_id": r, "bucket": b, "seconds": float(s)}
+        for r, b, s in (x.split(",") for x in expected.splitlines()[1:])]
 
 
 def test_shell_exit_status_is_duckdb_s(tmp_path: Path) -> None:

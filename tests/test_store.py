@@ -80,7 +80,7 @@ def test_runrow_keys_follow_the_schema() -> None:
     assert RunRow.__required_keys__ == frozenset(ROW_KEYS)
 
 
-def test_runs_view_columns_are_the_parquet_schema(store: RunStore) -> None:
+def test_runs_view_columns_are_the_row_schema(store: RunStore) -> None:
     assert store.relation().columns == schema.arrow_schema().names == list(ROW_KEYS)
     assert store.runs(arrow=True).column_names == list(ROW_KEYS)
     assert store.sql("SELECT * FROM runs").column_names == list(ROW_KEYS)

@@ -34,7 +34,9 @@ from typing import Any
 from . import schema
 from .layout import CHECKPOINTS, checked_month
 
-FORMAT = 1
+#: The manifest format. 2: the Parquet file is in Parquet layout 2 (schema.PARQUET_LAYOUT); a
+#: checkpoint of an older format is stale, so readers read the shard and compaction rebuilds it.
+FORMAT = 2
 #: Bytes before ``offset`` covered by the hash: longer than any single write (one row + seal).
 CHECK_BYTES = 2 * schema.MAX_ROW_BYTES
 _PARQUET_RE = re.compile(r"^(\d{4}-(?:0[1-9]|1[0-2]))-([0-9a-f]{16})\.parquet$")

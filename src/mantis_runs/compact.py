@@ -69,6 +69,7 @@ from .layout import (
     sealed_name,
 )
 from .locks import LockTimeout, fsync_dir, locked, makedirs_durable, open_lock_file
+from .parquet_layout import check_layout, write_rows
 from .query import PathLike, connect, duckdb_path
 from .sqlfiles import load
 from .units import human_bytes
@@ -80,10 +81,6 @@ DEFAULT_MEMORY_LIMIT = "400MB"
 DEFAULT_CHECKPOINT_MIN_BYTES = 16_000_000
 #: How long compaction waits for readers to finish before it publishes.
 PUBLISH_TIMEOUT_S = 120.0
-#: Rows per Arrow batch streamed from DuckDB into the Parquet writer.
-BATCH_ROWS = 64 * 1024
-#: Rows per Parquet row group.
-ROW_GROUP_ROWS = 128 * 1024
 
 Progress = Callable[[str], None]
 
@@ -130,6 +127,7 @@ class CompactionReport:
     months: list[MonthReport] = field(default_factory=list)
     checkpoints: list[CheckpointReport] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # leftovers removed by recovery
+    upgraded: list[str] = field(default_factory=list)  # parts rewritten in the current layout
     plan: list[str] = field(default_factory=list)  # what a dry run would do
 
     def to_json(self) -> dict[str, Any]:
@@ -215,6 +213,10 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
                                            f"({human_bytes(pending)} not in its checkpoint, under "
                                            f"--checkpoint-min-mb)")
                 continue
+            for part in mf.parts:
+                if check_layout(part) < schema.PARQUET_LAYOUT:
+                    report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
+                                       f"{schema.PARQUET_LAYOUT}")
             todo = [p.name for p in mf.sealed]
             if mf.live is not None:
                 todo.append(f"{mf.live.name} (to be sealed)")
@@ -227,6 +229,12 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
     report.recovered = recover(base)
     scratch = base / SCRATCH
     try:
+        # Parts in an older Parquet layout first (every month: readers refuse them), so that
+        # absorbing a shard below always builds on a part in the current layout.
+        for mf in scan(base).values():
+            for part in mf.parts:
+                if check_layout(part) < schema.PARQUET_LAYOUT:
+                    report.upgraded.append(_upgrade(base, scratch, part, memory_limit, say))
         # Seal every closed month's live shard first (cheap renames), then convert.
         for month, mf in scan(base).items():
             if wanted(month) and mf.live is not None:
@@ -414,17 +422,45 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     say(f"{month}: wrote {final.name}: {written} rows")
 
 
+def _upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Progress) -> str:
+    """Rewrite a part of an older Parquet layout as the next generation of the same lineage, in
+    the current layout; the old generation is removed once the new one is published (a crash
+    in between leaves both, and readers and recovery go by the newest)."""
+    month = part.parent.name
+    generation, lineage = part_generation(part)
+    say(f"{month}: rewriting {part.name} in Parquet layout {schema.PARQUET_LAYOUT}")
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / f"part-{generation + 1:06d}-{lineage}.parquet.inprogress"
+    con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
+    with _nothing_lost(f"rewriting {part.name}", "the part stays as it was"), closing(con):
+        for macro in ("macro_run_key", "macro_other_seconds", "macro_upgrade_rows"):
+            con.execute(load(macro))
+        params = {k: v for k, v in stored_row_params().items()
+                  if k in ("known_struct", "known_names")}
+        written = write_rows(con, load("compact_upgrade"),
+                             {"files": [duckdb_path(part)], **params}, tmp)
+        if written != _parquet_rows(part):
+            raise MantisError(f"rewriting {part.name}: wrote {written} rows of "
+                              f"{_parquet_rows(part)}; nothing was changed")
+    final = part_path(base, month, generation + 1, lineage)
+    with _publishing(base):
+        os.rename(tmp, final)
+        fsync_dir(final.parent)
+        part.unlink()
+        fsync_dir(part.parent)
+    say(f"{month}: wrote {final.name}: {written} rows")
+    return str(final.relative_to(base))
+
+
 @contextmanager
-def _nothing_lost(what: str) -> Iterator[None]:
+def _nothing_lost(what: str, kept: str = "the shard stays readable") -> Iterator[None]:
     """DuckDB and OS errors of a conversion as one line: the source stays as it was."""
     try:
         yield
     except duckdb.Error as exc:
-        raise MantisError(f"{what} failed: {one_line(exc)}; nothing was lost, the shard stays "
-                          "readable") from exc
+        raise MantisError(f"{what} failed: {one_line(exc)}; nothing was lost, {kept}") from exc
     except OSError as exc:
-        raise MantisError(f"{what} failed: {exc}; nothing was lost, the shard stays "
-                          "readable") from exc
+        raise MantisError(f"{what} failed: {exc}; nothing was lost, {kept}") from exc
 
 
 class _Conversion:
@@ -434,8 +470,8 @@ class _Conversion:
     def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
                  previous: Path | None) -> None:
         self.con = con
-        con.execute(load("macro_bad_line"))
-        con.execute(load("macro_sealed_rows"))
+        for macro in STORED_ROW_MACROS:
+            con.execute(load(macro))
         self.files = [duckdb_path(jsonl)]
         # None yet: an empty Parquet file with the schema stands in, so one query serves both.
         self.previous = [duckdb_path(previous if previous is not None
@@ -456,40 +492,31 @@ class _Conversion:
         params: dict[str, Any] = {
             "files": self.files,
             "previous": self.previous,
-            "structure": json.dumps(schema.duckdb_columns()),
-            "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
+            **stored_row_params(),
         }
         sql = load("compact_rows_dedupe" if self.repeated else "compact_rows")
-        return _write_parquet(self.con, sql, params, tmp)
+        return write_rows(self.con, sql, params, tmp)
+
+
+#: The macros that turn JSONL lines into rows of the Parquet layout (mantis_stored_rows).
+STORED_ROW_MACROS = ("macro_bad_line", "macro_sealed_rows", "macro_run_key",
+                     "macro_other_seconds", "macro_stored_rows")
+
+
+def stored_row_params() -> dict[str, Any]:
+    """The schema arguments of mantis_stored_rows, derived from schema.py."""
+    return {
+        "structure": json.dumps(schema.duckdb_columns(seconds_as_json=True)),
+        "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
+        "known_struct": json.dumps(schema.known_struct()),
+        "known_names": list(schema.KNOWN_BUCKETS),
+    }
 
 
 def _parquet_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return int(pq.ParquetFile(path).metadata.num_rows)
-
-
-def _write_parquet(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
-                   tmp: Path) -> int:
-    """Stream the query into a zstd Parquet file with the canonical schema; fsync it."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    target = schema.arrow_schema()
-    reader = con.sql(sql, params=params).to_arrow_reader(BATCH_ROWS)
-    written = 0
-    with pq.ParquetWriter(tmp, target, compression="zstd",
-                          metadata_collector=None) as writer:
-        for batch in reader:
-            table = pa.Table.from_batches([batch]).select(target.names).cast(target)
-            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-            written += table.num_rows
-    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    return written
 
 
 def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard: Path,

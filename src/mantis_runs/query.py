@@ -18,7 +18,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -79,8 +79,8 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     # Results are ordered explicitly wherever order matters; not preserving scan order lets
     # DuckDB stream JSON with far smaller buffers.
     con.execute("SET preserve_insertion_order = false")
-    con.execute(load("macro_quantile_sorted"))
-    con.execute(load("macro_quantile"))
+    for macro in ("macro_lerp", "macro_quantile_sorted", "macro_quantile"):
+        con.execute(load(macro))
     if temp_directory is None:  # DuckDB's default is ".tmp" in the current directory
         temp_directory = Path(tempfile.gettempdir()) / f"mantis-duckdb-{os.getuid()}"
     con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
@@ -182,6 +182,7 @@ def stats(
     status_n = normalise_status(status)
     wanted = list(dict.fromkeys(buckets)) if buckets else None
     scratch = tail_scratch()
+    todo: list[MonthFiles] = []
     try:
         with snapshot(base) as months:
             todo = candidate_months(months, since_dt)
@@ -201,9 +202,27 @@ def stats(
                 finally:
                     con.close()
     except duckdb.Error as exc:
-        raise MantisError(f"query failed: {one_line(exc)}") from exc
+        raise query_failed(exc, todo) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def query_failed(exc: duckdb.Error, months: Iterable[MonthFiles]) -> MantisError:
+    """The one-line error of a failed query over ``months``. The usual cause after upgrading
+    mantis-runs, a part in an older Parquet layout, is named with its fix."""
+    from .parquet_layout import layout_of
+
+    for mf in months:
+        for part in mf.parts:
+            try:
+                version = layout_of(part)
+            except Exception:  # unreadable: the query's own error says more
+                continue
+            if version < schema.PARQUET_LAYOUT:
+                return MantisError(f"{part} is in Parquet layout {version}, written by an earlier "
+                                   "mantis-runs; run `mantis runs compact` once to rewrite it "
+                                   "(nothing is lost)")
+    return MantisError(f"query failed: {one_line(exc)}")
 
 
 TAIL_PREFIX = "mantis-tail-"
@@ -334,24 +353,33 @@ def _enough(con: duckdb.DuckDBPyConnection, status: str | None, cutoff: str,
     return row is not None and int(row[0]) >= last
 
 
+#: The percentiles `stats` reports; stats_percentiles.sql and stats_whole_other.sql name the same
+#: three.
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+def _known_struct() -> str:
+    return json.dumps(schema.known_struct())
+
+
 def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Path, LiveRead],
            workflow_id: str, last: int, since: datetime | None, status: str | None,
            buckets: list[str] | None) -> StatsResult:
-    con.execute(load("stats_candidates_table"))
-    con.execute(load("stats_entries_table"))
+    con.execute(load("stats_candidates_table"), {"known_struct": _known_struct()})
+    con.execute(load("macro_run_key"))
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     checkpointed_bad: dict[str, int] = {}
     common = {"workflow_id": workflow_id, "since": since_text}
     got = runs = 0
     per_month = 0.0
-    parquet_read: list[str] = []
-    every_row = True  # every matching Parquet row is still a candidate
+    rows: list[tuple[Any, ...]] | None = None
     while todo:
         # The newest month alone first: the default --last 100 rarely needs more. Then, from the
-        # rate seen so far, enough older months in one scan (DuckDB reads them in parallel).
+        # rate seen so far, enough older months in one scan (DuckDB reads them in parallel). A
+        # large --last reads every month at once, in place when it can (_whole).
         if got == 0 or per_month <= 0:
-            take = 1 if got == 0 else len(todo)
+            take = 1 if got == 0 and last <= CUTOFF_MAX_LAST else len(todo)
         else:
             take = max(1, math.ceil((last - got) / per_month * 1.25))
         chunk, todo = todo[:take], todo[take:]
@@ -366,7 +394,13 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
         if jsonl:
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
                                                       "columns": columns,
-                                                      "known": list(schema.KNOWN_BUCKETS)})
+                                                      "known": list(schema.KNOWN_BUCKETS),
+                                                      "known_struct": _known_struct()})
+        if parts and not todo and got == 0 and last > CUTOFF_MAX_LAST:
+            whole = _whole(con, parts, common, status, last, buckets)
+            if whole is not None:
+                rows, runs = whole
+                break
         cutoff = None
         if parts:
             if last - got <= CUTOFF_MAX_LAST:
@@ -378,17 +412,11 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
                 cutoff = row[0] if row else None
             con.execute(load("stats_collect_parquet"), {**common, "files": parts,
                                                         "at_least": cutoff, "before": None})
-            parquet_read += parts
-        if _dedupe(con):
-            every_row = False
-        if cutoff is not None:
-            if _enough(con, status, cutoff, last):
-                every_row = False  # the rows before the cutoff were never read
-            else:
-                con.execute(load("stats_collect_parquet"), {**common, "files": parts,
-                                                            "at_least": None, "before": cutoff})
-                if _dedupe(con):
-                    every_row = False
+        _dedupe(con)
+        if cutoff is not None and not _enough(con, status, cutoff, last):
+            con.execute(load("stats_collect_parquet"), {**common, "files": parts,
+                                                        "at_least": None, "before": cutoff})
+            _dedupe(con)
         row = con.execute(load("stats_count"), {"status": status, "at_least": None}).fetchone()
         runs = int(row[0]) if row else 0
         before, got = got, (int(row[1]) if row else 0)
@@ -396,27 +424,24 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
         if got >= last:  # dated runs: a run without finished_at ranks after all of them
             break
 
-    if runs > last:
-        con.execute(load("stats_keep_newest"), {"last": last, "status": status})
-        every_row = False
-    if parquet_read:
-        # With every matching row kept (the whole history of a workflow, say), the breakdowns
-        # are read by the filters alone, without joining on the candidates' row positions.
-        con.execute(load("stats_fetch_part_entries_all" if every_row
-                         else "stats_fetch_part_entries"),
-                    {**common, "files": parquet_read, "status": status})
-    rows = con.execute(load("stats_percentiles"),
-                       {"status": status, "buckets": buckets,
-                        "known_struct": json.dumps(dict.fromkeys(schema.KNOWN_BUCKETS,
-                                                                 "DOUBLE"))}).fetchall()
+    if rows is None:
+        if runs > last:
+            con.execute(load("stats_keep_newest"), {"last": last, "status": status})
+        rows = con.execute(load("stats_percentiles"),
+                           {"status": status, "buckets": buckets,
+                            "known": list(schema.KNOWN_BUCKETS)}).fetchall()
+        run_count = None
+    else:
+        run_count = runs
     total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
-    run_count = 0
     found: dict[str, BucketStats] = {}
     for kind, bucket, n, count, q in rows:
         p50, p95, p99 = (None, None, None) if q is None else (q[0], q[1], q[2])
         bs = BucketStats(bucket, int(n), p50, p95, p99)
         if kind == "total":
-            total, run_count = bs, int(count)
+            total = bs
+            if count is not None:
+                run_count = int(count)
         elif bucket != schema.TOTAL_BUCKET:  # the name is reserved for the run's own total
             found[bucket] = bs
     for name in buckets or ():
@@ -429,5 +454,71 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
         name = Path(src).name
         skipped[name] = skipped.get(name, 0) + int(n)
     skipped = dict(sorted(skipped.items()))
-    return StatsResult(workflow_id=workflow_id, run_count=run_count, status=status, last=last,
-                       since=since, buckets=ordered, total=total, skipped_lines=skipped)
+    return StatsResult(workflow_id=workflow_id, run_count=run_count or 0, status=status,
+                       last=last, since=since, buckets=ordered, total=total,
+                       skipped_lines=skipped)
+
+
+def _whole(con: duckdb.DuckDBPyConnection, parts: list[str], common: dict[str, Any],
+           status: str | None, last: int, buckets: list[str] | None,
+           ) -> tuple[list[tuple[Any, ...]], int] | None:
+    """The percentile rows and run count of a whole history read in place, or None when that is
+    not possible: a run_id may repeat (equal run_keys), or more runs match than ``last``.
+
+    Every JSONL row of the window is in mantis_candidates already; the Parquet rows ``parts``
+    are read where they are: once for the counts, once for the samples, which go to Arrow, where
+    a selection (not a sort) picks the two order statistics numpy interpolates between.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    con.execute(load("macro_whole_rows"))
+    params = {**common, "files": parts, "status": status}
+    row = con.execute(load("stats_whole_counts"), params).fetchall()[0]
+    if int(row[0]) != int(row[1]) or int(row[2]) > last:
+        return None
+    runs = int(row[2])
+    samples = con.sql(load("stats_whole_measures"), params=params).to_arrow_table()
+    names = [name for name in samples.column_names
+             if name == schema.TOTAL_BUCKET or buckets is None or name in buckets]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow's kernels release the GIL
+        picked = list(pool.map(numpy_percentiles, [samples.column(name) for name in names]))
+    rows: list[tuple[Any, ...]] = []
+    for name, (n, q) in zip(names, picked, strict=True):
+        if name == schema.TOTAL_BUCKET:
+            rows.append(("total", name, n, runs, q))
+        elif n:  # as in stats_percentiles, a bucket with no sample is not a row
+            rows.append(("bucket", name, n, None, q))
+    rows += con.execute(load("stats_whole_other"),
+                        {**params, "known": list(schema.KNOWN_BUCKETS),
+                         "buckets": buckets}).fetchall()
+    return rows, runs
+
+
+def numpy_percentiles(values: Any) -> tuple[int, list[float] | None]:
+    """(n, [p50, p95, p99]) of the non-null values of an Arrow array, as numpy's default
+    percentile computes them, bit for bit (None when n = 0).
+
+    numpy takes h = (n-1)*q, then a and b, the values of ranks floor(h) and floor(h)+1, and
+    returns a + (b-a)*t, or b - (b-a)*(1-t) once t = h - floor(h) >= 0.5 (its _lerp; the
+    mantis_lerp macro does the same in SQL). Arrow's quantile kernel with "lower" interpolation
+    selects the value of rank floor(q'*(n-1)) without sorting, so each rank r is asked for at
+    q' = (r + 0.25)/(n-1), a quarter-rank clear of rounding (q' = 1 for the last rank).
+    """
+    import pyarrow.compute as pc
+
+    n = len(values) - values.null_count
+    if n == 0:
+        return 0, None
+    ranks: list[int] = []
+    for q in QUANTILES:
+        r = math.floor((n - 1) * q)
+        ranks += [r, min(r + 1, n - 1)]
+    at = [1.0 if r == n - 1 else (r + 0.25) / (n - 1) for r in ranks]
+    chosen = pc.quantile(values, q=at, interpolation="lower").to_pylist()
+    out: list[float] = []
+    for i, q in enumerate(QUANTILES):
+        h = (n - 1) * q
+        t = h - math.floor(h)
+        a, b = chosen[2 * i], chosen[2 * i + 1]
+        out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
+    return n, out

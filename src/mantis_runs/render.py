@@ -102,6 +102,8 @@ def compaction_text(r: CompactionReport) -> str:
     lines: list[str] = []
     for item in r.recovered:
         lines.append(f"recovered: removed {item}")
+    for item in r.upgraded:
+        lines.append(f"rewrote {item} in the current Parquet layout")
     if r.dry_run:
         lines.append(f"Dry run in {r.data_dir}: months before {r.closed_before} are closed.")
         lines.extend(r.plan or ["Nothing to compact or checkpoint."])

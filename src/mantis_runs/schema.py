@@ -4,9 +4,10 @@ Every place that needs to know the columns of a run row derives them from ``FIEL
 
 * the writer's checks and coercions (:mod:`mantis_runs.record`),
 * the explicit ``columns=`` given to DuckDB's JSON reader (:func:`duckdb_columns`),
-* the Parquet schema written by compaction (:func:`arrow_schema`).
+* the Parquet schema written by compaction (:func:`parquet_schema`) and the Arrow schema of rows
+  as the views return them (:func:`arrow_schema`).
 
-This module uses only the standard library; ``arrow_schema`` imports pyarrow lazily.
+This module uses only the standard library; the ``*_schema`` functions import pyarrow lazily.
 """
 
 from __future__ import annotations
@@ -94,26 +95,92 @@ _DUCKDB_TYPES: Final[dict[Kind, str]] = {
 
 
 
-def duckdb_columns(*, maps_as_json: bool = False) -> dict[str, str]:
+def duckdb_columns(*, maps_as_json: bool = False, seconds_as_json: bool = False) -> dict[str, str]:
     """The explicit ``columns=`` struct for ``read_json`` (never auto-detect).
 
     With ``maps_as_json`` the two breakdown maps are read as ``JSON`` text, which DuckDB 2.0 parses
-    several times faster than ``MAP``; the caller casts after filtering.
+    several times faster than ``MAP``; the caller casts after filtering. ``seconds_as_json`` does
+    so for the wall-time breakdown only (compaction splits it into the Parquet layout's columns).
     """
     cols: dict[str, str] = {}
     for f in FIELDS:
         t = _DUCKDB_TYPES[f.kind]
-        if maps_as_json and f.kind in (Kind.SECONDS_MAP, Kind.NUMBER_MAP):
+        if ((maps_as_json and f.kind in (Kind.SECONDS_MAP, Kind.NUMBER_MAP))
+                or (seconds_as_json and f.kind is Kind.SECONDS_MAP)):
             t = "JSON"
         cols[f.name] = t
     return cols
 
 
-def arrow_schema() -> pa.Schema:
-    """The Parquet schema of compacted parts: ``FIELDS`` plus the ``extra`` JSON text column."""
+def known_struct() -> dict[str, str]:
+    """The nine known buckets as a ``json_transform`` structure (every one a DOUBLE)."""
+    return dict.fromkeys(KNOWN_BUCKETS, "DOUBLE")
+
+
+# --- The Parquet layout (compacted parts and checkpoints) -----------------------------------------
+#
+# Layout 2 stores a SECONDS_MAP field as two columns, so that readers get the nine known buckets
+# as plain DOUBLE columns instead of decoding a MAP per row:
+#   <name>_known  STRUCT of the nine KNOWN_BUCKETS (NULL fields: the run did not report them);
+#                 NULL when the row had no breakdown object at all;
+#   <name>_other  MAP of every other entry: names outside KNOWN_BUCKETS, and known names whose
+#                 value was null or not a number (NULL when there are none).
+# The row's breakdown is the non-NULL fields of the struct plus the map. Rows also carry
+# ``run_key`` (KEY_COLUMN), and each row group holds the rows of one workflow_id.
+
+#: Written to the key-value metadata of every Parquet file as ``mantis_layout``.
+PARQUET_LAYOUT: Final = 2
+LAYOUT_KEY: Final = "mantis_layout"
+KNOWN_SUFFIX: Final = "_known"
+OTHER_SUFFIX: Final = "_other"
+#: The first 64 bits of the MD5 of the run_id's UTF-8 bytes, as an unsigned integer
+#: (``int(hashlib.md5(run_id.encode()).hexdigest()[:16], 16)``). Equal run_ids have equal keys, so
+#: readers prove "no run_id repeats" by counting distinct keys, without comparing strings.
+KEY_COLUMN: Final = "run_key"
+
+
+def run_key(run_id: str) -> int:
+    """``run_key`` of a run_id, as compaction stores it (see KEY_COLUMN)."""
+    import hashlib
+
+    return int(hashlib.md5(run_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:16], 16)
+
+
+def parquet_schema() -> pa.Schema:
+    """The Parquet schema of compacted parts and checkpoints (layout ``PARQUET_LAYOUT``):
+    ``FIELDS`` in order, each SECONDS_MAP field as its ``_known`` struct and ``_other`` map, then
+    the ``extra`` JSON text column and ``run_key``."""
     import pyarrow as pa
 
-    types: dict[Kind, pa.DataType] = {
+    types = _arrow_types()
+    fields = []
+    for f in FIELDS:
+        if f.kind is Kind.SECONDS_MAP:
+            known = pa.struct([pa.field(b, pa.float64()) for b in KNOWN_BUCKETS])
+            fields.append(pa.field(f.name + KNOWN_SUFFIX, known))
+            fields.append(pa.field(f.name + OTHER_SUFFIX, types[f.kind]))
+        else:
+            fields.append(pa.field(f.name, types[f.kind]))
+    fields.append(pa.field(EXTRA_COLUMN, pa.string()))
+    fields.append(pa.field(KEY_COLUMN, pa.uint64()))
+    return pa.schema(fields, metadata={LAYOUT_KEY: str(PARQUET_LAYOUT)})
+
+
+def arrow_schema() -> pa.Schema:
+    """The Arrow schema of a row as the views (and ``RunStore.runs(arrow=True)``) return it:
+    ``FIELDS`` with their logical types, then the ``extra`` JSON text column."""
+    import pyarrow as pa
+
+    types = _arrow_types()
+    fields = [pa.field(f.name, types[f.kind]) for f in FIELDS]
+    fields.append(pa.field(EXTRA_COLUMN, pa.string()))
+    return pa.schema(fields)
+
+
+def _arrow_types() -> dict[Kind, pa.DataType]:
+    import pyarrow as pa
+
+    return {
         Kind.INT: pa.int64(),
         Kind.FLOAT: pa.float64(),
         Kind.STRING: pa.string(),
@@ -121,6 +188,3 @@ def arrow_schema() -> pa.Schema:
         Kind.SECONDS_MAP: pa.map_(pa.string(), pa.float64()),
         Kind.NUMBER_MAP: pa.map_(pa.string(), pa.float64()),
     }
-    fields = [pa.field(f.name, types[f.kind]) for f in FIELDS]
-    fields.append(pa.field(EXTRA_COLUMN, pa.string()))
-    return pa.schema(fields)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import duckdb
 
 from . import schema, views
-from .errors import MantisError, NotFound, UsageError, one_line
+from .errors import NotFound, UsageError
 from .layout import MonthFiles, resolve_data_dir
 from .query import (
     PathLike,
@@ -27,6 +27,7 @@ from .query import (
     candidate_months,
     connect,
     normalise_status,
+    query_failed,
     resolve_since,
     snapshot,
     stats,
@@ -149,7 +150,7 @@ class RunStore:
                 views.install(con, chosen)
                 yield con, chosen
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {one_line(exc)}") from exc
+                raise query_failed(exc, chosen) from exc
             finally:
                 con.close()
 
@@ -264,7 +265,7 @@ class RunStore:
                     if last is not None and got >= last:
                         break
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {one_line(exc)}") from exc
+                raise query_failed(exc, found.values()) from exc
             finally:
                 con.close()
         table = (pa.concat_tables(tables) if tables else _empty_table())
@@ -297,7 +298,7 @@ class RunStore:
                     if t.num_rows:
                         return _rows(t)[0], bad
             except duckdb.Error as exc:
-                raise MantisError(f"query failed: {one_line(exc)}") from exc
+                raise query_failed(exc, found.values()) from exc
             finally:
                 con.close()
         return None, bad

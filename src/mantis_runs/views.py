@@ -30,7 +30,8 @@ from .layout import MonthFiles
 from .query import duckdb_path
 from .sqlfiles import load
 
-MACROS = ("macro_quantile_sorted", "macro_quantile", "macro_bad_line", "macro_sealed_rows")
+MACROS = ("macro_lerp", "macro_quantile_sorted", "macro_quantile", "macro_bad_line",
+          "macro_sealed_rows", "macro_breakdown", "macro_part_rows")
 VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines")
 
 
@@ -49,7 +50,7 @@ def write_placeholders(folder: Path) -> tuple[Path, Path]:
         Path(str(jsonl) + tag).write_bytes(b"")
         os.replace(str(jsonl) + tag, jsonl)
     if not parquet.exists():
-        pq.write_table(schema.arrow_schema().empty_table(), str(parquet) + tag)
+        pq.write_table(schema.parquet_schema().empty_table(), str(parquet) + tag)
         os.replace(str(parquet) + tag, parquet)
     return jsonl, parquet
 
@@ -57,7 +58,7 @@ def write_placeholders(folder: Path) -> tuple[Path, Path]:
 @functools.cache
 def placeholders() -> tuple[Path, Path]:
     """The placeholders for this schema, in the user cache folder (a temp folder as fallback)."""
-    digest = hashlib.sha256(str(schema.arrow_schema()).encode()).hexdigest()[:12]
+    digest = hashlib.sha256(str(schema.parquet_schema()).encode()).hexdigest()[:12]
     xdg = os.environ.get("XDG_CACHE_HOME")
     cache = (Path(xdg) if xdg else Path.home() / ".cache") / "mantis" / f"empty-{digest}"
     try:

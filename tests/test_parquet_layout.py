@@ -1,0 +1,380 @@
+"""The Parquet layout (2) of compacted parts and checkpoints, and the whole-history read path.
+
+* every breakdown a JSONL line can hold (known and other names, nulls, numbers as text, NaN,
+  booleans, empty and non-object breakdowns) reads the same through the views before and after
+  compaction;
+* ``run_key`` is the first 64 bits of the run_id's MD5, in DuckDB as in Python;
+* each row group holds one workflow, ordered by finished_at, whatever the buffer limits;
+* ``stats`` over whole histories (read in place, with order statistics selected by Arrow) is
+  numpy's, bit for bit, and the same as the general path, which it leaves to whenever a run_id
+  repeats or more runs match than --last;
+* parts written in layout 1 make readers say what to do, and compaction rewrites them with
+  nothing lost; a layout newer than this mantis is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import append_bytes, assert_matches, oracle
+from mantis_runs import parquet_layout, query, schema
+from mantis_runs.cli import main
+from mantis_runs.compact import compact
+from mantis_runs.errors import MantisError
+from mantis_runs.layout import scan
+from mantis_runs.query import connect, numpy_percentiles, stats
+from mantis_runs.sqlfiles import load
+from mantis_runs.store import RunStore
+
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # May 2026 is open; April and before are closed
+
+
+def raw_line(run_id: str, breakdown: Any, *, wf: str = "wa", day: int = 3, minute: int = 0,
+             total: float = 10.0, status: str = "succeeded", month: str = "2026-04") -> bytes:
+    row: dict[str, Any] = {"run_id": run_id, "workflow_id": wf, "status": status,
+                           "finished_at": f"{month}-{day:02d}T{minute // 60 % 24:02d}:"
+                                          f"{minute % 60:02d}:00Z",
+                           "total_time_s": total}
+    if breakdown is not MISSING:
+        row["wall_time_breakdown"] = breakdown
+    return json.dumps(row, allow_nan=True).encode() + b"\n"
+
+
+MISSING = object()
+
+
+def view_breakdowns(d: Path) -> dict[str, Any]:
+    """run_id -> the breakdown the views show, NaN as the string 'nan' (NaN != NaN)."""
+    out: dict[str, Any] = {}
+    for r in RunStore(d).runs():
+        b = r["wall_time_breakdown"]
+        out[r["run_id"]] = None if b is None else {
+            k: ("nan" if isinstance(v, float) and math.isnan(v) else v) for k, v in b.items()}
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the breakdown columns
+
+names = st.sampled_from([*schema.KNOWN_BUCKETS[:4], "custom", "think2", "Think", "total"])
+values = st.one_of(
+    st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False),
+    st.integers(0, 10**6),
+    st.none(),
+    st.booleans(),
+    st.sampled_from(["12.5", "abc", "", "1e3"]),
+    st.sampled_from([math.nan, math.inf]),
+    st.lists(st.integers(), max_size=2),
+)
+breakdowns = st.one_of(
+    st.dictionaries(names, values, max_size=6),
+    st.sampled_from([MISSING, None, 5, "text", [1, 2]]),
+)
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(items=st.lists(breakdowns, min_size=1, max_size=12))
+def test_every_breakdown_reads_the_same_after_compaction(tmp_path: Path, items: list[Any]) -> None:
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    d = root / "data"
+    data = b"".join(raw_line(f"r{i}", b, minute=i) for i, b in enumerate(items))
+    append_bytes(d / "runs_log" / "2026-04.jsonl", data)
+    before = view_breakdowns(d)
+    before_stats = stats("wa", data_dir=d, now=NOW, since="2026-01-01").to_json()
+    assert len(before) == len(items)
+    compact(d, now=NOW)
+    assert not (d / "runs_log" / "2026-04.jsonl").exists()
+    assert view_breakdowns(d) == before
+    assert stats("wa", data_dir=d, now=NOW, since="2026-01-01").to_json() == before_stats
+    shutil.rmtree(root)
+
+
+def test_how_a_breakdown_is_stored(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join([
+        raw_line("known", {"think": 1.5, "act": 2}),
+        raw_line("mixed", {"think": 1.0, "custom": 3.0, "act": None, "load": "7.25"}),
+        raw_line("empty", {}),
+        raw_line("none", MISSING),
+        raw_line("scalar", 5),
+    ]))
+    compact(d, now=NOW)
+    (part,) = scan(d)["2026-04"].parts
+    rows = {r["run_id"]: r for r in pq.read_table(part).to_pylist()}
+
+    def known(run_id: str) -> dict[str, float] | None:
+        k = rows[run_id]["wall_time_breakdown_known"]
+        return None if k is None else {b: v for b, v in k.items() if v is not None}
+
+    assert (known("known"), rows["known"]["wall_time_breakdown_other"]) == (
+        {"think": 1.5, "act": 2.0}, None)
+    assert known("mixed") == {"think": 1.0, "load": 7.25}
+    assert sorted(rows["mixed"]["wall_time_breakdown_other"]) == [("act", None), ("custom", 3.0)]
+    assert (known("empty"), rows["empty"]["wall_time_breakdown_other"]) == ({}, None)
+    for r in ("none", "scalar"):
+        assert (known(r), rows[r]["wall_time_breakdown_other"]) == (None, None)
+    assert all(r["run_key"] == schema.run_key(rid) for rid, r in rows.items())
+
+
+@settings(max_examples=200, deadline=None)
+@given(run_id=st.text(min_size=1, max_size=40))
+def test_run_key_is_the_md5_prefix_in_duckdb_and_python(run_id: str) -> None:
+    con = connect()
+    try:
+        con.execute(load("macro_run_key"))
+        got = con.execute("SELECT mantis_run_key($r)", {"r": run_id}).fetchall()[0][0]
+    finally:
+        con.close()
+    assert got == schema.run_key(run_id) < 2**64
+
+
+# --------------------------------------------------------------------------------------------
+# row groups
+
+def test_each_row_group_holds_one_workflow(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small batches, groups and buffers force every path: groups written when full, the
+    largest buffer written early, the rest at the end."""
+    monkeypatch.setattr(parquet_layout, "BATCH_ROWS", 37)
+    monkeypatch.setattr(parquet_layout, "ROW_GROUP_ROWS", 50)
+    monkeypatch.setattr(parquet_layout, "BUFFER_BYTES", 30_000)
+    d = tmp_path / "data"
+    workflows = ["wa", "wb", "wc", "wd", "we", "wf", "wg"]
+    lines = []
+    for i in range(900):
+        wf = workflows[(i * i) % 7] if i % 5 else "wa"  # skewed: wa is the busiest
+        lines.append(raw_line(f"r{i:04d}", {"think": float(i)}, wf=wf, day=1 + (i * 7919) % 28,
+                              minute=i))
+    lines.append(b'{"run_id": "nowf", "status": "succeeded", "total_time_s": 1,'
+                 b' "finished_at": "2026-04-02T00:00:00Z"}\n')  # no workflow: still a row
+    append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join(lines))
+    compact(d, now=NOW)
+    (part,) = scan(d)["2026-04"].parts
+    pf = pq.ParquetFile(part)
+    seen: list[str] = []
+    groups_per_workflow: dict[Any, int] = {}
+    for g in range(pf.metadata.num_row_groups):
+        t = pf.read_row_group(g, columns=["run_id", "workflow_id", "finished_at"])
+        assert 0 < t.num_rows <= 50
+        wfs = set(t.column("workflow_id").to_pylist())
+        assert len(wfs) == 1, wfs
+        wf = wfs.pop()
+        groups_per_workflow[wf] = groups_per_workflow.get(wf, 0) + 1
+        fin = t.column("finished_at").to_pylist()
+        assert fin == sorted(fin)
+        seen += t.column("run_id").to_pylist()
+    assert sorted(seen) == sorted([f"r{i:04d}" for i in range(900)] + ["nowf"])
+    assert groups_per_workflow[None] == 1 and groups_per_workflow["wa"] > 5
+
+
+# --------------------------------------------------------------------------------------------
+# the whole-history path
+
+@settings(max_examples=300, deadline=None)
+@given(sample=st.lists(st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False),
+                                 st.sampled_from([0.1, 0.2, 0.3, 1.0, 2.5])),
+                       min_size=0, max_size=60))
+def test_order_statistics_give_numpys_percentiles_bit_for_bit(sample: list[float | None]
+                                                              ) -> None:
+    n, got = numpy_percentiles(pa.chunked_array([pa.array(sample, pa.float64())]))
+    finite = [v for v in sample if v is not None]
+    assert n == len(finite)
+    if not finite:
+        assert got is None
+        return
+    assert got == [float(v) for v in np.percentile(np.array(finite), [50, 95, 99])]
+
+
+def test_order_statistics_of_large_samples() -> None:
+    rng = np.random.default_rng(7)
+    for n in (1, 2, 3, 101, 1000, 99_999, 250_001):
+        sample = np.round(rng.lognormal(3, 1, n), 2)  # many ties
+        _, got = numpy_percentiles(pa.chunked_array([pa.array(sample)]))
+        assert got == [float(v) for v in np.percentile(sample, [50, 95, 99])]
+
+
+RUN_IDS = [f"r{i}" for i in range(40)]
+whole_rows = st.lists(
+    st.tuples(
+        st.sampled_from(RUN_IDS),
+        st.sampled_from(["2026-02", "2026-03", "2026-04", "2026-05"]),
+        st.integers(0, 27 * 1440),
+        st.sampled_from(["succeeded", "failed"]),
+        st.dictionaries(st.sampled_from(["think", "act", "load", "custom", "other"]),
+                        st.one_of(st.floats(0, 1000, allow_nan=False, allow_infinity=False),
+                                  st.sampled_from([0.5, 1.0, math.nan, math.inf])),
+                        max_size=4),
+    ),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(rows_in=whole_rows, compact_after=st.integers(0, 40), unique=st.booleans())
+def test_whole_histories_match_numpy_and_the_general_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows_in: list[Any],
+        compact_after: int, unique: bool) -> None:
+    """Closed months compacted, late rows in sealed shards, the open month checkpointed with a
+    tail; run_ids unique or repeated; NaN, infinities and other bucket names. Every answer with a
+    large --last is numpy's, and the same when the in-place path is switched off."""
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    d = root / "data"
+    log = d / "runs_log"
+    log.mkdir(parents=True)
+    rows: list[dict[str, Any]] = []
+    total = 1.0
+    for i, (run_id, month, minute, status, breakdown) in enumerate(rows_in):
+        if unique:
+            run_id = f"u{i}"
+        total += 1.25
+        line = raw_line(run_id, breakdown, wf="wa" if int(run_id[1:]) % 2 else "wb",
+                        day=1 + minute // 1440, minute=minute, total=total, status=status,
+                        month=month)
+        append_bytes(log / f"{month}.jsonl", line)
+        rows.append(json.loads(line))
+        if i == compact_after:
+            compact(d, now=NOW, checkpoint_min_bytes=0)
+    taken: list[bool] = []
+    real_whole = query._whole
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        out = real_whole(*args, **kwargs)
+        taken.append(out is not None)
+        return out
+
+    monkeypatch.setattr(query, "_whole", spy)
+    for wf in ("wa", "wb"):
+        for status in ("succeeded", ""):
+            for since in (None, "2026-03-10"):
+                got = stats(wf, data_dir=d, status=status, last=10**6, since=since,
+                            now=NOW).to_json()
+                assert_matches(got, oracle(finite_only(rows), wf, status=status, last=10**6,
+                                           since=None if since is None else
+                                           datetime.fromisoformat(since).replace(tzinfo=UTC)))
+                with monkeypatch.context() as m:
+                    m.setattr(query, "_whole", lambda *a, **k: None)
+                    general = stats(wf, data_dir=d, status=status, last=10**6, since=since,
+                                    now=NOW).to_json()
+                assert got == general
+    if unique and any(scan(d)[m].parts for m in scan(d)):
+        assert any(taken)
+    shutil.rmtree(root)
+
+
+def finite_only(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The oracle's rows with NaN and infinite bucket values left out (they are not samples)."""
+    return [{**r, "wall_time_breakdown": {k: v for k, v in (r.get("wall_time_breakdown") or {})
+                                          .items() if math.isfinite(v)}} for r in rows]
+
+
+def test_whole_path_is_left_when_runs_repeat_or_exceed_last(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    d = tmp_path / "data"
+    lines = [raw_line(f"r{i}", {"think": float(i)}, total=float(i + 1), minute=i, month=m)
+             for i in range(30) for m in ("2026-03",)]
+    append_bytes(d / "runs_log" / "2026-03.jsonl", b"".join(lines))
+    compact(d, now=NOW)
+    taken: list[bool] = []
+    real_whole = query._whole
+    monkeypatch.setattr(query, "_whole",
+                        lambda *a, **k: taken.append((out := real_whole(*a, **k)) is not None)
+                        or out)
+    assert stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01").run_count == 30
+    assert taken == [True]
+    # more runs than --last: only the newest --last are used, so not every row
+    monkeypatch.setattr(query, "CUTOFF_MAX_LAST", 5)
+    got = stats("wa", data_dir=d, last=10, now=NOW, since="2026-01-01")
+    assert taken == [True, False]
+    assert got.run_count == 10 and got.total.p50 == 25.5  # totals 21..30
+    monkeypatch.undo()
+    monkeypatch.setattr(query, "_whole",
+                        lambda *a, **k: taken.append((out := real_whole(*a, **k)) is not None)
+                        or out)
+    # a copy of r3 in the open month, later: r3 repeats, and its later copy wins
+    append_bytes(d / "runs_log" / "2026-05.jsonl",
+                 raw_line("r3", {"think": 99.0}, total=99.0, month="2026-05"))
+    got = stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01")
+    assert taken[-1] is False
+    assert got.run_count == 30 and got.total.n == 30
+    assert max(b.p99 or 0 for b in got.buckets) > 28
+
+
+# --------------------------------------------------------------------------------------------
+# layout versions
+
+def layout1_part(d: Path, month: str, rows: list[dict[str, Any]]) -> Path:
+    """A part as mantis wrote it before the layout had a version: one MAP breakdown column."""
+    fields = [pa.field(f.name, pa.map_(pa.string(), pa.float64())
+                       if f.kind in (schema.Kind.SECONDS_MAP, schema.Kind.NUMBER_MAP)
+                       else schema.arrow_schema().field(f.name).type) for f in schema.FIELDS]
+    old = pa.schema([*fields, pa.field("extra", pa.string())])
+    path = d / "compacted" / month / "part-000001-00112233aabbccdd.parquet"
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=old), path, compression="zstd")
+    return path
+
+
+def old_row(run_id: str, breakdown: list[tuple[str, float | None]] | None,
+            total: float) -> dict[str, Any]:
+    return {"schema_version": 1, "run_id": run_id, "workflow_id": "wa", "status": "succeeded",
+            "finished_at": datetime(2026, 3, 2, 10, int(total) % 60, tzinfo=UTC),
+            "total_time_s": total, "wall_time_breakdown": breakdown,
+            "extra": '{"host": "h1"}'}
+
+
+def test_layout1_parts_are_named_by_readers_and_rewritten_by_compaction(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    rows = [old_row("a", [("think", 1.5), ("act", 2.0)], 10.0),
+            old_row("b", [("think", math.nan), ("custom", 3.0), ("load", None)], 11.0),
+            old_row("c", None, 12.0),
+            old_row("d", [], 13.0)]
+    old = layout1_part(d, "2026-03", rows)
+    assert parquet_layout.layout_of(old) == 1
+    with pytest.raises(MantisError, match=r"part-000001-00112233aabbccdd\.parquet is in Parquet "
+                                          r"layout 1.*run `mantis runs compact` once"):
+        stats("wa", data_dir=d, now=NOW, since="2026-01-01")
+    with pytest.raises(MantisError, match="is in Parquet layout 1"):
+        RunStore(d).runs()
+
+    out = CliRunner().invoke(main, ["runs", "compact", "--dry-run", "--data-dir", str(d)])
+    assert "2026-03: rewrite part-000001-00112233aabbccdd.parquet in Parquet layout 2" in (
+        out.output)
+    report = compact(d, now=NOW)
+    assert report.upgraded == ["compacted/2026-03/part-000002-00112233aabbccdd.parquet"]
+    assert not old.exists()
+    (new,) = scan(d)["2026-03"].parts
+    assert parquet_layout.layout_of(new) == 2
+    assert view_breakdowns(d) == {"a": {"think": 1.5, "act": 2.0},
+                                  "b": {"think": "nan", "custom": 3.0, "load": None},
+                                  "c": None, "d": {}}
+    got = stats("wa", data_dir=d, now=NOW, since="2026-01-01").to_json()
+    assert got["run_count"] == 4 and got["percentiles"]["custom"]["n"] == 1
+    assert compact(d, now=NOW).upgraded == []
+
+
+def test_a_newer_layout_is_refused(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    append_bytes(d / "runs_log" / "2026-03.jsonl", raw_line("a", {"think": 1.0}, month="2026-03"))
+    compact(d, now=NOW)
+    (part,) = scan(d)["2026-03"].parts
+    t = pq.read_table(part)
+    pq.write_table(t.replace_schema_metadata({"mantis_layout": "3"}), part)
+    out = CliRunner().invoke(main, ["runs", "compact", "--data-dir", str(d)])
+    assert out.exit_code == 1
+    assert out.output.strip().endswith("is in Parquet layout 3, newer than this mantis-runs (2); "
+                                       "upgrade mantis-runs")
