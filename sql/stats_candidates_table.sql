@@ -6,13 +6,11 @@
 -- The breakdown is kept as in the Parquet layout (docs/storage-format.md):
 --   known - the nine known buckets as a struct of DOUBLEs (json_transform structure $known_struct);
 --   other - a MAP holding at least the entries with other names (NULL when there are none).
--- run_key is the Parquet layout's key of the run_id (mantis_run_key).
 -- Parameters: $known_struct.
 CREATE OR REPLACE TEMP TABLE mantis_candidates AS
 SELECT
     NULL::VARCHAR AS source,
     NULL::VARCHAR AS run_id,
-    NULL::UBIGINT AS run_key,
     NULL::VARCHAR AS status,
     NULL::TIMESTAMPTZ AS finished_at,
     NULL::DOUBLE AS total_time_s,

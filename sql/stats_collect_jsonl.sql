@@ -12,7 +12,6 @@ INSERT INTO mantis_candidates
 SELECT
     CASE WHEN run_id IS NULL THEN filename END AS source,
     run_id,
-    mantis_run_key(run_id) AS run_key,
     status,
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,  -- "NaN", 1e400

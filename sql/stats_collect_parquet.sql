@@ -10,7 +10,6 @@ INSERT INTO mantis_candidates
 SELECT
     NULL AS source,
     run_id,
-    run_key,
     status,
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
