@@ -1,9 +1,8 @@
 -- mantis_part_rows(files): the rows of Parquet parts as the views show them: the two stored
 -- columns of the breakdown (docs/storage-format.md, "Parquet layout") become one
--- wall_time_breakdown MAP again (mantis_breakdown), and run_key, an index for readers, is left
--- out.
+-- wall_time_breakdown MAP again (mantis_breakdown).
 CREATE OR REPLACE TEMP MACRO mantis_part_rows(files) AS TABLE
 SELECT
-    * EXCLUDE (wall_time_breakdown_known, wall_time_breakdown_other, run_key),
+    * EXCLUDE (wall_time_breakdown_known, wall_time_breakdown_other),
     mantis_breakdown(wall_time_breakdown_known, wall_time_breakdown_other) AS wall_time_breakdown
 FROM read_parquet(files);

@@ -8,7 +8,7 @@
 --                               with a name outside `known_names` or a value that is not a JSON
 --                               number have such entries, and only they pay for the MAP (DuckDB
 --                               2.0 builds it slowly).
--- plus run_key (mantis_run_key). Column order does not matter: callers select by name.
+-- Column order does not matter: callers select by name.
 CREATE OR REPLACE TEMP MACRO mantis_stored_rows(files, structure, known, known_struct, known_names)
 AS TABLE
 SELECT
@@ -22,6 +22,5 @@ SELECT
                                     json_type(wall_time_breakdown, '$.*')))
          THEN mantis_other_seconds(
                   json_transform(wall_time_breakdown, '"MAP(VARCHAR, DOUBLE)"'), known_names)
-    END AS wall_time_breakdown_other,
-    mantis_run_key(run_id) AS run_key
+    END AS wall_time_breakdown_other
 FROM mantis_sealed_rows(files, structure, known);

@@ -1,10 +1,10 @@
 -- mantis_whole_rows(files, wf, since): the rows a whole-history `stats` reads in place: those of
 -- the Parquet files `files` with workflow_id `wf` and finished_at >= `since` (ISO text; NULL: any
 -- time), plus the JSONL rows already gathered in mantis_candidates (which hold no Parquet rows
--- on this path; their run_key is computed here, as compaction computes it). Copies of a run_id
--- are not merged here: stats_whole_counts proves there are none.
+-- on this path). Copies of a run_id are not merged here: stats_whole_counts proves there are
+-- none.
 CREATE OR REPLACE TEMP MACRO mantis_whole_rows(files, wf, since) AS TABLE
-SELECT run_key, status,
+SELECT run_id, status,
        CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
        wall_time_breakdown_known AS known,
        wall_time_breakdown_other AS other
@@ -12,6 +12,6 @@ FROM read_parquet(files)
 WHERE workflow_id = wf
   AND (since IS NULL OR finished_at >= CAST(since AS TIMESTAMPTZ))
 UNION ALL
-SELECT mantis_run_key(run_id) AS run_key, status, total_time_s, known, other
+SELECT run_id, status, total_time_s, known, other
 FROM mantis_candidates
 WHERE run_id IS NOT NULL;

@@ -3,7 +3,6 @@
 * every breakdown a JSONL line can hold (known and other names, nulls, numbers as text, NaN,
   booleans, empty and non-object breakdowns) reads the same through the views before and after
   compaction;
-* ``run_key`` is the first 64 bits of the run_id's MD5, in DuckDB as in Python;
 * each row group holds one workflow, ordered by finished_at, whatever the buffer limits;
 * ``stats`` over whole histories (read in place, with order statistics selected by Arrow) is
   numpy's, bit for bit, and the same as the general path, which it leaves to whenever a run_id
@@ -36,8 +35,7 @@ from mantis_runs.cli import main
 from mantis_runs.compact import compact
 from mantis_runs.errors import MantisError
 from mantis_runs.layout import scan
-from mantis_runs.query import connect, numpy_percentiles, stats
-from mantis_runs.sqlfiles import load
+from mantis_runs.query import numpy_percentiles, stats
 from mantis_runs.store import RunStore
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # May 2026 is open; April and before are closed
@@ -128,19 +126,6 @@ def test_how_a_breakdown_is_stored(tmp_path: Path) -> None:
     assert (known("empty"), rows["empty"]["wall_time_breakdown_other"]) == ({}, None)
     for r in ("none", "scalar"):
         assert (known(r), rows[r]["wall_time_breakdown_other"]) == (None, None)
-    assert all(r["run_key"] == schema.run_key(rid) for rid, r in rows.items())
-
-
-@settings(max_examples=200, deadline=None)
-@given(run_id=st.text(min_size=1, max_size=40))
-def test_run_key_is_the_md5_prefix_in_duckdb_and_python(run_id: str) -> None:
-    con = connect()
-    try:
-        con.execute(load("macro_run_key"))
-        got = con.execute("SELECT mantis_run_key($r)", {"r": run_id}).fetchall()[0][0]
-    finally:
-        con.close()
-    assert got == schema.run_key(run_id) < 2**64
 
 
 # --------------------------------------------------------------------------------------------

@@ -433,7 +433,7 @@ def _upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Prog
     tmp = scratch / f"part-{generation + 1:06d}-{lineage}.parquet.inprogress"
     con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
     with _nothing_lost(f"rewriting {part.name}", "the part stays as it was"), closing(con):
-        for macro in ("macro_run_key", "macro_other_seconds", "macro_upgrade_rows"):
+        for macro in ("macro_other_seconds", "macro_upgrade_rows"):
             con.execute(load(macro))
         params = {k: v for k, v in stored_row_params().items()
                   if k in ("known_struct", "known_names")}
@@ -499,8 +499,8 @@ class _Conversion:
 
 
 #: The macros that turn JSONL lines into rows of the Parquet layout (mantis_stored_rows).
-STORED_ROW_MACROS = ("macro_bad_line", "macro_sealed_rows", "macro_run_key",
-                     "macro_other_seconds", "macro_stored_rows")
+STORED_ROW_MACROS = ("macro_bad_line", "macro_sealed_rows", "macro_other_seconds",
+                     "macro_stored_rows")
 
 
 def stored_row_params() -> dict[str, Any]:

@@ -31,7 +31,7 @@ BATCH_ROWS = 64 * 1024
 #: Rows per Parquet row group (a workflow with fewer rows gets one smaller group).
 ROW_GROUP_ROWS = 128 * 1024
 #: Arrow memory held for rows not yet written, over all workflows.
-BUFFER_BYTES = 64 * 1024 * 1024
+BUFFER_BYTES = 32 * 1024 * 1024
 
 
 def layout_of(path: Path) -> int:

@@ -327,14 +327,11 @@ def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> l
 CUTOFF_MAX_LAST = 10_000
 
 
-def _dedupe(con: duckdb.DuckDBPyConnection) -> bool:
-    """Leave one copy of each run_id in mantis_candidates (a no-op scan when there are none);
-    whether any was removed."""
+def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
+    """Leave one copy of each run_id in mantis_candidates (a no-op scan when there are none)."""
     dup = con.execute(load("stats_duplicates")).fetchone()
     if dup is not None and dup[0]:
         con.execute(load("stats_dedupe"))
-        return True
-    return False
 
 
 def _enough(con: duckdb.DuckDBPyConnection, status: str | None, cutoff: str,
@@ -366,7 +363,6 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
            workflow_id: str, last: int, since: datetime | None, status: str | None,
            buckets: list[str] | None) -> StatsResult:
     con.execute(load("stats_candidates_table"), {"known_struct": _known_struct()})
-    con.execute(load("macro_run_key"))
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     checkpointed_bad: dict[str, int] = {}
@@ -463,7 +459,7 @@ def _whole(con: duckdb.DuckDBPyConnection, parts: list[str], common: dict[str, A
            status: str | None, last: int, buckets: list[str] | None,
            ) -> tuple[list[tuple[Any, ...]], int] | None:
     """The percentile rows and run count of a whole history read in place, or None when that is
-    not possible: a run_id may repeat (equal run_keys), or more runs match than ``last``.
+    not possible: a run_id may repeat (equal hashes), or more runs match than ``last``.
 
     Every JSONL row of the window is in mantis_candidates already; the Parquet rows ``parts``
     are read where they are: once for the counts, once for the samples, which go to Arrow, where

@@ -125,31 +125,18 @@ def known_struct() -> dict[str, str]:
 #                 NULL when the row had no breakdown object at all;
 #   <name>_other  MAP of every other entry: names outside KNOWN_BUCKETS, and known names whose
 #                 value was null or not a number (NULL when there are none).
-# The row's breakdown is the non-NULL fields of the struct plus the map. Rows also carry
-# ``run_key`` (KEY_COLUMN), and each row group holds the rows of one workflow_id.
+# The row's breakdown is the non-NULL fields of the struct plus the map. Each row group holds the
+# rows of one workflow_id.
 
 #: Written to the key-value metadata of every Parquet file as ``mantis_layout``.
 PARQUET_LAYOUT: Final = 2
 LAYOUT_KEY: Final = "mantis_layout"
 KNOWN_SUFFIX: Final = "_known"
 OTHER_SUFFIX: Final = "_other"
-#: The first 64 bits of the MD5 of the run_id's UTF-8 bytes, as an unsigned integer
-#: (``int(hashlib.md5(run_id.encode()).hexdigest()[:16], 16)``). Equal run_ids have equal keys, so
-#: readers prove "no run_id repeats" by counting distinct keys, without comparing strings.
-KEY_COLUMN: Final = "run_key"
-
-
-def run_key(run_id: str) -> int:
-    """``run_key`` of a run_id, as compaction stores it (see KEY_COLUMN)."""
-    import hashlib
-
-    return int(hashlib.md5(run_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:16], 16)
-
-
 def parquet_schema() -> pa.Schema:
     """The Parquet schema of compacted parts and checkpoints (layout ``PARQUET_LAYOUT``):
     ``FIELDS`` in order, each SECONDS_MAP field as its ``_known`` struct and ``_other`` map, then
-    the ``extra`` JSON text column and ``run_key``."""
+    the ``extra`` JSON text column."""
     import pyarrow as pa
 
     types = _arrow_types()
@@ -162,7 +149,6 @@ def parquet_schema() -> pa.Schema:
         else:
             fields.append(pa.field(f.name, types[f.kind]))
     fields.append(pa.field(EXTRA_COLUMN, pa.string()))
-    fields.append(pa.field(KEY_COLUMN, pa.uint64()))
     return pa.schema(fields, metadata={LAYOUT_KEY: str(PARQUET_LAYOUT)})
 
 
