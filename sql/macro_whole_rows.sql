@@ -6,7 +6,7 @@
 CREATE OR REPLACE TEMP MACRO mantis_whole_rows(files, wf, since) AS TABLE
 SELECT run_id, status,
        CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
-       wall_time_breakdown_known AS known,
+       wall_time_breakdown AS known,
        wall_time_breakdown_other AS other
 FROM read_parquet(files)
 WHERE workflow_id = wf

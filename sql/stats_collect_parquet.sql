@@ -4,8 +4,8 @@
 -- split the files' rows in two disjoint sets (both NULL: every row):
 --   $at_least - only rows with finished_at >= it (stats_cutoff's cutoff, as text);
 --   $before   - only rows with finished_at < it or NULL (the rest, when the first set was short).
--- Parquet files hold only good rows, so nothing here is counted as skipped. Each row group holds
--- one workflow, so the workflow filter skips the others' row groups undecoded.
+-- Parquet files hold only good rows, so nothing here is counted as skipped. Rows are grouped by
+-- workflow, so the workflow filter skips most other workflows' row groups undecoded.
 INSERT INTO mantis_candidates
 SELECT
     NULL AS source,
@@ -13,7 +13,7 @@ SELECT
     status,
     finished_at,
     CASE WHEN isfinite(total_time_s) THEN total_time_s END AS total_time_s,
-    wall_time_breakdown_known AS known,
+    wall_time_breakdown AS known,
     wall_time_breakdown_other AS other
 FROM read_parquet($files)
 WHERE workflow_id = $workflow_id

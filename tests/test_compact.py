@@ -431,10 +431,10 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert json.loads(feb["f6"]["extra"]) == {"x": None}
     assert feb["f1"]["extra"] is None
     # numbers written as strings are typed; the later copy of a duplicate is the one kept
-    assert (feb["f4"]["total_time_s"], feb["f4"]["wall_time_breakdown_known"]["think"],
+    assert (feb["f4"]["total_time_s"], feb["f4"]["wall_time_breakdown"]["think"],
             feb["f4"]["wall_time_breakdown_other"], feb["f4"]["steps_executed"]) == (
         40.5, 20.25, None, 7)
-    assert {k for k, v in feb["f4"]["wall_time_breakdown_known"].items() if v is not None} == {
+    assert {k for k, v in feb["f4"]["wall_time_breakdown"].items() if v is not None} == {
         "think"}
     assert (feb["f2"]["total_time_s"], feb["f2"]["finished_at"]) == (
         25.0, datetime(2026, 2, 8, 10, tzinfo=UTC))
@@ -452,7 +452,7 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert pl.scan_parquet(glob).select(pl.len()).collect().item() == total
     f4 = df.filter(pl.col("run_id") == "f4")
     assert f4["total_time_s"].to_list() == [40.5]
-    assert f4["wall_time_breakdown_known"].struct.field("think").to_list() == [20.25]
+    assert f4["wall_time_breakdown"].struct.field("think").to_list() == [20.25]
 
 
 def assert_same_stats_by_status_after_compaction(d: Path, run_counts: list[int]) -> None:

@@ -116,7 +116,7 @@ def test_how_a_breakdown_is_stored(tmp_path: Path) -> None:
     rows = {r["run_id"]: r for r in pq.read_table(part).to_pylist()}
 
     def known(run_id: str) -> dict[str, float] | None:
-        k = rows[run_id]["wall_time_breakdown_known"]
+        k = rows[run_id]["wall_time_breakdown"]
         return None if k is None else {b: v for b, v in k.items() if v is not None}
 
     assert (known("known"), rows["known"]["wall_time_breakdown_other"]) == (
@@ -131,13 +131,40 @@ def test_how_a_breakdown_is_stored(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------------------------
 # row groups
 
-def test_each_row_group_holds_one_workflow(tmp_path: Path,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def group_tables(part: Path) -> list[pa.Table]:
+    pf = pq.ParquetFile(part)
+    return [pf.read_row_group(g, columns=["run_id", "workflow_id", "finished_at"])
+            for g in range(pf.metadata.num_row_groups)]
+
+
+def assert_grouped(groups: list[pa.Table], expected_ids: list[str]) -> dict[Any, int]:
+    """Each row group sorted by (workflow_id, finished_at), every row once; returns how many
+    row groups each workflow has to itself."""
+    own: dict[Any, int] = {}
+    seen: list[str] = []
+    for t in groups:
+        assert 0 < t.num_rows <= parquet_layout.ROW_GROUP_ROWS
+        keys = [((w is None, w or ""), f) for w, f in zip(t.column("workflow_id").to_pylist(),
+                                                          t.column("finished_at").to_pylist(),
+                                                          strict=True)]
+        assert keys == sorted(keys)
+        wfs = set(t.column("workflow_id").to_pylist())
+        if len(wfs) == 1:
+            wf = wfs.pop()
+            own[wf] = own.get(wf, 0) + 1
+        seen += t.column("run_id").to_pylist()
+    assert sorted(seen) == sorted(expected_ids)
+    return own
+
+
+def test_busy_workflows_get_row_groups_of_their_own(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """Small batches, groups and buffers force every path: groups written when full, the
     largest buffer written early, the rest at the end."""
     monkeypatch.setattr(parquet_layout, "BATCH_ROWS", 37)
     monkeypatch.setattr(parquet_layout, "ROW_GROUP_ROWS", 50)
     monkeypatch.setattr(parquet_layout, "BUFFER_BYTES", 30_000)
+    monkeypatch.setattr(parquet_layout, "MIN_OWN_GROUP_ROWS", 20)
     d = tmp_path / "data"
     workflows = ["wa", "wb", "wc", "wd", "we", "wf", "wg"]
     lines = []
@@ -150,21 +177,36 @@ def test_each_row_group_holds_one_workflow(tmp_path: Path,
     append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join(lines))
     compact(d, now=NOW)
     (part,) = scan(d)["2026-04"].parts
-    pf = pq.ParquetFile(part)
-    seen: list[str] = []
-    groups_per_workflow: dict[Any, int] = {}
-    for g in range(pf.metadata.num_row_groups):
-        t = pf.read_row_group(g, columns=["run_id", "workflow_id", "finished_at"])
-        assert 0 < t.num_rows <= 50
-        wfs = set(t.column("workflow_id").to_pylist())
-        assert len(wfs) == 1, wfs
-        wf = wfs.pop()
-        groups_per_workflow[wf] = groups_per_workflow.get(wf, 0) + 1
-        fin = t.column("finished_at").to_pylist()
-        assert fin == sorted(fin)
-        seen += t.column("run_id").to_pylist()
-    assert sorted(seen) == sorted([f"r{i:04d}" for i in range(900)] + ["nowf"])
-    assert groups_per_workflow[None] == 1 and groups_per_workflow["wa"] > 5
+    own = assert_grouped(group_tables(part), [f"r{i:04d}" for i in range(900)] + ["nowf"])
+    assert own["wa"] > 5 and own.get(None, 0) <= 1
+
+
+def test_many_small_workflows_share_row_groups(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thousands of workflows with a row or two each: a few shared row groups, not one per
+    workflow, and never more than MAX_BUFFERED_WORKFLOWS buffers."""
+    monkeypatch.setattr(parquet_layout, "BATCH_ROWS", 400)
+    monkeypatch.setattr(parquet_layout, "ROW_GROUP_ROWS", 1000)
+    monkeypatch.setattr(parquet_layout, "MAX_BUFFERED_WORKFLOWS", 50)
+    most = 0
+    real_add = parquet_layout._RowGroups.add
+
+    def add(self: Any, table: pa.Table) -> None:
+        nonlocal most
+        real_add(self, table)
+        most = max(most, len(self.pending))
+
+    monkeypatch.setattr(parquet_layout._RowGroups, "add", add)
+    d = tmp_path / "data"
+    lines = [raw_line(f"r{i:05d}", {"think": 1.0}, wf=f"w{(i * 7) % 3000:04d}",
+                      day=1 + i % 28, minute=i) for i in range(4500)]
+    lines += [raw_line(f"b{i:05d}", {"think": 2.0}, wf="busy", minute=i) for i in range(1500)]
+    append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join(lines))
+    compact(d, now=NOW)
+    (part,) = scan(d)["2026-04"].parts
+    groups = group_tables(part)
+    assert_grouped(groups, [f"r{i:05d}" for i in range(4500)] + [f"b{i:05d}" for i in range(1500)])
+    assert len(groups) <= 6000 // 400 + 2 and most <= 50  # a group per batch at most
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,7 +214,7 @@ def test_each_row_group_holds_one_workflow(tmp_path: Path,
 
 @settings(max_examples=300, deadline=None)
 @given(sample=st.lists(st.one_of(st.none(), st.floats(-1e9, 1e9, allow_nan=False),
-                                 st.sampled_from([0.1, 0.2, 0.3, 1.0, 2.5])),
+                                 st.sampled_from([0.1, 0.2, 0.3, 1.0, 2.5, -0.0, 0.0])),
                        min_size=0, max_size=60))
 def test_order_statistics_give_numpys_percentiles_bit_for_bit(sample: list[float | None]
                                                               ) -> None:
@@ -281,11 +323,17 @@ def test_whole_path_is_left_when_runs_repeat_or_exceed_last(
                         or out)
     assert stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01").run_count == 30
     assert taken == [True]
-    # more runs than --last: only the newest --last are used, so not every row
+    # more Parquet rows than --last: months are read newest first, as for a small --last
     monkeypatch.setattr(query, "CUTOFF_MAX_LAST", 5)
     got = stats("wa", data_dir=d, last=10, now=NOW, since="2026-01-01")
-    assert taken == [True, False]
+    assert taken == [True]
     assert got.run_count == 10 and got.total.p50 == 25.5  # totals 21..30
+    # more runs than the in-place path holds in memory
+    monkeypatch.setattr(query, "CUTOFF_MAX_LAST", 10_000)
+    monkeypatch.setattr(query, "WHOLE_MAX_RUNS", 29)
+    got = stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01")
+    assert taken == [True, False]
+    assert got.run_count == 30 and got.total.p50 == 15.5
     monkeypatch.undo()
     monkeypatch.setattr(query, "_whole",
                         lambda *a, **k: taken.append((out := real_whole(*a, **k)) is not None)
@@ -336,7 +384,9 @@ def test_layout1_parts_are_named_by_readers_and_rewritten_by_compaction(tmp_path
     with pytest.raises(MantisError, match="is in Parquet layout 1"):
         RunStore(d).runs()
 
-    out = CliRunner().invoke(main, ["runs", "compact", "--dry-run", "--data-dir", str(d)])
+    # listed whatever --month says, as the real run rewrites it whatever --month says
+    out = CliRunner().invoke(main, ["runs", "compact", "--dry-run", "--month", "2026-01",
+                                    "--data-dir", str(d)])
     assert "2026-03: rewrite part-000001-00112233aabbccdd.parquet in Parquet layout 2" in (
         out.output)
     report = compact(d, now=NOW)

@@ -202,6 +202,10 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
 
     if report.dry_run:
         for month, mf in scan(base).items():
+            for part in mf.parts:  # every month, whatever --month says, as the real run does
+                if check_layout(part) < schema.PARQUET_LAYOUT:
+                    report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
+                                       f"{schema.PARQUET_LAYOUT}")
             if not wanted(month):
                 if mf.live is not None and checkpoint_min_bytes is not None:
                     pending = _unchecked_bytes(base, month, mf.live)
@@ -213,10 +217,6 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
                                            f"({human_bytes(pending)} not in its checkpoint, under "
                                            f"--checkpoint-min-mb)")
                 continue
-            for part in mf.parts:
-                if check_layout(part) < schema.PARQUET_LAYOUT:
-                    report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
-                                       f"{schema.PARQUET_LAYOUT}")
             todo = [p.name for p in mf.sealed]
             if mf.live is not None:
                 todo.append(f"{mf.live.name} (to be sealed)")

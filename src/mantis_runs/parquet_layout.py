@@ -1,12 +1,17 @@
 """Writing Parquet files in mantis's layout (compacted parts and checkpoints).
 
-The columns come from :func:`mantis_runs.schema.parquet_schema`. Rows are also *clustered*: every
-row group holds the rows of one ``workflow_id`` (ordered by ``finished_at``), so a reader that asks
-for one workflow skips the other workflows' row groups by their statistics instead of decoding
-them. Rows are buffered per workflow in Arrow memory, at most ``BUFFER_BYTES`` in all: a workflow
-whose rows fill a row group is written out, and when the buffers are full the largest one is
-written out early (a smaller row group). Memory therefore stays bounded whatever the number of
-workflows; only row group sizes vary.
+The columns come from :func:`mantis_runs.schema.parquet_schema`. Rows are also *clustered* by
+``workflow_id``, so that a reader that asks for one workflow skips the others' row groups by their
+statistics instead of decoding them:
+
+* a workflow with many rows gets row groups of its own, each ordered by ``finished_at``;
+* workflows with few rows share row groups, sorted by ``workflow_id`` then ``finished_at``.
+
+Rows wait in per-workflow Arrow buffers, at most ``BUFFER_BYTES`` and ``MAX_BUFFERED_WORKFLOWS``
+of them. A workflow whose rows fill a row group is written out; when a limit is reached, the
+largest buffer is written out early if it holds at least ``MIN_OWN_GROUP_ROWS`` rows, else every
+buffer goes into shared row groups. Memory therefore stays bounded whatever the number of
+workflows, and so does the number of row groups (each costs footer space in every reader).
 
 pyarrow is imported by the functions that need it, never at module import.
 """
@@ -32,6 +37,10 @@ BATCH_ROWS = 64 * 1024
 ROW_GROUP_ROWS = 128 * 1024
 #: Arrow memory held for rows not yet written, over all workflows.
 BUFFER_BYTES = 32 * 1024 * 1024
+#: Workflows buffered at once; a batch that holds more goes to shared row groups directly.
+MAX_BUFFERED_WORKFLOWS = 256
+#: A workflow needs this many buffered rows to get a row group of its own before the end.
+MIN_OWN_GROUP_ROWS = 16 * 1024
 
 
 def layout_of(path: Path) -> int:
@@ -80,6 +89,10 @@ def write_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
         os.fsync(fd)
     finally:
         os.close(fd)
+    in_file = pq.ParquetFile(tmp).metadata.num_rows
+    if in_file != written:  # the grouping lost or repeated rows: never publish such a file
+        raise MantisError(f"{tmp.name} holds {in_file} rows where {written} were streamed into "
+                          "it; it was not published")
     return written
 
 
@@ -100,6 +113,10 @@ class _RowGroups:
         keys = table.column("workflow_id")
         order = pc.sort_indices(keys)  # stable: arrival order within a workflow
         runs = pc.run_end_encode(keys.take(order).combine_chunks())
+        if len(runs.run_ends) > MAX_BUFFERED_WORKFLOWS:  # many small workflows: no buffering
+            self.flush_all()
+            self._shared([table])
+            return
         start = 0
         for end, key in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
             # take() copies, so a buffered workflow never pins the whole batch in memory
@@ -109,21 +126,42 @@ class _RowGroups:
             self.rows[key] = self.rows.get(key, 0) + part.num_rows
             self.bytes[key] = self.bytes.get(key, 0) + part.nbytes
             if self.rows[key] >= ROW_GROUP_ROWS:
-                self._flush(key, whole_groups_only=True)
-        while sum(self.bytes.values()) > BUFFER_BYTES:
-            self._flush(max(self.bytes, key=lambda k: self.bytes[k]), whole_groups_only=False)
+                self._own(key, whole_groups_only=True)
+        while self.pending and (sum(self.bytes.values()) > BUFFER_BYTES
+                                or len(self.pending) > MAX_BUFFERED_WORKFLOWS):
+            largest = max(self.rows, key=lambda k: self.rows[k])
+            if self.rows[largest] >= MIN_OWN_GROUP_ROWS:
+                self._own(largest, whole_groups_only=False)
+            else:
+                self.flush_all()
 
     def flush_all(self) -> None:
+        """Write every buffered row: workflows with enough rows in groups of their own, the rest
+        in shared groups."""
         for key in sorted(self.pending, key=lambda k: (k is None, k or "")):
-            self._flush(key, whole_groups_only=False)
+            if self.rows[key] >= MIN_OWN_GROUP_ROWS:
+                self._own(key, whole_groups_only=False)
+        self._shared([t for parts in self.pending.values() for t in parts])
+        self._forget(list(self.pending))
 
-    def _flush(self, key: str | None, *, whole_groups_only: bool) -> None:
+    def _forget(self, keys: list[str | None]) -> None:
+        for key in keys:
+            del self.pending[key], self.rows[key], self.bytes[key]
+
+    def _shared(self, tables: list[pa.Table]) -> None:
         import pyarrow as pa
 
-        table = pa.concat_tables(self.pending.pop(key))
-        self.rows.pop(key)
-        self.bytes.pop(key)
-        table = table.sort_by([("finished_at", "ascending")])
+        if not tables:
+            return
+        table = pa.concat_tables(tables).sort_by([("workflow_id", "ascending"),
+                                                  ("finished_at", "ascending")])
+        self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+
+    def _own(self, key: str | None, *, whole_groups_only: bool) -> None:
+        import pyarrow as pa
+
+        table = pa.concat_tables(self.pending[key]).sort_by([("finished_at", "ascending")])
+        self._forget([key])
         keep = table.num_rows % ROW_GROUP_ROWS if whole_groups_only else 0
         out = table.num_rows - keep
         if out:

@@ -325,6 +325,9 @@ def candidate_months(months: dict[str, MonthFiles], since: datetime | None) -> l
 
 #: Up to this --last, a month's Parquet rows are read from a cutoff (stats_cutoff) first.
 CUTOFF_MAX_LAST = 10_000
+#: The most runs whose samples _whole holds in Arrow memory (8 bytes per run and measure, outside
+#: DuckDB's memory limit: about 0.8 GB at this many runs); more go through DuckDB, which spills.
+WHOLE_MAX_RUNS = 10_000_000
 
 
 def _dedupe(con: duckdb.DuckDBPyConnection) -> None:
@@ -370,12 +373,13 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
     got = runs = 0
     per_month = 0.0
     rows: list[tuple[Any, ...]] | None = None
+    whole = last > CUTOFF_MAX_LAST and _may_fit(con, todo, live, common, status, last)
     while todo:
         # The newest month alone first: the default --last 100 rarely needs more. Then, from the
         # rate seen so far, enough older months in one scan (DuckDB reads them in parallel). A
-        # large --last reads every month at once, in place when it can (_whole).
+        # --last that every run may fit in reads every month at once, in place when it can.
         if got == 0 or per_month <= 0:
-            take = 1 if got == 0 and last <= CUTOFF_MAX_LAST else len(todo)
+            take = len(todo) if whole or got > 0 else 1
         else:
             take = max(1, math.ceil((last - got) / per_month * 1.25))
         chunk, todo = todo[:take], todo[take:]
@@ -392,10 +396,10 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
                                                       "columns": columns,
                                                       "known": list(schema.KNOWN_BUCKETS),
                                                       "known_struct": _known_struct()})
-        if parts and not todo and got == 0 and last > CUTOFF_MAX_LAST:
-            whole = _whole(con, parts, common, status, last, buckets)
-            if whole is not None:
-                rows, runs = whole
+        if whole and not todo and got == 0:
+            in_place = _whole(con, parts, common, status, last, buckets)
+            if in_place is not None:
+                rows, runs = in_place
                 break
         cutoff = None
         if parts:
@@ -455,11 +459,24 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
                        skipped_lines=skipped)
 
 
+def _may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Path, LiveRead],
+             common: dict[str, Any], status: str | None, last: int) -> bool:
+    """Whether every matching run may fit in ``last``, so that reading every month at once and
+    in place (_whole) can work: the Parquet rows alone do not exceed it (a cheap count)."""
+    parts = [duckdb_path(p) for mf in todo for p in month_sources(mf, live)[1]]
+    if not parts:
+        return False
+    rows = con.execute(load("stats_parquet_runs"),
+                       {**common, "files": parts, "status": status}).fetchall()[0][0]
+    return int(rows) <= last
+
+
 def _whole(con: duckdb.DuckDBPyConnection, parts: list[str], common: dict[str, Any],
            status: str | None, last: int, buckets: list[str] | None,
            ) -> tuple[list[tuple[Any, ...]], int] | None:
     """The percentile rows and run count of a whole history read in place, or None when that is
-    not possible: a run_id may repeat (equal hashes), or more runs match than ``last``.
+    not possible: a run_id may repeat (equal hashes), more runs match than ``last``, or more
+    than WHOLE_MAX_RUNS.
 
     Every JSONL row of the window is in mantis_candidates already; the Parquet rows ``parts``
     are read where they are: once for the counts, once for the samples, which go to Arrow, where
@@ -470,7 +487,7 @@ def _whole(con: duckdb.DuckDBPyConnection, parts: list[str], common: dict[str, A
     con.execute(load("macro_whole_rows"))
     params = {**common, "files": parts, "status": status}
     row = con.execute(load("stats_whole_counts"), params).fetchall()[0]
-    if int(row[0]) != int(row[1]) or int(row[2]) > last:
+    if int(row[0]) != int(row[1]) or int(row[2]) > min(last, WHOLE_MAX_RUNS):
         return None
     runs = int(row[2])
     samples = con.sql(load("stats_whole_measures"), params=params).to_arrow_table()
@@ -496,9 +513,12 @@ def numpy_percentiles(values: Any) -> tuple[int, list[float] | None]:
 
     numpy takes h = (n-1)*q, then a and b, the values of ranks floor(h) and floor(h)+1, and
     returns a + (b-a)*t, or b - (b-a)*(1-t) once t = h - floor(h) >= 0.5 (its _lerp; the
-    mantis_lerp macro does the same in SQL). Arrow's quantile kernel with "lower" interpolation
-    selects the value of rank floor(q'*(n-1)) without sorting, so each rank r is asked for at
-    q' = (r + 0.25)/(n-1), a quarter-rank clear of rounding (q' = 1 for the last rank).
+    mantis_lerp macro does the same in SQL). When h >= n-1 (n = 1 here), a and b are both the
+    last value and t = h + 1, which keeps the sign of -0.0.
+
+    Arrow's quantile kernel with "lower" interpolation selects the value of rank
+    floor(q'*(n-1)) without sorting, so each rank r is asked for at q' = (r + 0.25)/(n-1), a
+    quarter-rank clear of rounding (q' = 1 for the last rank).
     """
     import pyarrow.compute as pc
 
@@ -506,15 +526,20 @@ def numpy_percentiles(values: Any) -> tuple[int, list[float] | None]:
     if n == 0:
         return 0, None
     ranks: list[int] = []
+    weights: list[float] = []
     for q in QUANTILES:
-        r = math.floor((n - 1) * q)
-        ranks += [r, min(r + 1, n - 1)]
+        h = (n - 1) * q
+        if h >= n - 1:  # numpy: both neighbours are the last value, and the weight is h + 1
+            ranks += [n - 1, n - 1]
+            weights.append(h + 1)
+        else:
+            r = math.floor(h)
+            ranks += [r, r + 1]
+            weights.append(h - r)
     at = [1.0 if r == n - 1 else (r + 0.25) / (n - 1) for r in ranks]
     chosen = pc.quantile(values, q=at, interpolation="lower").to_pylist()
     out: list[float] = []
-    for i, q in enumerate(QUANTILES):
-        h = (n - 1) * q
-        t = h - math.floor(h)
+    for i, t in enumerate(weights):
         a, b = chosen[2 * i], chosen[2 * i + 1]
         out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
     return n, out

@@ -121,22 +121,24 @@ def known_struct() -> dict[str, str]:
 #
 # Layout 2 stores a SECONDS_MAP field as two columns, so that readers get the nine known buckets
 # as plain DOUBLE columns instead of decoding a MAP per row:
-#   <name>_known  STRUCT of the nine KNOWN_BUCKETS (NULL fields: the run did not report them);
+#   <name>        STRUCT of the nine KNOWN_BUCKETS (NULL fields: the run did not report them);
 #                 NULL when the row had no breakdown object at all;
 #   <name>_other  MAP of every other entry: names outside KNOWN_BUCKETS, and known names whose
 #                 value was null or not a number (NULL when there are none).
-# The row's breakdown is the non-NULL fields of the struct plus the map. Each row group holds the
-# rows of one workflow_id.
+# The struct keeps the field's name (its type was MAP in layout 1): code written for layout 1 casts
+# it back to a MAP (a NULL entry per missing bucket) and ignores the _other map. mantis-runs
+# refuses files of a layout newer than PARQUET_LAYOUT.
+# The row's breakdown is the non-NULL fields of the struct plus the map. Rows are grouped by
+# workflow_id (parquet_layout.py).
 
 #: Written to the key-value metadata of every Parquet file as ``mantis_layout``.
 PARQUET_LAYOUT: Final = 2
 LAYOUT_KEY: Final = "mantis_layout"
-KNOWN_SUFFIX: Final = "_known"
 OTHER_SUFFIX: Final = "_other"
 def parquet_schema() -> pa.Schema:
     """The Parquet schema of compacted parts and checkpoints (layout ``PARQUET_LAYOUT``):
-    ``FIELDS`` in order, each SECONDS_MAP field as its ``_known`` struct and ``_other`` map, then
-    the ``extra`` JSON text column."""
+    ``FIELDS`` in order, each SECONDS_MAP field as a struct of the known buckets followed by its
+    ``_other`` map, then the ``extra`` JSON text column."""
     import pyarrow as pa
 
     types = _arrow_types()
@@ -144,7 +146,7 @@ def parquet_schema() -> pa.Schema:
     for f in FIELDS:
         if f.kind is Kind.SECONDS_MAP:
             known = pa.struct([pa.field(b, pa.float64()) for b in KNOWN_BUCKETS])
-            fields.append(pa.field(f.name + KNOWN_SUFFIX, known))
+            fields.append(pa.field(f.name, known))
             fields.append(pa.field(f.name + OTHER_SUFFIX, types[f.kind]))
         else:
             fields.append(pa.field(f.name, types[f.kind]))
