@@ -3,12 +3,14 @@
 * every breakdown a JSONL line can hold (known and other names, nulls, numbers as text, NaN,
   booleans, empty and non-object breakdowns) reads the same through the views before and after
   compaction;
-* each row group holds one workflow, ordered by finished_at, whatever the buffer limits;
+* row groups are sorted by (workflow_id, finished_at): busy workflows get their own, small ones
+  share them, whatever the buffer limits and however many workflows there are;
 * ``stats`` over whole histories (read in place, with order statistics selected by Arrow) is
   numpy's, bit for bit, and the same as the general path, which it leaves to whenever a run_id
-  repeats or more runs match than --last;
+  repeats, more runs match than --last or than it holds in memory;
 * parts written in layout 1 make readers say what to do, and compaction rewrites them with
-  nothing lost; a layout newer than this mantis is refused.
+  nothing lost, also when killed before any step of it; a layout newer than this mantis is
+  refused.
 """
 
 from __future__ import annotations
@@ -400,6 +402,54 @@ def test_layout1_parts_are_named_by_readers_and_rewritten_by_compaction(tmp_path
     got = stats("wa", data_dir=d, now=NOW, since="2026-01-01").to_json()
     assert got["run_count"] == 4 and got["percentiles"]["custom"]["n"] == 1
     assert compact(d, now=NOW).upgraded == []
+
+
+@pytest.mark.slow
+def test_kill_9_while_rewriting_layout1_parts(tmp_path: Path) -> None:
+    """SIGKILL the compactor before each filesystem step of rewriting two layout-1 parts (one
+    month also absorbs a late shard): afterwards the next compaction leaves the same rows and
+    breakdowns as an uninterrupted run, and a month is never read from two generations."""
+    import signal
+    import subprocess
+    import sys
+
+    from test_compact import _CRASH_CHILD
+
+    template = tmp_path / "template"
+    layout1_part(template, "2026-03", [old_row("a", [("think", 1.5), ("custom", 2.0)], 10.0),
+                                       old_row("b", None, 11.0)])
+    feb = layout1_part(template, "2026-02", [old_row("c", [("act", 3.0)], 12.0)])
+    feb.rename(feb.with_name("part-000004-aabbccdd00112233.parquet"))
+    append_bytes(template / "runs_log" / "2026-03.jsonl",
+                 raw_line("late", {"think": 9.0, "other": 1.0}, month="2026-03"))
+    expected = {"a": {"think": 1.5, "custom": 2.0}, "b": None, "c": {"act": 3.0},
+                "late": {"think": 9.0, "other": 1.0}}
+
+    def child(target: Path, crash_at: int) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-c", _CRASH_CHILD, str(target), str(crash_at),
+                               NOW.isoformat()], capture_output=True, text=True, timeout=120,
+                              check=False)
+
+    full = tmp_path / "full"
+    shutil.copytree(template, full)
+    r = child(full, 10**9)
+    assert r.returncode == 0, r.stderr
+    ops = json.loads(r.stdout)
+    assert view_breakdowns(full) == expected
+    points = [k for k, op in enumerate(ops, 1) if op != "fsync"]
+    assert len(points) >= 8, ops
+    for k in points:
+        d = tmp_path / f"k{k}"
+        shutil.copytree(template, d)
+        r = child(d, k)
+        assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr)
+        for month in ("2026-02", "2026-03"):
+            assert len(scan(d)[month].parts) == 1  # the newest generation only is read
+        compact(d, now=NOW)
+        assert view_breakdowns(d) == expected, k
+        assert all(parquet_layout.layout_of(p) == 2
+                   for mf in scan(d).values() for p in mf.parts)
+        shutil.rmtree(d)
 
 
 def test_a_newer_layout_is_refused(tmp_path: Path) -> None:
