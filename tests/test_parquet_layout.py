@@ -202,13 +202,18 @@ def test_many_small_workflows_share_row_groups(tmp_path: Path,
     d = tmp_path / "data"
     lines = [raw_line(f"r{i:05d}", {"think": 1.0}, wf=f"w{(i * 7) % 3000:04d}",
                       day=1 + i % 28, minute=i) for i in range(4500)]
-    lines += [raw_line(f"b{i:05d}", {"think": 2.0}, wf="busy", minute=i) for i in range(1500)]
-    append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join(lines))
+    busy = [raw_line(f"b{i:05d}", {"think": 2.0}, wf="busy", minute=i) for i in range(3000)]
+    mixed = [x for i, line in enumerate(lines) for x in (line, *busy[i:i + 1])]
+    append_bytes(d / "runs_log" / "2026-04.jsonl", b"".join(mixed))
+    monkeypatch.setattr(parquet_layout, "MIN_BATCH_SHARE", 100)
+    monkeypatch.setattr(parquet_layout, "MIN_OWN_GROUP_ROWS", 500)
     compact(d, now=NOW)
     (part,) = scan(d)["2026-04"].parts
     groups = group_tables(part)
-    assert_grouped(groups, [f"r{i:05d}" for i in range(4500)] + [f"b{i:05d}" for i in range(1500)])
-    assert len(groups) <= 6000 // 400 + 2 and most <= 50  # a group per batch at most
+    own = assert_grouped(groups,
+                         [f"r{i:05d}" for i in range(4500)] + [f"b{i:05d}" for i in range(3000)])
+    assert len(groups) <= 7500 // 400 + 4 and most <= 50  # about a group per batch
+    assert own["busy"] >= 2  # a busy workflow keeps groups of its own among thousands
 
 
 # --------------------------------------------------------------------------------------------
@@ -385,6 +390,11 @@ def test_layout1_parts_are_named_by_readers_and_rewritten_by_compaction(tmp_path
         stats("wa", data_dir=d, now=NOW, since="2026-01-01")
     with pytest.raises(MantisError, match="is in Parquet layout 1"):
         RunStore(d).runs()
+    for command in ("views", "shell"):  # the shell would fail on the views' SQL
+        out = CliRunner().invoke(main, ["runs", command, "--data-dir", str(d)])
+        assert (out.exit_code, out.stdout) == (1, ""), out.output
+        assert "is in Parquet layout 1, written by an earlier mantis-runs; run `mantis runs " \
+               "compact` once" in out.stderr
 
     # listed whatever --month says, as the real run rewrites it whatever --month says
     out = CliRunner().invoke(main, ["runs", "compact", "--dry-run", "--month", "2026-01",

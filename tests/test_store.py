@@ -446,3 +446,24 @@ def test_a_newer_copy_in_a_newer_month_hides_the_older_one_from_filters(tmp_path
         ("X", "failed"), ("Y", "succeeded")]
     got = store.get("X")
     assert got is not None and got["status"] == "failed"
+
+
+def test_views_answer_over_a_hundred_thousand_runs(tmp_path: Path) -> None:
+    """Typing whole JSON rows for the views needs more memory than stats' 160MB (it failed at
+    this size, out of memory); the views get VIEW_MEMORY_LIMIT. Rows as the writer's size."""
+    d = tmp_path / "data"
+    error = "Traceback (most recent call last): " + "x" * 150
+    lines = [json.dumps({
+        "schema_version": 1, "run_id": f"r{i:06d}", "tenant_id": "acme",
+        "profile_id": "acme__alice", "workflow_id": f"w{i % 7}", "plan_signature": "abc123",
+        "model": "m", "status": "failed" if i % 13 == 0 else "succeeded",
+        "created_at": "2026-05-01T00:00:00Z",
+        "finished_at": f"2026-05-{1 + i % 28:02d}T{i % 24:02d}:00:00Z", "total_time_s": i / 10,
+        "wall_time_breakdown": dict.fromkeys(schema.KNOWN_BUCKETS, i / 100),
+        "cost_breakdown": {"llm_usd": 0.01}, "steps_executed": 3, "viable": 1,
+        "error": error if i % 13 == 0 else None, "host": "h1"}) for i in range(100_000)]
+    append_bytes(d / "runs_log" / "2026-05.jsonl", ("\n".join(lines) + "\n").encode())
+    store = RunStore(d)
+    assert store.sql("SELECT count(*) AS n, count(DISTINCT run_id) AS ids FROM runs"
+                     ).to_pylist() == [{"n": 100_000, "ids": 100_000}]
+    assert len(store.runs(last=5)) == 5

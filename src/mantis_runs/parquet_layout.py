@@ -10,7 +10,9 @@ statistics instead of decoding them:
 Rows wait in per-workflow Arrow buffers, at most ``BUFFER_BYTES`` and ``MAX_BUFFERED_WORKFLOWS``
 of them. A workflow whose rows fill a row group is written out; when a limit is reached, the
 largest buffer is written out early if it holds at least ``MIN_OWN_GROUP_ROWS`` rows, else every
-buffer goes into shared row groups. Memory therefore stays bounded whatever the number of
+buffer goes into shared row groups. A batch with more than ``MAX_BUFFERED_WORKFLOWS`` workflows
+buffers only those with ``MIN_BATCH_SHARE`` of its rows (or already buffered) and writes the
+rest as a shared row group at once. Memory therefore stays bounded whatever the number of
 workflows, and so does the number of row groups (each costs footer space in every reader).
 
 pyarrow is imported by the functions that need it, never at module import.
@@ -41,6 +43,9 @@ BUFFER_BYTES = 32 * 1024 * 1024
 MAX_BUFFERED_WORKFLOWS = 256
 #: A workflow needs this many buffered rows to get a row group of its own before the end.
 MIN_OWN_GROUP_ROWS = 16 * 1024
+#: In a batch with more than MAX_BUFFERED_WORKFLOWS workflows, a workflow not yet buffered is
+#: buffered only if it has at least this many of the batch's rows.
+MIN_BATCH_SHARE = 1024
 
 
 def layout_of(path: Path) -> int:
@@ -106,6 +111,7 @@ class _RowGroups:
         self.bytes: dict[str | None, int] = {}
 
     def add(self, table: pa.Table) -> None:
+        import pyarrow as pa
         import pyarrow.compute as pc
 
         if table.num_rows == 0:
@@ -113,20 +119,26 @@ class _RowGroups:
         keys = table.column("workflow_id")
         order = pc.sort_indices(keys)  # stable: arrival order within a workflow
         runs = pc.run_end_encode(keys.take(order).combine_chunks())
-        if len(runs.run_ends) > MAX_BUFFERED_WORKFLOWS:  # many small workflows: no buffering
-            self.flush_all()
-            self._shared([table])
-            return
+        # With many workflows in a batch, only those with a fair share of it are buffered (at
+        # most BATCH_ROWS / MIN_BATCH_SHARE of them); the rest go to a shared row group now.
+        crowded = len(runs.run_ends) > MAX_BUFFERED_WORKFLOWS
+        few: list[pa.Array] = []
         start = 0
         for end, key in zip(runs.run_ends.to_pylist(), runs.values.to_pylist(), strict=True):
-            # take() copies, so a buffered workflow never pins the whole batch in memory
-            part = table.take(order.slice(start, end - start))
+            rows, n = order.slice(start, end - start), end - start
             start = end
+            if crowded and n < MIN_BATCH_SHARE and key not in self.pending:
+                few.append(rows)
+                continue
+            # take() copies, so a buffered workflow never pins the whole batch in memory
+            part = table.take(rows)
             self.pending.setdefault(key, []).append(part)
             self.rows[key] = self.rows.get(key, 0) + part.num_rows
             self.bytes[key] = self.bytes.get(key, 0) + part.nbytes
             if self.rows[key] >= ROW_GROUP_ROWS:
                 self._own(key, whole_groups_only=True)
+        if few:
+            self._shared([table.take(pa.concat_arrays(few))])
         while self.pending and (sum(self.bytes.values()) > BUFFER_BYTES
                                 or len(self.pending) > MAX_BUFFERED_WORKFLOWS):
             largest = max(self.rows, key=lambda k: self.rows[k])

@@ -45,6 +45,10 @@ from .timewindow import parse_since
 
 #: DuckDB's buffer-manager limit for queries; RSS stays within a small multiple of it.
 QUERY_MEMORY_LIMIT = "160MB"
+#: The limit for queries over the views (RunStore, `mantis runs sql|list|show|report|watch`):
+#: typing whole JSON rows and ranking repeated run_ids needs more than `stats` does (160MB failed
+#: at 100,000 runs; a 2M-run store needs about 300-430 MB RSS), and DuckDB spills beyond it.
+VIEW_MEMORY_LIMIT = "1GB"
 #: How long a reader waits for a compactor that is publishing (it holds the lock for milliseconds).
 PUBLISH_LOCK_TIMEOUT_S = 60.0
 
@@ -79,6 +83,7 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     # Results are ordered explicitly wherever order matters; not preserving scan order lets
     # DuckDB stream JSON with far smaller buffers.
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")  # no bar on stderr for queries over 2 s
     for macro in ("macro_lerp", "macro_quantile_sorted", "macro_quantile"):
         con.execute(load(macro))
     if temp_directory is None:  # DuckDB's default is ".tmp" in the current directory
@@ -210,19 +215,25 @@ def stats(
 def query_failed(exc: duckdb.Error, months: Iterable[MonthFiles]) -> MantisError:
     """The one-line error of a failed query over ``months``. The usual cause after upgrading
     mantis-runs, a part in an older Parquet layout, is named with its fix."""
+    return old_layout(months) or MantisError(f"query failed: {one_line(exc)}")
+
+
+def old_layout(months: Iterable[MonthFiles]) -> MantisError | None:
+    """The error for the first part of ``months`` in an older Parquet layout, if any (reads the
+    parts' footers: pyarrow is imported)."""
     from .parquet_layout import layout_of
 
     for mf in months:
         for part in mf.parts:
             try:
                 version = layout_of(part)
-            except Exception:  # unreadable: the query's own error says more
+            except Exception:  # unreadable: a query's own error says more
                 continue
             if version < schema.PARQUET_LAYOUT:
                 return MantisError(f"{part} is in Parquet layout {version}, written by an earlier "
                                    "mantis-runs; run `mantis runs compact` once to rewrite it "
                                    "(nothing is lost)")
-    return MantisError(f"query failed: {one_line(exc)}")
+    return None
 
 
 TAIL_PREFIX = "mantis-tail-"

@@ -11,12 +11,18 @@ from pathlib import Path
 from . import views
 from .errors import MantisError
 from .layout import resolve_data_dir, scan
-from .query import PathLike
+from .query import PathLike, old_layout
 
 
 def views_script(data_dir: PathLike | None = None) -> str:
+    """The views over ``data_dir`` as one script; refused while a part is in an older Parquet
+    layout (the shell would fail on it with a binder error instead)."""
     base = resolve_data_dir(data_dir)
-    return views.script(scan(base).values(), views.placeholders())
+    months = list(scan(base).values())
+    stale = old_layout(months)
+    if stale is not None:
+        raise stale
+    return views.script(months, views.placeholders())
 
 
 def duckdb_binary() -> str:

@@ -22,6 +22,7 @@ from . import schema, views
 from .errors import NotFound, UsageError
 from .layout import MonthFiles, resolve_data_dir
 from .query import (
+    VIEW_MEMORY_LIMIT,
     PathLike,
     StatsResult,
     candidate_months,
@@ -145,7 +146,7 @@ class RunStore:
         with snapshot(self.data_dir) as found:
             chosen = list(found.values()) if months is None else [
                 found[m] for m in months if m in found]
-            con = connect()
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
             try:
                 views.install(con, chosen)
                 yield con, chosen
@@ -159,7 +160,7 @@ class RunStore:
         ``runs_bad_lines`` defined over every month as of now (a snapshot: after a compaction or
         a new month, ask again)."""
         with snapshot(self.data_dir) as found:
-            con = connect()
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
             views.install(con, found.values())
             return con
 
@@ -235,7 +236,7 @@ class RunStore:
         got = 0
         with snapshot(self.data_dir) as found:
             months = candidate_months(found, since_dt)
-            con = connect()
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
             try:
                 views.install(con, [])
                 bad: dict[str, int] = {}
@@ -288,7 +289,7 @@ class RunStore:
         with snapshot(self.data_dir) as found:
             # Newest month first: a run recorded in two months is its latest copy.
             order = sorted(found, reverse=True)
-            con = connect()
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
             try:
                 views.install(con, [])
                 for month in order:
