@@ -41,6 +41,7 @@ from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.errors import MantisError, UsageError
 from mantis_runs.layout import month_of, scan
 from mantis_runs.query import resolve_since, stats
+from mantis_runs.units import human_bytes
 from mantis_runs.writer import SEAL, append_run
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # Feb, Mar and Apr 2026 are closed; May is open
@@ -586,9 +587,9 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     assert out.splitlines() == [
         f"Dry run in {d}: months before {month_of(datetime.now(UTC) - timedelta(days=1))} "
         "are closed.",
-        "2025-01: absorb 2025-01.jsonl (to be sealed) into a new part (0.0 MB now)",
-        "2025-02: absorb 2025-02.jsonl (to be sealed) into a new part (0.0 MB now)",
-        "2025-03: absorb 2025-03.jsonl (to be sealed) into a new part (0.0 MB now)",
+        *(f"{m}: absorb {m}.jsonl (to be sealed) into a new part "
+          f"({human_bytes((d / 'runs_log' / f'{m}.jsonl').stat().st_size)} now)"
+          for m in ("2025-01", "2025-02", "2025-03")),
     ]
     code, out, _ = cli(["runs", "compact", "--data-dir", str(d), "--dry-run", "--json"])
     assert code == 0 and json.loads(out)["dry_run"] is True and len(json.loads(out)["plan"]) == 3
@@ -605,8 +606,10 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     code, out, _ = cli(["runs", "compact", "--data-dir", str(d), "--dry-run", "--month",
                         "2025-02", "--month", "2025-03"])
     assert code == 0
+    feb = scan(d)["2025-02"]
     assert out.splitlines()[1:] == [
-        "2025-02: absorb 2025-02.jsonl (to be sealed) into the next part (0.0 MB now)"]
+        "2025-02: absorb 2025-02.jsonl (to be sealed) into the next part "
+        f"({human_bytes(feb.bytes)} now)"]
     assert listing(d) == before
 
 

@@ -223,7 +223,7 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
             if todo:
                 report.plan.append(f"{month}: absorb {', '.join(todo)} into "
                                    f"{'a new' if not mf.parts else 'the next'} part "
-                                   f"({_mb(mf.bytes)} now)")
+                                   f"({human_bytes(mf.bytes)} now)")
         return
 
     report.recovered = recover(base)
@@ -379,7 +379,7 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     generation = part_generation(previous)[0] + 1 if previous else 1
     size = shard.stat().st_size
     previous_size = previous.stat().st_size if previous is not None else 0
-    say(f"{month}: reading {shard.name} ({_mb(size)})"
+    say(f"{month}: reading {shard.name} ({human_bytes(size)})"
         + (f" and {previous.name}" if previous else ""))
     scratch.mkdir(parents=True, exist_ok=True)
     con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")
@@ -564,10 +564,6 @@ def _quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard
     return final
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 # -- checkpoints of live shards ----------------------------------------------------------------
 
 
@@ -681,7 +677,7 @@ def _checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: in
             digest.update(block)
 
     previous = base / CHECKPOINTS / old.parquet if old is not None else None
-    say(f"{month}: checkpointing {live.name} ({_mb(end - start)} new)")
+    say(f"{month}: checkpointing {live.name} ({human_bytes(end - start)} new)")
     token = uuid.uuid4().hex[:16]
     tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"
     con = connect(memory_limit=memory_limit, temp_directory=scratch / "duckdb")

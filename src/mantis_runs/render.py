@@ -94,10 +94,6 @@ def to_json(obj: Any) -> str:
     return json.dumps(plain(obj), indent=2, ensure_ascii=False, allow_nan=False)
 
 
-def _mb(n: int) -> str:
-    return f"{n / 1e6:.1f} MB"
-
-
 def compaction_text(r: CompactionReport) -> str:
     lines: list[str] = []
     for item in r.recovered:
@@ -113,7 +109,8 @@ def compaction_text(r: CompactionReport) -> str:
                      f"{r.closed_before} are closed).")
     else:
         rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped,
-                 m.bad_lines_quarantined, _mb(m.bytes_before), _mb(m.bytes_after)]
+                 m.bad_lines_quarantined, human_bytes(m.bytes_before),
+                 human_bytes(m.bytes_after)]
                 for m in r.months]
         lines.append(tabulate(rows, headers=["month", "rows in", "rows written", "duplicates",
                                              "quarantined", "before", "after"],
