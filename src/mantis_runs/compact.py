@@ -202,10 +202,9 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
 
     if report.dry_run:
         for month, mf in scan(base).items():
-            for part in mf.parts:  # every month, whatever --month says, as the real run does
-                if check_layout(part) < schema.PARQUET_LAYOUT:
-                    report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
-                                       f"{schema.PARQUET_LAYOUT}")
+            for part in _older_parts(mf):  # every month, whatever --month says, as the real run
+                report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
+                                   f"{schema.PARQUET_LAYOUT}")
             if not wanted(month):
                 if mf.live is not None and checkpoint_min_bytes is not None:
                     pending = _unchecked_bytes(base, month, mf.live)
@@ -232,9 +231,8 @@ def _run(base: Path, report: CompactionReport, only: set[str] | None, closed_bef
         # Parts in an older Parquet layout first (every month: readers refuse them), so that
         # absorbing a shard below always builds on a part in the current layout.
         for mf in scan(base).values():
-            for part in mf.parts:
-                if check_layout(part) < schema.PARQUET_LAYOUT:
-                    report.upgraded.append(_upgrade(base, scratch, part, memory_limit, say))
+            for part in _older_parts(mf):
+                report.upgraded.append(_upgrade(base, scratch, part, memory_limit, say))
         # Seal every closed month's live shard first (cheap renames), then convert.
         for month, mf in scan(base).items():
             if wanted(month) and mf.live is not None:
@@ -422,6 +420,11 @@ def _absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limi
     say(f"{month}: wrote {final.name}: {written} rows")
 
 
+def _older_parts(mf: MonthFiles) -> list[Path]:
+    """The month's parts in an older Parquet layout (one in a newer layout is refused)."""
+    return [part for part in mf.parts if check_layout(part) < schema.PARQUET_LAYOUT]
+
+
 def _upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Progress) -> str:
     """Rewrite a part of an older Parquet layout as the next generation of the same lineage, in
     the current layout; the old generation is removed once the new one is published (a crash
@@ -439,9 +442,10 @@ def _upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Prog
                   if k in ("known_struct", "known_names")}
         written = write_rows(con, load("compact_upgrade"),
                              {"files": [duckdb_path(part)], **params}, tmp)
-        if written != _parquet_rows(part):
-            raise MantisError(f"rewriting {part.name}: wrote {written} rows of "
-                              f"{_parquet_rows(part)}; nothing was changed")
+        source_rows = _parquet_rows(part)
+        if written != source_rows:
+            raise MantisError(f"rewriting {part.name}: wrote {written} rows of {source_rows}; "
+                              "nothing was changed")
     final = part_path(base, month, generation + 1, lineage)
     with _publishing(base):
         os.rename(tmp, final)
