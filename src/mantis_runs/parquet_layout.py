@@ -21,6 +21,7 @@ pyarrow is imported by the functions that need it, never at module import.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -101,14 +102,26 @@ def write_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
     return written
 
 
+@dataclass
+class _Buffer:
+    """One workflow's rows not yet written, with their count and Arrow size."""
+
+    tables: list[pa.Table] = field(default_factory=list)
+    rows: int = 0
+    nbytes: int = 0
+
+    def add(self, table: pa.Table) -> None:
+        self.tables.append(table)
+        self.rows += table.num_rows
+        self.nbytes += table.nbytes
+
+
 class _RowGroups:
     """Per-workflow buffers that become row groups (see the module docstring)."""
 
     def __init__(self, writer: pq.ParquetWriter) -> None:
         self.writer = writer
-        self.pending: dict[str | None, list[pa.Table]] = {}
-        self.rows: dict[str | None, int] = {}
-        self.bytes: dict[str | None, int] = {}
+        self.pending: dict[str | None, _Buffer] = {}
 
     def add(self, table: pa.Table) -> None:
         import pyarrow as pa
@@ -131,18 +144,16 @@ class _RowGroups:
                 few.append(rows)
                 continue
             # take() copies, so a buffered workflow never pins the whole batch in memory
-            part = table.take(rows)
-            self.pending.setdefault(key, []).append(part)
-            self.rows[key] = self.rows.get(key, 0) + part.num_rows
-            self.bytes[key] = self.bytes.get(key, 0) + part.nbytes
-            if self.rows[key] >= ROW_GROUP_ROWS:
+            buffer = self.pending.setdefault(key, _Buffer())
+            buffer.add(table.take(rows))
+            if buffer.rows >= ROW_GROUP_ROWS:
                 self._own(key, whole_groups_only=True)
         if few:
             self._shared([table.take(pa.concat_arrays(few))])
-        while self.pending and (sum(self.bytes.values()) > BUFFER_BYTES
+        while self.pending and (sum(b.nbytes for b in self.pending.values()) > BUFFER_BYTES
                                 or len(self.pending) > MAX_BUFFERED_WORKFLOWS):
-            largest = max(self.rows, key=lambda k: self.rows[k])
-            if self.rows[largest] >= MIN_OWN_GROUP_ROWS:
+            largest = max(self.pending, key=lambda k: self.pending[k].rows)
+            if self.pending[largest].rows >= MIN_OWN_GROUP_ROWS:
                 self._own(largest, whole_groups_only=False)
             else:
                 self.flush_all()
@@ -151,14 +162,10 @@ class _RowGroups:
         """Write every buffered row: workflows with enough rows in groups of their own, the rest
         in shared groups."""
         for key in sorted(self.pending, key=lambda k: (k is None, k or "")):
-            if self.rows[key] >= MIN_OWN_GROUP_ROWS:
+            if self.pending[key].rows >= MIN_OWN_GROUP_ROWS:
                 self._own(key, whole_groups_only=False)
-        self._shared([t for parts in self.pending.values() for t in parts])
-        self._forget(list(self.pending))
-
-    def _forget(self, keys: list[str | None]) -> None:
-        for key in keys:
-            del self.pending[key], self.rows[key], self.bytes[key]
+        self._shared([t for buffer in self.pending.values() for t in buffer.tables])
+        self.pending.clear()
 
     def _shared(self, tables: list[pa.Table]) -> None:
         import pyarrow as pa
@@ -172,15 +179,14 @@ class _RowGroups:
     def _own(self, key: str | None, *, whole_groups_only: bool) -> None:
         import pyarrow as pa
 
-        table = pa.concat_tables(self.pending[key]).sort_by([("finished_at", "ascending")])
-        self._forget([key])
+        table = pa.concat_tables(self.pending.pop(key).tables).sort_by(
+            [("finished_at", "ascending")])
         keep = table.num_rows % ROW_GROUP_ROWS if whole_groups_only else 0
         out = table.num_rows - keep
         if out:
             self.writer.write_table(table.slice(0, out), row_group_size=ROW_GROUP_ROWS)
         if keep:
             rest = table.slice(out)
-            rest = rest.take(pa.array(range(keep), type=pa.int64()))  # a copy: frees `table`
-            self.pending[key] = [rest]
-            self.rows[key] = rest.num_rows
-            self.bytes[key] = rest.nbytes
+            self.pending[key] = _Buffer()
+            # a copy, so the rest does not pin `table` in memory
+            self.pending[key].add(rest.take(pa.array(range(keep), type=pa.int64())))
