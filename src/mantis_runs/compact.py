@@ -512,7 +512,7 @@ def stored_row_params() -> dict[str, Any]:
     return {
         "structure": json.dumps(schema.duckdb_columns(seconds_as_json=True)),
         "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
-        "known_struct": json.dumps(schema.known_struct()),
+        "known_struct": schema.known_struct(),
         "known_names": list(schema.KNOWN_BUCKETS),
     }
 

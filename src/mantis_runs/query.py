@@ -13,7 +13,6 @@ Facts this module relies on (measured, see docs/storage-format.md):
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import shutil
@@ -369,14 +368,10 @@ def _enough(con: duckdb.DuckDBPyConnection, status: str | None, cutoff: str,
 QUANTILES = (0.5, 0.95, 0.99)
 
 
-def _known_struct() -> str:
-    return json.dumps(schema.known_struct())
-
-
 def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Path, LiveRead],
            workflow_id: str, last: int, since: datetime | None, status: str | None,
            buckets: list[str] | None) -> StatsResult:
-    con.execute(load("stats_candidates_table"), {"known_struct": _known_struct()})
+    con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
     since_text = since.isoformat() if since is not None else None
     columns = schema.duckdb_columns(maps_as_json=True)
     checkpointed_bad: dict[str, int] = {}
@@ -406,7 +401,7 @@ def _stats(con: duckdb.DuckDBPyConnection, todo: list[MonthFiles], live: dict[Pa
             con.execute(load("stats_collect_jsonl"), {**common, "files": jsonl,
                                                       "columns": columns,
                                                       "known": list(schema.KNOWN_BUCKETS),
-                                                      "known_struct": _known_struct()})
+                                                      "known_struct": schema.known_struct()})
         if whole and not todo and got == 0:
             in_place = _whole(con, parts, common, status, last, buckets)
             if in_place is not None:

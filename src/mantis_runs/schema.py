@@ -12,6 +12,7 @@ This module uses only the standard library; the ``*_schema`` functions import py
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Final
@@ -112,9 +113,10 @@ def duckdb_columns(*, maps_as_json: bool = False, seconds_as_json: bool = False)
     return cols
 
 
-def known_struct() -> dict[str, str]:
-    """The nine known buckets as a ``json_transform`` structure (every one a DOUBLE)."""
-    return dict.fromkeys(KNOWN_BUCKETS, "DOUBLE")
+def known_struct() -> str:
+    """The nine known buckets as a ``json_transform`` structure, as DuckDB takes it (JSON text;
+    every bucket a DOUBLE)."""
+    return json.dumps(dict.fromkeys(KNOWN_BUCKETS, "DOUBLE"))
 
 
 # --- The Parquet layout (compacted parts and checkpoints) -----------------------------------------
