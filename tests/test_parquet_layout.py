@@ -462,6 +462,24 @@ def test_kill_9_while_rewriting_layout1_parts(tmp_path: Path) -> None:
         shutil.rmtree(d)
 
 
+def test_a_truncated_part_is_one_line_and_left_as_it_is(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    append_bytes(d / "runs_log" / "2026-03.jsonl", raw_line("a", {"think": 1.0}, month="2026-03"))
+    compact(d, now=NOW)
+    (part,) = scan(d)["2026-03"].parts
+    cut = part.read_bytes()[:1000]
+    part.write_bytes(cut)
+    for args in (["runs", "compact"], ["runs", "compact", "--dry-run"]):
+        out = CliRunner().invoke(main, [*args, "--data-dir", str(d)])
+        assert (out.exit_code, out.stdout) == (1, ""), out.output
+        assert out.stderr.startswith(f"error: {part} is not a readable Parquet file: ")
+        assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+    assert part.read_bytes() == cut
+    out = CliRunner().invoke(main, ["runs", "stats", "wa", "--since", "2026-01-01",
+                                    "--data-dir", str(d)])
+    assert out.exit_code == 1 and out.stderr.startswith("error: query failed: ")
+
+
 def test_a_newer_layout_is_refused(tmp_path: Path) -> None:
     d = tmp_path / "data"
     append_bytes(d / "runs_log" / "2026-03.jsonl", raw_line("a", {"think": 1.0}, month="2026-03"))

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from . import schema
-from .errors import MantisError
+from .errors import MantisError, one_line
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -52,9 +52,13 @@ MIN_BATCH_SHARE = 1024
 def layout_of(path: Path) -> int:
     """The Parquet layout version of a mantis file: 1 for files written before layouts had a
     version (no ``mantis_layout`` key), else the key's value."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    meta = pq.read_schema(path).metadata or {}
+    try:
+        meta = pq.read_schema(path).metadata or {}
+    except (pa.ArrowException, OSError) as exc:  # truncated, not Parquet, unreadable
+        raise MantisError(f"{path} is not a readable Parquet file: {one_line(exc)}") from None
     raw = meta.get(schema.LAYOUT_KEY.encode())
     if raw is None:
         return 1
