@@ -33,11 +33,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import disk_state, stored_run_ids
-from mantis_runs import schema
-from mantis_runs.compact import compact
-from mantis_runs.layout import scan
-from mantis_runs.query import connect, stats
+from helpers import TESTS_DIR, disk_state, stored_run_ids
+from mantis_runs.compaction import compact
+from mantis_runs.db.connection import connect
+from mantis_runs.log import schema
+from mantis_runs.log.layout import scan
+from mantis_runs.stats.engine import stats
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +81,7 @@ while not stop.exists():
 _COMPACTOR = """
 import os, sys
 from datetime import datetime, timedelta
-from mantis_runs.compact import compact
+from mantis_runs.compaction import compact
 
 data_dir, now, log = sys.argv[1], datetime.fromisoformat(sys.argv[2]), sys.argv[3]
 fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -97,7 +98,7 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[4])  # tests/: the same exactly-once counter as the final check
 from helpers import stored_run_ids
-from mantis_runs.query import stats
+from mantis_runs.stats.engine import stats
 
 data_dir, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
 seen, iterations, errors, violations, history = 0, 0, [], [], []
@@ -172,7 +173,7 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     for i in range(WRITERS):
         start_writer(i)
     reader_out = tmp_path / "reader.json"
-    reader = spawn(_READER, d, stop, reader_out, Path(__file__).parent)
+    reader = spawn(_READER, d, stop, reader_out, TESTS_DIR)
 
     compactor_kills = writer_kills = finished_first = 0
 

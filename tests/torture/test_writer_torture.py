@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from mantis_runs.writer import SEAL
+from mantis_runs.log.writer import SEAL
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,1 @@
+"""The slow torture tests (real processes, SIGKILL, full disks): see tests/conftest.py."""
