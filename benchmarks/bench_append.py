@@ -24,8 +24,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from mantis_runs.record import prepare
-from mantis_runs.writer import append_run
+from mantis_runs.log.record import prepare
+from mantis_runs.log.writer import append_run
 
 
 def sample_row(i: int) -> dict[str, Any]:

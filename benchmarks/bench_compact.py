@@ -49,7 +49,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_stats import _LAUNCHER, DOCS, environment, write_block  # noqa: E402
+from bench_stats import DOCS, LAUNCHER, environment, write_block  # noqa: E402
 
 
 @dataclass
@@ -92,13 +92,13 @@ class CompactRun:
 
 
 def code_version() -> str:
-    """The commit of the code under test, with "+changes" when src/ or sql/ differ from it."""
+    """The commit of the code under test, with "+changes" when src/ (SQL included) differs."""
     repo = HERE.parent
     try:
         head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src",
-                                "sql"], capture_output=True, text=True, check=True).stdout
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
+                               capture_output=True, text=True, check=True).stdout
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+changes" if dirty.strip() else "")
@@ -132,7 +132,7 @@ def run_watched(cmd: list[str], base: Path, poll: float) -> tuple[dict[str, Any]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
         t0 = time.perf_counter()
-        launcher = subprocess.Popen([sys.executable, "-c", _LAUNCHER, report.name, *cmd],
+        launcher = subprocess.Popen([sys.executable, "-c", LAUNCHER, report.name, *cmd],
                                     stdout=out, stderr=err, stdin=subprocess.DEVNULL)
         while True:
             done = launcher.poll() is not None
@@ -248,24 +248,24 @@ def bench(args: argparse.Namespace, source: Path, memory_limit: str) -> CompactR
 
 
 def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
-    """Time the steps of converting one JSONL shard, in this process, as ``compact.py`` does them.
+    """Time the steps of converting one JSONL shard, in this process, as compaction does them.
 
     Returns (step, seconds, process peak RSS MB so far: ``ru_maxrss`` only grows, so a step's own
     peak shows only when it is above every earlier one). Reads ``shard``; writes only to a
     temporary directory ($TMPDIR). Uses mantis_runs's own SQL and schema; the steps follow
-    ``compact._absorb`` (the ``compact_ids`` pass, then ``compact_rows`` into the Parquet writer)
-    and add variants that show what each part costs.
+    ``compaction/absorb.py`` through ``compaction.convert.Conversion`` (the ``compact_ids`` pass,
+    then ``compact_rows`` into the Parquet writer) and add variants that show what each part costs.
     """
     import resource
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from mantis_runs import schema
-    from mantis_runs.compact import STORED_ROW_MACROS, stored_row_params
-    from mantis_runs.parquet_layout import write_rows
-    from mantis_runs.query import connect
-    from mantis_runs.sqlfiles import load as load_file
+    from mantis_runs.compaction import STORED_ROW_MACROS, stored_row_params
+    from mantis_runs.db import arrow_schema
+    from mantis_runs.db.connection import connect
+    from mantis_runs.db.parquet_layout import write_rows
+    from mantis_runs.db.sqlfiles import load as load_file
 
     def load(name: str) -> str:  # to be nested in a SELECT: no trailing semicolon
         return load_file(name).strip().rstrip(";")
@@ -274,7 +274,7 @@ def phases(shard: Path, memory_limit: str) -> list[tuple[str, float, float]]:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     out: list[tuple[str, float, float]] = [("imports + connect", 0.0, peak())]
-    target = schema.parquet_schema()
+    target = arrow_schema.parquet_schema()
     with tempfile.TemporaryDirectory(prefix="bench-phases-") as tmp:
         empty = Path(tmp) / "empty.parquet"
         pq.write_table(target.empty_table(), empty)

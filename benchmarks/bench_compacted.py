@@ -13,8 +13,9 @@ copies. Tools:
 * ``duckdb_auto/raw`` (only with ``--tools``): ``peers.py duckdb_auto``
 * ``mantis@LIMIT/compacted``, ``mantis@LIMIT/raw`` (diagnostic, with ``--tools``): the same CLI
   in a cold process with the DuckDB ``memory_limit`` of every query connection forced to LIMIT
-  (``mantis_runs.query.connect`` wrapped before ``main()`` runs), to see what a query costs
-  with a given memory limit instead of the one mantis picks.
+  (``mantis_runs.stats.engine.connect`` wrapped before ``main()`` runs: no public way yet, see
+  ``_PATCHED_MANTIS``), to see what a query costs with a given memory limit instead of the ones
+  mantis picks.
 
 Scenarios (the busiest workflow, ``--status succeeded`` by default):
 
@@ -97,11 +98,15 @@ def describe(data_dir: Path) -> str:
 
 
 # The mantis CLI with the query connection's DuckDB memory limit replaced (argv[1]).
+# TODO: this patches a name inside mantis_runs.stats.engine, not a public API. Replace it once
+# stats() takes `memory_limit: str | None = None` (None: the automatic 160MB -> 4GB steps; a value:
+# that limit only, no retry) and `mantis runs stats --memory-limit` passes it on: then this tool is
+# the plain CLI with `--memory-limit LIMIT` appended, and _PATCHED_MANTIS goes.
 _PATCHED_MANTIS = """\
 import sys
 import __main__
 __main__.__file__ = "mantis"  # DuckDB takes a __main__ without __file__ for a prompt: progress bars
-import mantis_runs.query as q
+import mantis_runs.stats.engine as q
 LIMIT = sys.argv.pop(1)
 _connect = q.connect
 q.connect = lambda **kw: _connect(**{**kw, "memory_limit": LIMIT})

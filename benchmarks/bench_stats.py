@@ -92,7 +92,7 @@ class Measurement:
 # Linux keeps the largest RSS a process ever had across execve, and a child forked (or vforked,
 # as subprocess does) from this process starts with ours. So a small fresh launcher forks and
 # execs the tool, then reports the tool's own wall time and peak RSS from wait4.
-_LAUNCHER = """\
+LAUNCHER = """\
 import os, sys, time
 t0 = time.perf_counter()
 pid = os.fork()
@@ -115,7 +115,7 @@ def run_cold(cmd: list[str]) -> Run:
     """Run ``cmd`` in a fresh process: its wall time, peak RSS, exit code and output."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
             tempfile.NamedTemporaryFile("r", suffix=".txt") as report:
-        launcher = subprocess.run([sys.executable, "-c", _LAUNCHER, report.name, *cmd],
+        launcher = subprocess.run([sys.executable, "-c", LAUNCHER, report.name, *cmd],
                                   stdout=out, stderr=err, stdin=subprocess.DEVNULL, check=False)
         text = report.read().split()
         out.seek(0)

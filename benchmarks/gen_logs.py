@@ -1,6 +1,7 @@
 """Generate realistic mantis run logs: ``<out>/runs_log/<YYYY-MM>.jsonl``.
 
-Rows are byte-for-byte what :func:`mantis_runs.record.prepare` would write for them. ``prepare`` is
+Rows are byte-for-byte what :func:`mantis_runs.log.record.prepare` would write for them.
+``prepare`` is
 too slow for millions of rows (about 37 µs a row), so this script renders lines with a template and
 checks them against ``prepare`` on a sample of every shard (``--verify-every``; 1 checks all rows).
 
@@ -48,10 +49,10 @@ from typing import Any
 
 import numpy as np
 
-from mantis_runs.layout import live_shard, runs_log_dir
-from mantis_runs.record import prepare
-from mantis_runs.schema import KNOWN_BUCKETS
-from mantis_runs.writer import SEAL
+from mantis_runs.log.layout import live_shard, month_of, runs_log_dir
+from mantis_runs.log.record import prepare
+from mantis_runs.log.schema import KNOWN_BUCKETS
+from mantis_runs.log.writer import SEAL
 
 US = 1_000_000
 
@@ -433,7 +434,7 @@ def plan(out: Path, rows: int, months: int, end: date, seed: int, malformed: flo
     counts = np.random.default_rng([seed, 10_000]).multinomial(rows, weight / weight.sum())
     jobs = []
     for i, (s, b, c) in enumerate(zip(starts, bounds, counts.tolist(), strict=True)):
-        month = s.strftime("%Y-%m")
+        month = month_of(s)
         path = str(live_shard(out, month))
         newest = i == months - 1
         if not chunk_rows or c <= chunk_rows:

@@ -1,16 +1,41 @@
-"""Shared test helpers: write rows exactly as the writer serialises them, and an numpy oracle."""
+"""Shared test helpers, imported by name (``from helpers import ...``): the CLI runner, rows written
+exactly as the writer serialises them, a numpy oracle, and on-disk checks. Subprocesses that need
+them put :data:`TESTS_DIR` on ``sys.path``. Fixtures and pytest hooks live in ``conftest.py``."""
 
 from __future__ import annotations
 
+import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from mantis_runs.record import parse_timestamp, prepare
+from mantis_runs.log.record import parse_timestamp, prepare
+
+#: tests/, where this module is (for subprocesses that import it).
+TESTS_DIR = Path(__file__).resolve().parent
+
+
+class CliResult(NamedTuple):
+    """What ``mantis`` did: compares and unpacks as the tuple ``(code, out, err)``."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_cli(*args: str) -> CliResult:
+    """``mantis <args>`` in process through click's CliRunner: exit code, stdout and stderr
+    (kept apart). An uncaught exception is exit code 1, as click's runner reports it."""
+    from click.testing import CliRunner
+
+    from mantis_runs.cli import main
+
+    r = CliRunner().invoke(main, list(args))
+    return CliResult(r.exit_code, r.stdout, r.stderr)
 
 
 def write_rows(data_dir: Path, rows: Iterable[dict[str, Any]]) -> int:
@@ -39,18 +64,20 @@ def oracle(rows: Sequence[dict[str, Any]], workflow_id: str, *, last: int = 100,
            status: str | None = "succeeded", since: datetime | None = None,
            buckets: Sequence[str] | None = None) -> dict[str, Any]:
     """What `mantis runs stats --json` must say, computed independently with numpy."""
-    # One copy per run_id among the workflow's rows (latest finished_at, then largest total),
-    # then the status and since filters apply to that copy.
+    # One copy per run_id over every workflow (the documented rule: latest finished_at, then
+    # the largest finite total, then status and workflow_id by text, descending); then the
+    # workflow, status and since filters apply to that copy.
     best: dict[str, dict[str, Any]] = {}
     for r in rows:
         fin = parse_timestamp(r["finished_at"])
-        if r["workflow_id"] != workflow_id:
-            continue
-        key = (fin, r["total_time_s"])
+        total = r["total_time_s"]
+        finite = isinstance(total, int | float) and math.isfinite(total)
+        key = (fin, finite, total if finite else 0.0, r["status"] or "", r["workflow_id"] or "")
         cur = best.get(r["run_id"])
         if cur is None or key > cur["_key"]:
             best[r["run_id"]] = {**r, "_key": key, "_fin": fin}
-    kept = [r for r in best.values() if (not status or r["status"] == status)
+    kept = [r for r in best.values() if r["workflow_id"] == workflow_id
+            and (not status or r["status"] == status)
             and (since is None or r["_fin"] >= since)]
     chosen = sorted(kept, key=lambda r: (r["_fin"], r["run_id"]), reverse=True)[:last]
     samples: dict[str, list[float]] = defaultdict(list)
@@ -94,8 +121,9 @@ def stored_run_ids(data_dir: Path) -> Counter[str]:
     checkpoint plus the shard's tail, as stats reads it."""
     import tempfile
 
-    from mantis_runs import schema
-    from mantis_runs.query import connect, duckdb_path, live_reads, month_sources, snapshot
+    from mantis_runs.db.connection import connect, duckdb_path, snapshot
+    from mantis_runs.log import schema
+    from mantis_runs.stats.sources import live_reads, month_sources
 
     ids: list[str] = []
     with snapshot(data_dir) as months, tempfile.TemporaryDirectory() as scratch:
@@ -123,7 +151,7 @@ def disk_state(d: Path, closed: Sequence[str], *, live: bool = True) -> frozense
     """What a killed compactor left in ``d``, as tags ("clean" when nothing); only the months
     in ``closed`` are looked at. ``live=False`` leaves out live shards of those months (writers
     that keep appending to a closed month always make one)."""
-    from mantis_runs.layout import scan
+    from mantis_runs.log.layout import scan
 
     tags: set[str] = set()
     tmp = d / ".tmp"
@@ -142,7 +170,7 @@ def disk_state(d: Path, closed: Sequence[str], *, live: bool = True) -> frozense
             tags.add("older generation" if p.suffix == ".parquet" else "absorbed shard left")
     cps = d / "checkpoints"
     if cps.is_dir():
-        from mantis_runs import checkpoint
+        from mantis_runs.log import checkpoint
 
         named = {cp.parquet for m in (p.stem for p in cps.glob("*.json"))
                  if (cp := checkpoint.load(d, m)) is not None}

@@ -22,16 +22,23 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from helpers import append_bytes, assert_matches, disk_state, oracle, stored_run_ids
-from mantis_runs import checkpoint, schema
-from mantis_runs.cli import main
-from mantis_runs.compact import CheckpointReport, compact
+from helpers import (
+    append_bytes,
+    assert_matches,
+    disk_state,
+    oracle,
+    run_cli,
+    stored_run_ids,
+)
+from mantis_runs.compaction import CheckpointReport, compact
+from mantis_runs.db import arrow_schema
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
-from mantis_runs.query import stats
+from mantis_runs.log import checkpoint
+from mantis_runs.log.layout import scan
+from mantis_runs.stats.engine import stats
 from mantis_runs.units import human_bytes
 from test_compact import BAD, COMBOS, MALFORMED_SHARDS, SHARD_LINES, same, write_malformed
 
@@ -92,7 +99,7 @@ def test_demo_live_month_round_trip_and_the_checkpoint_is_read(tmp_path: Path) -
                                   bytes_read=size, lines_read=may_rows, bad_lines=0,
                                   rows=may_rows, parquet=cr.parquet)
     assert pq.ParquetFile(d / cr.parquet).metadata.num_rows == may_rows
-    assert pq.read_schema(d / cr.parquet).equals(schema.parquet_schema())
+    assert pq.read_schema(d / cr.parquet).equals(arrow_schema.parquet_schema())
     assert same(answers(d, DEMO_WORKFLOWS), before)
     ids = stored_run_ids(d)
     assert len(ids) == DEMO_RUNS and set(ids.values()) == {1}
@@ -331,18 +338,13 @@ def test_tail_copies_are_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 # the CLI
 
 
-def cli(*args: str) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, list(args))
-    return r.exit_code, r.stdout, r.stderr
-
-
 def test_cli_plan_report_and_options(tmp_path: Path) -> None:
     month = datetime.now(UTC).strftime("%Y-%m")  # the CLI compacts as of now: this month is open
     d = tmp_path / "data"
     shard = d / "runs_log" / f"{month}.jsonl"
     append_bytes(shard, b"".join(line(f"a{i}", i, 10.0 + i, "succeeded", month=month)
                                  for i in range(40)))
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
     assert (code, err) == (0, "")
     cp = checkpoint.load(d, month)
     assert cp is not None and cp.offset == shard.stat().st_size
@@ -351,31 +353,31 @@ def test_cli_plan_report_and_options(tmp_path: Path) -> None:
     size = shard.stat().st_size
     new = size - cp.offset
 
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--dry-run",
-                         "--checkpoint-min-mb", "0")
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--dry-run",
+                             "--checkpoint-min-mb", "0")
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
         f"{month}: checkpoint {month}.jsonl ({human_bytes(new)} not in its checkpoint)")
     assert checkpoint.load(d, month) == cp  # a dry run changes nothing
 
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--dry-run")  # 16 MB
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--dry-run")  # 16 MB
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
         f"{month}: leave {month}.jsonl as it is ({human_bytes(new)} not in its checkpoint, "
         "under --checkpoint-min-mb)")
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--no-checkpoint")
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--no-checkpoint")
     assert (code, err) == (0, "") and "checkpoint" not in out
-    code, out, err = cli("runs", "compact", "--data-dir", str(d))  # 16 MB threshold
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d))  # 16 MB threshold
     assert (code, err) == (0, "") and "checkpoint" not in out
     assert checkpoint.load(d, month) == cp
 
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
     assert (code, err) == (0, "")
     assert out.splitlines()[-1] == (
         f"{month}: checkpoint of live {month}.jsonl now covers {human_bytes(size)}, 60 rows "
         f"({human_bytes(new)} read this run)")
     assert human_bytes(new).endswith(" kB") and human_bytes(size).endswith(" kB")
-    code, out, err = cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "-1")
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "-1")
     assert code == 2 and "checkpoint-min-mb" in err
 
 
@@ -400,19 +402,19 @@ def test_cutoff_rows_superseded_by_newer_copies_fall_back_to_the_rest(tmp_path: 
     rows = [json.loads(x) for x in older + redone + again]
 
     calls: list[bool] = []
-    import mantis_runs.query as query
+    from mantis_runs.stats.engine import Collector
 
-    real = query._enough
+    real = Collector.enough
 
-    def spy(*args: Any) -> bool:
-        calls.append(real(*args))
+    def spy(self: Collector, *args: Any) -> bool:
+        calls.append(real(self, *args))
         return calls[-1]
 
     for last in (1, 3, 5, 19, 20, 25):
         for status in ("succeeded", "failed", ""):
             calls.clear()
             with pytest.MonkeyPatch.context() as mp:
-                mp.setattr(query, "_enough", spy)
+                mp.setattr(Collector, "enough", spy)
                 got = stats("wa", data_dir=d, last=last, status=status).to_json()
             assert_matches(got, oracle(rows, "wa", last=last, status=status))
             assert same(got, stats("wa", data_dir=plain, last=last, status=status).to_json())
@@ -455,21 +457,21 @@ def test_tail_not_copied_means_the_shard_is_read(tmp_path: Path,
                                  for i in range(5)) + b"oops\n")
     expected = stats("wa", data_dir=without_checkpoints(d, tmp_path), last=10**6).to_json()
     assert expected["skipped_lines"] == {"2026-05.jsonl": 1}
-    import mantis_runs.checkpoint as cpmod
-    import mantis_runs.query as query
+    import mantis_runs.log.checkpoint as cpmod
+    import mantis_runs.stats.sources as query
 
     def full(*_args: Any) -> int:
         raise OSError(28, "No space left on device")
 
     with monkeypatch.context() as mp:
         mp.setattr(cpmod, "copy_range", full)
-        assert query.live_reads(d, list(query.scan(d).values()), tmp_path / "s") == {}
+        assert query.live_reads(d, list(scan(d).values()), tmp_path / "s") == {}
         assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
     with monkeypatch.context() as mp:
         mp.setattr(cpmod, "TAIL_COPY_MAX", 10)
-        assert query.live_reads(d, list(query.scan(d).values()), tmp_path / "s") == {}
+        assert query.live_reads(d, list(scan(d).values()), tmp_path / "s") == {}
         assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
-    assert len(query.live_reads(d, list(query.scan(d).values()), tmp_path / "s")) == 1
+    assert len(query.live_reads(d, list(scan(d).values()), tmp_path / "s")) == 1
     assert same(stats("wa", data_dir=d, last=10**6).to_json(), expected)
 
 
@@ -478,7 +480,7 @@ def test_tail_copies_of_killed_readers_are_removed(tmp_path: Path,
     import subprocess
     import sys
 
-    from mantis_runs.query import TAIL_PREFIX
+    from mantis_runs.stats.sources import TAIL_PREFIX
 
     scratch = tmp_path / "tmp"
     scratch.mkdir()

@@ -9,11 +9,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from helpers import append_bytes, write_rows
-from mantis_runs.cli import main
-from mantis_runs.record import format_timestamp
+from helpers import append_bytes, run_cli, write_rows
+from mantis_runs.log.record import format_timestamp
 
 T0 = datetime.now(UTC) - timedelta(hours=1)
 
@@ -33,11 +31,6 @@ def rows() -> list[dict[str, object]]:
     return out
 
 
-def run(args: list[str]) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args)
-    return r.exit_code, r.stdout, r.stderr
-
-
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     write_rows(tmp_path, rows())
@@ -45,7 +38,7 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_table(data: Path) -> None:
-    code, out, err = run(["runs", "stats", "wf", "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "stats", "wf", "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == (
         "Across last 4 succeeded runs of wf:\n"
@@ -61,8 +54,8 @@ def test_table(data: Path) -> None:
 
 
 def test_table_without_n_column_and_with_status_and_bucket(data: Path) -> None:
-    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--status", "",
-                        "--bucket", "think", "--last", "2"])
+    code, out, _ = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--status", "",
+                           "--bucket", "think", "--last", "2")
     assert code == 0
     assert out == (
         "Across last 2 runs (any status) of wf:\n"
@@ -76,8 +69,8 @@ def test_table_without_n_column_and_with_status_and_bucket(data: Path) -> None:
 
 
 def test_json(data: Path) -> None:
-    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
-                        "--bucket", "act", "--bucket", "nope"])
+    code, out, _ = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json",
+                           "--bucket", "act", "--bucket", "nope")
     assert code == 0
     doc = json.loads(out)
     assert doc == {
@@ -92,9 +85,9 @@ def test_json(data: Path) -> None:
 
 
 def test_no_runs(tmp_path: Path) -> None:
-    assert run(["runs", "stats", "ghost", "--data-dir", str(tmp_path)]) == (
+    assert run_cli("runs", "stats", "ghost", "--data-dir", str(tmp_path)) == (
         0, "No succeeded runs of ghost found.\n", "")
-    code, out, _ = run(["runs", "stats", "ghost", "--data-dir", str(tmp_path), "--json"])
+    code, out, _ = run_cli("runs", "stats", "ghost", "--data-dir", str(tmp_path), "--json")
     assert code == 0 and json.loads(out)["run_count"] == 0
 
 
@@ -104,39 +97,48 @@ def test_no_runs(tmp_path: Path) -> None:
     (["--last", "many"], "Invalid value for '--last'"),
 ])
 def test_usage_errors_exit_2(data: Path, args: list[str], message: str) -> None:
-    code, _, err = run(["runs", "stats", "wf", "--data-dir", str(data), *args])
+    code, _, err = run_cli("runs", "stats", "wf", "--data-dir", str(data), *args)
     assert code == 2 and message in err and "Traceback" not in err
 
 
 def test_malformed_lines_warn_once_on_stderr(data: Path) -> None:
     shard = next((data / "runs_log").glob("*.jsonl"))
     append_bytes(shard, b"garbage\n\x00\x00\n")
-    code, out, err = run(["runs", "stats", "wf", "--data-dir", str(data), "--json"])
+    code, out, err = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json")
     assert code == 0 and json.loads(out)["skipped_lines"] == {shard.name: 2}
     assert err == f"warning: skipped 2 malformed lines ({shard.name}: 2)\n"
 
 
+def test_since_before_year_1000(data: Path) -> None:
+    # the month of --since is zero-padded like the shards' names ("0999-01", not "999-01")
+    code, out, err = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--since",
+                             "0999-01-01", "--bucket", "load")
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == (
+        "Across last 4 succeeded runs of wf finished since 0999-01-01 00:00 UTC:")
+
+
 def test_since_window(data: Path) -> None:
-    code, out, _ = run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
-                        "--since", "30d"])
+    code, out, _ = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json",
+                           "--since", "30d")
     assert code == 0 and json.loads(out)["run_count"] == 4
     old = {"run_id": "old", "workflow_id": "wf", "status": "succeeded", "total_time_s": 1,
            "finished_at": format_timestamp(T0 - timedelta(days=9))}
     write_rows(data, [old])
-    counts = [json.loads(run(["runs", "stats", "wf", "--data-dir", str(data), "--json",
-                              "--since", s])[1])["run_count"] for s in ("7d", "2w", "240h")]
+    counts = [json.loads(run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json",
+                                 "--since", s)[1])["run_count"] for s in ("7d", "2w", "240h")]
     assert counts == [4, 5, 5]
 
 
 def test_env_data_dir(data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MANTIS_DATA_DIR", str(data))
-    code, out, _ = run(["runs", "stats", "wf", "--json"])
+    code, out, _ = run_cli("runs", "stats", "wf", "--json")
     assert code == 0 and json.loads(out)["run_count"] == 4
 
 
 def test_demo_writes_and_prints(tmp_path: Path) -> None:
     target = tmp_path / "demo"
-    code, out, err = run(["runs", "demo", "--data-dir", str(target), "--runs", "120"])
+    code, out, err = run_cli("runs", "demo", "--data-dir", str(target), "--runs", "120")
     assert code == 0, err
     assert out.startswith(f"Wrote 120 runs of 5 workflows to {target}\n\nAcross last ")
     assert "total_time_s" in out and "Next, try:" in out
@@ -146,7 +148,7 @@ def test_demo_writes_and_prints(tmp_path: Path) -> None:
 def test_python_dash_m_works_the_same(data: Path) -> None:
     p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "stats", "wf",
                         "--data-dir", str(data)], capture_output=True, text=True, check=True)
-    assert p.stdout == run(["runs", "stats", "wf", "--data-dir", str(data)])[1]
+    assert p.stdout == run_cli("runs", "stats", "wf", "--data-dir", str(data))[1]
 
 
 @pytest.mark.parametrize("command", [["stats", "wf"], ["list"], ["compact"], ["sql", "FROM runs"]])
@@ -155,6 +157,6 @@ def test_a_data_dir_that_is_a_file_is_an_error(tmp_path: Path, command: list[str
     target = tmp_path / "afile"
     target.write_text("not a directory")
     monkeypatch.setenv("MANTIS_DATA_DIR", str(target))
-    code, out, err = run(["runs", *command])
+    code, out, err = run_cli("runs", *command)
     assert (code, out) == (1, "")
     assert err == f"error: {target} is not a directory\n"

@@ -31,18 +31,23 @@ from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
 
-from helpers import append_bytes, assert_matches, disk_state, oracle, stored_run_ids
-from mantis_runs import schema
-from mantis_runs.cli import main
-from mantis_runs.compact import COMPACT_LOCK, CompactionBusy, compact
+from helpers import (
+    append_bytes,
+    assert_matches,
+    disk_state,
+    oracle,
+    run_cli,
+    stored_run_ids,
+)
+from mantis_runs.compaction import COMPACT_LOCK, CompactionBusy, compact
+from mantis_runs.db import arrow_schema
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.errors import MantisError, UsageError
-from mantis_runs.layout import month_of, scan
-from mantis_runs.query import resolve_since, stats
+from mantis_runs.log.layout import month_of, scan
+from mantis_runs.log.writer import SEAL, append_run
+from mantis_runs.stats.engine import resolve_since, stats
 from mantis_runs.units import human_bytes
-from mantis_runs.writer import SEAL, append_run
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # Feb, Mar and Apr 2026 are closed; May is open
 DEMO_RUNS = 1200
@@ -132,11 +137,6 @@ def assert_clean(data_dir: Path, months: list[str]) -> None:
     for mf in scan(data_dir).values():
         assert mf.superseded == [] and mf.sealed == []
     assert disk_state(data_dir, []) == {"clean"}  # no stray checkpoint file either
-
-
-def cli(args: list[str]) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args)
-    return r.exit_code, r.stdout, r.stderr
 
 
 def mantis(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -423,7 +423,7 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     report = compact(malformed, now=NOW)
     parts = {m.month: malformed / str(m.part) for m in report.months}
     for p in parts.values():
-        assert pq.read_schema(p).equals(schema.parquet_schema())
+        assert pq.read_schema(p).equals(arrow_schema.parquet_schema())
         assert (pq.read_schema(p).metadata or {})[b"mantis_layout"] == b"2"
         assert pq.ParquetFile(p).metadata.row_group(0).column(0).compression == "ZSTD"
     feb = {r["run_id"]: r for r in pq.read_table(parts["2026-02"]).to_pylist()}
@@ -449,7 +449,7 @@ def test_parquet_schema_extra_column_pyarrow_and_polars(malformed: Path) -> None
     assert total == 17
     df = pl.read_parquet(glob)
     assert df.height == total
-    assert df.columns == schema.parquet_schema().names
+    assert df.columns == arrow_schema.parquet_schema().names
     assert pl.scan_parquet(glob).select(pl.len()).collect().item() == total
     f4 = df.filter(pl.col("run_id") == "f4")
     assert f4["total_time_s"].to_list() == [40.5]
@@ -489,10 +489,6 @@ def test_duplicates_tied_on_finished_at_with_a_non_finite_total(tmp_path: Path) 
     assert_same_stats_by_status_after_compaction(tmp_path, [2, 0, 2])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "stats filters by workflow_id BEFORE keeping one copy per run_id; compaction keeps one copy "
-    "per run_id (the latest) whatever its workflow, so a run_id whose copies name different "
-    "workflows is counted in both before compaction and in one after (query.py / stats SQL)"))
 def test_duplicates_that_disagree_on_workflow(tmp_path: Path) -> None:
     append_bytes(tmp_path / "runs_log" / "2026-03.jsonl",
                  row("d1", 1.0, "2026-03-02T10:00:00Z", wf="wa") + b"\n"
@@ -581,7 +577,7 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
     d = tmp_path / "data"
     old_months_dir(d)
     before = listing(d)
-    code, out, err = cli(["runs", "compact", "--data-dir", str(d), "--dry-run"])
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--dry-run")
     assert (code, err) == (0, "")
     assert listing(d) == before  # not even a lock file
     assert out.splitlines() == [
@@ -591,20 +587,20 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
           f"({human_bytes((d / 'runs_log' / f'{m}.jsonl').stat().st_size)} now)"
           for m in ("2025-01", "2025-02", "2025-03")),
     ]
-    code, out, _ = cli(["runs", "compact", "--data-dir", str(d), "--dry-run", "--json"])
+    code, out, _ = run_cli("runs", "compact", "--data-dir", str(d), "--dry-run", "--json")
     assert code == 0 and json.loads(out)["dry_run"] is True and len(json.loads(out)["plan"]) == 3
     assert listing(d) == before
 
     # after a real compaction and a late row, the plan names the next part
-    code, out, _ = cli(["runs", "compact", "--data-dir", str(d), "--json"])
+    code, out, _ = run_cli("runs", "compact", "--data-dir", str(d), "--json")
     assert code == 0
     assert [m["bad_lines_quarantined"] for m in json.loads(out)["months"]] == [0, 1, 0]
     assert append_run({"run_id": "late", "workflow_id": "w", "status": "succeeded",
                        "finished_at": "2025-02-28T23:59:59.9Z", "total_time_s": 1.0},
                       data_dir=d)
     before = listing(d)
-    code, out, _ = cli(["runs", "compact", "--data-dir", str(d), "--dry-run", "--month",
-                        "2025-02", "--month", "2025-03"])
+    code, out, _ = run_cli("runs", "compact", "--data-dir", str(d), "--dry-run", "--month",
+                           "2025-02", "--month", "2025-03")
     assert code == 0
     feb = scan(d)["2025-02"]
     assert out.splitlines()[1:] == [
@@ -615,7 +611,7 @@ def test_dry_run_changes_nothing_and_prints_the_plan(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("month", ["2026-13", "2026-5", "26-05", "may", "2026-05-01", ""])
 def test_month_must_be_yyyy_mm(tmp_path: Path, month: str) -> None:
-    code, out, err = cli(["runs", "compact", "--data-dir", str(tmp_path), "--month", month])
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(tmp_path), "--month", month)
     assert code == 2 and out == ""
     assert "--month takes YYYY-MM" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
@@ -628,7 +624,7 @@ def test_open_months_are_usage_errors(tmp_path: Path) -> None:
     nxt = month_of(datetime.now(UTC) + timedelta(days=32))
     before = listing(d)
     for m in (current, nxt):
-        code, out, err = cli(["runs", "compact", "--data-dir", str(d), "--month", m])
+        code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--month", m)
         assert code == 2 and out == "", err
         assert f"month {m} is not closed yet" in err
     assert listing(d) == before
@@ -667,7 +663,7 @@ def test_grace_period(tmp_path: Path) -> None:
     assert (r.closed_before, [m.month for m in r.months]) == ("2026-05", ["2026-04"])
     assert_clean(d, ["2026-04"])
     # the CLI parses the duration
-    code, _out, err = cli(["runs", "compact", "--data-dir", str(d), "--grace", "soon"])
+    code, _out, err = run_cli("runs", "compact", "--data-dir", str(d), "--grace", "soon")
     assert code == 2 and "--grace" in err
 
 
@@ -677,7 +673,7 @@ def test_grace_period(tmp_path: Path) -> None:
 _HOLD_LOCK = """
 import sys, time
 from pathlib import Path
-from mantis_runs.locks import locked
+from mantis_runs.log.locks import locked
 with locked(Path(sys.argv[1]), exclusive=True, timeout=None):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -733,7 +729,7 @@ def test_second_compactor_with_wait_waits_then_runs(tmp_path: Path) -> None:
 
 _STATS_LOOP = """
 import sys
-from mantis_runs.query import stats
+from mantis_runs.stats.engine import stats
 n = 0
 while True:
     stats(sys.argv[2], data_dir=sys.argv[1], last=10**9, status=None)
@@ -919,7 +915,7 @@ _CRASH_CHILD = """
 import json, os, signal, sys
 from datetime import datetime
 import pyarrow.parquet as pq
-from mantis_runs.compact import compact
+from mantis_runs.compaction import compact
 
 data_dir, crash_at, now = sys.argv[1], int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
 ops = []
@@ -1031,7 +1027,7 @@ _ENOSPC_CHILD = """
 import json, os, shutil, subprocess, sys
 from pathlib import Path
 from mantis_runs import append_run
-from mantis_runs.query import stats
+from mantis_runs.stats.engine import stats
 
 src, mnt, size_kb, workflows = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4:]
 
@@ -1158,7 +1154,7 @@ def test_injected_enospc_on_fsync_through_the_cli(malformed: Path,
         real_fsync(fd)
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    code, out, err = cli(["runs", "compact", "--data-dir", str(malformed)])
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(malformed))
     assert (code, out) == (1, "")
     assert err.count("\n") == 1 and err.startswith("error: compacting 2026-02.jsonl.sealed-")
     assert err.endswith("failed: [Errno 28] No space left on device; nothing was lost, the "
@@ -1167,7 +1163,7 @@ def test_injected_enospc_on_fsync_through_the_cli(malformed: Path,
     assert not (malformed / "quarantine").exists() or victim == ".parquet.inprogress"
     assert same(quick_stats(malformed, ["wa", "wb"]), before)
     monkeypatch.undo()
-    code, out, err = cli(["runs", "compact", "--data-dir", str(malformed)])
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(malformed))
     assert code == 0, err
     assert same(quick_stats(malformed, ["wa", "wb"]), before)
     assert_clean(malformed, [*CLOSED, "2026-05"])  # by the real clock, May 2026 is closed too

@@ -16,11 +16,9 @@ from typing import Any
 
 import duckdb
 import pytest
-from click.testing import CliRunner
 
-from helpers import append_bytes, write_rows
-from mantis_runs.cli import main
-from mantis_runs.record import format_timestamp
+from helpers import append_bytes, run_cli, write_rows
+from mantis_runs.log.record import format_timestamp
 
 S1, S2, S3 = "20260301_100000_aaaa0001", "20260402_100000_aaaa0002", "20260402_110000_aaaa0003"
 F1, LEGACY = "20260403_100000_bbbb0004", "legacy-run"
@@ -146,11 +144,6 @@ LIST_LINES = {
 }
 
 
-def run(args: list[str]) -> tuple[int, str, str]:
-    r = CliRunner().invoke(main, args)
-    return r.exit_code, r.stdout, r.stderr
-
-
 @pytest.fixture
 def data(tmp_path: Path) -> Path:
     d = tmp_path / "data"
@@ -162,7 +155,7 @@ def data(tmp_path: Path) -> Path:
 
 
 def test_list_table_newest_first_ties_by_run_id(data: Path) -> None:
-    code, out, err = run(["runs", "list", "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "list", "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == LIST_HEADER + "".join(LIST_LINES[r] for r in (LEGACY, F1, S3, S2, S1))
 
@@ -180,24 +173,24 @@ def test_list_table_newest_first_ties_by_run_id(data: Path) -> None:
     (["wf", "--since", "2026-04-01", "--status", "succeeded"], [S3, S2]),
 ])
 def test_list_filters(data: Path, args: list[str], expected: list[str]) -> None:
-    code, out, err = run(["runs", "list", "--data-dir", str(data), *args])
+    code, out, err = run_cli("runs", "list", "--data-dir", str(data), *args)
     assert (code, err) == (0, "")
     lines = out.splitlines()
     assert lines[0].split() == ["finished", "(UTC)", "status", "workflow", "run_id", "total",
                                 "model", "error"]
     assert [line.split()[4] for line in lines[1:]] == expected
-    code, out, err = run(["runs", "list", "--data-dir", str(data), *args, "--json"])
+    code, out, err = run_cli("runs", "list", "--data-dir", str(data), *args, "--json")
     assert (code, err) == (0, "")
     assert [r["run_id"] for r in json.loads(out)] == expected
 
 
 def test_list_filtered_text_is_exact(data: Path) -> None:
-    assert run(["runs", "list", "--data-dir", str(data), "--status", "failed"]) == (0, (
+    assert run_cli("runs", "list", "--data-dir", str(data), "--status", "failed") == (0, (
         "finished (UTC)       status    workflow    run_id                      total  model"
         "    error\n"
         "2026-04-03 10:00:00  failed    wf          20260403_100000_bbbb0004   200.0s  m2"
         "       TimeoutError: page never loaded at step 3\n"), "")
-    assert run(["runs", "list", "other", "--data-dir", str(data)]) == (0, (
+    assert run_cli("runs", "list", "other", "--data-dir", str(data)) == (0, (
         "finished (UTC)       status     workflow    run_id        total  model    error\n"
         "2026-04-03 10:00:00  succeeded  other       legacy-run     5.0s\n"), "")
 
@@ -207,19 +200,19 @@ def test_list_since_duration_is_relative_to_now(data: Path) -> None:
               "total_time_s": 1.0,
               "finished_at": format_timestamp(datetime.now(UTC) - timedelta(minutes=30))}
     write_rows(data, [recent])
-    code, out, _ = run(["runs", "list", "--data-dir", str(data), "--since", "2h", "--json"])
+    code, out, _ = run_cli("runs", "list", "--data-dir", str(data), "--since", "2h", "--json")
     assert code == 0 and [r["run_id"] for r in json.loads(out)] == ["recent"]
 
 
 def test_list_nothing_found(data: Path, tmp_path: Path) -> None:
-    assert run(["runs", "list", "--data-dir", str(data), "ghost"]) == (0, "No runs found.\n", "")
-    assert run(["runs", "list", "--data-dir", str(tmp_path / "empty")]) == (
+    assert run_cli("runs", "list", "--data-dir", str(data), "ghost") == (0, "No runs found.\n", "")
+    assert run_cli("runs", "list", "--data-dir", str(tmp_path / "empty")) == (
         0, "No runs found.\n", "")
-    assert run(["runs", "list", "--data-dir", str(data), "ghost", "--json"]) == (0, "[]\n", "")
+    assert run_cli("runs", "list", "--data-dir", str(data), "ghost", "--json") == (0, "[]\n", "")
 
 
 def test_list_json_shape(data: Path) -> None:
-    code, out, err = run(["runs", "list", "--data-dir", str(data), "--json", "--last", "2"])
+    code, out, err = run_cli("runs", "list", "--data-dir", str(data), "--json", "--last", "2")
     assert (code, err) == (0, "")
     assert json.loads(out) == [LEGACY_JSON, F1_JSON]
     assert out == json.dumps([LEGACY_JSON, F1_JSON], indent=2, ensure_ascii=False) + "\n"
@@ -227,7 +220,7 @@ def test_list_json_shape(data: Path) -> None:
 
 @pytest.mark.parametrize("args", [["--last", "0"], ["--since", "soon"]])
 def test_list_usage_errors(data: Path, args: list[str]) -> None:
-    code, out, err = run(["runs", "list", "--data-dir", str(data), *args])
+    code, out, err = run_cli("runs", "list", "--data-dir", str(data), *args)
     assert code == 2 and out == "" and "Invalid value" in err and "Traceback" not in err
 
 
@@ -235,7 +228,7 @@ def test_list_usage_errors(data: Path, args: list[str]) -> None:
 
 
 def test_show_text_against_the_workflow_baseline(data: Path) -> None:
-    code, out, err = run(["runs", "show", F1, "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "show", F1, "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == (
         f"Run {F1}\n"
@@ -250,7 +243,7 @@ def test_show_text_against_the_workflow_baseline(data: Path) -> None:
 
 
 def test_show_a_succeeded_run_of_an_old_month(data: Path) -> None:
-    code, out, err = run(["runs", "show", S1, "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "show", S1, "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == (
         f"Run {S1}\n"
@@ -274,7 +267,7 @@ def test_show_a_succeeded_run_of_an_old_month(data: Path) -> None:
 
 
 def test_show_a_run_without_buckets_or_date_prefix(data: Path) -> None:
-    assert run(["runs", "show", LEGACY, "--data-dir", str(data)]) == (0, (
+    assert run_cli("runs", "show", LEGACY, "--data-dir", str(data)) == (0, (
         "Run legacy-run\n"
         "  workflow: other\n"
         "  status:   succeeded\n"
@@ -283,14 +276,14 @@ def test_show_a_run_without_buckets_or_date_prefix(data: Path) -> None:
 
 
 def test_show_json_shape(data: Path) -> None:
-    code, out, err = run(["runs", "show", F1, "--data-dir", str(data), "--json"])
+    code, out, err = run_cli("runs", "show", F1, "--data-dir", str(data), "--json")
     assert (code, err) == (0, "")
     assert json.loads(out) == F1_REPORT_JSON
     assert out.endswith("}\n") and not out.endswith("\n\n")
 
 
 def test_show_json_without_baseline_buckets(data: Path) -> None:
-    code, out, _ = run(["runs", "show", LEGACY, "--data-dir", str(data), "--json"])
+    code, out, _ = run_cli("runs", "show", LEGACY, "--data-dir", str(data), "--json")
     assert code == 0
     assert json.loads(out) == {
         "run": LEGACY_JSON, "buckets": [], "unaccounted_s": 5.0,
@@ -304,13 +297,13 @@ def test_show_json_without_baseline_buckets(data: Path) -> None:
                                  ["report", "--run-id", "nope"],
                                  ["report", "--run-id", "20260401_000000_deadbeef"]])
 def test_unknown_run_id_is_one_line_and_exit_1(data: Path, cmd: list[str]) -> None:
-    code, out, err = run(["runs", *cmd, "--data-dir", str(data)])
+    code, out, err = run_cli("runs", *cmd, "--data-dir", str(data))
     rid = cmd[1] if cmd[0] == "show" else cmd[2]
     assert (code, out, err) == (1, "", f"error: no run {rid!r} in {data}\n")
 
 
 def test_report_on_an_empty_store(tmp_path: Path) -> None:
-    assert run(["runs", "report", "--data-dir", str(tmp_path)]) == (
+    assert run_cli("runs", "report", "--data-dir", str(tmp_path)) == (
         1, "", f"error: no runs in {tmp_path}\n")
 
 
@@ -318,23 +311,23 @@ def test_report_on_an_empty_store(tmp_path: Path) -> None:
 
 
 def test_report_latest_is_the_default(data: Path) -> None:
-    implicit = run(["runs", "report", "--data-dir", str(data)])
-    explicit = run(["runs", "report", "--latest", "--data-dir", str(data)])
+    implicit = run_cli("runs", "report", "--data-dir", str(data))
+    explicit = run_cli("runs", "report", "--latest", "--data-dir", str(data))
     assert implicit == explicit == (0, LEGACY_REPORT_TEXT, "")
 
 
 def test_report_run_id_full_text(data: Path) -> None:
-    assert run(["runs", "report", "--run-id", F1, "--data-dir", str(data)]) == (
+    assert run_cli("runs", "report", "--run-id", F1, "--data-dir", str(data)) == (
         0, F1_REPORT_TEXT, "")
 
 
 def test_report_json(data: Path) -> None:
-    code, out, err = run(["runs", "report", "--run-id", F1, "--format", "json",
-                          "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "report", "--run-id", F1, "--format", "json",
+                             "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == json.dumps(F1_REPORT_JSON, indent=2, ensure_ascii=False) + "\n"
     # show --json is the same document
-    assert out == run(["runs", "show", F1, "--json", "--data-dir", str(data)])[1]
+    assert out == run_cli("runs", "show", F1, "--json", "--data-dir", str(data))[1]
 
 
 @pytest.mark.parametrize(("fmt", "expected"), [
@@ -343,23 +336,23 @@ def test_report_json(data: Path) -> None:
 ])
 def test_report_output_file(data: Path, tmp_path: Path, fmt: str, expected: str) -> None:
     target = tmp_path / f"report.{fmt}"
-    code, out, err = run(["runs", "report", "--run-id", F1, "--format", fmt,
-                          "--output", str(target), "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "report", "--run-id", F1, "--format", fmt,
+                             "--output", str(target), "--data-dir", str(data))
     assert (code, out, err) == (0, "", f"wrote {target}\n")
     assert target.read_text(encoding="utf-8") == expected
 
 
 def test_report_latest_and_run_id_is_a_usage_error(data: Path, tmp_path: Path) -> None:
     target = tmp_path / "never.txt"
-    code, out, err = run(["runs", "report", "--latest", "--run-id", F1,
-                          "--output", str(target), "--data-dir", str(data)])
+    code, out, err = run_cli("runs", "report", "--latest", "--run-id", F1,
+                             "--output", str(target), "--data-dir", str(data))
     assert code == 2 and out == ""
     assert err.endswith("Error: give --latest or --run-id, not both\n")
     assert "Traceback" not in err and not target.exists()
 
 
 def test_report_bad_format_is_a_usage_error(data: Path) -> None:
-    code, _, err = run(["runs", "report", "--format", "yaml", "--data-dir", str(data)])
+    code, _, err = run_cli("runs", "report", "--format", "yaml", "--data-dir", str(data))
     assert code == 2 and "Invalid value for '--format'" in err
 
 
@@ -381,8 +374,8 @@ SQL_RECORDS = [
 
 
 def sql(data: Path, query: str, fmt: str | None = None) -> tuple[int, str, str]:
-    return run(["runs", "sql", query, "--data-dir", str(data),
-                *([] if fmt is None else ["--format", fmt])])
+    return run_cli("runs", "sql", query, "--data-dir", str(data),
+                   *([] if fmt is None else ["--format", fmt]))
 
 
 def test_sql_table(data: Path) -> None:
@@ -507,14 +500,14 @@ def test_every_read_warns_once_about_malformed_lines(data: Path, cmd: list[str])
                         "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0
     assert p.stderr == "warning: skipped 2 malformed lines (2026-04.jsonl: 2)\n"
-    assert p.stdout == run(["runs", *cmd, "--data-dir", str(data)])[1]  # output is unchanged
+    assert p.stdout == run_cli("runs", *cmd, "--data-dir", str(data))[1]  # output is unchanged
 
 
 # -- views --------------------------------------------------------------------------------------
 
 
 def test_views_script_runs_in_a_fresh_duckdb(data: Path) -> None:
-    code, script, err = run(["runs", "views", "--data-dir", str(data)])
+    code, script, err = run_cli("runs", "views", "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert script.startswith("-- mantis-runs views. Generated by `mantis runs views`")
     assert script.endswith(";\n")
@@ -533,7 +526,7 @@ def test_views_script_runs_in_a_fresh_duckdb(data: Path) -> None:
 
 def test_views_script_counts_match_the_cli(data: Path) -> None:
     # the same count through `mantis runs sql`, and both see a new row only when regenerated
-    code, script, _ = run(["runs", "views", "--data-dir", str(data)])
+    code, script, _ = run_cli("runs", "views", "--data-dir", str(data))
     assert code == 0
     assert sql(data, "SELECT count(*) AS n FROM runs", "csv")[1] == "n\n5\n"
     write_rows(data, [{**ROWS[0], "run_id": "new", "finished_at": "2026-05-01T00:00:00Z"}])
@@ -541,7 +534,7 @@ def test_views_script_counts_match_the_cli(data: Path) -> None:
     try:
         con.execute(script)
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (5,)  # a snapshot
-        code, fresh, _ = run(["runs", "views", "--data-dir", str(data)])
+        code, fresh, _ = run_cli("runs", "views", "--data-dir", str(data))
         con.execute(fresh)
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (6,)
     finally:
@@ -550,7 +543,7 @@ def test_views_script_counts_match_the_cli(data: Path) -> None:
 
 
 def test_views_on_an_empty_data_dir(tmp_path: Path) -> None:
-    code, script, _ = run(["runs", "views", "--data-dir", str(tmp_path / "none")])
+    code, script, _ = run_cli("runs", "views", "--data-dir", str(tmp_path / "none"))
     assert code == 0
     con = duckdb.connect()
     try:

@@ -34,8 +34,9 @@ def test_probe_detects_a_heavy_import() -> None:
 
 @pytest.mark.parametrize("stmt", [
     "from mantis_runs import append_run",
-    "import mantis_runs.writer, mantis_runs.record, mantis_runs.layout, mantis_runs.schema, "
-    "mantis_runs.locks",
+    "import mantis_runs.log.writer, mantis_runs.log.record, mantis_runs.log.layout, "
+    "mantis_runs.log.schema, mantis_runs.log.locks, mantis_runs.log.checkpoint, "
+    "mantis_runs.log.timewindow",
 ])
 def test_writer_path_imports_no_heavy_dependency(stmt: str) -> None:
     assert _loaded_heavy(stmt) == []

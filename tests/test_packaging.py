@@ -13,10 +13,13 @@ from pathlib import Path
 import pytest
 
 import mantis_runs
-from mantis_runs.sqlfiles import load, sql_dir
+from mantis_runs.db.sqlfiles import load, names
 
 ROOT = Path(__file__).resolve().parent.parent
-SQL_FILES = sorted(p.name for p in (ROOT / "sql").glob("*.sql"))
+PKG = ROOT / "src" / "mantis_runs"
+SQL_ROOT = PKG / "db" / "sql"
+#: Paths relative to SQL_ROOT: <purpose>/<name>.sql
+SQL_FILES = sorted(str(p.relative_to(SQL_ROOT)) for p in SQL_ROOT.glob("*/*.sql"))
 
 
 @pytest.fixture(scope="module")
@@ -32,23 +35,22 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sql_files_exist() -> None:
     # the views, macros and queries the package loads by name are all there
-    assert {"view_runs.sql", "view_run_buckets.sql", "view_run_costs.sql",
-            "view_runs_bad_lines.sql", "macro_quantile.sql", "macro_bad_line.sql",
-            "macro_sealed_rows.sql", "runs_select.sql", "runs_by_id.sql",
-            "stats_percentiles.sql"} <= set(SQL_FILES)
+    assert {"view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines",
+            "macro_quantile", "macro_bad_line", "macro_sealed_rows", "runs_select", "runs_by_id",
+            "stats_percentiles"} <= set(names())
+    assert len(names()) == len(SQL_FILES)  # one name per file, whatever its folder
 
 
 def test_wheel_ships_every_sql_file_and_py_typed(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
-        shipped = sorted(n.removeprefix("mantis_runs/sql/") for n in names
-                         if n.startswith("mantis_runs/sql/"))
+        shipped = sorted(n.removeprefix("mantis_runs/db/sql/") for n in names
+                         if n.startswith("mantis_runs/db/sql/") and n.endswith(".sql"))
         assert shipped == SQL_FILES
         for name in SQL_FILES:
-            assert z.read(f"mantis_runs/sql/{name}") == (ROOT / "sql" / name).read_bytes()
+            assert z.read(f"mantis_runs/db/sql/{name}") == (SQL_ROOT / name).read_bytes()
         assert "mantis_runs/py.typed" in names
-        assert {f"mantis_runs/{p.name}" for p in (ROOT / "src" / "mantis_runs").glob("*.py")} \
-            <= names
+        assert {f"mantis_runs/{p.relative_to(PKG)}" for p in PKG.rglob("*.py")} <= names
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         assert "mantis = mantis_runs.cli:main" in z.read(entry_points).decode()
@@ -56,8 +58,8 @@ def test_wheel_ships_every_sql_file_and_py_typed(wheel: Path) -> None:
 
 def test_editable_install_reads_the_repository_sql() -> None:
     assert Path(mantis_runs.__file__).resolve().parent == ROOT / "src" / "mantis_runs"
-    assert sql_dir() == ROOT / "sql"
-    assert load("runs_by_id") == (ROOT / "sql" / "runs_by_id.sql").read_text(encoding="utf-8")
+    assert load("runs_by_id") == (SQL_ROOT / "queries" / "runs_by_id.sql").read_text(
+        encoding="utf-8")
 
 
 def test_installed_wheel_reads_its_own_sql(wheel: Path, tmp_path: Path) -> None:
@@ -74,17 +76,15 @@ def test_installed_wheel_reads_its_own_sql(wheel: Path, tmp_path: Path) -> None:
     if inst.returncode != 0:
         pytest.skip(f"cannot install the wheel offline: {inst.stderr.strip()}")
     probe = ("import json, mantis_runs\n"
-             "from mantis_runs.sqlfiles import sql_dir, load\n"
-             "print(json.dumps([str(sql_dir()), mantis_runs.__file__,"
-             " load('view_runs')]))")
+             "from mantis_runs.db.sqlfiles import load\n"
+             "print(json.dumps([mantis_runs.__file__, load('view_runs')]))")
     p = subprocess.run([str(py), "-c", probe], capture_output=True, text=True, timeout=60,
                        cwd=tmp_path)
     assert p.returncode == 0, p.stderr
-    where, init, view_runs = json.loads(p.stdout)
+    init, view_runs = json.loads(p.stdout)
     site = Path(init).parent
     assert "site-packages" in site.parts and venv in site.parents
-    assert Path(where) == site / "sql"
-    assert view_runs == (ROOT / "sql" / "view_runs.sql").read_text(encoding="utf-8")
+    assert view_runs == (SQL_ROOT / "views" / "view_runs.sql").read_text(encoding="utf-8")
 
 
 HEAVY = ("duckdb", "pyarrow")

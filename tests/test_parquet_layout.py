@@ -32,12 +32,16 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import append_bytes, assert_matches, oracle
-from mantis_runs import parquet_layout, query, schema
 from mantis_runs.cli import main
-from mantis_runs.compact import compact
+from mantis_runs.compaction import compact
+from mantis_runs.db import arrow_schema, parquet_layout
 from mantis_runs.errors import MantisError
-from mantis_runs.layout import scan
-from mantis_runs.query import numpy_percentiles, stats
+from mantis_runs.log import schema
+from mantis_runs.log.layout import scan
+from mantis_runs.stats import engine as query
+from mantis_runs.stats import whole
+from mantis_runs.stats.engine import stats
+from mantis_runs.stats.order import numpy_percentiles
 from mantis_runs.store import RunStore
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # May 2026 is open; April and before are closed
@@ -284,14 +288,14 @@ def test_whole_histories_match_numpy_and_the_general_path(
         if i == compact_after:
             compact(d, now=NOW, checkpoint_min_bytes=0)
     taken: list[bool] = []
-    real_whole = query._whole
+    real_whole = query.whole_history
 
     def spy(*args: Any, **kwargs: Any) -> Any:
         out = real_whole(*args, **kwargs)
         taken.append(out is not None)
         return out
 
-    monkeypatch.setattr(query, "_whole", spy)
+    monkeypatch.setattr(query, "whole_history", spy)
     for wf in ("wa", "wb"):
         for status in ("succeeded", ""):
             for since in (None, "2026-03-10"):
@@ -301,7 +305,7 @@ def test_whole_histories_match_numpy_and_the_general_path(
                                            since=None if since is None else
                                            datetime.fromisoformat(since).replace(tzinfo=UTC)))
                 with monkeypatch.context() as m:
-                    m.setattr(query, "_whole", lambda *a, **k: None)
+                    m.setattr(query, "whole_history", lambda *a, **k: None)
                     general = stats(wf, data_dir=d, status=status, last=10**6, since=since,
                                     now=NOW).to_json()
                 assert got == general
@@ -324,8 +328,8 @@ def test_whole_path_is_left_when_runs_repeat_or_exceed_last(
     append_bytes(d / "runs_log" / "2026-03.jsonl", b"".join(lines))
     compact(d, now=NOW)
     taken: list[bool] = []
-    real_whole = query._whole
-    monkeypatch.setattr(query, "_whole",
+    real_whole = query.whole_history
+    monkeypatch.setattr(query, "whole_history",
                         lambda *a, **k: taken.append((out := real_whole(*a, **k)) is not None)
                         or out)
     assert stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01").run_count == 30
@@ -337,12 +341,12 @@ def test_whole_path_is_left_when_runs_repeat_or_exceed_last(
     assert got.run_count == 10 and got.total.p50 == 25.5  # totals 21..30
     # more runs than the in-place path holds in memory
     monkeypatch.setattr(query, "CUTOFF_MAX_LAST", 10_000)
-    monkeypatch.setattr(query, "WHOLE_MAX_RUNS", 29)
+    monkeypatch.setattr(whole, "WHOLE_MAX_RUNS", 29)
     got = stats("wa", data_dir=d, last=20_000, now=NOW, since="2026-01-01")
     assert taken == [True, False]
     assert got.run_count == 30 and got.total.p50 == 15.5
     monkeypatch.undo()
-    monkeypatch.setattr(query, "_whole",
+    monkeypatch.setattr(query, "whole_history",
                         lambda *a, **k: taken.append((out := real_whole(*a, **k)) is not None)
                         or out)
     # a copy of r3 in the open month, later: r3 repeats, and its later copy wins
@@ -361,7 +365,7 @@ def layout1_part(d: Path, month: str, rows: list[dict[str, Any]]) -> Path:
     """A part as mantis wrote it before the layout had a version: one MAP breakdown column."""
     fields = [pa.field(f.name, pa.map_(pa.string(), pa.float64())
                        if f.kind in (schema.Kind.SECONDS_MAP, schema.Kind.NUMBER_MAP)
-                       else schema.arrow_schema().field(f.name).type) for f in schema.FIELDS]
+                       else arrow_schema.arrow_schema().field(f.name).type) for f in schema.FIELDS]
     old = pa.schema([*fields, pa.field("extra", pa.string())])
     path = d / "compacted" / month / "part-000001-00112233aabbccdd.parquet"
     path.parent.mkdir(parents=True)

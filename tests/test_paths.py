@@ -9,10 +9,11 @@ import pytest
 from click.testing import CliRunner
 
 from mantis_runs.cli import main
-from mantis_runs.compact import compact
-from mantis_runs.query import duckdb_path, stats
+from mantis_runs.compaction import compact
+from mantis_runs.db.connection import duckdb_path
+from mantis_runs.log.writer import append_run
+from mantis_runs.stats.engine import stats
 from mantis_runs.store import RunStore
-from mantis_runs.writer import append_run
 
 NOW = datetime(2026, 5, 20, tzinfo=UTC)
 

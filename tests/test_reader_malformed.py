@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from helpers import append_bytes, write_rows
-from mantis_runs.query import stats
-from mantis_runs.writer import SEAL, append_run
+from mantis_runs.log.writer import SEAL, append_run
+from mantis_runs.stats.engine import stats
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 

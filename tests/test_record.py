@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mantis_runs.record import (
+from mantis_runs.log.record import (
     NotTerminal,
     PreparedRow,
     RowRefused,
@@ -20,7 +20,7 @@ from mantis_runs.record import (
     parse_timestamp,
     prepare,
 )
-from mantis_runs.schema import FIELD_NAMES, MAX_ROW_BYTES
+from mantis_runs.log.schema import FIELD_NAMES, FIELDS, MAX_ROW_BYTES
 
 RUN_ID_RE = re.compile(r"^\d{8}_\d{6}_[0-9a-f]{8}$")
 TRUNC_RE = re.compile(r"^(.*)…\[truncated (\d+) bytes\]$", re.S)
@@ -93,6 +93,30 @@ def test_numeric_total_is_kept_with_its_type(total: float) -> None:
     out = parsed(prepare(base(total_time_s=total)))["total_time_s"]
     assert out == total
     assert type(out) is type(total)
+
+
+def test_required_fields_are_the_schemas() -> None:
+    assert [f.name for f in FIELDS if f.required] == ["workflow_id", "status", "total_time_s"]
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ({"status": "failed"}, "workflow_id is missing or not a non-empty string"),  # schema order
+    ({"status": "failed", "workflow_id": ""}, "workflow_id is missing or not a non-empty string"),
+    ({"status": "failed", "workflow_id": "wf"}, "total_time_s is not a finite number: None"),
+    ({"status": "failed", "workflow_id": "wf", "total_time_s": "1.5"},
+     "total_time_s is not a finite number: '1.5'"),
+])
+def test_required_field_refusals_say_exactly_why(row: dict[str, Any], message: str) -> None:
+    with pytest.raises(RowRefused) as info:
+        prepare(row)
+    assert str(info.value) == message
+
+
+def test_status_is_checked_before_the_other_required_fields() -> None:
+    # a row that is not terminal yet is skipped quietly, whatever else it lacks
+    with pytest.raises(NotTerminal) as info:
+        prepare({"status": "running"})
+    assert str(info.value) == "status 'running' is not terminal"
 
 
 @pytest.mark.parametrize("finished", [

@@ -18,13 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from helpers import append_bytes, write_rows
-from mantis_runs import RunStore, schema
+from mantis_runs import RunStore
 from mantis_runs.cli import main
+from mantis_runs.cli.shell import duckdb_binary
 from mantis_runs.errors import MantisError
-from mantis_runs.query import stats
-from mantis_runs.record import prepare
-from mantis_runs.shell import duckdb_binary
-from mantis_runs.writer import SEAL, append_run
+from mantis_runs.log import schema
+from mantis_runs.log.record import prepare
+from mantis_runs.log.writer import SEAL, append_run
+from mantis_runs.stats.engine import stats
 
 try:
     BINARY: str | None = duckdb_binary()
@@ -113,7 +114,7 @@ def test_shell_views_agree_with_the_library(tmp_path: Path) -> None:
 
 def test_shell_reads_compacted_parts_as_the_library_does(tmp_path: Path) -> None:
     """Parquet layout 2 through DuckDB 1.5: the breakdown is rebuilt from its two columns."""
-    from mantis_runs.compact import compact
+    from mantis_runs.compaction import compact
 
     data = tmp_path / "data"
     march = "2026-03-10T10:00:00Z"

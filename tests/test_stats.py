@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from helpers import assert_matches, oracle, write_rows
-from mantis_runs.query import stats
-from mantis_runs.record import format_timestamp
+from mantis_runs.compaction import compact
+from mantis_runs.log.record import format_timestamp
+from mantis_runs.stats.engine import Collector, stats
 
 NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=UTC)
 BUCKETS = ["think", "act", "load", "settle", "b'; DROP TABLE x; --", "ünï\"cødé"]
@@ -120,20 +121,47 @@ def test_duplicate_run_id_counts_once(tmp_path: Path) -> None:
     assert r["percentiles"]["think"]["p50"] == 1.5
 
 
-def test_last_stops_reading_older_months(tmp_path: Path) -> None:
+def test_last_stops_reading_older_months(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    # Older months compacted: their parts' footers prove they hold only older rows, so a small
+    # --last reads the newest month alone. (JSONL shards prove nothing and are always read:
+    # test_rows_outside_their_month_are_found.)
     rows = [row(f"r{m}-{i}", "w", NOW - timedelta(days=31 * m, seconds=i), m, {})
             for m in range(3) for i in range(5)]
     write_rows(tmp_path, rows)
-    oldest = sorted((tmp_path / "runs_log").glob("*.jsonl"))[0]
-    with open(oldest, "ab") as f:
-        f.write(b"garbage that is only reported when this shard is read\n")
-    # the newest month alone suffices for --last 5: older shards are not read at all
+    compact(tmp_path, now=NOW)
+    read: list[list[str]] = []
+    real = Collector.collect_parquet
+
+    def spy(self: Collector, files: list[str], **kw: Any) -> None:
+        read.append([Path(f).parent.name for f in files])
+        real(self, files, **kw)
+
+    monkeypatch.setattr(Collector, "collect_parquet", spy)
     r = stats("w", data_dir=tmp_path, last=5)
-    assert r.run_count == 5 and r.total.p99 == 0 and r.skipped_lines == {}
+    assert r.run_count == 5 and r.total.p99 == 0 and read == []  # the live shard alone
     r = stats("w", data_dir=tmp_path, last=6)
-    assert r.run_count == 6 and r.skipped_lines == {}  # two months read, not the third
+    newest_part = f"{NOW - timedelta(days=31):%Y-%m}"
+    assert r.run_count == 6 and {m for files in read for m in files} == {newest_part}
+    read.clear()
     r = stats("w", data_dir=tmp_path, last=100)
-    assert r.run_count == 15 and r.skipped_lines == {oldest.name: 1}
+    assert r.run_count == 15 and len({m for files in read for m in files}) == 2
+
+
+def test_rows_outside_their_month_are_found(tmp_path: Path) -> None:
+    # A runtime that shards by local date: an October (UTC) row in the November shard, and a
+    # November (UTC) row in the October shard. The newest two by finished_at are b and d.
+    nov = tmp_path / "runs_log" / "2026-11.jsonl"
+    octo = tmp_path / "runs_log" / "2026-10.jsonl"
+    nov.parent.mkdir(parents=True)
+    line = ('{{"run_id": "{}", "workflow_id": "w", "status": "succeeded", '
+            '"finished_at": "{}", "total_time_s": {}}}\n')
+    nov.write_text(line.format("a", "2026-11-01T00:30:00+02:00", 75.0)
+                   + line.format("b", "2026-11-02T00:00:00Z", 50.0))
+    octo.write_text(line.format("c", "2026-10-20T00:00:00Z", 10.0)
+                    + line.format("d", "2026-10-31T23:30:00-02:00", 58.0))
+    r = stats("w", data_dir=tmp_path, last=2)
+    assert (r.run_count, r.total.p50) == (2, float(np.percentile([50.0, 58.0], 50)))
 
 
 def test_a_run_without_finished_at_ranks_after_older_dated_runs(tmp_path: Path) -> None:
@@ -158,7 +186,8 @@ def test_empty_and_missing_data_dir(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("wf", WORKFLOWS)
 def test_hostile_workflow_ids_and_buckets(tmp_path: Path, wf: str) -> None:
-    rows = [row(f"{wf}-{i}", w, NOW - timedelta(minutes=i), float(i), {BUCKETS[4]: float(i),
+    # (one run_id per workflow and run: a run_id under two workflows is one run)
+    rows = [row(f"{wf}-{w}-{i}", w, NOW - timedelta(minutes=i), float(i), {BUCKETS[4]: float(i),
                                                                   BUCKETS[5]: 2.0 * i})
             for i in range(1, 6) for w in WORKFLOWS]
     write_rows(tmp_path, rows)
@@ -170,7 +199,7 @@ def test_hostile_workflow_ids_and_buckets(tmp_path: Path, wf: str) -> None:
 
 
 def test_mantis_quantile_macro_skips_missing_values_like_stats() -> None:
-    from mantis_runs.query import connect
+    from mantis_runs.db.connection import connect
 
     con = connect()
     got = con.execute("SELECT mantis_quantile([3.0, NULL, 1.0, 'NaN'::DOUBLE, 2.0, "
@@ -181,8 +210,9 @@ def test_mantis_quantile_macro_skips_missing_values_like_stats() -> None:
 
 def test_out_of_memory_retries_with_a_larger_limit(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    from mantis_runs import query
     from mantis_runs.errors import MantisError
+    from mantis_runs.stats import engine as query
+    from mantis_runs.stats import plan
 
     rows = [row(f"r{i}", "wf-a", NOW - timedelta(minutes=i), float(i), {"think": float(i)})
             for i in range(50)]
@@ -196,10 +226,10 @@ def test_out_of_memory_retries_with_a_larger_limit(tmp_path: Path,
         return real_connect(**kw)
 
     monkeypatch.setattr(query, "connect", spy)
-    monkeypatch.setattr(query, "QUERY_MEMORY_LIMIT", "1MB")  # far too small for a JSON scan
-    monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ", "256MB"))
+    monkeypatch.setattr(plan, "QUERY_MEMORY_LIMIT", "1MB")  # far too small for a JSON scan
+    monkeypatch.setattr(plan, "MEMORY_LIMIT_STEPS", ("1MB ", "256MB"))
     assert stats("wf-a", data_dir=tmp_path).to_json() == expected
     assert tried == ["1MB", "1MB ", "256MB"]  # each step in turn, until one is enough
-    monkeypatch.setattr(query, "MEMORY_LIMIT_STEPS", ("1MB ",))
+    monkeypatch.setattr(plan, "MEMORY_LIMIT_STEPS", ("1MB ",))
     with pytest.raises(MantisError, match="Out of Memory"):
         stats("wf-a", data_dir=tmp_path)

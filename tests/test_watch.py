@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 from helpers import append_bytes, write_rows
+from mantis_runs.cli import render
+from mantis_runs.store.watch import WatchOutcome, WatchResult, watch_run
 
 RUN_ID = "20260510_120000_0badc0de"
 
@@ -120,3 +122,39 @@ def test_watch_unreadable_layout(tmp_path: Path, name: str) -> None:
     (data / name).write_text("x")
     assert finish(watch(tmp_path, data, "--timeout", "5")) == (
         1, "", f"error: cannot read {data}: {data / name} is not a directory\n")
+
+
+# -- the library's result, and the CLI's text for it (in process) ------------------------------
+
+
+@pytest.mark.parametrize(("status", "error", "outcome", "text"), [
+    ("succeeded", None, WatchOutcome.SUCCEEDED, f"run {RUN_ID} succeeded"),
+    ("failed", "RuntimeError: page\n  never loaded", WatchOutcome.FAILED,
+     f"run {RUN_ID} failed: RuntimeError: page never loaded"),
+    ("failed", None, WatchOutcome.FAILED, f"run {RUN_ID} failed"),
+])
+def test_watch_run_result_of_a_row(data: Path, status: str, error: str | None,
+                                   outcome: WatchOutcome, text: str) -> None:
+    write_rows(data, [{"run_id": RUN_ID, "workflow_id": "wf", "status": status,
+                       "total_time_s": 12.5, "error": error}])
+    r = watch_run(RUN_ID, data_dir=data, timeout=0)
+    assert (r.run_id, r.outcome, r.data_dir, r.timeout, r.error) == (
+        RUN_ID, outcome, data, 0, None)
+    assert r.row is not None
+    assert (r.row["run_id"], r.row["status"], r.row["error"]) == (RUN_ID, status, error)
+    assert render.watch_text(r) == text
+
+
+def test_watch_run_result_of_a_timeout(data: Path) -> None:
+    r = watch_run(RUN_ID, data_dir=data, interval=0.05, timeout=0.1)
+    assert r == WatchResult(RUN_ID, WatchOutcome.TIMED_OUT, data, 0.1)
+    assert render.watch_text(r) == f"timed out after 0.1s waiting for run {RUN_ID}"
+
+
+def test_watch_run_result_of_an_unreadable_data_dir(tmp_path: Path) -> None:
+    f = tmp_path / "not-a-dir"
+    f.write_text("x")
+    r = watch_run(RUN_ID, data_dir=f, timeout=5)
+    assert r == WatchResult(RUN_ID, WatchOutcome.UNREADABLE, f, 5,
+                            error=f"{f} is not a directory")
+    assert render.watch_text(r) == f"error: cannot read {f}: {f} is not a directory"

@@ -13,20 +13,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-import mantis_runs.layout as layout
-import mantis_runs.locks as locks
-import mantis_runs.writer as writer
+import mantis_runs.log.layout as layout
+import mantis_runs.log.locks as locks
+import mantis_runs.log.writer as writer
 from mantis_runs import append_run
-from mantis_runs.layout import BASETEN_DIR, MODAL_DIR, resolve_data_dir
-from mantis_runs.locks import LockTimeout
-from mantis_runs.record import prepare
-from mantis_runs.schema import MAX_ROW_BYTES
-from mantis_runs.writer import SEAL, write_prepared
+from mantis_runs.log.checkpoint import parquet_month
+from mantis_runs.log.layout import BASETEN_DIR, MODAL_DIR, resolve_data_dir
+from mantis_runs.log.locks import LockTimeout
+from mantis_runs.log.record import prepare
+from mantis_runs.log.schema import MAX_ROW_BYTES
+from mantis_runs.log.writer import SEAL, write_prepared
 
 MAY = "2026-05-13T18:09:34Z"
 
@@ -264,6 +266,53 @@ def test_append_run_resolution_order_from_real_environment(clean_env: pytest.Mon
     assert ids(env_dir) == ["r-env"]
     assert ids(explicit) == ["r-explicit"]
     assert ids(tmp_path / "home" / ".local" / "share" / "mantis") == ["r-home"]
+
+
+# --------------------------------------------------------------------------------------------
+# month names (layout.MONTH_PATTERN)
+
+
+@pytest.mark.parametrize(("text", "ok"), [
+    ("2026-05", True), ("0999-12", True), ("2026-00", False), ("2026-13", False),
+    ("2026-5", False), ("26-05", False), ("2026-05-01", False), (" 2026-05", False),
+    ("2026-05\n", False), ("2026-05/..", False),
+])
+def test_month_names(text: str, ok: bool) -> None:
+    assert bool(layout.MONTH_RE.match(text)) is ok
+    if not ok:
+        with pytest.raises(ValueError, match="not a month"):
+            layout.checked_month(text)
+    lineage = "0123abcd"
+    assert layout.sealed_lineage(Path(f"{text}.jsonl.sealed-{lineage}")) == (
+        (text, lineage) if ok else None)
+    assert parquet_month(f"{text}-0123456789abcdef.parquet") == (text if ok else None)
+
+
+def test_scan_lists_only_month_shards(tmp_path: Path) -> None:
+    log = tmp_path / "runs_log"
+    log.mkdir()
+    for name in ("2026-05.jsonl", "2026-13.jsonl", "2026-04.jsonl\n", "notes.jsonl"):
+        (log / name).write_bytes(b"")
+    found = layout.scan(tmp_path)
+    assert list(found) == ["2026-05"]
+    assert found["2026-05"].live == log / "2026-05.jsonl"
+
+
+@pytest.mark.parametrize(("when", "month"), [
+    (datetime(2026, 6, 1, 1, 0, tzinfo=timezone(timedelta(hours=2))), "2026-05"),
+    (datetime(999, 5, 1, tzinfo=UTC), "0999-05"),  # zero-padded: strftime("%Y") is not
+    (datetime(1, 1, 1, tzinfo=UTC), "0001-01"),
+])
+def test_month_of(when: datetime, month: str) -> None:
+    assert layout.month_of(when) == month
+
+
+def test_month_start_and_next_month() -> None:
+    assert layout.month_start("0999-05") == datetime(999, 5, 1, tzinfo=UTC)
+    assert layout.next_month("0999-12") == "1000-01"
+    assert layout.next_month("2026-12") == "2027-01"
+    with pytest.raises(ValueError, match="not a month"):
+        layout.month_start("2026-13")
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mantis_runs import append_run
-from mantis_runs.compact import compact
-from mantis_runs.query import stats
+from mantis_runs.compaction import compact
+from mantis_runs.stats.engine import stats
 
 
 def row(i: int, **kw: object) -> dict[str, object]:
@@ -109,7 +109,7 @@ def test_forked_children_use_their_own_lock(tmp_path: Path) -> None:
 
 
 def test_descriptors_stay_bounded_across_many_data_dirs(tmp_path: Path) -> None:
-    from mantis_runs import writer
+    from mantis_runs.log import writer
 
     before = len(os.listdir("/proc/self/fd"))
     for i in range(40):
@@ -122,7 +122,7 @@ def test_descriptors_stay_bounded_across_many_data_dirs(tmp_path: Path) -> None:
 
 def test_relative_data_dir_follows_the_cwd_at_call_time(tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from mantis_runs import writer
+    from mantis_runs.log import writer
 
     for name in ("a", "b"):
         (tmp_path / name).mkdir()

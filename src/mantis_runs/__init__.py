@@ -25,18 +25,18 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .compact import compact
-    from .query import StatsResult, stats
+    from .compaction import compact
+    from .log.writer import append_run
+    from .stats import StatsResult, stats
     from .store import RunStore
-    from .writer import append_run
 
 # Imported on first use: the writer too, so that the CLI's queries do not pay for it.
 _LAZY = {
-    "append_run": ("mantis_runs.writer", "append_run"),
+    "append_run": ("mantis_runs.log.writer", "append_run"),
     "RunStore": ("mantis_runs.store", "RunStore"),
-    "stats": ("mantis_runs.query", "stats"),
-    "StatsResult": ("mantis_runs.query", "StatsResult"),
-    "compact": ("mantis_runs.compact", "compact"),
+    "stats": ("mantis_runs.stats", "stats"),
+    "StatsResult": ("mantis_runs.stats", "StatsResult"),
+    "compact": ("mantis_runs.compaction", "compact"),
 }
 
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from .record import format_timestamp
-from .schema import KNOWN_BUCKETS
-from .writer import append_run
+from .log.record import format_timestamp
+from .log.schema import KNOWN_BUCKETS
+from .log.writer import append_run
 
 # (workflow id, share of runs, typical seconds per bucket: median of a lognormal)
 WORKFLOWS: tuple[tuple[str, float, dict[str, float]], ...] = (

@@ -1,0 +1,213 @@
+"""Checkpoints of live shards (step 6), the write side: the compactor's half of log/checkpoint.py.
+
+A live shard with enough bytes not in its checkpoint gets a new one (:func:`write_checkpoint`):
+the bytes from the last checkpoint's offset up to the last newline are copied to the scratch
+directory and hashed, the last checkpoint's rows plus the copy's good rows are converted to
+Parquet (convert.py), and under the publish lock the file is renamed into ``checkpoints/``, the
+manifest written (fsync, rename, fsync the directory) and the replaced file deleted.
+
+Recovery deletes what no reader can use (:func:`stale_checkpoints`), sealing drops the month's
+checkpoint (:func:`drop_checkpoint`), and the dry run asks :func:`unchecked_bytes`. The manifest
+format and the read side (verifying a checkpoint against its shard) are in
+:mod:`mantis_runs.log.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import uuid
+from contextlib import closing
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..log import checkpoint
+from ..log.layout import CHECKPOINTS, MONTH_RE, scan
+from ..log.locks import fsync_dir, makedirs_durable
+from ..units import human_bytes
+from .convert import Conversion, nothing_lost, scratch_connection
+from .publish import publishing
+from .report import CheckpointReport, Progress
+
+
+def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: int,
+                     memory_limit: str, say: Progress) -> CheckpointReport | None:
+    """Write a new checkpoint of ``live``: the last one's rows plus the rows of the bytes added
+    since, up to the last complete line. Nothing is done when fewer than ``min_bytes`` were added.
+
+    The new bytes are copied to the scratch directory first, so DuckDB parses exactly them, and
+    the manifest's hash is taken over the bytes that were copied (and the checked bytes of the
+    last checkpoint before them), never over a second read of the live file.
+    """
+    replaced = checkpoint.load(base, month)  # valid or not, its file goes when the new one is in
+    new = _copy_new_bytes(base, scratch, month, live, replaced, min_bytes)
+    if new is None:
+        return None
+    check_from, sha256 = _hash_checked_bytes(new)
+    old = new.old
+    previous = base / CHECKPOINTS / old.parquet if old is not None else None
+    say(f"{month}: checkpointing {live.name} ({human_bytes(new.end - new.start)} new)")
+    token = uuid.uuid4().hex[:16]
+    tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"
+    con = scratch_connection(scratch, memory_limit)
+    with nothing_lost(f"checkpointing {live.name}"), closing(con):
+        conv = Conversion(con, scratch, new.copy, previous)
+        lines, bad = conv.lines, conv.bad
+        rows = conv.write(tmp)
+
+    cp = checkpoint.Checkpoint(
+        month=month, shard=live.name, dev=new.st.st_dev, ino=new.st.st_ino, offset=new.end,
+        lines=(old.lines if old else 0) + lines, bad_lines=(old.bad_lines if old else 0) + bad,
+        rows=rows, check_from=check_from, sha256=sha256,
+        parquet=checkpoint.parquet_name(month, token))
+    _publish_checkpoint(base, tmp, cp, replaced)
+    say(f"{month}: checkpoint of {live.name} covers {new.end:,} bytes, {rows:,} rows")
+    return CheckpointReport(month=month, shard=live.name, offset=new.end,
+                            bytes_read=new.end - new.start, lines_read=lines,
+                            bad_lines=cp.bad_lines, rows=rows,
+                            parquet=str((base / CHECKPOINTS / cp.parquet).relative_to(base)))
+
+
+@dataclass(frozen=True)
+class _NewBytes:
+    """The bytes [start, end) of a live shard, copied to ``copy`` in the scratch directory."""
+
+    copy: Path
+    start: int
+    end: int  # just after a newline
+    st: os.stat_result  # the live shard's, when it was copied
+    old: checkpoint.Checkpoint | None  # the valid checkpoint that ends at ``start``, if any
+    region: bytes  # the hashed bytes ``old`` was checked against
+
+
+def _copy_new_bytes(base: Path, scratch: Path, month: str, live: Path,
+                    replaced: checkpoint.Checkpoint | None, min_bytes: int) -> _NewBytes | None:
+    """Copy what ``replaced`` (if it is valid) does not cover, up to the last complete line;
+    None when that is under ``min_bytes`` (at least 1), or the shard vanished or shrank."""
+    old: checkpoint.Checkpoint | None = None
+    region = b""  # the hashed bytes `old` was checked against
+    try:
+        with checkpoint.opened(live) as (fd, st):
+            if replaced is not None:
+                checked = checkpoint.verified(base, replaced, live, fd, st)
+                if checked is not None:
+                    old, region = replaced, checked
+            start = old.offset if old is not None else 0
+            if st.st_size - start < max(min_bytes, 1):
+                return None
+            end = _line_end(fd, start, st.st_size)
+            if end <= start:
+                return None
+            scratch.mkdir(parents=True, exist_ok=True)
+            copy = scratch / f"checkpoint-{month}.jsonl"
+            copy.unlink(missing_ok=True)
+            if checkpoint.copy_range(fd, start, end, copy) != end - start:
+                return None  # the file shrank under us: a writer rolled back; try next time
+    except FileNotFoundError:
+        return None
+    return _NewBytes(copy=copy, start=start, end=end, st=st, old=old, region=region)
+
+
+def _hash_checked_bytes(new: _NewBytes) -> tuple[int, str]:
+    """``check_from`` and the SHA-256 of the shard's bytes [check_from, end), taken from the last
+    checkpoint's checked region and the copy (checkpoint.CHECK_BYTES says why so few)."""
+    check_from = max(0, new.end - checkpoint.CHECK_BYTES)
+    digest = hashlib.sha256()
+    if new.old is not None and check_from < new.start:
+        digest.update(new.region[check_from - new.old.check_from:])
+    with open(new.copy, "rb") as f:
+        f.seek(max(check_from, new.start) - new.start)
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return check_from, digest.hexdigest()
+
+
+def _publish_checkpoint(base: Path, tmp: Path, cp: checkpoint.Checkpoint,
+                        replaced: checkpoint.Checkpoint | None) -> None:
+    """Under the publish lock: ``tmp`` into ``checkpoints/``, then its manifest (durable), then
+    the replaced checkpoint's file goes."""
+    folder = base / CHECKPOINTS
+    makedirs_durable(folder)
+    manifest = checkpoint.manifest_path(base, cp.month)
+    manifest_tmp = folder / f"{cp.month}.json.inprogress"
+    with publishing(base):
+        os.rename(tmp, folder / cp.parquet)
+        with open(manifest_tmp, "w", encoding="utf-8") as f:
+            json.dump(cp.to_json(), f, indent=1)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.rename(manifest_tmp, manifest)
+        fsync_dir(folder)
+        if replaced is not None:
+            (folder / replaced.parquet).unlink(missing_ok=True)
+            fsync_dir(folder)
+
+
+def _line_end(fd: int, start: int, size: int) -> int:
+    """The offset just after the last newline in the bytes [start, size) of ``fd`` (or start)."""
+    pos = size
+    while pos > start:
+        lo = max(start, pos - (1 << 16))
+        block = os.pread(fd, pos - lo, lo)
+        i = block.rfind(b"\n")
+        if i >= 0:
+            return lo + i + 1
+        pos = lo
+    return start
+
+
+def unchecked_bytes(base: Path, month: str, live: Path) -> int:
+    """Bytes of ``live`` not covered by a valid checkpoint."""
+    cp = checkpoint.load(base, month)
+    try:
+        with checkpoint.opened(live) as (fd, st):
+            if cp is not None and checkpoint.verified(base, cp, live, fd, st) is not None:
+                return st.st_size - cp.offset
+            return st.st_size
+    except OSError:
+        return 0
+
+
+def drop_checkpoint(base: Path, month: str) -> None:
+    """Remove a month's checkpoint (manifest first). Call it under the publish lock."""
+    cp = checkpoint.load(base, month)
+    manifest = checkpoint.manifest_path(base, month)
+    if not manifest.exists():
+        return
+    manifest.unlink()
+    if cp is not None:
+        (base / CHECKPOINTS / cp.parquet).unlink(missing_ok=True)
+    fsync_dir(manifest.parent)
+
+
+def stale_checkpoints(base: Path) -> list[Path]:
+    """Checkpoint files no reader can use: Parquet files their manifest does not name, and
+    manifests of months without a live shard."""
+    folder = base / CHECKPOINTS
+    try:
+        names = sorted(os.listdir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    months = scan(base)
+    named = set()
+    stale: list[Path] = []
+    for name in names:
+        month = name[:-len(".json")] if name.endswith(".json") else None
+        if month is None or not MONTH_RE.match(month):
+            continue
+        mf = months.get(month)
+        cp = checkpoint.load(base, month)
+        try:
+            st = mf.live.stat() if mf is not None and mf.live is not None else None
+        except OSError:
+            st = None
+        if cp is None or st is None or (st.st_dev, st.st_ino) != (cp.dev, cp.ino):
+            stale.append(folder / name)  # it cannot describe the month's live shard
+        else:
+            named.add(cp.parquet)
+    for name in names:
+        if (checkpoint.parquet_month(name) and name not in named) or name.endswith(".inprogress"):
+            stale.append(folder / name)
+    return stale

@@ -1,0 +1,58 @@
+"""The dry run: what a compaction would do, as lines of ``CompactionReport.plan``.
+
+It reads the directory as the real run would see it (rewrites, seals, absorptions, checkpoints)
+and changes nothing: it creates no file, not even the lock file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from ..log import schema
+from ..log.layout import MonthFiles, scan
+from ..units import human_bytes
+from .checkpoints import unchecked_bytes
+from .report import CompactionReport
+from .upgrade import older_parts
+
+
+def plan(base: Path, report: CompactionReport, wanted: Callable[[str], bool],
+         checkpoint_min_bytes: int | None) -> None:
+    """Append to ``report.plan`` what a real run would do; ``wanted`` says which months are
+    compacted, ``checkpoint_min_bytes`` (None: no checkpoints) when a live shard is checkpointed."""
+    for month, mf in scan(base).items():
+        for part in older_parts(mf):  # every month, whatever --month says, as the real run
+            report.plan.append(f"{month}: rewrite {part.name} in Parquet layout "
+                               f"{schema.PARQUET_LAYOUT}")
+        if not wanted(month):
+            if mf.live is not None and checkpoint_min_bytes is not None:
+                step = _checkpoint_step(base, month, mf.live, checkpoint_min_bytes)
+                if step is not None:
+                    report.plan.append(step)
+            continue
+        step = _absorb_step(month, mf)
+        if step is not None:
+            report.plan.append(step)
+
+
+def _checkpoint_step(base: Path, month: str, live: Path, min_bytes: int) -> str | None:
+    """What happens to a live shard: a checkpoint, or nothing yet (None: nothing is new)."""
+    pending = unchecked_bytes(base, month, live)
+    if pending >= max(min_bytes, 1):
+        return f"{month}: checkpoint {live.name} ({human_bytes(pending)} not in its checkpoint)"
+    if pending:
+        return (f"{month}: leave {live.name} as it is ({human_bytes(pending)} not in its "
+                "checkpoint, under --checkpoint-min-mb)")
+    return None
+
+
+def _absorb_step(month: str, mf: MonthFiles) -> str | None:
+    """Which shards of a closed month would be sealed and absorbed (None: none)."""
+    todo = [p.name for p in mf.sealed]
+    if mf.live is not None:
+        todo.append(f"{mf.live.name} (to be sealed)")
+    if not todo:
+        return None
+    return (f"{month}: absorb {', '.join(todo)} into "
+            f"{'a new' if not mf.parts else 'the next'} part ({human_bytes(mf.bytes)} now)")

@@ -1,0 +1,40 @@
+"""Sealing (step 3): a closed month's live shard becomes immutable, with no append in flight.
+
+The live shard is renamed to ``<month>.jsonl.sealed-<id>`` while holding both the publish lock
+(readers see the month before or after) and the writers' ``runs_log/.lock`` (no append is half
+done). A late writer then simply starts a new live shard for that month, which the next
+compaction seals in turn. The month's checkpoint described the shard that is now sealed, so it
+goes in the same step. Readers keep reading the sealed shard until a part naming its lineage is
+published (absorb.py).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from ..errors import MantisError
+from ..log.layout import RUNS_LOG, WRITER_LOCK, live_shard, sealed_name
+from ..log.locks import LockTimeout, exclusive_blocking, fsync_dir
+from .checkpoints import drop_checkpoint
+from .publish import PUBLISH_TIMEOUT_S, publishing
+
+
+def seal(base: Path, month: str) -> Path | None:
+    """Rename ``month``'s live shard to a sealed name; returns it (None: there was no shard)."""
+    logdir = base / RUNS_LOG
+    live = live_shard(base, month)
+    with publishing(base):
+        try:
+            with exclusive_blocking(logdir / WRITER_LOCK, PUBLISH_TIMEOUT_S):  # no append in flight
+                if not live.exists():
+                    return None
+                sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
+                os.rename(live, sealed)
+                fsync_dir(logdir)
+                drop_checkpoint(base, month)  # it described the shard that is now sealed
+                return sealed
+        except LockTimeout:  # (only entering the lock raises it)
+            raise MantisError(f"writers held {logdir / WRITER_LOCK} for over "
+                              f"{PUBLISH_TIMEOUT_S:g}s; nothing sealed, try again") from None

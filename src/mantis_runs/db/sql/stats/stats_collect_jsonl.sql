@@ -1,0 +1,37 @@
+-- stats_collect_jsonl: gather one batch of JSONL shards into mantis_candidates.
+-- Parameters: $files (VARCHAR[]), $columns (the explicit schema; never auto-detected),
+--             $workflow_id, $since (ISO text or NULL), $known (the known bucket names),
+--             $known_struct (the same names as a json_transform structure of DOUBLEs), $step.
+-- Every row that passes the since filter is kept: the workflow's rows whole, the other
+-- workflows' rows as rivals without their breakdown (only their run_id and ranking columns).
+-- Status is filtered after dedupe.
+-- Bad lines come back from ignore_errors as all-NULL rows; they are kept (run_id IS NULL), with
+-- their shard in `source`, so the caller can count them per shard (good rows need no source).
+-- The breakdown is read as JSON text (DuckDB 2.0 parses it much faster than MAP) and turned into
+-- the known-bucket struct; only rows with other bucket names pay for a MAP, built with the same
+-- lenient casts as the struct (a value that is not a number is NULL, not a failed row).
+INSERT INTO mantis_candidates
+SELECT
+    CASE WHEN run_id IS NULL THEN filename END AS source,
+    run_id,
+    workflow_id,
+    status,
+    finished_at,
+    mantis_finite(total_time_s) AS total_time_s,  -- "NaN", 1e400
+    CASE WHEN workflow_id = $workflow_id AND json_type(wall_time_breakdown) = 'OBJECT'
+         THEN json_transform(wall_time_breakdown, $known_struct) END AS known,
+    CASE WHEN workflow_id = $workflow_id
+          AND NOT list_has_all($known, json_keys(wall_time_breakdown))
+         THEN json_transform(wall_time_breakdown, '"MAP(VARCHAR, DOUBLE)"') END AS other,
+    $step AS step,
+    true AS jsonl
+FROM read_json(
+    $files,
+    format = 'newline_delimited',
+    records = true,  -- never let a non-object first line switch the reader to scalar mode
+    columns = $columns,
+    ignore_errors = true
+)
+WHERE run_id IS NULL
+   OR $since IS NULL
+   OR finished_at >= CAST($since AS TIMESTAMPTZ);

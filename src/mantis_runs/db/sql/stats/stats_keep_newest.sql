@@ -1,0 +1,15 @@
+-- stats_keep_newest: when mantis_candidates holds more matching runs than --last, drop all but
+-- the newest $last of them (mantis_newest_key), so the
+-- percentile query needs no sort. Only the two sort keys and the rowid are ordered, not the
+-- breakdowns. Malformed-line rows (run_id IS NULL) stay: they are counted per shard afterwards.
+-- Parameters: $last (BIGINT), $status (NULL = any).
+DELETE FROM mantis_candidates
+WHERE run_id IS NOT NULL
+  AND rowid NOT IN (
+      SELECT rowid
+      FROM mantis_candidates
+      WHERE run_id IS NOT NULL
+        AND ($status IS NULL OR status = $status)
+      ORDER BY mantis_newest_key(finished_at, run_id) DESC
+      LIMIT $last
+  );

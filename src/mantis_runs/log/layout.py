@@ -1,0 +1,235 @@
+"""Where things live in a data directory (standard library only).
+
+::
+
+    <data dir>/
+      .publish.lock                         readers share it; compaction takes it to publish
+      runs_log/
+        .lock                               writers and sealing take it exclusively; never renamed
+        2026-05.jsonl                       live shard: rows whose finished_at is in May 2026 (UTC)
+        2026-04.jsonl.sealed-<id>           sealed by compaction: immutable, still read
+      compacted/
+        2026-04/part-000002-<id>.parquet    the month's compacted rows, generation 2; <id> is the
+                                            lineage of the sealed shard it absorbed last
+      quarantine/
+        2026-04/<id>.jsonl                  bad lines of sealed shard <id>, with shard and line
+      checkpoints/
+        2026-05.json                        the live shard's checkpoint: which bytes it covers
+        2026-05-<id>.parquet                their rows (derived data: see checkpoint.py)
+      .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
+
+A month's rows are the union of its live shard, its sealed shards not yet absorbed, and its newest
+part. Generation g+1 of a month's part holds every row of generation g plus one sealed shard, so
+only the newest generation is ever read; older ones are leftovers of a crash, removed by the next
+compaction. A sealed shard whose lineage names a part is already absorbed and is not read either.
+Readers list exactly those files; nothing is matched by a glob.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Final
+
+RUNS_LOG = "runs_log"
+COMPACTED = "compacted"
+QUARANTINE = "quarantine"
+CHECKPOINTS = "checkpoints"
+SCRATCH = ".tmp"
+WRITER_LOCK = ".lock"
+PUBLISH_LOCK = ".publish.lock"
+#: A turnstile in front of PUBLISH_LOCK: compaction holds it while it waits to publish, and readers
+#: pass through it first, so a stream of readers cannot starve compaction.
+PUBLISH_INTENT = ".publish.intent"
+
+#: A UTC month as every file name, folder and option spells it: ``YYYY-MM`` (a regular expression
+#: without groups or anchors; the patterns below and in checkpoint.py are built from it).
+MONTH_PATTERN: Final = r"\d{4}-(?:0[1-9]|1[0-2])"
+# `\Z`, not `$`: `$` also matches before a final newline, and "2026-05\n" is not a month.
+MONTH_RE: Final = re.compile(rf"^({MONTH_PATTERN})\Z")
+_LIVE_RE = re.compile(rf"^({MONTH_PATTERN})\.jsonl\Z")
+_SEALED_RE = re.compile(rf"^({MONTH_PATTERN})\.jsonl\.sealed-([0-9a-f]{{8,64}})\Z")
+_PART_RE = re.compile(r"^part-(\d{6})-([0-9a-f]{8,64})\.parquet\Z")
+
+ENV_DATA_DIR = "MANTIS_DATA_DIR"
+BASETEN_DIR = Path("/workspace/mantis-data")
+MODAL_DIR = Path("/data/mantis-runs")
+
+
+def platform_default(env: Mapping[str, str]) -> Path | None:
+    """The data dir of a known hosting platform, detected from its own environment variables.
+
+    * Baseten sets ``BASETEN_*`` variables in model containers -> /workspace/mantis-data
+    * Modal sets ``MODAL_TASK_ID`` (and ``MODAL_IS_REMOTE``) in containers -> /data/mantis-runs
+    """
+    if any(k.startswith("BASETEN_") for k in env):
+        return BASETEN_DIR
+    if env.get("MODAL_TASK_ID") or env.get("MODAL_IS_REMOTE"):
+        return MODAL_DIR
+    return None
+
+
+def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
+                     env: Mapping[str, str] | None = None) -> Path:
+    """``explicit`` > ``$MANTIS_DATA_DIR`` > platform default > ``$XDG_DATA_HOME/mantis``.
+
+    ``$XDG_DATA_HOME`` defaults to ``~/.local/share`` when unset, empty or relative (XDG spec).
+    A relative directory is made absolute now, so a later ``chdir`` cannot move the log.
+    """
+    env = os.environ if env is None else env
+    if explicit is not None and str(explicit) != "":
+        return Path(os.path.abspath(Path(explicit).expanduser()))
+    if env.get(ENV_DATA_DIR):
+        return Path(os.path.abspath(Path(env[ENV_DATA_DIR]).expanduser()))
+    plat = platform_default(env)
+    if plat is not None:
+        return plat
+    xdg = Path(env["XDG_DATA_HOME"]).expanduser() if env.get("XDG_DATA_HOME") else None
+    # The XDG spec: a relative path in XDG_DATA_HOME is invalid and must be ignored.
+    base = xdg if xdg is not None and xdg.is_absolute() else Path.home() / ".local" / "share"
+    return base / "mantis"
+
+
+def check_data_dir(data_dir: Path) -> None:
+    """Raise when ``data_dir`` cannot hold runs (it, ``runs_log`` or ``compacted`` is a file, or
+    cannot be listed): reading such a place as empty would hide a mistake. A data dir that does
+    not exist yet is fine: the first row creates it."""
+    for path in (data_dir, data_dir / RUNS_LOG, data_dir / COMPACTED):
+        if path.exists() and not path.is_dir():
+            raise NotADirectoryError(f"{path} is not a directory")
+        if path.is_dir():
+            os.listdir(path)  # raises PermissionError when it cannot be listed
+
+
+def month_of(dt: datetime) -> str:
+    """``YYYY-MM`` of ``dt`` in UTC: the month whose files hold a row finished at ``dt``."""
+    dt = dt.astimezone(UTC)
+    # Not strftime("%Y"): glibc does not zero-pad years before 1000 ("999-05").
+    return f"{dt.year:04d}-{dt.month:02d}"
+
+
+def month_start(month: str) -> datetime:
+    year, mo = checked_month(month).split("-")
+    return datetime(int(year), int(mo), 1, tzinfo=UTC)
+
+
+def next_month(month: str) -> str:
+    start = month_start(month)
+    y, mo = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
+    return month_of(datetime(y, mo, 1, tzinfo=UTC))
+
+
+def runs_log_dir(data_dir: Path) -> Path:
+    return data_dir / RUNS_LOG
+
+
+def checked_month(month: str) -> str:
+    """``month`` if it is YYYY-MM, else ValueError: no path is built from unchecked text."""
+    if not MONTH_RE.match(month):
+        raise ValueError(f"not a month (YYYY-MM): {month!r}")
+    return month
+
+
+def live_shard(data_dir: Path, month: str) -> Path:
+    return data_dir / RUNS_LOG / f"{checked_month(month)}.jsonl"
+
+
+def sealed_name(month: str, lineage: str) -> str:
+    return f"{month}.jsonl.sealed-{lineage}"
+
+
+def part_path(data_dir: Path, month: str, generation: int, lineage: str) -> Path:
+    return data_dir / COMPACTED / month / f"part-{generation:06d}-{lineage}.parquet"
+
+
+def part_generation(path: Path) -> tuple[int, str]:
+    m = _PART_RE.match(path.name)
+    if not m:
+        raise ValueError(f"not a part file: {path.name}")
+    return int(m.group(1)), m.group(2)
+
+
+def quarantine_path(data_dir: Path, month: str, lineage: str) -> Path:
+    return data_dir / QUARANTINE / month / f"{lineage}.jsonl"
+
+
+@dataclass
+class MonthFiles:
+    """The files that together hold one month's rows."""
+
+    month: str
+    live: Path | None = None
+    sealed: list[Path] = field(default_factory=list)  # sealed shards not yet absorbed
+    parts: list[Path] = field(default_factory=list)  # the newest generation only (0 or 1 file)
+    superseded: list[Path] = field(default_factory=list)  # absorbed sealed shards, old parts
+
+    @property
+    def jsonl(self) -> list[Path]:
+        return ([self.live] if self.live else []) + self.sealed
+
+    @property
+    def bytes(self) -> int:
+        total = 0
+        for p in [*self.jsonl, *self.parts]:
+            with contextlib.suppress(FileNotFoundError):
+                total += p.stat().st_size
+        return total
+
+
+def sealed_lineage(path: Path) -> tuple[str, str] | None:
+    m = _SEALED_RE.match(path.name)
+    return (m.group(1), m.group(2)) if m else None
+
+
+def scan(data_dir: Path) -> dict[str, MonthFiles]:
+    """List every month present, oldest first. Hold the publish lock (shared) for a stable view."""
+    months: dict[str, MonthFiles] = {}
+
+    def get(month: str) -> MonthFiles:
+        return months.setdefault(month, MonthFiles(month))
+
+    comp = data_dir / COMPACTED
+    lineages: set[tuple[str, str]] = set()
+    try:
+        month_dirs = sorted(os.scandir(comp), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        month_dirs = []
+    for d in month_dirs:
+        if not (MONTH_RE.match(d.name) and d.is_dir(follow_symlinks=False)):
+            continue
+        found = []
+        for e in sorted(os.scandir(d.path), key=lambda e: e.name):
+            m = _PART_RE.match(e.name)
+            if m and e.is_file(follow_symlinks=False):
+                found.append((int(m.group(1)), Path(e.path)))
+                lineages.add((d.name, m.group(2)))
+        if found:
+            found.sort()
+            mf = get(d.name)
+            mf.parts.append(found[-1][1])
+            mf.superseded.extend(p for _, p in found[:-1])
+
+    try:
+        entries = sorted(os.scandir(data_dir / RUNS_LOG), key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError):
+        entries = []
+    for e in entries:
+        if not e.is_file(follow_symlinks=False):
+            continue
+        m = _LIVE_RE.match(e.name)
+        if m:
+            get(m.group(1)).live = Path(e.path)
+            continue
+        s = _SEALED_RE.match(e.name)
+        if s:
+            mf = get(s.group(1))
+            if (s.group(1), s.group(2)) in lineages:
+                mf.superseded.append(Path(e.path))
+            else:
+                mf.sealed.append(Path(e.path))
+    return dict(sorted(months.items()))

@@ -1,0 +1,320 @@
+"""Turning a caller's dict into one canonical, bounded JSON line (standard library only).
+
+What is refused (``RowRefused``; the writer logs a WARNING and returns False):
+
+* ``workflow_id`` missing, not a string, or empty;
+* ``total_time_s`` missing, a bool, not an int/float, or not finite (NaN, ±Infinity, an int too
+  large for a float);
+* ``finished_at`` present but not a datetime or an ISO 8601 string, or out of range in UTC;
+* a row that is still larger than ``MAX_ROW_BYTES`` after ``error`` has been trimmed;
+* a value that cannot be represented in JSON (a set, an object, ...).
+
+What is coerced:
+
+* ``status`` other than ``succeeded``/``failed`` is *not terminal*: nothing is written
+  (``NotTerminal``, no warning, the call returns False);
+* ``run_id`` missing or empty: generated as ``YYYYMMDD_HHMMSS_<8 hex>`` from ``created_at``
+  (else ``finished_at``); a non-string run_id is turned into a string;
+* ``schema_version`` missing: 1;
+* ``finished_at`` missing: now; ``created_at``/``finished_at`` given as datetimes or ISO strings are
+  rewritten as UTC ``YYYY-MM-DDTHH:MM:SS[.ffffff]Z``; a naive value means UTC; an unparseable
+  ``created_at`` is kept as it was (readers see NULL);
+* breakdown maps: entries whose value is not a finite number are dropped (and named in the
+  warning); a breakdown that is not a dict is replaced by ``{}``;
+* ``total_time_s`` and breakdown values that are ints stay ints (JSON has one number type);
+* NaN or ±Infinity anywhere else become ``null``; datetimes/dates anywhere become ISO strings;
+  strings with lone surrogates get U+FFFD in their place;
+* ``error`` that is not a string is turned into one; when the row exceeds the cap, ``error`` is
+  cut and ends with ``…[truncated N bytes]``;
+* extra keys are written as text, sorted by that text; when two keys have the same text (``1`` and
+  ``"1"``), the first in sorted order is kept and the other is named in the warning.
+
+Serialisation is canonical: schema fields in schema order, then extra keys sorted, compact
+separators, UTF-8, one ``\\n`` at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from .layout import month_of
+from .schema import (
+    CURRENT_SCHEMA_VERSION,
+    FIELD_NAMES,
+    FIELDS,
+    MAX_ROW_BYTES,
+    TERMINAL_STATUSES,
+    Field,
+    Kind,
+)
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_STATUS = "status"
+#: The schema's required fields but ``status``, which is checked first (a row that is not terminal
+#: yet is skipped, not refused), in schema order.
+_REQUIRED: tuple[Field, ...] = tuple(f for f in FIELDS if f.required and f.name != _STATUS)
+
+
+class RowRefused(ValueError):
+    """The row cannot be recorded; the message says why in one line."""
+
+
+class NotTerminal(ValueError):
+    """The row's status is not terminal, so nothing is written."""
+
+
+@dataclass(frozen=True)
+class PreparedRow:
+    line: bytes  # canonical JSON + b"\n"
+    month: str  # YYYY-MM of finished_at in UTC
+    run_id: str
+    notes: list[str] = field(default_factory=list)  # coercions worth a warning
+
+
+def parse_timestamp(value: object) -> datetime:
+    """Parse a datetime or ISO 8601 string into an aware UTC datetime (naive means UTC)."""
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, date):
+        dt = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise ValueError("empty timestamp")
+        dt = datetime.fromisoformat(text)
+    else:
+        raise ValueError(f"not a timestamp: {type(value).__name__}")
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return dt.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError(f"timestamp out of range in UTC: {value!r}") from exc
+
+
+def format_timestamp(dt: datetime) -> str:
+    """Canonical UTC text: ``2026-05-13T18:09:34Z`` or with ``.ffffff`` when there are micros."""
+    dt = dt.astimezone(UTC)
+    # Not strftime("%Y"): glibc does not zero-pad years before 1000 ("999-05-01T...").
+    base = (f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}"
+            f"T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}")
+    if dt.microsecond:
+        base += f".{dt.microsecond:06d}"
+    return base + "Z"
+
+
+def new_run_id(when: datetime) -> str:
+    w = when
+    return (f"{w.year:04d}{w.month:02d}{w.day:02d}_{w.hour:02d}{w.minute:02d}{w.second:02d}_"
+            + secrets.token_hex(4))
+
+
+def _finite_number(v: object) -> bool:
+    t = type(v)
+    if t is float:
+        return math.isfinite(v)  # type: ignore[arg-type]
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int too large for a float (10**400): no reader can use it
+        return False
+
+
+def _clean_str(s: str) -> str:
+    if s.isascii():
+        return s
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", s)
+    return s
+
+
+def _sanitize(value: Any) -> Any:
+    """Make a value JSON-safe: NaN/Inf -> None, datetimes -> ISO text, lone surrogates replaced."""
+    t = type(value)
+    if t is str:
+        return value if value.isascii() else _clean_str(value)
+    if value is None or t is int or t is bool:
+        return value
+    if isinstance(value, bool | int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, str):
+        return _clean_str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {_clean_str(str(k)): _sanitize(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_sanitize(v) for v in value]
+    raise RowRefused(f"value of type {type(value).__name__} cannot be written as JSON")
+
+
+def _number_map(name: str, value: object, notes: list[str]) -> dict[str, int | float]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        notes.append(f"{name} was {type(value).__name__}, not an object; recorded as {{}}")
+        return {}
+    out: dict[str, int | float] = {}
+    dropped: list[str] = []
+    for k, v in value.items():
+        if (type(v) is float and math.isfinite(v)) or _finite_number(v):
+            out[k if type(k) is str and k.isascii() else _clean_str(str(k))] = v
+        else:
+            dropped.append(str(k))
+    if dropped:
+        notes.append(f"{name} entries without a finite number dropped: {', '.join(dropped)}")
+    return out
+
+
+def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
+    """Validate and serialise ``row``; raises ``NotTerminal`` or ``RowRefused``."""
+    if not isinstance(row, dict):
+        raise RowRefused(f"a run row must be a dict, not {type(row).__name__}")
+    status = row.get(_STATUS)
+    if status not in TERMINAL_STATUSES:
+        raise NotTerminal(f"status {status!r} is not terminal")
+    for f in _REQUIRED:
+        _check_required(f, row.get(f.name))
+
+    notes: list[str] = []
+    out: dict[str, Any] = {}
+    finished, created, created_out = _times(row, now or datetime.now(UTC), notes)
+    run_id = _run_id(row.get("run_id"), created or finished)
+
+    e = row.get("error")
+    sv = row.get("schema_version")
+    computed: dict[str, Any] = {
+        "schema_version": CURRENT_SCHEMA_VERSION if sv is None else _sanitize(sv),
+        "run_id": run_id,
+        "finished_at": format_timestamp(finished),
+        "created_at": created_out,
+        "total_time_s": row["total_time_s"],
+        "wall_time_breakdown": _number_map("wall_time_breakdown",
+                                           row.get("wall_time_breakdown"), notes),
+        "cost_breakdown": _number_map("cost_breakdown", row.get("cost_breakdown"), notes),
+        "error": None if e is None else _clean_str(e if isinstance(e, str) else str(e)),
+    }
+    for name in FIELD_NAMES:  # schema order
+        out[name] = computed[name] if name in computed else _sanitize(row.get(name))
+    _add_extras(row, out, notes)
+
+    line = _dumps(out)
+    if len(line) > MAX_ROW_BYTES:
+        line = _trim_error(out, line)
+    return PreparedRow(line=line, month=month_of(finished), run_id=run_id, notes=notes)
+
+
+def _times(row: dict[str, Any], now: datetime,
+           notes: list[str]) -> tuple[datetime, datetime | None, object]:
+    """(finished_at, created_at or None, created_at as written) of ``row``."""
+    raw_finished = row.get("finished_at")
+    if raw_finished is None:
+        finished = now
+    else:
+        try:
+            finished = parse_timestamp(raw_finished)
+        except ValueError as exc:
+            raise RowRefused(f"finished_at is not a timestamp: {raw_finished!r}") from exc
+    created: datetime | None = None
+    raw_created = row.get("created_at")
+    created_out: object = raw_created
+    if raw_created is not None:
+        try:
+            created = parse_timestamp(raw_created)
+            created_out = format_timestamp(created)
+        except ValueError:
+            notes.append("created_at is not a timestamp; kept as given")
+            created_out = _sanitize(raw_created)
+    return finished, created, created_out
+
+
+def _run_id(value: object, when: datetime) -> str:
+    """The row's run_id as text; a new one from ``when`` when missing or empty."""
+    if value is None or value == "":
+        return new_run_id(when)
+    return _clean_str(value if isinstance(value, str) else str(value))
+
+
+def _add_extras(row: dict[str, Any], out: dict[str, Any], notes: list[str]) -> None:
+    """The keys beyond the schema, sorted by their text (a row may mix str and int keys); a key
+    whose text collides with one already written (1 and "1", or a schema field name) keeps the
+    first value."""
+    extras = sorted(((_clean_str(str(k)), k) for k in row if k not in out),
+                    key=lambda pair: pair[0])
+    for text, key in extras:
+        if text in out:
+            notes.append(f"key {text!r} appears more than once as text; later value dropped")
+            continue
+        out[text] = _sanitize(row[key])
+
+
+def _check_required(f: Field, value: object) -> None:
+    """Refuse ``value`` of the required field ``f`` unless it is usable, by the field's kind."""
+    if f.kind is Kind.STRING:
+        if not isinstance(value, str) or not value:
+            raise RowRefused(f"{f.name} is missing or not a non-empty string")
+    elif f.kind is Kind.FLOAT:
+        if not _finite_number(value):
+            raise RowRefused(f"{f.name} is not a finite number: {value!r}")
+    else:  # pragma: no cover - a schema change that needs a rule here first
+        raise TypeError(f"no rule for a required {f.kind.value} field ({f.name})")
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    try:
+        text = _ENCODER.encode(obj)
+    except (TypeError, ValueError) as exc:
+        raise RowRefused(f"row cannot be serialised: {exc}") from exc
+    return text.encode("utf-8") + b"\n"
+
+
+def _trim_error(out: dict[str, Any], line: bytes) -> bytes:
+    """Cut ``error`` to the longest prefix (plus the marker) that keeps the line within the cap.
+
+    The budget is measured on the *encoded* error: JSON escaping can make it several times longer
+    than its UTF-8 bytes (quotes, backslashes, control characters), so a cut computed from the raw
+    bytes would throw away far more than needed.
+    """
+    err = out.get("error")
+    if not isinstance(err, str) or not err:
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    total = len(err.encode("utf-8"))
+
+    def candidate(k: int) -> str:
+        cut = err[:k]
+        return f"{cut}…[truncated {total - len(cut.encode('utf-8'))} bytes]"
+
+    def encoded_len(s: str) -> int:
+        return len(json.dumps(s, ensure_ascii=False).encode("utf-8"))
+
+    fixed = len(line) - encoded_len(err)  # the line without the error's JSON string
+    # The line length grows with k (each kept character adds at least as many bytes as the marker
+    # can lose), so the largest fitting k is found by bisection. No prefix longer than the cap fits.
+    lo, hi = 0, min(len(err), MAX_ROW_BYTES)
+    if fixed + encoded_len(candidate(0)) > MAX_ROW_BYTES:
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fixed + encoded_len(candidate(mid)) <= MAX_ROW_BYTES:
+            lo = mid
+        else:
+            hi = mid - 1
+    out["error"] = candidate(lo)
+    line = _dumps(out)
+    if len(line) > MAX_ROW_BYTES:  # pragma: no cover - the arithmetic above is exact
+        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    return line

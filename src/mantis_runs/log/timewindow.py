@@ -1,0 +1,60 @@
+"""Parsing ``--since`` values (standard library only)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from ..errors import UsageError
+from .record import parse_timestamp
+
+_DURATION = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
+_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(text: str, option: str = "duration") -> timedelta:
+    """``0``, ``30m``, ``24h``, ``7d``, ``2w`` as a timedelta."""
+    if text.strip() == "0":
+        return timedelta(0)
+    m = _DURATION.match(text)
+    if not m:
+        raise UsageError(f"{option} takes a duration like 30m, 24h, 7d or 2w, got {text!r}")
+    try:
+        return timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    except OverflowError:
+        raise UsageError(f"{option} is too long: {text!r}") from None
+
+
+def parse_since(text: str, now: datetime | None = None) -> datetime:
+    """``30m``, ``24h``, ``7d``, ``2w`` (back from now), or an ISO date/datetime (naive = UTC)."""
+    now = now or datetime.now(UTC)
+    m = _DURATION.match(text)
+    if m:
+        amount = int(m.group(1))
+        if amount <= 0:
+            raise UsageError(f"--since must be a positive duration, got {text!r}")
+        try:
+            return now - timedelta(**{_UNITS[m.group(2)]: amount})
+        except OverflowError:
+            raise UsageError(f"--since is too far back: {text!r}") from None
+    try:
+        return parse_timestamp(text)
+    except ValueError:
+        raise UsageError(
+            f"--since takes a duration like 30m, 24h, 7d, 2w or an ISO date, got {text!r}"
+        ) from None
+
+
+def resolve_since(since: str | datetime | None, now: datetime | None = None) -> datetime | None:
+    """A ``since`` argument as an aware datetime: text as ``parse_since``, a naive datetime as
+    UTC; None or "" is no lower bound."""
+    if since is None or since == "":
+        return None
+    if isinstance(since, datetime):
+        return since if since.tzinfo else since.replace(tzinfo=UTC)
+    return parse_since(since, now)
+
+
+def normalise_status(status: str | None) -> str | None:
+    """A ``status`` filter: None or "" means every terminal status."""
+    return None if status is None or status == "" else status

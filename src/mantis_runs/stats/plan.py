@@ -1,0 +1,146 @@
+"""Which files a `stats` call reads, in what order, and when it may stop.
+
+Months are read newest first, and a call stops as soon as the files it has not read are proven
+to hold only older rows than the newest ``--last`` runs it has (see ``Horizon``). The proof is
+per file, not per month name: a JSONL shard may hold rows of any date (hand-written lines
+sharded by local date), so every JSONL file is read; a Parquet file's footer says the latest
+``finished_at`` it holds (:mod:`mantis_runs.db.bounds`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ..db.bounds import Bounds, parquet_bounds
+from ..db.connection import QUERY_MEMORY_LIMIT
+from ..log.checkpoint import LiveRead
+from ..log.layout import MonthFiles
+from .sources import month_sources
+
+#: The memory limit of the second and last try when a query runs out of memory (it spills beyond
+#: it). One large step: every try redoes the whole query.
+MEMORY_LIMIT_STEPS = ("4GB",)
+#: Above this much data (JSONL bytes, Parquet counted as the JSONL it replaced) a query that may
+#: keep every run starts with the large limit instead of failing first with the small one.
+LARGE_QUERY_BYTES = 1_500_000_000
+PARQUET_TO_JSONL = 12  # compacted parts are about 12 times smaller than their JSONL
+#: Up to this --last, a month's Parquet rows are read from a cutoff (stats_cutoff) first.
+CUTOFF_MAX_LAST = 10_000
+#: The most runs whose samples the in-place path holds in Arrow memory (8 bytes per run and
+#: measure, outside DuckDB's memory limit: about 0.8 GB at this many runs); more go through
+#: DuckDB, which spills.
+WHOLE_MAX_RUNS = 10_000_000
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class MonthSource:
+    """One month's files as `stats` reads them, with the latest finished_at they may hold."""
+
+    month: str
+    jsonl: list[Path]
+    parquet: list[Path]
+    latest: datetime | None  # None: unknown (JSONL, or a footer without statistics)
+    dated: bool  # False: no file of the month holds a dated row
+
+    @property
+    def known(self) -> bool:
+        return self.latest is not None or not self.dated
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """What the unread months may still hold: ``can_stop`` False when one of them is unknown;
+    otherwise every dated row they hold is at or before ``latest`` (None: they hold none)."""
+
+    can_stop: bool
+    latest: datetime | None
+
+    @property
+    def above(self) -> str | None:
+        """``latest`` as the text stats_count takes ($above)."""
+        return None if self.latest is None else self.latest.isoformat()
+
+
+def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Path, LiveRead],
+         since: datetime | None) -> list[MonthSource]:
+    """The months to read, in the order to read them: months with a file of unknown bounds
+    first (newest first), then by the latest finished_at they hold. A month proven to hold only
+    rows before ``since`` is left out: such rows are outside the window, and as copies of a run
+    they lose to any copy inside it (mantis_copy_key ranks by finished_at first)."""
+    sources = [month_sources(mf, live) for mf in months]
+    bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
+    found: list[MonthSource] = []
+    for mf, (jsonl, parquet) in zip(months, sources, strict=True):
+        found.append(_month(mf.month, jsonl, parquet, [bounds[p] for p in parquet]))
+    if since is not None:
+        found = [m for m in found if not m.known or (m.latest is not None and m.latest >= since)]
+    unknown = sorted((m for m in found if not m.known), key=lambda m: m.month, reverse=True)
+    known = sorted((m for m in found if m.known),
+                   key=lambda m: (m.latest is not None, m.latest or _EARLIEST, m.month),
+                   reverse=True)
+    return unknown + known
+
+
+def _month(month: str, jsonl: list[Path], parquet: list[Path],
+           bounds: list[Bounds]) -> MonthSource:
+    if jsonl or any(not b.known for b in bounds):
+        return MonthSource(month, jsonl, parquet, latest=None, dated=True)
+    latest = [b.latest for b in bounds if b.latest is not None]
+    return MonthSource(month, jsonl, parquet, latest=max(latest) if latest else None,
+                       dated=bool(latest))
+
+
+def horizon(unread: list[MonthSource]) -> Horizon:
+    if any(not m.known for m in unread):
+        return Horizon(can_stop=False, latest=None)
+    latest = [m.latest for m in unread if m.latest is not None]
+    return Horizon(can_stop=True, latest=max(latest) if latest else None)
+
+
+def batch_size(todo: list[MonthSource], got: int, per_month: float, last: int,
+               whole: bool) -> int:
+    """How many months the next batch reads: every month of unknown bounds at once (they are
+    read whatever happens), else the newest one alone first (the default --last 100 rarely
+    needs more), then from the rate seen so far enough months for the rest, in one scan
+    (DuckDB reads them in parallel). A whole history reads every month at once."""
+    if whole and got == 0:
+        return len(todo)
+    unknown = next((i for i, m in enumerate(todo) if m.known), len(todo))
+    if unknown:
+        return unknown
+    if got == 0 or per_month <= 0:
+        return 1
+    return max(1, math.ceil((last - got) / per_month * 1.25))
+
+
+def initial_limit(months: list[MonthFiles], last: int) -> str:
+    """Most questions fit the small default limit, which keeps RSS low; the full history of a
+    busy workflow over millions of rows may not, and starts with more."""
+    if last <= 100_000:
+        return QUERY_MEMORY_LIMIT
+    size = 0
+    for mf in months:
+        for p in mf.jsonl:
+            size += _size(p)
+        for p in mf.parts:
+            size += _size(p) * PARQUET_TO_JSONL
+    return MEMORY_LIMIT_STEPS[-1] if size > LARGE_QUERY_BYTES else QUERY_MEMORY_LIMIT
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def bigger_limit(limit: str) -> str | None:
+    """The next memory limit to try after running out of memory at ``limit`` (None: none)."""
+    steps = (QUERY_MEMORY_LIMIT, *MEMORY_LIMIT_STEPS)
+    return steps[steps.index(limit) + 1] if limit in steps[:-1] else None

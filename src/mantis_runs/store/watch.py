@@ -1,0 +1,59 @@
+"""Waiting for a run's terminal row (``mantis runs watch``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+from ..db.connection import PathLike
+from ..errors import MantisError
+from .runstore import RunRow, RunStore
+
+
+class WatchOutcome(Enum):
+    SUCCEEDED = "succeeded"  # the run's row has status succeeded
+    FAILED = "failed"  # the run's row has any other status
+    UNREADABLE = "unreadable"  # the data dir cannot be read
+    TIMED_OUT = "timed_out"  # no row for the run before the timeout
+
+
+@dataclass(frozen=True)
+class WatchResult:
+    """How a watch ended: the run's row, why the data dir cannot be read, or a timeout."""
+
+    run_id: str
+    outcome: WatchOutcome
+    data_dir: Path
+    timeout: float | None
+    row: RunRow | None = None  # SUCCEEDED and FAILED
+    error: str | None = None  # UNREADABLE: why (the error's text)
+
+
+def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float = 2.0,
+              timeout: float | None = None) -> WatchResult:
+    """Poll every ``interval`` seconds until ``run_id`` has a row, the data dir cannot be read,
+    or ``timeout`` seconds (None: never) have passed."""
+    store = RunStore(data_dir)
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def result(outcome: WatchOutcome, row: RunRow | None = None,
+               error: str | None = None) -> WatchResult:
+        return WatchResult(run_id, outcome, store.data_dir, timeout, row, error)
+
+    while True:
+        try:
+            row = store.get(run_id, warn=False)  # no malformed-line warning on every poll
+        except (MantisError, OSError) as exc:
+            return result(WatchOutcome.UNREADABLE, error=str(exc))
+        if row is not None:
+            ok = row["status"] == "succeeded"
+            return result(WatchOutcome.SUCCEEDED if ok else WatchOutcome.FAILED, row=row)
+        if deadline is not None and time.monotonic() + interval > deadline:
+            remaining = deadline - time.monotonic()
+            if remaining > 0:
+                time.sleep(remaining)
+                continue  # one last look (errors handled above); then the deadline has passed
+            return result(WatchOutcome.TIMED_OUT)
+        time.sleep(interval)

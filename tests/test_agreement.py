@@ -1,0 +1,221 @@
+"""One rule, every path: which copy of a run wins and which runs are newest must not depend on
+the command, the query path, or whether a month was compacted.
+
+Hand-written lines (other runtimes write these files too) with hostile copies of a few run_ids:
+ties, NaN / infinite / null / missing totals, differing status and workflow, unusable
+finished_at values, and rows outside their month (a runtime that shards by local date). A small
+independent oracle here applies the documented rule (docs/storage-format.md, "Which copy of a
+run wins"); the views (`sql`), `show`/`get`, `report`, `list`/`runs`, `stats` and compaction
+must all agree with it, before and after `mantis runs compact`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from helpers import append_bytes
+from mantis_runs import RunStore
+from mantis_runs.compaction import compact
+from mantis_runs.log.record import parse_timestamp
+from mantis_runs.stats.engine import stats
+
+NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)  # March and April are closed, May is open
+SHARDS = ("2026-03", "2026-04", "2026-05")
+RUN_IDS = ("r1", "r2", "r3", "r4", "r5")
+WORKFLOWS = ("wa", "wb")
+STATUSES = ("succeeded", "failed")
+#: finished_at values: plain UTC, offsets that put the UTC instant in another month than the
+#: text's date, ties, and values that are no timestamp (they rank after every dated copy).
+WHEN: tuple[Any, ...] = (
+    "2026-03-10T10:00:00Z", "2026-03-31T23:30:00-02:00", "2026-04-01T00:30:00+02:00",
+    "2026-04-15T12:00:00Z", "2026-04-15T12:00:00Z", "2026-05-01T00:30:00+02:00",
+    "2026-05-02T08:00:00.250000Z", "2026-05-10T09:00:00Z", "", "yesterday", 5, None,
+)
+MISSING = object()
+#: total_time_s values: ties, NaN, infinities, null, a key that is missing.
+TOTALS: tuple[Any, ...] = (1.0, 5.0, 5.0, 7.5, math.nan, math.inf, -math.inf, None, MISSING)
+
+
+def line(run_id: str, wf: str, status: str, when: Any, total: Any, think: float) -> bytes:
+    row: dict[str, Any] = {"run_id": run_id, "workflow_id": wf, "status": status,
+                           "wall_time_breakdown": {"think": think}}
+    if when is not MISSING:
+        row["finished_at"] = when
+    if total is not MISSING:
+        row["total_time_s"] = total
+    return json.dumps(row).encode() + b"\n"  # NaN and Infinity as JSON5-style tokens
+
+
+copies = st.lists(
+    st.tuples(st.sampled_from(RUN_IDS), st.sampled_from(WORKFLOWS), st.sampled_from(STATUSES),
+              st.sampled_from((*WHEN, MISSING)), st.sampled_from(TOTALS),
+              st.sampled_from(SHARDS)),
+    min_size=1, max_size=14)
+
+
+# -- the oracle: the documented rule, in plain Python -------------------------------------------
+
+
+def when_of(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value or not value[0].isdigit():
+        return None
+    return parse_timestamp(value)
+
+
+def finite(total: Any) -> float | None:
+    return float(total) if isinstance(total, float) and math.isfinite(total) else None
+
+
+def winners(rows: list[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
+    """run_id -> its winning copy: dated before undated, then the latest finished_at, a finite
+    total before none, the larger total, then status and workflow_id by text, descending."""
+    best: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+    for run_id, wf, status, when, total, _shard in rows:
+        fin = when_of(when)
+        tot = finite(total)
+        key = (fin is not None, fin or datetime.min.replace(tzinfo=UTC), tot is not None,
+               tot or 0.0, status, wf)
+        cur = best.get(run_id)
+        if cur is None or key > cur[0]:
+            best[run_id] = (key, {"run_id": run_id, "workflow_id": wf, "status": status,
+                                  "finished_at": fin, "total": tot})
+    return {k: v for k, (_key, v) in best.items()}
+
+
+def newest(runs: list[dict[str, Any]]) -> list[str]:
+    """run_ids newest first: latest finished_at, ties by run_id descending, undated last."""
+    dated = sorted((r for r in runs if r["finished_at"] is not None),
+                   key=lambda r: (r["finished_at"], r["run_id"]), reverse=True)
+    undated = sorted((r for r in runs if r["finished_at"] is None),
+                     key=lambda r: r["run_id"], reverse=True)
+    return [r["run_id"] for r in dated + undated]
+
+
+# -- what each path says ------------------------------------------------------------------------
+
+
+def view_rows(store: RunStore) -> dict[str, dict[str, Any]]:
+    table = store.sql("SELECT run_id, workflow_id, status, finished_at, total_time_s FROM runs")
+    return {r["run_id"]: {"run_id": r["run_id"], "workflow_id": r["workflow_id"],
+                          "status": r["status"], "finished_at": r["finished_at"],
+                          "total": finite(r["total_time_s"])}
+            for r in table.to_pylist()}
+
+
+def as_expected(row: Any) -> dict[str, Any]:
+    return {"run_id": row["run_id"], "workflow_id": row["workflow_id"], "status": row["status"],
+            "finished_at": row["finished_at"], "total": finite(row["total_time_s"])}
+
+
+def expected_stats(won: dict[str, dict[str, Any]], wf: str, status: str | None,
+                   last: int) -> tuple[int, list[float] | None]:
+    mine = [r for r in won.values() if r["workflow_id"] == wf
+            and (status is None or r["status"] == status)]
+    order = newest(mine)[:last]
+    totals = [won[i]["total"] for i in order if won[i]["total"] is not None]
+    if not totals:
+        return len(order), None
+    return len(order), [float(x) for x in np.percentile(np.array(totals), [50, 95, 99])]
+
+
+def check_every_path(d: Path, won: dict[str, dict[str, Any]]) -> None:
+    store = RunStore(d)
+    assert view_rows(store) == won
+    for run_id in RUN_IDS:
+        got = store.get(run_id)
+        if run_id not in won:
+            assert got is None
+            continue
+        assert got is not None and as_expected(got) == won[run_id], run_id
+    first = min(won)
+    assert as_expected(store.report(first).run) == won[first]
+    every = newest(list(won.values()))
+    for last in (1, 3):
+        assert [r["run_id"] for r in store.runs(last=last)] == every[:last], last
+        for wf in WORKFLOWS:
+            for status in (None, "failed"):
+                mine = [won[i] for i in every if won[i]["workflow_id"] == wf
+                        and (status is None or won[i]["status"] == status)]
+                got_ids = [r["run_id"] for r in store.runs(wf, last=last, status=status)]
+                assert got_ids == newest(mine)[:last], (wf, status, last)
+    for wf in WORKFLOWS:
+        for status in ("succeeded", None):
+            for last in (1, 10):
+                r = stats(wf, data_dir=d, last=last, status=status)
+                qs = None if r.total.p50 is None else [r.total.p50, r.total.p95, r.total.p99]
+                assert (r.run_count, qs) == expected_stats(won, wf, status, last), (
+                    wf, status, last)
+
+
+def write(d: Path, rows: list[tuple[Any, ...]]) -> None:
+    for i, (run_id, wf, status, when, total, shard) in enumerate(rows):
+        append_bytes(d / "runs_log" / f"{shard}.jsonl",
+                     line(run_id, wf, status, when, total, float(i)))
+
+
+@settings(max_examples=15, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=copies)
+def test_every_path_agrees_before_and_after_compaction(rows: list[tuple[Any, ...]]) -> None:
+    d = Path(tempfile.mkdtemp(prefix="mantis-agree-"))
+    try:
+        write(d, rows)
+        won = winners(rows)
+        check_every_path(d, won)
+        compact(d, now=NOW, checkpoint_min_bytes=0)  # March and April to parts; May checkpointed
+        check_every_path(d, won)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# -- the cases that disagreed, by name ----------------------------------------------------------
+
+
+def agree(tmp_path: Path, rows: list[tuple[Any, ...]]) -> dict[str, dict[str, Any]]:
+    write(tmp_path, rows)
+    won = winners(rows)
+    check_every_path(tmp_path, won)
+    compact(tmp_path, now=NOW, checkpoint_min_bytes=0)
+    check_every_path(tmp_path, won)
+    return won
+
+
+def test_a_tie_with_a_nan_total_loses_to_a_finite_total(tmp_path: Path) -> None:
+    at = "2026-04-15T12:00:00Z"
+    won = agree(tmp_path, [("r1", "wa", "failed", at, math.nan, "2026-04"),
+                           ("r1", "wa", "succeeded", at, 5.0, "2026-04")])
+    assert won["r1"]["status"] == "succeeded"
+
+
+def test_a_run_moved_to_another_workflow_belongs_to_the_newer_one(tmp_path: Path) -> None:
+    won = agree(tmp_path, [("r1", "wf-old", "succeeded", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+                           ("r1", "wf-new", "succeeded", "2026-04-15T12:00:00Z", 2.0, "2026-04")])
+    assert stats("wf-old", data_dir=tmp_path, status="").run_count == 0
+    assert won["r1"]["workflow_id"] == "wf-new"
+
+
+@pytest.mark.parametrize("undated", ["", "yesterday", 5])
+def test_an_undated_copy_loses_to_a_dated_one(tmp_path: Path, undated: Any) -> None:
+    won = agree(tmp_path, [("r1", "wa", "succeeded", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+                           ("r1", "wa", "failed", undated, 9.0, "2026-05")])
+    assert won["r1"]["finished_at"] is not None
+
+
+def test_rows_outside_their_month_do_not_stop_the_newest_first_reads(tmp_path: Path) -> None:
+    # the newest two by finished_at are r3 (in the April shard) and r2
+    agree(tmp_path, [("r1", "wa", "succeeded", "2026-05-01T00:30:00+02:00", 75.0, "2026-05"),
+                     ("r2", "wa", "succeeded", "2026-05-02T08:00:00.250000Z", 50.0, "2026-05"),
+                     ("r3", "wa", "succeeded", "2026-05-10T09:00:00Z", 58.0, "2026-04")])
+    r = stats("wa", data_dir=tmp_path, last=2)
+    assert (r.run_count, r.total.p50) == (2, 54.0)
