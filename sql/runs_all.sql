@@ -1,3 +1,0 @@
--- runs_all: every run (the relation RunStore.relation() returns).
-SELECT *
-FROM runs;
