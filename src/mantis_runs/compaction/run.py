@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from ..db.bounds import parquet_bounds
 from ..db.connection import PathLike, connect
 from ..db.shared_ids import shared_ids
 from ..errors import UsageError, one_line
@@ -152,7 +153,7 @@ class _Steps:
             self.absorb_sealed_shards()
             if self.checkpoint_min_bytes is not None:
                 self.checkpoint_live_shards(self.checkpoint_min_bytes)
-            self.list_shared_ids()
+            self.warm_reader_caches()
         finally:
             # Also on failure: an unpublished part or a DuckDB spill left in .tmp/ after ENOSPC
             # would keep the disk full (and the writers failing) until the next compaction.
@@ -191,10 +192,11 @@ class _Steps:
                 if cr is not None:
                     self.report.checkpoints.append(cr)
 
-    def list_shared_ids(self) -> None:
-        """After publishing, list the run_ids with copies in two Parquet files of the store,
-        so that the first `stats` after this run finds the list cached (db/shared_ids.py).
-        Best effort: a reader computes it itself when it is missing."""
+    def warm_reader_caches(self) -> None:
+        """After publishing, work out what readers cache about the Parquet files: each file's
+        latest finished_at (db/bounds.py) and the run_ids with copies in two files
+        (db/shared_ids.py), so that the first `stats` after this run finds them. Best effort: a
+        reader computes what it does not find."""
         r = self.report
         if not (r.months or r.checkpoints or r.upgraded):
             return
@@ -207,6 +209,7 @@ class _Steps:
         try:
             with closing(connect(memory_limit=self.memory_limit,
                                  temp_directory=self.scratch / "duckdb")) as con:
+                parquet_bounds(con, files)
                 shared_ids(con, files)
         except (duckdb.Error, OSError):
             pass

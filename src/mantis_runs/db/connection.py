@@ -39,12 +39,6 @@ PUBLISH_LOCK_TIMEOUT_S = 60.0
 PathLike = str | os.PathLike[str]
 
 
-def cache_root() -> Path:
-    """``$XDG_CACHE_HOME/mantis`` (``~/.cache/mantis``): derived data, safe to delete."""
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "mantis"
-
-
 _GLOB_CHARS = {"*": "[*]", "?": "[?]", "[": "[[]"}
 
 

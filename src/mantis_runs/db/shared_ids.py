@@ -9,14 +9,12 @@ the files' names, sizes and modification times, and computed again only when the
 from __future__ import annotations
 
 import hashlib
-import json
-import os
-import tempfile
 from pathlib import Path
 
 import duckdb
 
-from .connection import cache_root, duckdb_path
+from .cache import cache_root, read_entry, write_entry
+from .connection import duckdb_path
 from .sqlfiles import load
 
 #: Version of the cached format; a change makes old entries unused.
@@ -42,29 +40,11 @@ def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
     key = _key(files)
     entry = cache_root() / "shared-ids" / f"{key}.json" if key else None
     if entry is not None:
-        try:
-            cached = json.loads(entry.read_text(encoding="utf-8"))
-            if isinstance(cached, list) and all(isinstance(h, int) for h in cached):
-                return cached
-        except (OSError, ValueError):
-            pass
+        cached = read_entry(entry)
+        if isinstance(cached, list) and all(isinstance(h, int) for h in cached):
+            return cached
     found = [int(r[0]) for r in con.execute(
         load("shared_ids"), {"files": [duckdb_path(p) for p in files]}).fetchall()]
     if entry is not None:
-        _store(entry, found)
+        write_entry(entry, found)
     return found
-
-
-def _store(entry: Path, value: list[int]) -> None:
-    """Write a cache entry atomically; a cache that cannot be written is no error."""
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(value, f)
-        os.replace(tmp, entry)
-    except OSError:
-        Path(tmp).unlink(missing_ok=True)

@@ -28,7 +28,8 @@ import duckdb
 from ..log import schema
 from ..log.layout import MonthFiles
 from . import arrow_schema
-from .connection import BASE_MACROS, cache_root, duckdb_path
+from .cache import cache_root
+from .connection import BASE_MACROS, duckdb_path
 from .sqlfiles import load
 
 MACROS = (*BASE_MACROS, "macro_bad_line", "macro_sealed_rows", "macro_breakdown",

@@ -1,0 +1,42 @@
+"""The user's cache folder: derived data that is safe to delete (``$XDG_CACHE_HOME/mantis``).
+
+Entries are small JSON files written atomically; one that cannot be read or written is no error,
+only a cache miss: every entry can be computed again from the data directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def cache_root() -> Path:
+    """``$XDG_CACHE_HOME/mantis`` (``~/.cache/mantis``)."""
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "mantis"
+
+
+def read_entry(entry: Path) -> Any:
+    """The JSON value of a cache entry, or None when it is missing or unreadable."""
+    try:
+        return json.loads(entry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_entry(entry: Path, value: Any) -> None:
+    """Write a cache entry atomically (a temporary file renamed over it)."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=entry.parent, prefix=".tmp-")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(value, f)
+        os.replace(tmp, entry)
+    except OSError:
+        Path(tmp).unlink(missing_ok=True)
