@@ -165,14 +165,12 @@ class Collector:
         return None
 
     def files(self, chunk: list[MonthSource]) -> tuple[list[str], list[str]]:
-        jsonl = [duckdb_path(p) for m in chunk for p in m.jsonl]
-        parts = [duckdb_path(p) for m in chunk for p in m.parquet]
-        for mf in self.months:
-            for shard in mf.jsonl:
-                lr = self.live.get(shard)
-                if lr is not None and lr.bad_lines and any(m.month == mf.month for m in chunk):
-                    self.skipped[shard.name] = lr.bad_lines
-        return jsonl, parts
+        """The batch's JSONL and Parquet files, as DuckDB takes them; the bad lines of its
+        checkpointed bytes are counted as skipped."""
+        for m in chunk:
+            self.skipped.update(m.checkpointed_bad)
+        return ([duckdb_path(p) for m in chunk for p in m.jsonl],
+                [duckdb_path(p) for m in chunk for p in m.parquet])
 
     def collect_jsonl(self, files: list[str]) -> None:
         if not files:

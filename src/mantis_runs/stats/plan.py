@@ -10,7 +10,7 @@ sharded by local date), so every JSONL file is read; a Parquet file's footer say
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +47,9 @@ class MonthSource:
     parquet: list[Path]
     latest: datetime | None  # None: unknown (JSONL, or a footer without statistics)
     dated: bool  # False: no file of the month holds a dated row
+    #: bad lines in the checkpointed bytes of live shards, by shard name (counted by compaction;
+    #: the checkpoint holds only the good rows)
+    checkpointed_bad: dict[str, int] = field(default_factory=dict)
 
     @property
     def known(self) -> bool:
@@ -77,7 +80,10 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
     found: list[MonthSource] = []
     for mf, (jsonl, parquet) in zip(months, sources, strict=True):
-        found.append(_month(mf.month, jsonl, parquet, [bounds[p] for p in parquet]))
+        m = _month(mf.month, jsonl, parquet, [bounds[p] for p in parquet])
+        bad = {shard.name: lr.bad_lines for shard in mf.jsonl
+               if (lr := live.get(shard)) is not None and lr.bad_lines}
+        found.append(replace(m, checkpointed_bad=bad) if bad else m)
     if since is not None:
         found = [m for m in found if not m.known or (m.latest is not None and m.latest >= since)]
     unknown = sorted((m for m in found if not m.known), key=lambda m: m.month, reverse=True)
