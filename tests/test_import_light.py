@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("duckdb", "pyarrow", "click", "tabulate")
+HEAVY = ("duckdb", "pyarrow", "click", "tabulate", "scipy")
 
 _PROBE = """
 import json, sys

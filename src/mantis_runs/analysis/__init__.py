@@ -1,0 +1,1 @@
+"""The analysis wing: regression verdicts (compare), built on numpy and scipy."""
