@@ -219,3 +219,44 @@ def test_rows_outside_their_month_do_not_stop_the_newest_first_reads(tmp_path: P
                      ("r3", "wa", "succeeded", "2026-05-10T09:00:00Z", 58.0, "2026-04")])
     r = stats("wa", data_dir=tmp_path, last=2)
     assert (r.run_count, r.total.p50) == (2, 54.0)
+
+
+def test_an_empty_run_id_is_a_malformed_line_on_every_path(tmp_path: Path) -> None:
+    """A hand-written ``"run_id": ""`` (the writer makes one up instead) is no run on any path:
+    the same malformed line, counted and skipped, for the views, `show`, `list`, `stats` and
+    compaction (quarantined), before and after compaction. (Each such line counted as one run
+    for the views, `list` and `stats`, and compaction wrote it into a part.)"""
+    rows = [("r1", "wa", "succeeded", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+            ("", "wa", "succeeded", "2026-03-11T10:00:00Z", 2.0, "2026-03"),
+            ("", "wa", "succeeded", "2026-03-12T10:00:00Z", 3.0, "2026-03"),
+            ("r2", "wa", "succeeded", "2026-04-15T12:00:00Z", 5.0, "2026-04"),
+            ("", "wb", "failed", "2026-05-02T08:00:00.250000Z", 7.5, "2026-05"),
+            ("r3", "wa", "failed", "2026-05-10T09:00:00Z", 9.0, "2026-05")]
+    write(tmp_path, rows)
+    won = winners([r for r in rows if r[0]])
+    assert sorted(won) == ["r1", "r2", "r3"]
+    store = RunStore(tmp_path)
+    bad = {"2026-03.jsonl": 2, "2026-05.jsonl": 1}
+
+    def every_path_skips_them(bad: dict[str, int]) -> None:
+        check_every_path(tmp_path, won)
+        assert store.get("") is None
+        assert store.bad_lines() == bad
+        assert [r["run_id"] for r in store.runs()] == ["r3", "r2", "r1"]
+        assert store.sql("SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 3}]
+        for wf, runs in (("wa", 3), ("wb", 0)):
+            r = stats(wf, data_dir=tmp_path, status="")
+            assert (r.run_count, r.skipped_lines) == (runs, bad), wf
+
+    every_path_skips_them(bad)
+    report = compact(tmp_path, now=NOW, checkpoint_min_bytes=0)
+    march, april = report.months
+    assert (march.month, march.lines_in, march.rows_in, march.rows_written,
+            march.bad_lines_quarantined) == ("2026-03", 3, 1, 1, 2)
+    assert (april.rows_written, april.bad_lines_quarantined) == (1, 0)
+    (quarantine,) = (tmp_path / "quarantine" / "2026-03").iterdir()
+    entries = [json.loads(q) for q in quarantine.read_text().splitlines()]
+    assert [(e["line"], json.loads(e["text"])["run_id"]) for e in entries] == [(2, ""), (3, "")]
+    (checkpoint,) = report.checkpoints
+    assert (checkpoint.month, checkpoint.rows, checkpoint.bad_lines) == ("2026-05", 1, 1)
+    every_path_skips_them({"2026-05.jsonl": 1})  # March's are in quarantine now

@@ -6,11 +6,16 @@
 * the checkpoint is really read (a planted row shows up), incrementally extended, and ignored
   whenever it no longer describes the shard (another inode, a shorter file, changed bytes);
 * sealing a month drops its checkpoint; recovery removes stray checkpoint files;
+* a damaged checkpoint (a flipped byte, a truncated file, a manifest that is not UTF-8, not JSON
+  or of the wrong types) is ignored by readers (the shard alone answers), reported by verify, and
+  rebuilt from the shard by the next compaction; a full disk while the manifest is written is
+  one line naming it;
 * the CLI's plan, report line and options.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -37,6 +42,7 @@ from mantis_runs.compaction import CheckpointReport, compact
 from mantis_runs.db import arrow_schema
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.log import checkpoint
+from mantis_runs.log.integrity import measure, write_json
 from mantis_runs.log.layout import scan
 from mantis_runs.stats.engine import stats
 from mantis_runs.units import human_bytes
@@ -62,13 +68,16 @@ def without_checkpoints(d: Path, tmp: Path) -> Path:
 
 
 def plant(d: Path, month: str, row: dict[str, Any]) -> None:
-    """Add a row to the month's checkpoint file itself (it is read as is: no shard has it)."""
+    """Add a row to the month's checkpoint file itself (it is read as is: no shard has it), and
+    its new checksum to the manifest (a file that does not match it is not read)."""
     cp = checkpoint.load(d, month)
     assert cp is not None
     path = d / "checkpoints" / cp.parquet
     table = pq.read_table(path)
     extra = pa.Table.from_pylist([row], schema=table.schema)
     pq.write_table(pa.concat_tables([table, extra]), path)
+    write_json(checkpoint.manifest_path(d, month),
+               dataclasses.replace(cp, parquet_checksum=measure(path)).to_json())
 
 
 def ghost(wf: str, total: float) -> dict[str, Any]:
@@ -497,3 +506,185 @@ def test_tail_copies_of_killed_readers_are_removed(tmp_path: Path,
     d, _ = checkpointed(tmp_path)
     assert stats("wa", data_dir=d, last=1).run_count == 1
     assert sorted(p.name for p in scratch.iterdir()) == sorted([mine.name, other.name])
+
+
+# --------------------------------------------------------------------------------------------
+# a damaged checkpoint is derived data: ignored by readers, rebuilt by the next compaction
+
+
+def flip_byte(path: Path, pos: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(pos)
+        b = f.read(1)
+        f.seek(pos)
+        f.write(bytes([b[0] ^ 0x10]))
+
+
+def damage_checkpoint(d: Path, how: str) -> str:
+    """Damage May's checkpoint; returns the damaged file's path relative to ``d``."""
+    cp = checkpoint.load(d, "2026-05")
+    assert cp is not None
+    parquet = d / "checkpoints" / cp.parquet
+    manifest = checkpoint.manifest_path(d, "2026-05")
+    footer = cp.parquet_checksum.footer_bytes
+    size = parquet.stat().st_size
+    if how == "data page":
+        flip_byte(parquet, (size - footer) // 2)
+    elif how == "footer":
+        flip_byte(parquet, size - footer // 2)
+    elif how == "truncated":
+        with open(parquet, "r+b") as f:
+            f.truncate(size - 10)
+    elif how == "manifest garbage":
+        manifest.write_bytes(b"this is not a manifest\n")
+    elif how == "manifest not UTF-8":
+        manifest.write_bytes(b'\xff\xfe{"month": "2026-05"}\n')
+    elif how == "manifest cut":
+        manifest.write_bytes(manifest.read_bytes()[:100])
+    elif how == "manifest types":  # valid JSON: an offset that is text (was a TypeError)
+        raw = json.loads(manifest.read_bytes())
+        raw["offset"] = str(raw["offset"])
+        manifest.write_text(json.dumps(raw))
+    elif how == "manifest flipped":  # a digit of the Parquet file's checksum
+        data = manifest.read_bytes()
+        pos = data.index(cp.parquet_checksum.sha256.encode())
+        manifest.write_bytes(data[:pos] + (b"0" if data[pos:pos + 1] != b"0" else b"1")
+                             + data[pos + 1:])
+        return f"checkpoints/{cp.parquet}"
+    return f"checkpoints/{cp.parquet}" if not how.startswith("manifest") else \
+        "checkpoints/2026-05.json"
+
+
+DAMAGES = ["data page", "footer", "truncated", "manifest garbage", "manifest not UTF-8",
+           "manifest cut", "manifest types", "manifest flipped"]
+
+
+@pytest.mark.parametrize("how", DAMAGES)
+def test_a_damaged_checkpoint_is_ignored_and_rebuilt(tmp_path: Path, how: str) -> None:
+    d, shard = checkpointed(tmp_path)
+    append_bytes(shard, b"".join(line(f"t{i}", 900 + i, 500.0 + i, "succeeded")
+                                 for i in range(5)) + b"oops\n")
+    plain = without_checkpoints(d, tmp_path)
+    expected = [stats(wf, data_dir=plain, status=s, last=n).to_json()
+                for wf in ("wa", "wb") for s in ("", "succeeded") for n in (1, 10**6)]
+    cp = checkpoint.load(d, "2026-05")
+    assert cp is not None
+    damaged = damage_checkpoint(d, how)
+
+    # readers: the shard alone, no traceback, no warning beyond the shard's own bad line
+    got = [stats(wf, data_dir=d, status=s, last=n).to_json()
+           for wf in ("wa", "wb") for s in ("", "succeeded") for n in (1, 10**6)]
+    assert same(got, expected)
+    code, out, err = run_cli("runs", "stats", "wa", "--status", "", "--json", "--data-dir", str(d))
+    assert code == 0 and json.loads(out)["run_count"] == 45
+    assert "Traceback" not in err and err.count("\n") == 1  # the skipped "oops" line
+    assert live_reads_of(d) == {}
+
+    # verify reports it (derived data: nothing is lost)
+    code, out, err = run_cli("runs", "verify", "--data-dir", str(d))
+    assert (code, err) == (1, "")
+    (found,) = [ln for ln in out.splitlines() if ln.startswith("DAMAGED ")]
+    assert found.startswith(f"DAMAGED {damaged}: ")
+    assert found.endswith("a checkpoint is derived data: readers ignore it and read the shard, "
+                          "and the next compaction removes it and builds a new one")
+
+    # the dry run and the next compaction: from the shard's first byte
+    size = shard.stat().st_size
+    assert compact(d, now=NOW, dry_run=True, checkpoint_min_bytes=0).plan == [
+        f"2026-05: checkpoint 2026-05.jsonl ({human_bytes(size)} not in its checkpoint)"]
+    r = compact(d, now=NOW, checkpoint_min_bytes=0)
+    assert sorted(r.recovered) == sorted(["checkpoints/2026-05.json",
+                                          f"checkpoints/{cp.parquet}"])
+    (c,) = r.checkpoints
+    assert (c.bytes_read, c.offset, c.rows) == (size, size, 45)
+    assert disk_state(d, []) == {"clean"}
+    assert len(live_reads_of(d)) == 1  # the new checkpoint is read
+    assert same([stats(wf, data_dir=d, status=s, last=n).to_json()
+                 for wf in ("wa", "wb") for s in ("", "succeeded") for n in (1, 10**6)],
+                expected)
+    code, out, err = run_cli("runs", "verify", "--data-dir", str(d))
+    assert (code, err) == (0, "") and out.endswith("No damage found.\n")
+
+
+def live_reads_of(d: Path) -> dict[Path, Any]:
+    import mantis_runs.stats.sources as sources
+
+    with tempfile.TemporaryDirectory() as scratch:
+        return dict(sources.live_reads(d, list(scan(d).values()), Path(scratch)))
+
+
+def test_a_checkpoint_of_an_older_format_is_unchecked_not_damaged(tmp_path: Path) -> None:
+    d, shard = checkpointed(tmp_path)
+    manifest = checkpoint.manifest_path(d, "2026-05")
+    raw = json.loads(manifest.read_bytes())
+    del raw["parquet_checksum"]
+    raw["format"] = 2  # as mantis-runs wrote it before checkpoints had checksums
+    manifest.write_text(json.dumps(raw))
+    assert checkpoint.load(d, "2026-05") is None and live_reads_of(d) == {}
+    code, out, err = run_cli("runs", "verify", "--data-dir", str(d))
+    assert (code, err) == (0, "")
+    assert out.splitlines()[1:] == [
+        "unchecked checkpoints/2026-05.json: it is in format 2, from an earlier mantis-runs: "
+        "readers ignore it and the next compaction replaces it", "No damage found."]
+    (c,) = compact(d, now=NOW, checkpoint_min_bytes=0).checkpoints
+    assert c.bytes_read == c.offset == shard.stat().st_size
+
+
+def test_a_flipped_checkpoint_file_is_found_once_written_to(tmp_path: Path) -> None:
+    """Readers hash a checkpoint file in full the first time they meet it, and again whenever it
+    was written to since: a file that passed is remembered under its change time."""
+    d, _shard = checkpointed(tmp_path)
+    before = stats("wa", data_dir=d, status="", last=10**6).to_json()
+    assert len(live_reads_of(d)) == 1  # checked in full, and remembered
+    cp = checkpoint.load(d, "2026-05")
+    assert cp is not None
+    parquet = d / "checkpoints" / cp.parquet
+    saved = parquet.read_bytes()
+    flip_byte(parquet, 100)  # a data page: the size and footer still match
+    assert live_reads_of(d) == {}
+    assert same(stats("wa", data_dir=d, status="", last=10**6).to_json(), before)
+    parquet.write_bytes(saved)  # put back: checked again, and used
+    assert len(live_reads_of(d)) == 1
+
+
+def test_a_full_disk_while_the_manifest_is_written_names_it(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    month = datetime.now(UTC).strftime("%Y-%m")  # the CLI compacts as of now: this month is open
+    d = tmp_path / "data"
+    shard = d / "runs_log" / f"{month}.jsonl"
+    append_bytes(shard, b"".join(line(f"a{i}", i, 10.0 + i, "succeeded", month=month)
+                                 for i in range(40)))
+    assert run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")[0] == 0
+    cp = checkpoint.load(d, month)
+    assert cp is not None
+    append_bytes(shard, b"".join(line(f"n{i}", 800 + i, 3.0, "failed", month=month)
+                                 for i in range(20)))
+    expected = stats("wa", data_dir=d, status="", last=10**6).to_json()
+    manifest = checkpoint.manifest_path(d, month)
+    real_fsync = os.fsync
+
+    def full(fd: int) -> None:
+        if os.readlink(f"/proc/self/fd/{fd}").endswith(".json.inprogress"):
+            raise OSError(28, "No space left on device")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", full)
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
+    assert (code, out) == (1, "")
+    assert err == (f"error: writing {manifest} failed: No space left on device; nothing was "
+                   "lost: the live shard is intact, readers use the last checkpoint or the "
+                   "shard, and the next compaction tries again\n")
+    monkeypatch.undo()
+    # the last checkpoint is still the one, and nothing was left behind
+    assert checkpoint.load(d, month) == cp
+    assert sorted(p.name for p in (d / "checkpoints").iterdir()) == sorted(
+        [f"{month}.json", cp.parquet])
+    assert not (d / ".tmp").exists()
+    assert len(live_reads_of(d)) == 1
+    assert same(stats("wa", data_dir=d, status="", last=10**6).to_json(), expected)
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(d), "--checkpoint-min-mb", "0")
+    assert (code, err) == (0, "")
+    new = checkpoint.load(d, month)
+    assert new is not None and new.offset == shard.stat().st_size
+    assert same(stats("wa", data_dir=d, status="", last=10**6).to_json(), expected)

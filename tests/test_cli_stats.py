@@ -84,7 +84,19 @@ def test_json(data: Path) -> None:
     }
 
 
+def test_json_since_is_utc_text_like_list_and_show(data: Path) -> None:
+    # `since` was written "...+00:00" where list --json and show --json write instants "...Z"
+    code, out, err = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json",
+                             "--since", "2026-04-01T12:30:00+02:00")
+    assert (code, err) == (0, "")
+    assert json.loads(out)["since"] == "2026-04-01T10:30:00Z"
+    code, out, _ = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--json",
+                           "--since", "0999-01-01T00:00:00.5")
+    assert code == 0 and json.loads(out)["since"] == "0999-01-01T00:00:00.500000Z"
+
+
 def test_no_runs(tmp_path: Path) -> None:
+    (tmp_path / "runs_log").mkdir()  # a store with no runs yet (a bare folder is an error)
     assert run_cli("runs", "stats", "ghost", "--data-dir", str(tmp_path)) == (
         0, "No succeeded runs of ghost found.\n", "")
     code, out, _ = run_cli("runs", "stats", "ghost", "--data-dir", str(tmp_path), "--json")
@@ -160,3 +172,87 @@ def test_a_data_dir_that_is_a_file_is_an_error(tmp_path: Path, command: list[str
     code, out, err = run_cli("runs", *command)
     assert (code, out) == (1, "")
     assert err == f"error: {target} is not a directory\n"
+
+
+# -- hardening: typos in options and names, the demo and a real store -----------------------------
+
+
+@pytest.mark.parametrize("command", [["stats", "wf"], ["list"], ["list", "wf"]])
+@pytest.mark.parametrize("status", ["succeded", "SUCCEEDED", "ok"])
+def test_a_status_no_run_can_have_is_a_usage_error(data: Path, command: list[str],
+                                                   status: str) -> None:
+    # it answered "No succeded runs of wf found." (exit 0)
+    code, out, err = run_cli("runs", *command, "--status", status, "--data-dir", str(data))
+    assert (code, out) == (2, "")
+    assert err.endswith(f"Error: Invalid value for '--status': must be 'succeeded', 'failed' or "
+                        f"'' (every status), got '{status}'\n")
+
+
+@pytest.mark.parametrize("status", ["succeeded", "failed", ""])
+def test_every_real_status_is_accepted(data: Path, status: str) -> None:
+    code, out, _ = run_cli("runs", "stats", "wf", "--status", status, "--data-dir", str(data),
+                           "--json")
+    assert code == 0 and json.loads(out)["run_count"] == {"succeeded": 4, "failed": 1, "": 5}[
+        status]
+
+
+def test_an_unknown_workflow_hints_at_similar_ones(data: Path) -> None:
+    write_rows(data, [{"run_id": "o1", "workflow_id": "wf-other", "status": "succeeded",
+                       "finished_at": format_timestamp(T0), "total_time_s": 1.0}])
+    assert run_cli("runs", "stats", "wff", "--data-dir", str(data)) == (
+        0, "No succeeded runs of wff found.\n",
+        "hint: no run has the workflow wff; similar ones: wf\n")
+    code, out, err = run_cli("runs", "stats", "wf-othr", "--data-dir", str(data), "--json")
+    assert (code, json.loads(out)["run_count"]) == (0, 0)
+    assert err == "hint: no run has the workflow wf-othr; similar ones: wf-other\n"
+    assert run_cli("runs", "list", "wff", "--data-dir", str(data)) == (
+        0, "No runs found.\n", "hint: no run has the workflow wff; similar ones: wf\n")
+    # a workflow that has runs, none matching: no hint; nothing close: no hint either
+    assert run_cli("runs", "stats", "wf", "--since", "2999-01-01", "--data-dir", str(data))[2] == ""
+    assert run_cli("runs", "list", "wf", "--since", "2999-01-01", "--data-dir", str(data)) == (
+        0, "No runs found.\n", "")
+    assert run_cli("runs", "stats", "nightly-deploy", "--data-dir", str(data)) == (
+        0, "No succeeded runs of nightly-deploy found.\n", "")
+
+
+@pytest.mark.parametrize("command", [["stats", "wf"], ["list"]])
+def test_last_help_says_at_least_1_and_keeps_its_range(data: Path, command: list[str]) -> None:
+    from mantis_runs.cli.main import MAX_LAST
+
+    code, out, _ = run_cli("runs", *command[:1], "--help")
+    assert code == 0
+    assert "--last N " in out and "at least 1." in out
+    assert str(MAX_LAST) not in out and "<=x<=" not in out  # was 1<=x<=4611686018427387904
+    assert run_cli("runs", *command, "--last", str(MAX_LAST), "--data-dir", str(data))[0] == 0
+    for bad, why in (("0", "0 is less than 1."), (str(MAX_LAST + 1),
+                                                 f"{MAX_LAST + 1} is more than {MAX_LAST}."),
+                     ("many", "'many' is not a valid integer.")):
+        code, out, err = run_cli("runs", *command, "--last", bad, "--data-dir", str(data))
+        assert (code, out) == (2, "")
+        assert err.endswith(f"Error: Invalid value for '--last': {why}\n"), err
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:
+    target = tmp_path / "demo"
+    assert run_cli("runs", "demo", "--data-dir", str(target), "--runs", "40")[0] == 0
+    shards = {p: p.read_bytes() for p in (target / "runs_log").glob("*.jsonl")}
+    # it added 40 more made-up runs to the store without a word
+    assert run_cli("runs", "demo", "--data-dir", str(target), "--runs", "40") == (
+        1, "", f"error: {target} is not empty: the demo writes 40 made-up runs, so it wants a "
+               "new or empty folder (--append adds them anyway)\n")
+    assert {p: p.read_bytes() for p in (target / "runs_log").glob("*.jsonl")} == shards
+    # a folder that is no store is not written into either
+    other = tmp_path / "project"
+    other.mkdir()
+    (other / "README").write_text("mine")
+    code, _, err = run_cli("runs", "demo", "--data-dir", str(other), "--runs", "10")
+    assert code == 1 and err.startswith(f"error: {other} is not empty: ")
+    assert sorted(p.name for p in other.iterdir()) == ["README"]
+    # told to, it adds them; an existing empty folder needs no telling
+    code, out, _ = run_cli("runs", "demo", "--data-dir", str(target), "--runs", "40", "--append")
+    assert code == 0 and out.startswith(f"Wrote 40 runs of 5 workflows to {target}\n")
+    assert sum(len(b.splitlines()) for b in
+               (p.read_bytes() for p in (target / "runs_log").glob("*.jsonl"))) == 80
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert run_cli("runs", "demo", "--data-dir", str(empty), "--runs", "10")[0] == 0

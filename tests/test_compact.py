@@ -6,7 +6,7 @@
 * late rows, --dry-run, --month, the grace period, a busy lock;
 * crashes: each crash state made by hand, then a child killed before every single filesystem
   operation of a compaction; readers see each row exactly once in every state and the next
-  compaction cleans up;
+  compaction cleans up (every part left with its checksum file, and no other checksum file);
 * a really full disk (tmpfs in a user namespace) and injected ENOSPC.
 """
 
@@ -44,6 +44,7 @@ from mantis_runs.compaction import COMPACT_LOCK, CompactionBusy, compact
 from mantis_runs.db import arrow_schema
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
 from mantis_runs.errors import MantisError, UsageError
+from mantis_runs.log.integrity import check_part, checksum_path
 from mantis_runs.log.layout import month_of, scan
 from mantis_runs.log.writer import SEAL, append_run
 from mantis_runs.stats.engine import resolve_since, stats
@@ -137,6 +138,12 @@ def assert_clean(data_dir: Path, months: list[str]) -> None:
     for mf in scan(data_dir).values():
         assert mf.superseded == [] and mf.sealed == []
     assert disk_state(data_dir, []) == {"clean"}  # no stray checkpoint file either
+    # each part has its checksum file, and every byte matches it; no other checksum file is left
+    current = [p for mf in scan(data_dir).values() for p in mf.parts]
+    assert sorted(p.relative_to(data_dir) for p in (data_dir / "checksums").glob("*/*")) == (
+        sorted(checksum_path(p).relative_to(data_dir) for p in current))
+    for p in current:
+        assert check_part(p, full=True) is not None
 
 
 def mantis(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:

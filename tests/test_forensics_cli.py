@@ -2,12 +2,13 @@
 
 The dataset is small and handwritten, with fixed finished_at timestamps in two months, so every
 line of output (and every percentile of the baseline that `show` and `report` compare against:
-the workflow's last 100 succeeded runs) can be checked by hand.
+the workflow's last 100 succeeded runs before the run) can be checked by hand.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -206,6 +207,7 @@ def test_list_since_duration_is_relative_to_now(data: Path) -> None:
 
 def test_list_nothing_found(data: Path, tmp_path: Path) -> None:
     assert run_cli("runs", "list", "--data-dir", str(data), "ghost") == (0, "No runs found.\n", "")
+    (tmp_path / "empty" / "runs_log").mkdir(parents=True)  # a store with no runs yet
     assert run_cli("runs", "list", "--data-dir", str(tmp_path / "empty")) == (
         0, "No runs found.\n", "")
     assert run_cli("runs", "list", "--data-dir", str(data), "ghost", "--json") == (0, "[]\n", "")
@@ -254,10 +256,12 @@ def test_show_a_succeeded_run_of_an_old_month(data: Path) -> None:
         "  finished: 2026-03-01 10:00:00 UTC\n"
         "  total:    100.0s\n"
         "\n"
-        "Wall time (vs the last 3 succeeded runs of wf):\n"
+        # the first run of wf: no run before it to compare with (it was compared with the newest
+        # runs, itself and later ones included)
+        "Wall time:\n"
         "  bucket           seconds    share    p50    p95\n"
-        "  think              60.0s    60.0%  60.0s  69.0s\n"
-        "  act                30.0s    30.0%  35.0s  39.5s\n"
+        "  think              60.0s    60.0%      —      —\n"
+        "  act                30.0s    30.0%      —      —\n"
         "  (unaccounted)      10.0s    10.0%\n"
         "\n"
         "Cost:\n"
@@ -287,8 +291,9 @@ def test_show_json_without_baseline_buckets(data: Path) -> None:
     assert code == 0
     assert json.loads(out) == {
         "run": LEGACY_JSON, "buckets": [], "unaccounted_s": 5.0,
-        "baseline": {"run_count": 1, "status": "succeeded", "last": 100,
-                     "total_time_s": {"p50": 5.0, "p95": 5.0, "p99": 5.0, "n": 1}},
+        # the only run of its workflow: none before it (it was its own baseline)
+        "baseline": {"run_count": 0, "status": "succeeded", "last": 100,
+                     "total_time_s": {"p50": None, "p95": None, "p99": None, "n": 0}},
         "cost_total": None,
     }
 
@@ -303,6 +308,7 @@ def test_unknown_run_id_is_one_line_and_exit_1(data: Path, cmd: list[str]) -> No
 
 
 def test_report_on_an_empty_store(tmp_path: Path) -> None:
+    (tmp_path / "runs_log").mkdir()  # a store with no runs yet (a bare folder is an error)
     assert run_cli("runs", "report", "--data-dir", str(tmp_path)) == (
         1, "", f"error: no runs in {tmp_path}\n")
 
@@ -543,6 +549,7 @@ def test_views_script_counts_match_the_cli(data: Path) -> None:
 
 
 def test_views_on_an_empty_data_dir(tmp_path: Path) -> None:
+    (tmp_path / "none" / "runs_log").mkdir(parents=True)  # a store with no runs yet
     code, script, _ = run_cli("runs", "views", "--data-dir", str(tmp_path / "none"))
     assert code == 0
     con = duckdb.connect()
@@ -551,3 +558,259 @@ def test_views_on_an_empty_data_dir(tmp_path: Path) -> None:
         assert con.execute("SELECT count(*) FROM runs").fetchone() == (0,)
     finally:
         con.close()
+
+
+# -- rendering: every digit, DuckDB's text, control and wide characters -------------------------
+
+
+def test_sql_prints_every_digit_and_duckdb_text(data: Path) -> None:
+    # sum() of BIGINTs printed 9007199254740992.0, an INTERVAL [0, 0, 103141000000]
+    q = ("SELECT sum(steps_executed) + 9007199254740986 AS big, "
+         "max(finished_at) - min(finished_at) AS span, INTERVAL '103.141 seconds' AS iv, "
+         "sum(total_time_s)::DECIMAL(18,3) AS dec, 0.1::FLOAT AS f, 'nan'::DOUBLE AS nan, "
+         "TIMESTAMP_NS '2026-04-03 10:00:00.123456789' AS ns FROM runs")
+    assert sql(data, q) == (0, (
+        "big               span     iv            dec      f    nan    ns\n"
+        "----------------  -------  ------------  -------  ---  -----  "
+        "-----------------------------\n"
+        "9007199254740993  33 days  00:01:43.141  515.000  0.1  nan    "
+        "2026-04-03T10:00:00.123456789\n"
+        "(1 row)\n"), "")
+    record = ('{"big": 9007199254740993, "span": "33 days", "iv": "00:01:43.141", '
+              '"dec": 515.000, "f": 0.1, "nan": null, "ns": "2026-04-03T10:00:00.123456789"}')
+    assert sql(data, q, "jsonl") == (0, record + "\n", "")
+    code, out, _ = sql(data, q, "json")
+    assert code == 0 and json.loads(out) == [json.loads(record)]
+    assert json.loads(out, parse_int=str)[0]["big"] == "9007199254740993"  # an exact integer
+    assert sql(data, q, "csv") == (0, (
+        "big,span,iv,dec,f,nan,ns\n"
+        "9007199254740993,33 days,00:01:43.141,515.000,0.1,nan,2026-04-03T10:00:00.123456789\n"),
+        "")
+
+
+def test_sql_types_arrow_has_no_type_for(data: Path) -> None:
+    q = ("SELECT TIMETZ '12:34:56-05:30' AS t, "
+         "340282366920938463463374607431768211455::UHUGEINT AS u, '0101'::BIT AS b")
+    assert sql(data, q, "jsonl") == (0, (
+        '{"t": "12:34:56-05:30", "u": 340282366920938463463374607431768211455, "b": "0101"}\n'),
+        "")
+
+
+HOSTILE: dict[str, Any] = {
+    "run_id": "20260405_100000_cccc0005", "workflow_id": "wf\x1b]0;pwned\x07", "status": "failed",
+    "finished_at": "2026-04-05T10:00:00Z", "total_time_s": 10.0,
+    "wall_time_breakdown": {"think\x1b[2J": 6.0}, "cost_breakdown": {"gpu\x9b31m": 0.5},
+    "model": "m\x7f", "error": "boom\x1b[31m\nat\tstep", "host": "h\x1b"}
+#: Control characters a terminal acts on; text output may hold only line feeds.
+ACTING = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Path:
+    d = tmp_path / "hostile"
+    write_rows(d, [HOSTILE])
+    return d
+
+
+@pytest.mark.parametrize(("cmd", "expected"), [
+    (["list"], (
+        "finished (UTC)       status    workflow            run_id                      total"
+        "  model    error\n"
+        "2026-04-05 10:00:00  failed    wf\\x1b]0;pwned\\x07  20260405_100000_cccc0005    10.0s"
+        "  m\\x7f    boom\\x1b[31m at step\n")),
+    (["show", HOSTILE["run_id"]], (
+        "Run 20260405_100000_cccc0005\n"
+        "  workflow: wf\\x1b]0;pwned\\x07\n"
+        "  status:   failed\n"
+        "  model:    m\\x7f\n"
+        "  finished: 2026-04-05 10:00:00 UTC\n"
+        "  total:    10.0s\n"
+        "\n"
+        "Wall time:\n"
+        "  bucket           seconds    share    p50    p95\n"
+        "  think\\x1b[2J        6.0s    60.0%      —      —\n"
+        "  (unaccounted)       4.0s    40.0%\n"
+        "\n"
+        "Cost:\n"
+        "  gpu\\x9b31m  0.5\n"
+        "  total       0.5\n"
+        "\n"
+        "Error:\n"
+        "  boom\\x1b[31m\n"
+        "  at\\tstep\n")),
+    (["stats", HOSTILE["workflow_id"], "--status", "failed"], (
+        "Across last 1 failed runs of wf\\x1b]0;pwned\\x07:\n"
+        "\n"
+        "bucket          p50    p95    p99\n"
+        "─────────────────────────────────\n"
+        "think\\x1b[2J   6.0s   6.0s   6.0s\n"
+        "─────────────────────────────────\n"
+        "total_time_s  10.0s  10.0s  10.0s\n")),
+    (["sql", "SELECT workflow_id, model, error, extra FROM runs"], (
+        "workflow_id         model    error                   extra\n"
+        "------------------  -------  ----------------------  -------------------\n"
+        'wf\\x1b]0;pwned\\x07  m\\x7f    boom\\x1b[31m\\nat\\tstep  {"host": "h\\u001b"}\n'
+        "(1 row)\n")),
+    # CSV escapes too, but keeps line feeds and tabs (quoted); JSON is exact: see below
+    (["sql", "SELECT workflow_id, model, error FROM runs", "--format", "csv"], (
+        "workflow_id,model,error\n"
+        'wf\\x1b]0;pwned\\x07,m\\x7f,"boom\\x1b[31m\nat\tstep"\n')),
+])
+def test_stored_control_characters_are_shown_not_obeyed(hostile: Path, cmd: list[str],
+                                                         expected: str) -> None:
+    # A workflow id holding ESC ] 0 ; ... BEL set the terminal's window title.
+    code, out, err = run_cli("runs", *cmd, "--data-dir", str(hostile))
+    assert (code, out, err) == (0, expected, "")
+    tabs_allowed = cmd[-1] == "csv"  # CSV keeps tabs and line feeds, quoted
+    assert ACTING.search(out.replace("\t", " ") if tabs_allowed else out) is None
+
+
+def test_report_shows_control_characters_escaped(hostile: Path) -> None:
+    code, out, err = run_cli("runs", "report", "--run-id", HOSTILE["run_id"],
+                             "--data-dir", str(hostile))
+    assert (code, err) == (0, "")
+    assert ACTING.search(out) is None
+    assert out.startswith("Run report: 20260405_100000_cccc0005\n"
+                          "====================================\n\n"
+                          "  workflow: wf\\x1b]0;pwned\\x07\n")
+    assert out.endswith('Other fields:\n  host: "h\\u001b"\n')
+
+
+@pytest.mark.parametrize("cmd", [["list", "--json"], ["show", HOSTILE["run_id"], "--json"],
+                                 ["sql", "SELECT * FROM runs", "--format", "json"],
+                                 ["sql", "SELECT * FROM runs", "--format", "jsonl"]])
+def test_json_keeps_control_characters_exactly_and_safely(hostile: Path, cmd: list[str]) -> None:
+    code, out, err = run_cli("runs", *cmd, "--data-dir", str(hostile))
+    assert (code, err) == (0, "")
+    assert ACTING.search(out) is None  # JSON escapes them: \u001b, \u007f, \u009b
+    doc = json.loads(out)
+    run = doc["run"] if cmd[0] == "show" else doc if cmd[-1] == "jsonl" else doc[0]
+    assert {k: run[k] for k in ("workflow_id", "model", "error", "extra")} == {
+        "workflow_id": HOSTILE["workflow_id"], "model": HOSTILE["model"],
+        "error": HOSTILE["error"], "extra": {"host": "h\x1b"}}
+
+
+def test_list_aligns_wide_characters(tmp_path: Path) -> None:
+    # CJK and emoji take two terminal cells each; tabulate measures them with wcwidth
+    write_rows(tmp_path, [
+        {"run_id": "r-wide", "workflow_id": "日本語", "status": "succeeded",
+         "finished_at": "2026-04-04T10:00:00Z", "total_time_s": 2.0, "model": "🚀",
+         "error": "エラー" * 30},
+        {"run_id": "r-narrow", "workflow_id": "wf", "status": "failed",
+         "finished_at": "2026-04-03T10:00:00Z", "total_time_s": 20.0, "model": "m",
+         "error": "x"}])
+    assert run_cli("runs", "list", "--data-dir", str(tmp_path)) == (0, (
+        "finished (UTC)       status     workflow    run_id      total  model    error\n"
+        "2026-04-04 10:00:00  succeeded  日本語      r-wide       2.0s  🚀       "
+        + "エラー" * 9 + "エラ…\n"  # 60 cells at most, the ellipsis included
+        "2026-04-03 10:00:00  failed     wf          r-narrow    20.0s  m        x\n"), "")
+
+
+def test_totals_that_are_not_finite_are_a_dash(tmp_path: Path) -> None:
+    # hand-written lines: 1e999 reads as infinity; list printed `infs` and `nans`
+    write_rows(tmp_path, [{**ROWS[4], "run_id": "r-ok", "finished_at": "2026-04-01T10:00:00Z"}])
+    append_bytes(tmp_path / "runs_log" / "2026-04.jsonl", (
+        b'{"run_id":"r-inf","workflow_id":"wf","status":"succeeded",'
+        b'"finished_at":"2026-04-03T10:00:00Z","total_time_s":1e999}\n'
+        b'{"run_id":"r-nan","workflow_id":"wf","status":"failed",'
+        b'"finished_at":"2026-04-02T10:00:00Z","total_time_s":NaN}\n'))
+    assert run_cli("runs", "list", "--data-dir", str(tmp_path)) == (0, (
+        "finished (UTC)       status     workflow    run_id      total  model    error\n"
+        "2026-04-03 10:00:00  succeeded  wf          r-inf           —\n"
+        "2026-04-02 10:00:00  failed     wf          r-nan           —\n"
+        "2026-04-01 10:00:00  succeeded  other       r-ok         5.0s\n"), "")
+    for run_id in ("r-inf", "r-nan"):
+        code, out, _ = run_cli("runs", "show", run_id, "--data-dir", str(tmp_path))
+        assert code == 0 and "  total:    —\n" in out
+    code, out, _ = sql(tmp_path, "SELECT run_id, total_time_s FROM runs ORDER BY run_id", "csv")
+    assert (code, out) == (0, "run_id,total_time_s\nr-inf,inf\nr-nan,nan\nr-ok,5.0\n")
+
+
+# -- hardening: hand-written values, the baseline, typos, the shell's stderr --------------------
+
+ODD = ("odd", b'{"run_id": "odd", "workflow_id": "wf", "status": "failed", '
+              b'"finished_at": "2026-04-05T10:00:00Z", "total_time_s": 100.0, '
+              b'"wall_time_breakdown": {"think": null, "act": "slow", "settle": 20}, '
+              b'"cost_breakdown": {"llm": null, "gpu": 0.5}}\n')
+
+ODD_BODY = (
+    "  workflow: wf\n"
+    "  status:   failed\n"
+    "  finished: 2026-04-05 10:00:00 UTC\n"
+    "  total:    100.0s\n"
+    "\n"
+    "Wall time (vs the last 3 succeeded runs of wf):\n"
+    "  bucket           seconds    share    p50    p95\n"
+    "  settle             20.0s    20.0%   5.0s   5.0s  above p95\n"
+    "  (unaccounted)      80.0s    80.0%\n"
+    "\n"
+    "Cost:\n"
+    "  gpu    0.5\n"
+    "  total  0.5\n"
+)
+
+
+def test_show_and_report_of_null_or_text_bucket_values(data: Path) -> None:
+    # both crashed with a TypeError; a value that is not a number is no bucket and no cost
+    append_bytes(data / "runs_log" / "2026-04.jsonl", ODD[1])
+    assert run_cli("runs", "show", "odd", "--data-dir", str(data)) == (
+        0, "Run odd\n" + ODD_BODY, "")
+    assert run_cli("runs", "report", "--data-dir", str(data)) == (  # the newest run
+        0, "Run report: odd\n===============\n\n" + ODD_BODY, "")
+    code, out, err = run_cli("runs", "report", "--run-id", "odd", "--format", "json",
+                             "--data-dir", str(data))
+    assert (code, err) == (0, "")
+    doc = json.loads(out)
+    assert (doc["run"]["wall_time_breakdown"], doc["run"]["cost_breakdown"]) == (
+        {"settle": 20.0}, {"gpu": 0.5})
+    assert [b["bucket"] for b in doc["buckets"]] == ["settle"]
+    assert (doc["unaccounted_s"], doc["cost_total"]) == (80.0, 0.5)
+
+
+def test_show_compares_a_run_with_the_runs_before_it(data: Path) -> None:
+    # S3 against S1 and S2 only: S3 itself is not in its baseline, nor are later runs
+    assert run_cli("runs", "show", S3, "--data-dir", str(data)) == (0, (
+        f"Run {S3}\n"
+        "  workflow: wf\n"
+        "  status:   succeeded\n"
+        "  model:    m1\n"
+        "  finished: 2026-04-02 11:00:00 UTC\n"
+        "  total:    90.0s\n"
+        "\n"
+        "Wall time (vs the last 2 succeeded runs of wf):\n"
+        "  bucket      seconds    share    p50    p95\n"
+        "  think         50.0s    55.6%  65.0s  69.5s\n"
+        "  act           35.0s    38.9%  35.0s  39.5s\n"
+        "  settle         5.0s     5.6%      —      —\n"), "")
+
+
+@pytest.mark.parametrize("args", [["--status", "succeded"], ["wf", "--status", "done"]])
+def test_list_status_typo_is_a_usage_error(data: Path, args: list[str]) -> None:
+    code, out, err = run_cli("runs", "list", *args, "--data-dir", str(data))
+    assert (code, out) == (2, "")
+    assert "Invalid value for '--status': must be 'succeeded', 'failed' or '' (every status)" \
+        in err
+
+
+def test_shell_prints_no_loading_line(data: Path, tmp_path: Path) -> None:
+    """duckdb-cli's `-init FILE` printed a coloured "-- Loading resources from FILE" on stderr,
+    into pipes and logs too; the views are loaded without it."""
+    import os
+
+    from mantis_runs.cli.shell import duckdb_binary
+    from mantis_runs.errors import MantisError
+
+    try:
+        duckdb_binary()
+    except MantisError:  # pragma: no cover - the 'shell' extra is not installed
+        pytest.skip("the DuckDB shell (duckdb-cli) is missing")
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "shell", "--data-dir",
+                        str(data), "--", "-csv", "-c", "SELECT count(*) AS n FROM runs"],
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "n\n5\n", "")
+    # stdin too (interactive use reads it): the views are there before the first statement
+    p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "shell", "--data-dir",
+                        str(data), "--", "-csv"], input="SELECT count(*) AS n FROM runs;\n",
+                       capture_output=True, text=True, timeout=60, env=env)
+    assert (p.returncode, p.stdout, p.stderr) == (0, "n\n5\n", "")

@@ -54,7 +54,12 @@ def test_append_run_itself_stays_light(tmp_path: Path) -> None:
 
 def test_stats_json_loads_only_what_it_uses(tmp_path: Path) -> None:
     # The everyday CLI call stays lean: duckdb and click, but neither pyarrow (Parquet is read by
-    # DuckDB) nor tabulate (JSON output draws no table).
+    # DuckDB) nor tabulate (JSON output draws no table), nor scipy. The workflow has a run: an
+    # empty answer adds a hint of similar workflow ids, read through the views (pyarrow).
+    (tmp_path / "runs_log").mkdir()
+    (tmp_path / "runs_log" / "2026-05.jsonl").write_text(
+        '{"run_id": "r1", "workflow_id": "wf", "status": "succeeded", '
+        '"finished_at": "2026-05-01T00:00:00Z", "total_time_s": 1.0}\n')
     stmt = (
         "import sys\n"
         "from mantis_runs.cli import main\n"

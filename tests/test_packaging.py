@@ -112,6 +112,7 @@ def _help_imports(*args: str, env: dict[str, str] | None = None) -> dict[str, ob
 def test_help_probe_sees_a_heavy_import(tmp_path: Path) -> None:
     # Negative control: a command that does run pulls them in, and the probe notices.
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    (tmp_path / "data" / "runs_log").mkdir(parents=True)  # a store (a missing one is an error)
     assert _help_imports("runs", "views", "--data-dir", str(tmp_path / "data"), env=env) == {
         "code": 0, "heavy": ["duckdb", "pyarrow"]}
 

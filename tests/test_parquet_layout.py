@@ -37,6 +37,7 @@ from mantis_runs.compaction import compact
 from mantis_runs.db import arrow_schema, parquet_layout
 from mantis_runs.errors import MantisError
 from mantis_runs.log import schema
+from mantis_runs.log.integrity import checksum_path
 from mantis_runs.log.layout import scan
 from mantis_runs.stats import engine as query
 from mantis_runs.stats import whole
@@ -473,6 +474,7 @@ def test_a_truncated_part_is_one_line_and_left_as_it_is(tmp_path: Path) -> None:
     (part,) = scan(d)["2026-03"].parts
     cut = part.read_bytes()[:1000]
     part.write_bytes(cut)
+    checksum_path(part).unlink()  # an unchecked part (earlier versions); test_verify: checked
     for args in (["runs", "compact"], ["runs", "compact", "--dry-run"]):
         out = CliRunner().invoke(main, [*args, "--data-dir", str(d)])
         assert (out.exit_code, out.stdout) == (1, ""), out.output

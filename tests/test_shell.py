@@ -132,7 +132,58 @@ def test_shell_reads_compacted_parts_as_the_library_does(tmp_path: Path) -> None
         for r, b, s in (x.split(",") for x in expected.splitlines()[1:])]
 
 
+def test_the_shell_reads_only_the_store_and_creates_no_file(tmp_path: Path) -> None:
+    """The shell's session is read-only (docs/sql.md): DuckDB reads only the views' files and
+    creates none, and file access cannot be turned back on. Settings stay open: DuckDB 1.5.x's
+    shell fails once its configuration is locked."""
+    data = tmp_path / "data"
+    write_rows(data, [row(f"r{i}", float(i)) for i in range(4)])
+    shard = data / SHARD
+    before = shard.read_bytes()
+    secret, out, db = tmp_path / "secret.txt", tmp_path / "out.csv", tmp_path / "new.db"
+    secret.write_text("hunter2\n")
+
+    def denied(path: Path | str) -> str:
+        return (f'Permission Error: Cannot access file "{path}" - file system operations are '
+                "disabled by configuration")
+
+    for query, error in [
+        # over an existing file DuckDB writes a temporary file first, then renames it
+        (f"COPY (SELECT 1 AS x) TO '{shard}'", denied(data / "runs_log" / "tmp_2026-05.jsonl")),
+        (f"COPY (SELECT * FROM runs) TO '{data / 'runs_log' / '2026-06.jsonl'}'",
+         denied(data / "runs_log" / "2026-06.jsonl")),
+        (f"COPY (SELECT * FROM runs) TO '{out}'", denied(out)),
+        (f"SELECT * FROM read_text('{secret}')", denied(secret)),
+        ("SELECT * FROM read_text('/etc/passwd')", denied("/etc/passwd")),
+        (f"ATTACH '{db}'", denied(db)),
+        ("SET enable_external_access = true",
+         "Invalid Input Error: Cannot enable external access while database is running"),
+        ("SET allowed_paths = ['/']", "Invalid Input Error: Cannot change allowed_paths when "
+                                      "enable_external_access is disabled"),
+    ]:
+        p = mantis(tmp_path, "runs", "shell", "--data-dir", str(data), "--", "-c", query)
+        assert p.returncode == 1 and error in p.stderr, (query, p.stderr)
+    assert shard.read_bytes() == before
+    assert sorted(x.name for x in tmp_path.iterdir()) == ["cache", "data", "secret.txt"]
+    assert [x.name for x in (data / "runs_log").iterdir()] == ["2026-05.jsonl"]
+    assert shell_csv(tmp_path, data, "SELECT count(*) AS n FROM runs") == "n\n4\n"
+    # a result goes to a file through the shell's own `.once`, not through DuckDB
+    p = mantis(tmp_path, "runs", "shell", "--data-dir", str(data), "--", "-csv",
+               "-c", f".once {out}", "-c", "SELECT count(*) AS n FROM runs")
+    assert p.returncode == 0, p.stderr
+    assert out.read_text() == "n\n4\n"
+    # `mantis runs views` only defines the views: it is for any DuckDB client, as it pleases
+    code, script, _ = run_views(tmp_path, data)
+    assert code == 0 and "enable_external_access" not in script
+
+
+def run_views(tmp_path: Path, data: Path) -> tuple[int, str, str]:
+    p = mantis(tmp_path, "runs", "views", "--data-dir", str(data))
+    return p.returncode, p.stdout, p.stderr
+
+
 def test_shell_exit_status_is_duckdb_s(tmp_path: Path) -> None:
+    (tmp_path / "d" / "runs_log").mkdir(parents=True)  # a store (a missing one is an error)
     p = mantis(tmp_path, "runs", "shell", "--data-dir", str(tmp_path / "d"), "--",
                "-c", "SELECT * FROM nowhere")
     assert p.returncode != 0 and "nowhere" in p.stderr

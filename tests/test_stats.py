@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from helpers import assert_matches, oracle, write_rows
 from mantis_runs.compaction import compact
+from mantis_runs.errors import NoRunLog
 from mantis_runs.log.record import format_timestamp
 from mantis_runs.stats.engine import Collector, stats
 
@@ -180,8 +181,13 @@ def test_a_run_without_finished_at_ranks_after_older_dated_runs(tmp_path: Path) 
 
 
 def test_empty_and_missing_data_dir(tmp_path: Path) -> None:
-    r = stats("w", data_dir=tmp_path / "nothing-here")
+    empty = tmp_path / "empty"
+    (empty / "runs_log").mkdir(parents=True)
+    r = stats("w", data_dir=empty)
     assert r.run_count == 0 and r.buckets == [] and r.total.p50 is None
+    # a data dir that does not exist is a mistake, not an empty store (hardening issue, item 13)
+    with pytest.raises(NoRunLog, match="does not exist"):
+        stats("w", data_dir=tmp_path / "nothing-here")
 
 
 @pytest.mark.parametrize("wf", WORKFLOWS)

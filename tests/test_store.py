@@ -161,6 +161,7 @@ def test_runs_arrow_table(store: RunStore) -> None:
 
 
 def test_runs_empty_store(tmp_path: Path) -> None:
+    (tmp_path / "nothing" / "runs_log").mkdir(parents=True)  # a store with no runs yet
     s = RunStore(tmp_path / "nothing")
     assert s.runs() == []
     empty = s.runs(arrow=True)
@@ -169,7 +170,8 @@ def test_runs_empty_store(tmp_path: Path) -> None:
 
 
 def test_runs_rejects_last_below_one(store: RunStore) -> None:
-    with pytest.raises(UsageError, match="--last must be at least 1, got 0"):
+    # the library names its own argument, not the CLI's --last
+    with pytest.raises(UsageError, match=r"^last must be at least 1, got 0$"):
         store.runs(last=0)
 
 
@@ -220,7 +222,10 @@ def test_a_run_id_written_twice_counts_once_everywhere(store: RunStore) -> None:
     r = store.stats("wf")
     assert (r.run_count, r.total.n, sorted(r.total.as_dict().items())) == (
         3, 3, sorted({"p50": 20.0, "p95": 29.0, "p99": 29.8, "n": 3}.items()))
-    assert store.report(A3).baseline.run_count == 3  # type: ignore[union-attr]
+    # the runs before A3 (A1, and A2 written twice); A5 finished after it
+    assert store.report(A3).baseline.run_count == 2  # type: ignore[union-attr]
+    # A5's older copy (April) is A5 itself, whose winning copy is not before A5
+    assert store.report(A5).baseline.run_count == 2  # type: ignore[union-attr]
     assert store.bad_lines() == {}
 
 
@@ -245,47 +250,56 @@ def test_stats_matches_numpy(store: RunStore) -> None:
 def test_report(store: RunStore) -> None:
     rep = store.report(A3)
     assert rep.run == store.get(A3)
-    think = np.percentile([6.0, 12.0, 18.0], [50, 95])
-    act = np.percentile([3.0, 6.0, 9.0], [50, 95])
+    # the baseline: wf's succeeded runs that finished before A3 (A1, A2), not A5 (after it)
+    think = np.percentile([6.0, 12.0], [50, 95])
+    act = np.percentile([3.0, 6.0], [50, 95])
     assert [(b.bucket, b.seconds, b.share, b.p50, b.p95, b.n, b.verdict) for b in rep.buckets] == [
-        ("think", 30.0, 0.75, float(think[0]), float(think[1]), 3, "above p95"),
-        ("act", 4.0, 0.1, float(act[0]), float(act[1]), 3, ""),
+        ("think", 30.0, 0.75, float(think[0]), float(think[1]), 2, "above p95"),
+        ("act", 4.0, 0.1, float(act[0]), float(act[1]), 2, ""),
     ]
     assert rep.unaccounted_s == 6.0
     assert rep.cost_total == 3.5
     assert rep.baseline is not None
     assert (rep.baseline.workflow_id, rep.baseline.run_count, rep.baseline.status,
-            rep.baseline.last) == ("wf", 3, "succeeded", 100)
+            rep.baseline.last) == ("wf", 2, "succeeded", 100)
     doc = rep.to_json()
     assert doc["run"]["finished_at"] == "2026-04-20T09:00:00Z"
     assert doc["run"]["extra"] == {"host": "h2", "tags": ["x", "y"]}
     assert doc["buckets"][0] == {"bucket": "think", "seconds": 30.0, "share": 0.75,
-                                 "p50": 12.0, "p95": float(think[1]), "n": 3,
+                                 "p50": 9.0, "p95": float(think[1]), "n": 2,
                                  "verdict": "above p95"}
     assert (doc["unaccounted_s"], doc["cost_total"]) == (6.0, 3.5)
     json.dumps(doc)  # JSON-ready as it is
 
 
-def test_report_of_a_run_inside_its_own_baseline(store: RunStore) -> None:
-    rep = store.report(A5)  # the slowest of the three; settle only ran once (equal is no verdict)
-    assert [(b.bucket, b.share, b.n, b.verdict) for b in rep.buckets] == [
-        ("think", 0.6, 3, "above p95"),
-        ("act", 0.3, 3, "above p95"),
-        ("settle", 0.05, 1, ""),
+def test_report_compares_a_run_with_the_runs_before_it(store: RunStore) -> None:
+    # (it was compared with the newest runs, itself included: A5 within its own baseline, and
+    # an old run against runs that came after it)
+    rep = store.report(A5)  # against A1 and A2; settle never ran before (no p50, no verdict)
+    assert [(b.bucket, b.share, b.p50, b.n, b.verdict) for b in rep.buckets] == [
+        ("think", 0.6, 9.0, 2, "above p95"),
+        ("act", 0.3, 4.5, 2, "above p95"),
+        ("settle", 0.05, None, 0, ""),
     ]
     assert (rep.unaccounted_s, rep.cost_total) == (1.5, None)
-    rep = store.report(A2)  # the median run
+    rep = store.report(A2)  # against A1 alone, not A5 (later)
+    assert rep.baseline is not None and rep.baseline.run_count == 1
     assert [(b.bucket, b.p50, b.verdict) for b in rep.buckets] == [
-        ("think", 12.0, ""), ("act", 6.0, "")]
+        ("think", 6.0, "above p95"), ("act", 3.0, "above p95")]
     assert (rep.unaccounted_s, rep.cost_total) == (2.0, 0.25)
+    rep = store.report(A1)  # the first run of wf: nothing before it
+    assert rep.baseline is not None and rep.baseline.run_count == 0
+    assert [(b.bucket, b.p50, b.n) for b in rep.buckets] == [("think", None, 0), ("act", None, 0)]
 
 
 def test_report_latest_and_smaller_baseline(store: RunStore) -> None:
     assert store.report().run["run_id"] == A5
-    rep = store.report(A3, baseline_runs=1)  # only A5
+    rep = store.report(A3, baseline_runs=1)  # only A2, the newest run before A3
     assert rep.baseline is not None and rep.baseline.run_count == 1
     assert [(b.bucket, b.p50, b.p95) for b in rep.buckets] == [
-        ("think", 18.0, 18.0), ("act", 9.0, 9.0)]
+        ("think", 12.0, 12.0), ("act", 6.0, 6.0)]
+    with pytest.raises(UsageError, match=r"^baseline_runs must be at least 1, got 0$"):
+        store.report(A3, baseline_runs=0)
 
 
 def test_report_no_buckets_and_not_found(store: RunStore, tmp_path: Path) -> None:
@@ -293,6 +307,7 @@ def test_report_no_buckets_and_not_found(store: RunStore, tmp_path: Path) -> Non
     assert (rep.buckets, rep.unaccounted_s, rep.cost_total) == ([], 1.5, None)
     with pytest.raises(NotFound, match=r"^no run 'ghost' in "):
         store.report("ghost")
+    (tmp_path / "empty" / "runs_log").mkdir(parents=True)  # a store with no runs yet
     with pytest.raises(NotFound, match=r"^no runs in "):
         RunStore(tmp_path / "empty").report()
 
@@ -472,3 +487,109 @@ def test_views_answer_over_a_hundred_thousand_runs(tmp_path: Path) -> None:
     assert store.sql("SELECT count(*) AS n, count(DISTINCT run_id) AS ids FROM runs"
                      ).to_pylist() == [{"n": 100_000, "ids": 100_000}]
     assert len(store.runs(last=5)) == 5
+
+
+# -- hardening: hand-written values, bad arguments, typos ----------------------------------------
+
+
+def test_report_of_a_run_with_null_text_or_nan_values(tmp_path: Path) -> None:
+    """Buckets and costs that are not finite numbers are left out of the report (as stats
+    leaves them out of its samples); the report raised a TypeError on them."""
+    d = tmp_path / "data"
+    write_rows(d, [{"run_id": "base", "workflow_id": "w", "status": "succeeded",
+                    "finished_at": "2026-05-01T10:00:00Z", "total_time_s": 10.0,
+                    "wall_time_breakdown": {"think": 4.0, "act": 2.0}}])
+    append_bytes(d / "runs_log" / "2026-05.jsonl", (
+        b'{"run_id": "odd", "workflow_id": "w", "status": "failed", '
+        b'"finished_at": "2026-05-02T10:00:00Z", "total_time_s": 20.0, '
+        b'"wall_time_breakdown": {"think": null, "act": "slow", "settle": NaN, "load": 5}, '
+        b'"cost_breakdown": {"llm": null, "gpu": "n/a", "net": 0.25}}\n'))
+    store = RunStore(d)
+    raw = store.get("odd")
+    assert raw is not None and raw["wall_time_breakdown"] is not None
+    assert raw["wall_time_breakdown"]["think"] is None  # get() returns the row as stored
+    rep = store.report("odd")
+    assert [(b.bucket, b.seconds, b.share, b.p50, b.n, b.verdict) for b in rep.buckets] == [
+        ("load", 5.0, 0.25, None, 0, "")]
+    assert (rep.unaccounted_s, rep.cost_total) == (15.0, 0.25)
+    assert (rep.run["wall_time_breakdown"], rep.run["cost_breakdown"]) == (
+        {"load": 5.0}, {"net": 0.25})
+    assert rep.baseline is not None and rep.baseline.run_count == 1  # "base"
+    doc = rep.to_json()
+    assert doc["buckets"] == [{"bucket": "load", "seconds": 5.0, "share": 0.25, "p50": None,
+                               "p95": None, "n": 0, "verdict": ""}]
+    json.dumps(doc, allow_nan=False)  # strict JSON: no NaN left anywhere
+    assert store.report().run["run_id"] == "odd"
+    # stats reads the same line: only the finite numbers are samples
+    r = store.stats("w", status="")
+    assert {b.bucket: b.n for b in r.buckets} == {"think": 1, "act": 1, "load": 1}
+
+
+def test_report_of_a_run_with_a_total_that_is_not_a_number(tmp_path: Path) -> None:
+    d = tmp_path / "data"
+    append_bytes(d / "runs_log" / "2026-05.jsonl", (
+        b'{"run_id": "nan", "workflow_id": "w", "status": "failed", '
+        b'"finished_at": "2026-05-02T10:00:00Z", "total_time_s": NaN, '
+        b'"wall_time_breakdown": {"think": 3}}\n'))
+    rep = RunStore(d).report("nan")
+    assert rep.run["total_time_s"] is None
+    assert [(b.bucket, b.seconds, b.share) for b in rep.buckets] == [("think", 3.0, None)]
+    assert rep.unaccounted_s is None
+
+
+@pytest.mark.parametrize("status", ["succeded", "SUCCEEDED", "running", " failed"])
+def test_a_status_that_no_run_can_have_is_a_usage_error(store: RunStore, status: str) -> None:
+    message = f"^status must be 'succeeded', 'failed' or '' \\(every status\\), got '{status}'$"
+    with pytest.raises(UsageError, match=message):
+        store.runs(status=status)
+    with pytest.raises(UsageError, match=message):
+        store.stats("wf", status=status)
+    with pytest.raises(UsageError, match=message):
+        stats("wf", data_dir=store.data_dir, status=status)
+
+
+def test_library_errors_name_the_python_arguments(store: RunStore) -> None:
+    with pytest.raises(UsageError, match=r"^last must be at least 1, got 0$"):
+        store.stats("wf", last=0)
+    with pytest.raises(UsageError, match=r"^last must be at least 1, got -1$"):
+        store.runs("wf", last=-1)
+
+
+def test_workflows_and_similar_workflows(store: RunStore) -> None:
+    assert store.workflows() == ["wf", "wf2"]
+    assert store.similar_workflows("wf") == []  # runs have it: no hint
+    assert store.similar_workflows("wf3") == ["wf", "wf2"]  # closest first
+    assert store.similar_workflows("w") == ["wf"]
+    assert store.similar_workflows("deploy-nightly") == []  # nothing close
+
+
+def test_stats_before_counts_each_run_by_its_winning_copy(tmp_path: Path) -> None:
+    """``before`` applies after dedupe, like status: a run recorded again after the bound is
+    not a run before it, even though an older copy is."""
+    d = tmp_path / "data"
+    write_rows(d, [
+        {"run_id": "a", "workflow_id": "w", "status": "succeeded",
+         "finished_at": "2026-04-01T10:00:00Z", "total_time_s": 1.0},
+        {"run_id": "b", "workflow_id": "w", "status": "succeeded",
+         "finished_at": "2026-04-02T10:00:00Z", "total_time_s": 2.0},
+        {"run_id": "b", "workflow_id": "w", "status": "succeeded",  # b again, later
+         "finished_at": "2026-05-03T10:00:00Z", "total_time_s": 2.5},
+        {"run_id": "c", "workflow_id": "w", "status": "succeeded",
+         "finished_at": "2026-05-01T10:00:00Z", "total_time_s": 3.0},
+    ])
+    # an undated run (the writer dates every row: by hand) is not "before" anything
+    append_bytes(d / "runs_log" / "2026-05.jsonl",
+                 b'{"run_id": "v", "workflow_id": "w", "status": "succeeded", '
+                 b'"total_time_s": 9.0}\n')
+    bound = utc("2026-05-02T00:00:00Z")
+    for data in (d, None):
+        if data is None:  # the same answers from Parquet parts
+            compact(d, now=NOW + timedelta(days=30))
+        r = stats("w", data_dir=d, before=bound)
+        assert (r.run_count, r.total.p50) == (2, 2.0)  # a and c; b finished after the bound
+        r = stats("w", data_dir=d, before=bound, last=1)
+        assert (r.run_count, r.total.p50) == (1, 3.0)  # c, the newest before it
+        r = stats("w", data_dir=d, before=utc("2026-04-02T10:00:00Z"))
+        assert (r.run_count, r.total.p50) == (1, 1.0)  # strictly before: not b's old copy
+        naive = stats("w", data_dir=d, before=datetime(2026, 5, 2))  # naive = UTC
+        assert naive.run_count == 2

@@ -1,6 +1,7 @@
 """`mantis runs watch` as a real process, with the run written by another real process.
 
-Exit status: 0 succeeded, 1 failed or the data dir cannot be read, 2 timeout.
+Exit status: 0 succeeded, 1 failed or the data dir cannot be read, 124 timeout (as timeout(1)),
+2 a usage error.
 """
 
 from __future__ import annotations
@@ -92,20 +93,37 @@ def test_watch_times_out(tmp_path: Path, data: Path) -> None:
     start = time.monotonic()
     code, out, err = finish(watch(tmp_path, data, "--timeout", "0.5"))
     elapsed = time.monotonic() - start
-    assert (code, out, err) == (2, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
+    assert (code, out, err) == (124, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
     assert elapsed >= 0.5
 
 
-def test_watch_times_out_on_a_missing_data_dir(tmp_path: Path) -> None:
-    # not created yet is not an error: the first row creates it
-    assert finish(watch(tmp_path, tmp_path / "later", "--timeout", "0.3")) == (
-        2, "", f"timed out after 0.3s waiting for run {RUN_ID}\n")
+def test_watch_refuses_a_data_dir_that_does_not_exist(tmp_path: Path) -> None:
+    # a mistyped path used to be waited on forever (the hardening issue); a data dir that exists
+    # but holds no run log yet is still waited for (below)
+    missing = tmp_path / "later"
+    assert finish(watch(tmp_path, missing)) == (
+        1, "", f"error: cannot read {missing}: data dir {missing} does not exist\n")
+
+
+def test_watch_times_out_on_a_data_dir_without_a_run_log_yet(tmp_path: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert finish(watch(tmp_path, empty, "--timeout", "0.3")) == (
+        124, "", f"timed out after 0.3s waiting for run {RUN_ID}\n")
+
+
+def test_watch_usage_error_is_exit_2_not_a_timeout(tmp_path: Path, data: Path) -> None:
+    # exit 2 used to mean both: a script could not tell a typo from a run that never finished
+    code, out, err = finish(watch(tmp_path, data, "--timeout", "-1"))
+    assert (code, out) == (2, "")
+    assert err.splitlines()[-1] == (
+        "Error: Invalid value for '--timeout': -1.0 is not in the range x>=0.")
 
 
 def test_watch_malformed_lines_do_not_warn_on_every_poll(tmp_path: Path, data: Path) -> None:
     append_bytes(data / "runs_log" / "2026-04.jsonl", b"garbage\n")
     assert finish(watch(tmp_path, data, "--timeout", "0.5")) == (
-        2, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
+        124, "", f"timed out after 0.5s waiting for run {RUN_ID}\n")
 
 
 def test_watch_data_dir_is_a_file(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -122,7 +123,7 @@ def test_refused_row_without_run_id_says_so(tmp_path: Path,
     del r["run_id"]
     assert append_run(r, data_dir=tmp_path) is False
     assert warnings_of(caplog) == [
-        "mantis_runs: run (no run_id) not recorded: "
+        "run (no run_id) not recorded: "
         "workflow_id is missing or not a non-empty string"]
 
 
@@ -162,7 +163,7 @@ def test_warning_about_a_huge_value_is_bounded(tmp_path: Path,
     msgs = warnings_of(caplog)
     assert len(msgs) == 1
     assert len(msgs[0]) < 1000
-    assert msgs[0].startswith("mantis_runs: run " + "r" * 100 + "…(+999900 chars) not recorded: "
+    assert msgs[0].startswith("run " + "r" * 100 + "…(+999900 chars) not recorded: "
                               "finished_at is not a timestamp: 'ttt")
 
 
@@ -181,7 +182,7 @@ def test_coercions_are_written_and_warned_once(tmp_path: Path,
     assert append_run(r, data_dir=tmp_path) is True
     assert json.loads(shard(tmp_path).read_bytes())["wall_time_breakdown"] == {"think": 1}
     assert warnings_of(caplog) == [
-        "mantis_runs: run r-co recorded with changes: "
+        "run r-co recorded with changes: "
         "wall_time_breakdown entries without a finite number dropped: bad"]
 
 
@@ -638,3 +639,145 @@ def test_writer_waits_for_a_briefly_held_lock(tmp_path: Path,
         timer.join()
     assert 0.3 <= time.monotonic() - t0 < 5.0
     assert shard(tmp_path).read_bytes() == line(row("late"))
+
+
+# --------------------------------------------------------------------------------------------
+# a busy lock is waited for in the kernel's queue, within the deadline
+
+
+def _lock_helpers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "mantis-flock-wait"]
+
+
+def _join_lock_helpers() -> None:
+    """Wait (bounded) for the helper threads of given-up waits: they end once the lock is free."""
+    for t in _lock_helpers():
+        t.join(timeout=30)
+        assert not t.is_alive(), "a lock helper thread still waits on a free lock"
+
+
+def _descriptors_of(path: Path) -> int:
+    """How many descriptors of this process are open on ``path``."""
+    n = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # the one listdir used is closed by now
+            n += os.readlink(f"/proc/self/fd/{fd}") == str(path)
+    return n
+
+
+def _queued_in_kernel(lock: Path) -> bool:
+    """Whether this process has a blocked flock request on ``lock`` (a ``->`` line of
+    /proc/locks: `1: -> FLOCK ADVISORY WRITE <pid> <maj:min:inode> 0 EOF`)."""
+    ino = os.stat(lock).st_ino
+    with open("/proc/locks") as f:
+        return any(len(p) > 6 and p[1] == "->" and p[2] == "FLOCK" and p[5] == str(os.getpid())
+                   and p[6].endswith(f":{ino}") for p in (line.split() for line in f))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="needs Linux's /proc/locks")
+def test_a_busy_lock_is_waited_for_in_the_kernel_queue(
+        tmp_path: Path, lock_holder: subprocess.Popen[str]) -> None:
+    """Polling with sleeps starved writers under contention (benchmarks/bench_contention.py);
+    a writer now queues in the kernel, which wakes it as soon as the holder lets go."""
+    assert lock_holder.stdin is not None
+    lock = tmp_path / "runs_log" / ".lock"
+    done: list[object] = []
+
+    def write() -> None:
+        try:
+            write_prepared(tmp_path, prepare(row("queued")), lock_timeout=120.0)
+            done.append(True)
+        except Exception as exc:  # reported by the assertion below
+            done.append(exc)
+
+    t = threading.Thread(target=write, daemon=True)
+    t.start()
+    deadline = time.monotonic() + 60  # a bound for a broken writer, not a timing assertion
+    while not _queued_in_kernel(lock):
+        assert time.monotonic() < deadline, "the writer never queued for the lock in the kernel"
+        time.sleep(0.01)
+    assert done == []
+    lock_holder.stdin.close()  # the holder lets go
+    t.join(timeout=60)
+    assert done == [True]
+    assert shard(tmp_path).read_bytes() == line(row("queued"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs Linux's /proc/self/fd")
+def test_a_lock_never_let_go_gives_up_at_the_deadline(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        lock_holder: subprocess.Popen[str]) -> None:
+    _join_lock_helpers()
+    monkeypatch.setattr(writer, "LOCK_TIMEOUT_S", 0.3)
+    lock = tmp_path / "runs_log" / ".lock"
+    assert append_run(row("r-stuck"), data_dir=tmp_path) is False
+    msgs = warnings_of(caplog)
+    assert len(msgs) == 1 and "r-stuck" in msgs[0], msgs
+    assert msgs[0].endswith(f"not recorded: LockTimeout: {lock} busy for more than 0.3s")
+    assert not shard(tmp_path).exists()
+    # The given-up wait goes on in one helper thread, holding one descriptor, until the holder
+    # lets go; then it lets go at once and closes it.
+    assert len(_lock_helpers()) == 1 and locks._abandoned == 1
+    assert _descriptors_of(lock) == 1
+    lock_holder.kill()
+    lock_holder.wait(timeout=10)
+    _join_lock_helpers()
+    assert locks._abandoned == 0
+    assert _descriptors_of(lock) == 0
+    assert append_run(row("r-free"), data_dir=tmp_path) is True
+    assert _descriptors_of(lock) == 1  # the writer's own, kept for the next append
+    assert shard(tmp_path).read_bytes() == line(row("r-free"))
+
+
+def test_a_stuck_holder_costs_at_most_a_few_threads(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch,
+        lock_holder: subprocess.Popen[str]) -> None:
+    _join_lock_helpers()
+    monkeypatch.setattr(writer, "LOCK_TIMEOUT_S", 0.1)
+    monkeypatch.setattr(locks, "MAX_ABANDONED_WAITS", 2)
+    for i in range(4):  # past the limit, writers poll until the deadline instead
+        assert append_run(row(f"r-{i}"), data_dir=tmp_path) is False
+    assert [m.rsplit(": ", 1)[-1] for m in warnings_of(caplog)] == [
+        f"{tmp_path / 'runs_log' / '.lock'} busy for more than 0.1s"] * 4
+    assert len(_lock_helpers()) == 2 and locks._abandoned == 2
+    lock_holder.kill()
+    lock_holder.wait(timeout=10)
+    _join_lock_helpers()
+    assert locks._abandoned == 0
+    assert append_run(row("r-free"), data_dir=tmp_path) is True
+
+
+def test_a_forked_child_does_not_keep_a_given_up_lock(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        lock_holder: subprocess.Popen[str]) -> None:
+    """A child forked while a given-up wait goes on inherits its descriptor; when the helper gets
+    the lock it unlocks before closing, so the child's copy does not keep the lock. The child
+    does not count the parent's given-up waits as its own."""
+    _join_lock_helpers()
+    monkeypatch.setattr(writer, "LOCK_TIMEOUT_S", 0.2)
+    assert append_run(row("r-stuck"), data_dir=tmp_path) is False
+    assert locks._abandoned == 1
+    r, w = os.pipe()
+    report_r, report_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child reports, then waits, holding its copies of every other descriptor
+        try:
+            os.close(w)
+            os.write(report_w, str(locks._abandoned).encode())
+            os.read(r, 1)
+        finally:
+            os._exit(0)
+    try:
+        os.close(report_w)
+        assert os.read(report_r, 16) == b"0"
+        os.close(report_r)
+        lock_holder.kill()
+        lock_holder.wait(timeout=10)
+        _join_lock_helpers()
+        monkeypatch.setattr(writer, "LOCK_TIMEOUT_S", 10.0)
+        assert append_run(row("r-free"), data_dir=tmp_path) is True
+    finally:
+        os.close(w)  # the child reads EOF and exits
+        os.close(r)
+        os.waitpid(pid, 0)
+    assert shard(tmp_path).read_bytes() == line(row("r-free"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import tempfile
 from collections import Counter
@@ -11,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from .errors import MantisError
 from .log.record import format_timestamp
 from .log.schema import KNOWN_BUCKETS
 from .log.writer import append_run
@@ -42,6 +44,30 @@ ERRORS = (
 )
 
 
+#: The regressions the demo plants, for `mantis runs compare` to find (see PLANTED_COMPARES):
+#: the busiest workflow's `settle` bucket 1.4 times slower in the last SETTLE_DAYS days, and
+#: in the second workflow a tail-only slowdown: TAIL_SHARE of its runs in the last TAIL_DAYS
+#: days wait TAIL_FACTOR times longer to `load` (its p95 moves, its p50 barely).
+SETTLE_FACTOR, SETTLE_DAYS = 1.4, 10
+TAIL_SHARE, TAIL_FACTOR, TAIL_DAYS = 0.15, 6.0, 14
+
+
+def _planted(wf: str, back_s: float, rng: random.Random) -> dict[str, float]:
+    """Bucket factors of one run (always one draw of ``rng``, so histories stay comparable)."""
+    draw = rng.random()
+    if wf == WORKFLOWS[0][0] and back_s < SETTLE_DAYS * 86400:
+        return {"settle": SETTLE_FACTOR}
+    if wf == WORKFLOWS[1][0] and back_s < TAIL_DAYS * 86400 and draw < TAIL_SHARE:
+        return {"load": TAIL_FACTOR}
+    return {}
+
+
+def planted_compares() -> list[tuple[str, str, str]]:
+    """(workflow, --baseline, --current) of the comparisons that find the planted regressions."""
+    return [(WORKFLOWS[0][0], f"{4 * SETTLE_DAYS}d..{SETTLE_DAYS}d", f"{SETTLE_DAYS}d"),
+            (WORKFLOWS[1][0], f"{3 * TAIL_DAYS}d..{TAIL_DAYS}d", f"{TAIL_DAYS}d")]
+
+
 def synth_runs(n: int, *, now: datetime, days: int = 90, seed: int = 7) -> Iterator[dict[str, Any]]:
     """``n`` run rows spread over the ``days`` before ``now``, oldest first."""
     rng = random.Random(seed)
@@ -54,14 +80,13 @@ def synth_runs(n: int, *, now: datetime, days: int = 90, seed: int = 7) -> Itera
         wf = rng.choices(names, weights)[0]
         tenant = wf.split("__", 1)[0]
         failed = rng.random() < 0.07
-        # a slow regression in the newest month for the busiest workflow's `settle` bucket
-        regress = 1.6 if (wf == names[0] and back < 30 * 86400) else 1.0
         breakdown: dict[str, float] = {}
+        slowed = _planted(wf, back, rng)
         for bucket in KNOWN_BUCKETS:
             median = profiles[wf].get(bucket)
             if median is None or rng.random() < 0.04:  # some runs skip a bucket
                 continue
-            factor = regress if bucket == "settle" else 1.0
+            factor = slowed.get(bucket, 1.0)
             breakdown[bucket] = round(median * factor * rng.lognormvariate(0, 0.35), 3)
         total = round(sum(breakdown.values()) * rng.uniform(1.0, 1.04), 3)
         finished = now - timedelta(seconds=back)
@@ -101,9 +126,18 @@ def new_demo_dir() -> Path:
     return Path(tempfile.mkdtemp(prefix="mantis-demo-"))
 
 
+class DemoDirNotEmpty(MantisError):
+    """The demo was asked to write its made-up runs into a folder that is not empty."""
+
+
 def write_demo(data_dir: Path, runs: int, *, now: datetime | None = None,
-               seed: int = 7) -> DemoResult:
-    """Append ``runs`` demo rows through :func:`append_run` into ``data_dir``."""
+               seed: int = 7, append: bool = False) -> DemoResult:
+    """Append ``runs`` demo rows through :func:`append_run` into ``data_dir``: a new or empty
+    folder, unless ``append`` (else :class:`DemoDirNotEmpty`, before anything is written: made-up
+    runs mixed into a real store could not be told apart from the real ones)."""
+    if not append and _holds_anything(data_dir):
+        raise DemoDirNotEmpty(f"{data_dir} is not empty: the demo writes {runs} made-up runs, "
+                              "so it wants a new or empty folder")
     now = now or datetime.now(UTC)
     counts: Counter[str] = Counter()
     written = 0
@@ -114,3 +148,11 @@ def write_demo(data_dir: Path, runs: int, *, now: datetime | None = None,
     busiest = counts.most_common(1)[0][0] if counts else WORKFLOWS[0][0]
     return DemoResult(data_dir=data_dir, written=written, workflows=len(counts),
                       busiest=busiest)
+
+
+def _holds_anything(folder: Path) -> bool:
+    try:
+        with os.scandir(folder) as entries:
+            return any(True for _ in entries)
+    except FileNotFoundError:
+        return False

@@ -24,3 +24,12 @@ class NotFound(MantisError):
     """The run, workflow or month asked for does not exist."""
 
     exit_code = 1
+
+
+class NoRunLog(NotFound):
+    """The data dir does not exist, or holds no run log (neither ``runs_log/`` nor
+    ``compacted/``): readers and compaction refuse it rather than read it as an empty store."""
+
+
+class NoDataDir(NoRunLog):
+    """The data dir does not exist at all (a mistyped path, the wrong $MANTIS_DATA_DIR)."""

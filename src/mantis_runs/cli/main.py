@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -66,14 +67,78 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any
     try:
         return parse_since(value)
     except UsageError as exc:
-        raise click.BadParameter(str(exc).removeprefix("--since ")) from None
+        # the library names its argument ("since ...", or "--since ..." in older texts)
+        raise click.BadParameter(str(exc).removeprefix("--since ").removeprefix("since ")) \
+            from None
+
+
+def _status(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
+    """--status: '' or one of the terminal statuses (the library's check), else a usage error."""
+    from ..stats.engine import checked_status
+
+    try:
+        checked_status(value)
+    except UsageError as exc:
+        raise click.BadParameter(str(exc).removeprefix("status ")) from None
+    return value
+
+
+class Count(click.types.IntParamType):
+    """--last: a number of runs, at least 1 (and at most MAX_LAST). Not click.IntRange, whose
+    --help would print the 19-digit maximum."""
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        n = super().convert(value, param, ctx)
+        if n < 1:
+            self.fail(f"{n} is less than 1.", param, ctx)
+        if n > MAX_LAST:
+            self.fail(f"{n} is more than {MAX_LAST}.", param, ctx)
+        return n
+
+
+class Number(click.FloatRange):
+    """A number in a range. click's FloatRange lets ``nan`` through (it fails no comparison, so
+    it is in every range): refused here. ``inf`` passes only a range without a maximum."""
+
+    name = "number"
+
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        rv = super().convert(value, param, ctx)
+        if math.isnan(rv):
+            self.fail(f"{value!r} is not a {self.name}.", param, ctx)
+        return rv
+
+
+class Seconds(Number):
+    """A number of seconds for an option (as a deadline, ``nan`` would never be reached).
+    ``inf`` passes only a range without a maximum, where it means no limit."""
+
+    name = "number of seconds"
+
+
+def _similar_workflows_hint(data_dir: Path | None, workflow_id: str) -> None:
+    """After an empty answer: the store's workflow ids that look like ``workflow_id``, on
+    stderr, when no run has it at all (a typo). Only a hint: the answer is out already, so a
+    failure to read the workflow ids changes neither it nor the exit status."""
+    from ..store import RunStore
+    from .text import visible
+
+    try:
+        similar = RunStore(data_dir).similar_workflows(workflow_id)
+    except (MantisError, OSError):
+        return
+    if similar:
+        click.echo(f"hint: no run has the workflow {visible(workflow_id)}; similar ones: "
+                   f"{', '.join(visible(w) for w in similar)}", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="mantis")
 def main() -> None:
     """mantis: an embedded analytical store for run history."""
-    from .render import warning
+    from .text import warning
 
     logging.basicConfig(level=logging.WARNING, format=warning("%(message)s"), stream=sys.stderr)
 
@@ -85,14 +150,14 @@ def runs() -> None:
 
 @runs.command()
 @click.argument("workflow_id")
-@click.option("--last", type=click.IntRange(min=1, max=MAX_LAST), default=100, show_default=True,
-              help="Newest N matching runs (by finished_at, ties by run_id).")
+@click.option("--last", type=Count(), default=100, show_default=True, metavar="N",
+              help="Newest N matching runs (by finished_at, ties by run_id); at least 1.")
 @click.option("--bucket", "buckets", multiple=True, metavar="NAME",
               help="Only this wall-time bucket; repeat for more. total_time_s is always shown.")
 @click.option("--since", callback=_since, metavar="DUR",
               help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
-@click.option("--status", default="succeeded", show_default=True,
-              help="Terminal status to include; '' includes every status.")
+@click.option("--status", default="succeeded", show_default=True, callback=_status,
+              help="Terminal status to include: succeeded or failed; '' includes every status.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 @data_dir_option
 @handle_errors
@@ -108,32 +173,108 @@ def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, sta
     if warning:
         click.echo(warning, err=True)
     click.echo(render.to_json(result.to_json()) if as_json else render.stats_text(result))
+    if result.run_count == 0:
+        _similar_workflows_hint(data_dir, workflow_id)
+
+
+def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """KEY=VALUE pairs (repeatable) as a dict."""
+    found: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"takes KEY=VALUE (e.g. model=claude-sonnet-4), got {item!r}")
+        found[key.strip()] = value
+    return found
 
 
 @runs.command()
-@click.option("--runs", "n_runs", type=click.IntRange(min=1, max=1_000_000), default=600,
+@click.argument("workflow_id")
+@click.option("--baseline", default="35d..7d", show_default=True, metavar="WINDOW",
+              help="The baseline window: 35d..7d, 30d, 2026-11-01..2026-11-08 (UTC).")
+@click.option("--current", default="7d", show_default=True, metavar="WINDOW",
+              help="The current window, as --baseline.")
+@click.option("--where", "where", multiple=True, callback=_where, metavar="KEY=VALUE",
+              help="Narrow both windows: model, plan_signature, profile_id or tenant_id.")
+@click.option("--baseline-where", multiple=True, callback=_where, metavar="KEY=VALUE",
+              help="Narrow the baseline only (e.g. model=claude-sonnet-4).")
+@click.option("--current-where", multiple=True, callback=_where, metavar="KEY=VALUE",
+              help="Narrow the current window only.")
+@click.option("--status", default="succeeded", show_default=True, callback=_status,
+              help="Runs whose percentiles are compared; '' every status.")
+@click.option("--bucket", "buckets", multiple=True, metavar="NAME",
+              help="Only this bucket; repeat for more. total_time_s is always compared.")
+@click.option("--min-ratio", type=Number(min=1.0, max=1e6), default=1.10,
+              show_default=True, help="Smallest ratio that counts as a change.")
+@click.option("--min-delta-s", type=Number(min=0.0, max=1e9), default=0.25,
+              show_default=True, help="Smallest change in seconds that counts.")
+@click.option("--alpha", type=Number(min=1e-9, max=0.5), default=0.01,
+              show_default=True, help="Family-wise error rate (Holm).")
+@click.option("--min-runs", type=click.IntRange(min=2, max=10**9), default=20,
+              show_default=True, help="Fewer runs on a side: 'too few runs'.")
+@click.option("--block", type=click.Choice(["none", "day"]), default="none", show_default=True,
+              help="day: bootstrap whole days, when runs drift from day to day.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of the bootstrap (the same seed gives the same numbers).")
+@click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
+@data_dir_option
+@handle_errors
+def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str],
+            baseline_where: dict[str, str], current_where: dict[str, str], status: str,
+            buckets: tuple[str, ...], min_ratio: float, min_delta_s: float, alpha: float,
+            min_runs: int, block: str, seed: int, as_json: bool, data_dir: Path | None) -> None:
+    """Which metric of WORKFLOW_ID regressed: the current window against the baseline.
+
+    Exit status: 0 no regression, 1 a regression, 2 not enough runs (or a usage error).
+    """
+    from ..analysis.compare import compare as run_compare
+    from ..analysis.verdicts import Options
+    from . import render
+    from .compare_text import compare_text
+
+    result = run_compare(
+        workflow_id, data_dir=data_dir, baseline=baseline, current=current,
+        baseline_filters={**where, **baseline_where}, current_filters={**where, **current_where},
+        status=status, buckets=buckets or None,
+        options=Options(min_ratio=min_ratio, min_delta_s=min_delta_s, alpha=alpha,
+                        min_runs=min_runs, seed=seed, block_days=block == "day"))
+    click.echo(render.to_json(result.to_json()) if as_json else compare_text(result))
+    sys.exit(result.exit_code)
+
+
+@runs.command()
+@click.option("--runs", "n_runs", type=click.IntRange(min=1, max=1_000_000), default=3000,
               show_default=True, help="How many runs to write.")
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write the demo history. Default: a new folder under the system "
-                   "temp dir (never your real log).")
+              help="Where to write the demo history: a new or empty folder. Default: a new "
+                   "folder under the system temp dir (never your real log).")
+@click.option("--append", is_flag=True,
+              help="Write into a --data-dir that is not empty: the demo's made-up runs are added "
+                   "to whatever runs it holds.")
 @handle_errors
-def demo(n_runs: int, data_dir: Path | None) -> None:
+def demo(n_runs: int, data_dir: Path | None, append: bool) -> None:
     """Write a realistic 90-day history through the real writer, then query it."""
-    from ..demo import new_demo_dir, write_demo
+    from ..demo import DemoDirNotEmpty, new_demo_dir, planted_compares, write_demo
     from ..stats import stats as run_stats
     from . import render
 
     target = data_dir if data_dir is not None else new_demo_dir()
-    result = write_demo(target, n_runs)
+    try:
+        result = write_demo(target, n_runs, append=append)
+    except DemoDirNotEmpty as exc:
+        raise MantisError(f"{exc} (--append adds them anyway)") from None
     if result.written == 0:
         raise MantisError(f"no demo run could be written to {target}")
     click.echo(f"Wrote {result.written} runs of {result.workflows} workflows to {target}\n")
     click.echo(render.stats_text(run_stats(result.busiest, data_dir=target)))
     d = _quote(str(target))
+    compares = "".join(f"  mantis runs compare {wf} --data-dir {d} --baseline {b} --current {c}\n"
+                       for wf, b, c in planted_compares())
     click.echo(
         "\nNext, try:\n"
         f"  mantis runs stats {result.busiest} --data-dir {d} --since 7d\n"
         f"  mantis runs stats {result.busiest} --data-dir {d} --status '' --bucket settle --json\n"
+        f"{compares}"
         f"  export MANTIS_DATA_DIR={d}"
     )
 
@@ -145,9 +286,10 @@ def demo(n_runs: int, data_dir: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Print the plan and change nothing.")
 @click.option("--grace", default="1d", show_default=True, metavar="DUR",
               help="A month closes this long after it ends (margin for clock skew).")
-@click.option("--wait", type=click.FloatRange(min=0), default=0, show_default=True,
+@click.option("--wait", type=Seconds(min=0), default=0, show_default=True,
               metavar="SECONDS",
-              help="Wait this long for another running compaction; then give up (exit 0).")
+              help="Wait this long for another running compaction; then give up (exit 0). "
+                   "inf: as long as it runs.")
 @click.option("--memory-limit", default="400MB", show_default=True,
               help="DuckDB memory limit while compacting (it spills to the data dir beyond).")
 @click.option("--checkpoint-min-mb", type=click.IntRange(min=0), default=16, show_default=True,
@@ -181,20 +323,50 @@ def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, mem
     click.echo(render.to_json(report.to_json()) if as_json else render.compaction_text(report))
 
 
+@runs.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@data_dir_option
+@handle_errors
+def verify(as_json: bool, data_dir: Path | None) -> None:
+    """Check every compacted part, checkpoint and quarantine file against what was recorded
+    when it was written: exit 0 when all is well, 1 when damage was found."""
+    from ..compaction.verify import verify as run_verify
+    from . import render
+
+    report = run_verify(data_dir)
+    click.echo(render.to_json(report.to_json()) if as_json else render.verify_text(report))
+    if not report.ok:
+        sys.exit(1)
+
+
 @runs.command(name="sql")
 @click.argument("query")
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "jsonl", "csv"]),
               default="table", show_default=True, help="Output format.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              metavar="FILE", help="Write the result to FILE instead of stdout (never inside "
+                                   "the data dir).")
 @data_dir_option
 @handle_errors
-def sql_command(query: str, fmt: str, data_dir: Path | None) -> None:
-    """Run one SQL QUERY over the views runs, run_buckets, run_costs and runs_bad_lines."""
-    from ..store import RunStore
-    from . import render
+def sql_command(query: str, fmt: str, output: Path | None, data_dir: Path | None) -> None:
+    """One read-only SQL QUERY over the views runs, run_buckets, run_costs and runs_bad_lines.
 
-    result = RunStore(data_dir).query(query)
-    text = render.arrow_table(result.table, fmt, json_columns=result.json_columns)
-    click.echo(text, nl=bool(text))  # jsonl of no rows is no output at all, not a blank line
+    It reads only the store's files and writes none: COPY, ATTACH, SET and other statements
+    that are not queries are refused (docs/sql.md).
+    """
+    from ..store import RunStore
+    from . import values
+
+    store = RunStore(data_dir)
+    if output is not None:
+        store.check_output(output)  # before the query: a refused FILE costs no work
+    result = store.query(query, lossless=True)  # every DuckDB type printed exactly
+    text = values.arrow_table(result.table, fmt, json_columns=result.json_columns)
+    if output is None:
+        click.echo(text, nl=bool(text))  # jsonl of no rows is no output at all, not a blank line
+    else:
+        output.write_text(text + "\n" if text else "", encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
 
 
 @runs.command()
@@ -223,11 +395,12 @@ def shell(duckdb_args: tuple[str, ...], data_dir: Path | None) -> None:
 
 @runs.command(name="list")
 @click.argument("workflow_id", required=False)
-@click.option("--last", type=click.IntRange(min=1, max=MAX_LAST), default=20, show_default=True,
-              help="How many runs, newest first.")
+@click.option("--last", type=Count(), default=20, show_default=True, metavar="N",
+              help="How many runs, newest first; at least 1.")
 @click.option("--since", callback=_since, metavar="DUR",
               help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
-@click.option("--status", default="", help="Only this status (default: every status).")
+@click.option("--status", default="", callback=_status,
+              help="Only this status: succeeded or failed (default: every status).")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
 @data_dir_option
 @handle_errors
@@ -235,13 +408,15 @@ def list_runs(workflow_id: str | None, last: int, since: Any, status: str, as_js
               data_dir: Path | None) -> None:
     """The newest runs, one line each (of WORKFLOW_ID when given)."""
     from ..store import RunStore, row_to_json
-    from . import render
+    from . import render, values
 
     rows = RunStore(data_dir).runs(workflow_id, last=last, since=since, status=status)
     if as_json:
-        click.echo(render.to_json([render.plain(row_to_json(r)) for r in rows]))
+        click.echo(render.to_json([values.plain(row_to_json(r)) for r in rows]))
     else:
         click.echo(render.runs_list(rows))
+    if not rows and workflow_id is not None:
+        _similar_workflows_hint(data_dir, workflow_id)
 
 
 @runs.command()
@@ -252,10 +427,10 @@ def list_runs(workflow_id: str | None, last: int, since: Any, status: str, as_js
 def show(run_id: str, as_json: bool, data_dir: Path | None) -> None:
     """One run's post-mortem: buckets against its workflow's p50/p95, cost and error."""
     from ..store import RunStore
-    from . import render
+    from . import render, values
 
     rep = RunStore(data_dir).report(run_id)
-    click.echo(render.to_json(render.plain(rep.to_json())) if as_json else render.run_text(rep),
+    click.echo(render.to_json(values.plain(rep.to_json())) if as_json else render.run_text(rep),
                nl=as_json)
 
 
@@ -272,12 +447,12 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
            data_dir: Path | None) -> None:
     """A full report of one run, as text or JSON."""
     from ..store import RunStore
-    from . import render
+    from . import render, values
 
     if latest and run_id:
         raise UsageError("give --latest or --run-id, not both")
     rep = RunStore(data_dir).report(run_id)
-    text = (render.to_json(render.plain(rep.to_json())) + "\n" if fmt == "json"
+    text = (render.to_json(values.plain(rep.to_json())) + "\n" if fmt == "json"
             else render.run_text(rep, full=True))
     if output is None:
         click.echo(text, nl=False)
@@ -286,25 +461,31 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
         click.echo(f"wrote {output}", err=True)
 
 
+#: `mantis runs watch`'s exit status on timeout: timeout(1)'s, distinct from a usage error (2).
+WATCH_TIMEOUT_EXIT = 124
+
+
 @runs.command()
 @click.argument("run_id")
-@click.option("--interval", type=click.FloatRange(min=0.05), default=2.0, show_default=True,
+@click.option("--interval", type=Seconds(min=0.05, max=86400), default=2.0, show_default=True,
               metavar="S", help="Seconds between checks.")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
-              help="Give up after this many seconds (exit 2). Default: wait forever.")
-# Not data_dir_option: a data dir that is a file must be exit 1 ("cannot be read"), not click's
-# usage error (exit 2, which means a timeout here).
+@click.option("--timeout", type=Seconds(min=0), default=None, metavar="S",
+              help=f"Give up after this many seconds (exit {WATCH_TIMEOUT_EXIT}). "
+                   "Default (or inf): wait forever.")
+# Not data_dir_option: a data dir that is a file is exit 1 ("cannot be read", as when it turns
+# into one while watching), not click's usage error.
 @click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIRECTORY", default=None,
               help=DATA_DIR_HELP)
+@handle_errors
 def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | None) -> None:
     """Wait for RUN_ID's terminal row: exit 0 if it succeeded, 1 if it failed or cannot be
-    read, 2 on timeout."""
+    read, 124 on timeout (as timeout(1) does; 2 is a usage error)."""
     from ..store.watch import WatchOutcome, watch_run
     from . import render
 
     result = watch_run(run_id, data_dir=data_dir, interval=interval, timeout=timeout)
     code = {WatchOutcome.SUCCEEDED: 0, WatchOutcome.FAILED: 1, WatchOutcome.UNREADABLE: 1,
-            WatchOutcome.TIMED_OUT: 2}[result.outcome]
+            WatchOutcome.TIMED_OUT: WATCH_TIMEOUT_EXIT}[result.outcome]
     click.echo(render.watch_text(result), err=code != 0)
     sys.exit(code)
 

@@ -1,48 +1,31 @@
-"""Text rendering for the CLI: pure functions from results to strings."""
+"""Text rendering for the CLI: pure functions from results to strings.
+
+Text output (tables, ``show``, ``report``, ``stats``, ``watch``, warnings) is for a terminal:
+stored text is printed through :func:`visible`, so control characters arrive as escapes and never
+act (a workflow id holding ``ESC ] 0 ;`` cannot set the window title), and columns are measured
+in terminal cells (wcwidth), so CJK and emoji keep tables aligned. CSV does the same but keeps
+tabs and line breaks (quoted, as CSV does). JSON output stays faithful: the same strings, with
+JSON's own escapes (``\u001b``), so it is both exact and safe to print.
+"""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
-from collections.abc import Collection
-from datetime import date, datetime
-from decimal import Decimal
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from .. import messages
 from ..log.record import format_timestamp
 from ..units import human_bytes
+from .text import RULE, _pad, _width, seconds, tabulate, visible, warning
+from .values import json_text, plain
 
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
-    import pyarrow as pa
 
     from ..compaction import CompactionReport
     from ..stats import BucketStats, StatsResult
     from ..store import RunReport, RunRow
     from ..store.watch import WatchResult
-
-RULE = "─"
-
-
-def tabulate(*args: Any, **kwargs: Any) -> str:
-    """tabulate.tabulate, imported when a table is drawn (``--json`` output never needs it)."""
-    from tabulate import tabulate as draw
-
-    return str(draw(*args, **kwargs))
-
-
-def seconds(v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{v:.1f}s" if abs(v) >= 1 else f"{v:.3f}s"
-
-
-def warning(text: str) -> str:
-    """A warning line on stderr (the CLI's log records are printed the same way)."""
-    return f"warning: {text}"
-
 
 def _when(dt: datetime | None) -> str:
     """``2026-05-13 18:09:34``: the UTC timestamp (log.record's text) for people, to the second."""
@@ -60,15 +43,15 @@ def _since(r: StatsResult) -> str:
 
 
 def stats_header(r: StatsResult) -> str:
-    who = f"{r.status} runs" if r.status else "runs (any status)"
-    return f"Across last {r.run_count} {who} of {r.workflow_id}{_since(r)}:"
+    who = f"{visible(r.status)} runs" if r.status else "runs (any status)"
+    return f"Across last {r.run_count} {who} of {visible(r.workflow_id)}{_since(r)}:"
 
 
 def stats_table(r: StatsResult) -> str:
     show_n = any(b.n != r.run_count for b in [*r.buckets, r.total])
 
     def row(b: BucketStats) -> list[str]:
-        cells = [b.bucket, seconds(b.p50), seconds(b.p95), seconds(b.p99)]
+        cells = [visible(b.bucket), seconds(b.p50), seconds(b.p95), seconds(b.p99)]
         if show_n:
             cells.append("" if b.n == r.run_count else str(b.n))
         return cells
@@ -78,7 +61,7 @@ def stats_table(r: StatsResult) -> str:
     text = tabulate(body, headers=headers, tablefmt="plain", disable_numparse=True,
                     colalign=("left", "right", "right", "right", "right")[: len(headers)])
     lines = text.splitlines()
-    width = max(len(line) for line in lines)
+    width = max(_width(line) for line in lines)
     rule = RULE * width
     out = [lines[0], rule, *lines[1:-1]]
     if r.buckets:
@@ -89,14 +72,14 @@ def stats_table(r: StatsResult) -> str:
 
 def stats_text(r: StatsResult) -> str:
     if r.run_count == 0:
-        who = f"{r.status} runs" if r.status else "runs"
-        return f"No {who} of {r.workflow_id}{_since(r)} found."
+        who = f"{visible(r.status)} runs" if r.status else "runs"
+        return f"No {who} of {visible(r.workflow_id)}{_since(r)} found."
     return f"{stats_header(r)}\n\n{stats_table(r)}"
 
 
 def skipped_warning(skipped: dict[str, int]) -> str | None:
     text = messages.skipped_lines(skipped)
-    return None if text is None else warning(text)
+    return None if text is None else warning(visible(text))
 
 
 def watch_text(r: WatchResult) -> str:
@@ -104,31 +87,33 @@ def watch_text(r: WatchResult) -> str:
     from ..store.watch import WatchOutcome
 
     if r.outcome is WatchOutcome.UNREADABLE:
-        return f"error: cannot read {r.data_dir}: {r.error}"
+        return visible(f"error: cannot read {r.data_dir}: {r.error}")
     if r.outcome is WatchOutcome.TIMED_OUT:
-        return f"timed out after {r.timeout:g}s waiting for run {r.run_id}"
+        return f"timed out after {r.timeout:g}s waiting for run {visible(r.run_id)}"
     assert r.row is not None
     error = r.row["error"]
-    return f"run {r.run_id} {r.row['status']}" + (f": {_one_line(error)}" if error else "")
+    return visible(f"run {r.run_id} {r.row['status']}" + (f": {_one_line(error)}" if error else ""))
 
 
 def to_json(obj: Any) -> str:
-    """Strict JSON: NaN and infinities become null (they are not JSON)."""
-    return json.dumps(plain(obj), indent=2, ensure_ascii=False, allow_nan=False)
+    """Strict JSON: NaN and infinities become null (they are not JSON); decimals and integers
+    keep every digit."""
+    return json_text(plain(obj), indent=2)
 
 
 def compaction_text(r: CompactionReport) -> str:
     lines: list[str] = []
     for item in r.recovered:
-        lines.append(f"recovered: removed {item}")
+        lines.append(f"recovered: removed {visible(item)}")
     for item in r.upgraded:
-        lines.append(f"rewrote {item} in the current Parquet layout")
+        lines.append(f"rewrote {visible(item)} in the current Parquet layout")
+    data_dir = visible(r.data_dir)
     if r.dry_run:
-        lines.append(f"Dry run in {r.data_dir}: months before {r.closed_before} are closed.")
-        lines.extend(r.plan or ["Nothing to compact or checkpoint."])
+        lines.append(f"Dry run in {data_dir}: months before {r.closed_before} are closed.")
+        lines.extend([visible(line) for line in r.plan] or ["Nothing to compact or checkpoint."])
         return "\n".join(lines)
     if not r.months:
-        lines.append(f"No closed month to compact in {r.data_dir} (months before "
+        lines.append(f"No closed month to compact in {data_dir} (months before "
                      f"{r.closed_before} are closed).")
     else:
         rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped,
@@ -140,10 +125,12 @@ def compaction_text(r: CompactionReport) -> str:
                               tablefmt="simple", intfmt=","))
         for m in r.months:
             for q in m.quarantine:
-                lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in {q}")
+                lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in "
+                             f"{visible(q)}")
     for c in r.checkpoints:
         bad = f"; {c.bad_lines:,} bad line{'' if c.bad_lines == 1 else 's'}" if c.bad_lines else ""
-        lines.append(f"{c.month}: checkpoint of live {c.shard} now covers {human_bytes(c.offset)}, "
+        lines.append(f"{c.month}: checkpoint of live {visible(c.shard)} now covers "
+                     f"{human_bytes(c.offset)}, "
                      f"{c.rows:,} rows ({human_bytes(c.bytes_read)} read this run{bad})")
     return "\n".join(lines)
 
@@ -151,112 +138,12 @@ def compaction_text(r: CompactionReport) -> str:
 # -- rows and tables ---------------------------------------------------------------------------
 
 
-def plain(value: Any) -> Any:
-    """A JSON-friendly value: ISO timestamps, dicts for maps, floats for decimals, null for NaN
-    and infinities, text for anything else JSON has no type for (times, intervals, UUIDs...)."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, datetime):  # an instant as the log writes it; naive: no zone to name
-        return format_timestamp(value) if value.tzinfo is not None else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        if value and all(isinstance(x, tuple) and len(x) == 2 for x in value):
-            return {str(k): plain(v) for k, v in value}  # an Arrow map
-        return [plain(x) for x in value]
-    return str(value)
-
-
-def cell(value: Any) -> str:
-    v = plain(value)
-    if v is None:
-        return ""
-    if isinstance(v, dict | list):
-        return json.dumps(v, ensure_ascii=False)
-    return f"{v}"
-
-
-def _from_json(text: Any) -> Any:
-    if not isinstance(text, str):
-        return text
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
-def arrow_table(table: pa.Table, fmt: str, *, json_columns: Collection[str] = ()) -> str:
-    """Render a query result as table, json, jsonl or csv.
-
-    Maps become JSON objects and timestamps ISO text; the values of ``json_columns`` (columns of
-    DuckDB's JSON type, which reach Arrow as plain text) are parsed, so that ``extra`` is an object
-    in JSON output rather than a string holding JSON. jsonl of no rows is the empty string.
-    """
-    import pyarrow as pa
-
-    names = table.column_names
-    kinds = ["map" if pa.types.is_map(f.type) else "json" if f.name in json_columns else ""
-             for f in table.schema]
-    # Columns by position: a query may name two columns alike (a self-join, `x AS a, y AS a`).
-    columns = [_python_values(col) for col in table.columns]
-    rows = [[plain(dict(v) if kind == "map" and v is not None
-                   else _from_json(v) if kind == "json" else v)
-             for v, kind in zip(values, kinds, strict=True)]
-            for values in zip(*columns, strict=True)] if columns else []
-    if fmt in ("json", "jsonl"):
-        keys = _unique(names)
-        records = [dict(zip(keys, r, strict=True)) for r in rows]
-        if fmt == "json":
-            return json.dumps(records, indent=2, ensure_ascii=False, allow_nan=False)
-        return "\n".join(json.dumps(r, ensure_ascii=False, allow_nan=False) for r in records)
-    if fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(names)
-        for r in rows:
-            w.writerow([cell(v) for v in r])
-        return buf.getvalue().rstrip("\n")
-    body = [[cell(v) for v in r] for r in rows]
-    text = tabulate(body, headers=names, tablefmt="simple", disable_numparse=True)
-    count = len(rows)
-    return f"{text}\n({count} row{'' if count == 1 else 's'})"
-
-
-def _python_values(column: Any) -> list[Any]:
-    """A column's values as Python objects; ones Python cannot hold (a date before year 1, an
-    infinite timestamp) as the text Arrow gives them."""
-    import pyarrow as pa
-
-    try:
-        return list(column.to_pylist())
-    except (OverflowError, ValueError):
-        return list(column.cast(pa.string()).to_pylist())
-
-
-def _unique(names: list[str]) -> list[str]:
-    """Column names made unique for JSON objects: the second `a` becomes `a_2`."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        seen[n] = seen.get(n, 0) + 1
-        out.append(n if seen[n] == 1 else f"{n}_{seen[n]}")
-    return out
-
-
 def runs_list(rows: list[RunRow]) -> str:
     if not rows:
         return "No runs found."
-    body = [[_when(r["finished_at"]), r["status"] or "", r["workflow_id"] or "", r["run_id"],
-             seconds(r["total_time_s"]), r["model"] or "",
-             _short(r["error"], 60)] for r in rows]
+    body = [[_when(r["finished_at"]), visible(r["status"] or ""),
+             visible(r["workflow_id"] or ""), visible(r["run_id"]), seconds(r["total_time_s"]),
+             visible(r["model"] or ""), _short(r["error"], 60)] for r in rows]
     text: str = tabulate(body, headers=["finished (UTC)", "status", "workflow", "run_id", "total",
                                         "model", "error"], tablefmt="plain",
                          disable_numparse=True,
@@ -269,23 +156,33 @@ def _one_line(text: str) -> str:
 
 
 def _short(text: str | None, width: int) -> str:
+    """``text`` on one line, made :func:`visible`, within ``width`` terminal cells."""
     if not text:
         return ""
-    line = _one_line(text)
-    return line if len(line) <= width else line[: width - 1] + "…"
+    line = visible(_one_line(text))
+    if _width(line) <= width:
+        return line
+    kept, used = [], 0
+    for ch in line:
+        used += max(_width(ch), 0)
+        if used > width - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
 
 
 def _pct(share: float | None) -> str:
-    return "" if share is None else f"{share * 100:.1f}%"
+    return "" if share is None or not math.isfinite(share) else f"{share * 100:.1f}%"
 
 
 def run_text(rep: RunReport, *, full: bool = False) -> str:
     r = rep.run
     out: list[str] = []
+    run_id = visible(r["run_id"])
     if full:
-        out += [f"Run report: {r['run_id']}", "=" * (12 + len(r["run_id"])), ""]
+        out += [f"Run report: {run_id}", "=" * (12 + _width(run_id)), ""]
     else:
-        out += [f"Run {r['run_id']}"]
+        out += [f"Run {run_id}"]
     dur = seconds(r["total_time_s"])
     facts: list[tuple[str, object]] = [
              ("workflow", r["workflow_id"]), ("status", r["status"]), ("model", r["model"]),
@@ -296,17 +193,17 @@ def run_text(rep: RunReport, *, full: bool = False) -> str:
         facts += [("tenant", r["tenant_id"]), ("profile", r["profile_id"]),
                   ("plan", r["plan_signature"]), ("steps", r["steps_executed"]),
                   ("viable", r["viable"])]
-    out += [f"  {k + ':':<10}{v}" for k, v in facts if v not in (None, "")]
+    out += [f"  {k + ':':<10}{visible(str(v))}" for k, v in facts if v not in (None, "")]
     out.append("")
     if rep.buckets:
         base = rep.baseline
         title = "Wall time"
         if base is not None and base.run_count:
-            title += (f" (vs the last {base.run_count} {base.status or ''} runs of "
-                      f"{base.workflow_id})").replace("  ", " ")
+            title += (f" (vs the last {base.run_count} {visible(base.status or '')} runs of "
+                      f"{visible(base.workflow_id)})").replace("  ", " ")
         out.append(title + ":")
-        body = [[b.bucket, seconds(b.seconds), _pct(b.share), seconds(b.p50), seconds(b.p95),
-                 b.verdict] for b in rep.buckets]
+        body = [[visible(b.bucket), seconds(b.seconds), _pct(b.share), seconds(b.p50),
+                 seconds(b.p95), b.verdict] for b in rep.buckets]
         if rep.unaccounted_s is not None:
             body.append(["(unaccounted)", seconds(rep.unaccounted_s),
                          _pct(rep.unaccounted_s / r["total_time_s"])
@@ -319,13 +216,33 @@ def run_text(rep: RunReport, *, full: bool = False) -> str:
     costs = r["cost_breakdown"] or {}
     if costs:
         out.append("Cost:")
-        width = max(len(k) for k in [*costs, "total"])
-        out += [f"  {k:<{width}}  {v:.6g}" for k, v in sorted(costs.items())]
+        items = sorted((visible(k), v) for k, v in costs.items())
+        width = max(_width(k) for k in [*dict(items), "total"])
+        out += [f"  {_pad(k, width)}  {v:.6g}" for k, v in items]
         out.append(f"  {'total':<{width}}  {rep.cost_total:.6g}")
         out.append("")
     if r["error"]:
-        out += ["Error:", *("  " + line for line in r["error"].splitlines()), ""]
+        out += ["Error:", *("  " + visible(line) for line in r["error"].splitlines()), ""]
     if full and r["extra"]:
-        out += ["Other fields:", *(f"  {k}: {json.dumps(v, ensure_ascii=False)}"
+        out += ["Other fields:", *(f"  {visible(k)}: {json_text(plain(v), strict=False)}"
                                    for k, v in sorted(r["extra"].items())), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+if TYPE_CHECKING:  # (here, with the one function that needs it)
+    from ..compaction.verify import VerifyReport
+
+
+def verify_text(r: VerifyReport) -> str:
+    """``mantis runs verify``: what was checked, then one line per damaged or unchecked file."""
+    def count(n: int, what: str) -> str:
+        return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+    lines = [f"Checked {visible(r.data_dir)}: {count(r.parts, 'part')} and "
+             f"{count(r.checkpoints, 'checkpoint')} against their checksums, "
+             f"{count(r.quarantine_files, 'quarantine file')}."]
+    lines += [f"DAMAGED {visible(f.path)}: {visible(f.problem)}" for f in r.damaged]
+    lines += [f"unchecked {visible(f.path)}: {visible(f.problem)}" for f in r.unchecked]
+    lines.append(f"{count(len(r.damaged), 'damaged file')} found." if r.damaged
+                 else "No damage found.")
+    return "\n".join(lines)

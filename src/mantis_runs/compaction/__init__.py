@@ -33,10 +33,10 @@ by its lineage id in the part name, and only the newest part generation is read.
 Progress lines and results are in report.py.
 """
 
+from ..log.layout import COMPACT_LOCK
 from .convert import STORED_ROW_MACROS, stored_row_params
 from .report import CheckpointReport, CompactionBusy, CompactionReport, MonthReport, Progress
 from .run import (
-    COMPACT_LOCK,
     DEFAULT_CHECKPOINT_MIN_BYTES,
     DEFAULT_GRACE,
     DEFAULT_MEMORY_LIMIT,

@@ -4,7 +4,9 @@ The next generation is the month's newest part (if any) plus the shard's good ro
 run_id, converted in the scratch directory (convert.py, bad lines quarantined first), then
 published (publish.py): renamed to ``compacted/<month>/part-<generation>-<lineage>.parquet``,
 with the shard and the previous generation deleted after it. The part's name carries the shard's
-lineage id, so once it exists readers and recovery know that shard is absorbed.
+lineage id, so once it exists readers and recovery know that shard is absorbed. The month's
+newest part is checked against its checksum first, every byte: a damaged part is never built
+on (the new generation would copy the damage, and publishing it would delete the evidence).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..log.integrity import check_part
 from ..log.layout import MonthFiles, part_generation, part_path, scan, sealed_lineage
 from ..log.locks import makedirs_durable
 from ..units import human_bytes
@@ -39,6 +42,8 @@ def absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limit
     month, lineage = sealed_lineage(shard) or ("", "")
     current = scan(base).get(month, MonthFiles(month))
     previous = current.parts[0] if current.parts else None
+    if previous is not None:  # never build on a damaged part: the damage would be copied
+        check_part(previous, full=True)
     generation = part_generation(previous)[0] + 1 if previous else 1
     size = shard.stat().st_size
     previous_size = previous.stat().st_size if previous is not None else 0

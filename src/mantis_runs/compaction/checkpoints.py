@@ -3,8 +3,12 @@
 A live shard with enough bytes not in its checkpoint gets a new one (:func:`write_checkpoint`):
 the bytes from the last checkpoint's offset up to the last newline are copied to the scratch
 directory and hashed, the last checkpoint's rows plus the copy's good rows are converted to
-Parquet (convert.py), and under the publish lock the file is renamed into ``checkpoints/``, the
-manifest written (fsync, rename, fsync the directory) and the replaced file deleted.
+Parquet (convert.py) and its checksum taken; the manifest (with that checksum) is written under a
+temporary name and fsynced, and under the publish lock the file is renamed into
+``checkpoints/``, the manifest renamed over the last one, the directory fsynced and the replaced
+file deleted. The last checkpoint is built on only when every byte of its file matches its
+checksum; recovery removes a damaged one (it is derived data: the next one starts from the
+shard).
 
 Recovery deletes what no reader can use (:func:`stale_checkpoints`), sealing drops the month's
 checkpoint (:func:`drop_checkpoint`), and the dry run asks :func:`unchecked_bytes`. The manifest
@@ -15,14 +19,15 @@ format and the read side (verifying a checkpoint against its shard) are in
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import uuid
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import MantisError
 from ..log import checkpoint
+from ..log.integrity import Checksum, content_ok, measure, write_json
 from ..log.layout import CHECKPOINTS, MONTH_RE, scan
 from ..log.locks import fsync_dir, makedirs_durable
 from ..units import human_bytes
@@ -60,7 +65,8 @@ def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_byte
         month=month, shard=live.name, dev=new.st.st_dev, ino=new.st.st_ino, offset=new.end,
         lines=(old.lines if old else 0) + lines, bad_lines=(old.bad_lines if old else 0) + bad,
         rows=rows, check_from=check_from, sha256=sha256,
-        parquet=checkpoint.parquet_name(month, token))
+        parquet=checkpoint.parquet_name(month, token),
+        parquet_checksum=_measure(tmp, live))
     _publish_checkpoint(base, tmp, cp, replaced)
     say(f"{month}: checkpoint of {live.name} covers {new.end:,} bytes, {rows:,} rows")
     return CheckpointReport(month=month, shard=live.name, offset=new.end,
@@ -81,10 +87,17 @@ class _NewBytes:
     region: bytes  # the hashed bytes ``old`` was checked against
 
 
+def _measure(tmp: Path, live: Path) -> Checksum:
+    """The new checkpoint file's checksum (it goes in the manifest)."""
+    with nothing_lost(f"checkpointing {live.name}"):
+        return measure(tmp)
+
+
 def _copy_new_bytes(base: Path, scratch: Path, month: str, live: Path,
                     replaced: checkpoint.Checkpoint | None, min_bytes: int) -> _NewBytes | None:
-    """Copy what ``replaced`` (if it is valid) does not cover, up to the last complete line;
-    None when that is under ``min_bytes`` (at least 1), or the shard vanished or shrank."""
+    """Copy what ``replaced`` (if it is valid: its Parquet file checked in full, since the new
+    one is built on it) does not cover, up to the last complete line; None when that is under
+    ``min_bytes`` (at least 1), or the shard vanished or shrank."""
     old: checkpoint.Checkpoint | None = None
     region = b""  # the hashed bytes `old` was checked against
     try:
@@ -125,19 +138,26 @@ def _hash_checked_bytes(new: _NewBytes) -> tuple[int, str]:
 
 def _publish_checkpoint(base: Path, tmp: Path, cp: checkpoint.Checkpoint,
                         replaced: checkpoint.Checkpoint | None) -> None:
-    """Under the publish lock: ``tmp`` into ``checkpoints/``, then its manifest (durable), then
-    the replaced checkpoint's file goes."""
+    """The manifest is written under a temporary name (durable) first; then under the publish
+    lock ``tmp`` goes into ``checkpoints/``, the manifest is renamed over the last one, and the
+    replaced checkpoint's file goes.
+
+    A failure to write the manifest (a full disk) is one line naming it; the last checkpoint
+    stays in use and nothing else changed.
+    """
     folder = base / CHECKPOINTS
-    makedirs_durable(folder)
     manifest = checkpoint.manifest_path(base, cp.month)
     manifest_tmp = folder / f"{cp.month}.json.inprogress"
+    try:
+        makedirs_durable(folder)
+        write_json(manifest_tmp, cp.to_json())
+    except OSError as exc:
+        manifest_tmp.unlink(missing_ok=True)
+        raise MantisError(f"writing {manifest} failed: {exc.strerror or exc}; nothing was "
+                          "lost: the live shard is intact, readers use the last checkpoint or "
+                          "the shard, and the next compaction tries again") from None
     with publishing(base):
         os.rename(tmp, folder / cp.parquet)
-        with open(manifest_tmp, "w", encoding="utf-8") as f:
-            json.dump(cp.to_json(), f, indent=1)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
         os.rename(manifest_tmp, manifest)
         fsync_dir(folder)
         if replaced is not None:
@@ -183,8 +203,9 @@ def drop_checkpoint(base: Path, month: str) -> None:
 
 
 def stale_checkpoints(base: Path) -> list[Path]:
-    """Checkpoint files no reader can use: Parquet files their manifest does not name, and
-    manifests of months without a live shard."""
+    """Checkpoint files no reader can use: Parquet files their manifest does not name,
+    manifests that cannot be read or of months without a live shard, and checkpoints whose
+    Parquet file does not match its checksum (checked in full)."""
     folder = base / CHECKPOINTS
     try:
         names = sorted(os.listdir(folder))
@@ -205,6 +226,8 @@ def stale_checkpoints(base: Path) -> list[Path]:
             st = None
         if cp is None or st is None or (st.st_dev, st.st_ino) != (cp.dev, cp.ino):
             stale.append(folder / name)  # it cannot describe the month's live shard
+        elif not content_ok(folder / cp.parquet, cp.parquet_checksum):
+            stale.append(folder / name)  # damaged: derived data, rebuilt from the shard
         else:
             named.add(cp.parquet)
     for name in names:

@@ -1,7 +1,9 @@
 """The dry run: what a compaction would do, as lines of ``CompactionReport.plan``.
 
 It reads the directory as the real run would see it (rewrites, seals, absorptions, checkpoints)
-and changes nothing: it creates no file, not even the lock file.
+and changes nothing: it creates no file, not even the lock file. A part the real run would
+refuse (an unreadable or damaged one, or one in a newer layout) fails it the same way, with one
+line naming the part.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..log import schema
+from ..log.integrity import check_part
 from ..log.layout import MonthFiles, scan
 from ..units import human_bytes
 from .checkpoints import unchecked_bytes
@@ -54,5 +57,7 @@ def _absorb_step(month: str, mf: MonthFiles) -> str | None:
         todo.append(f"{mf.live.name} (to be sealed)")
     if not todo:
         return None
+    if mf.parts:  # the real run checks every byte of the part it builds on: so does the plan
+        check_part(mf.parts[0], full=True)
     return (f"{month}: absorb {', '.join(todo)} into "
             f"{'a new' if not mf.parts else 'the next'} part ({human_bytes(mf.bytes)} now)")

@@ -16,7 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import MantisError
-from ..log.layout import PUBLISH_INTENT, PUBLISH_LOCK
+from ..log.integrity import checksum_path, measure, publish_checksum
+from ..log.layout import PUBLISH_INTENT, PUBLISH_LOCK, refuse_link
 from ..log.locks import LockTimeout, exclusive_blocking, fsync_dir
 
 #: How long compaction waits for readers to finish before it publishes.
@@ -44,8 +45,19 @@ def publish_part(base: Path, tmp: Path, final: Path, replaces: Path,
 
     A crash after the rename leaves both for readers and recovery to sort out: a sealed shard
     whose lineage names a part is not read, and only the newest generation is.
+
+    The part's checksum file (log/integrity.py) is made durable before the rename, so every
+    published part has one; the checksum files of the parts it replaces go after those parts.
+    Recovery removes a checksum file left without its part.
     """
+    try:
+        publish_checksum(final, measure(tmp), tmp.parent)
+    except OSError as exc:
+        raise MantisError(f"writing {checksum_path(final)} failed: {exc.strerror or exc}; "
+                          "nothing was published and nothing was lost") from None
     with publishing(base):
+        for folder in (final.parent.parent, final.parent):  # compacted/ and its month
+            refuse_link(folder)
         os.rename(tmp, final)
         fsync_dir(final.parent)
         replaces.unlink()
@@ -53,3 +65,14 @@ def publish_part(base: Path, tmp: Path, final: Path, replaces: Path,
         if previous is not None:
             previous.unlink(missing_ok=True)
             fsync_dir(previous.parent)
+        _drop_checksums([p for p in (replaces, previous) if p is not None])
+
+
+def _drop_checksums(parts: list[Path]) -> None:
+    """Delete the checksum files of parts just deleted (those that have one)."""
+    for part in parts:
+        if part.suffix == ".parquet":  # a part, not an absorbed sealed shard
+            path = checksum_path(part)
+            if path.exists():
+                path.unlink()
+                fsync_dir(path.parent)

@@ -3,8 +3,10 @@
 Until then readers already see every row exactly once (a sealed shard whose lineage names a part
 is not read; only a month's newest part generation is; checkpoints that do not match their live
 shard are ignored); recovery only deletes the leftovers: the scratch directory, absorbed sealed
-shards and superseded part generations (``MonthFiles.superseded``), and stale checkpoint files
-(:func:`~.checkpoints.stale_checkpoints`). Deleting is idempotent, so a crash in here is fine too.
+shards and superseded part generations (``MonthFiles.superseded``), stale checkpoint files
+(:func:`~.checkpoints.stale_checkpoints`) and checksum files without their part
+(:func:`~mantis_runs.log.integrity.stale_checksums`). Deleting is idempotent, so a crash in here
+is fine too.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..log.layout import SCRATCH, scan
+from ..log.integrity import stale_checksums
+from ..log.layout import SCRATCH, refuse_links, scan
 from ..log.locks import fsync_dir
 from .checkpoints import stale_checkpoints
 from .publish import publishing
@@ -21,6 +24,7 @@ from .publish import publishing
 def recover(base: Path) -> list[str]:
     """Remove what a killed compactor left behind; idempotent. Returns what was removed."""
     removed: list[str] = []
+    refuse_links(base)  # again, under the compaction lock: never delete or write behind a link
     scratch = base / SCRATCH
     if scratch.exists():
         shutil.rmtree(scratch, ignore_errors=True)
@@ -37,8 +41,11 @@ def recover(base: Path) -> list[str]:
 
 
 def stale_leftovers(base: Path) -> list[Path]:
-    """Files no reader uses any more: absorbed sealed shards, older part generations, and
-    checkpoint files that no manifest names or that no longer match a live shard."""
-    stale: list[Path] = [p for mf in scan(base).values() for p in mf.superseded]
+    """Files no reader uses any more: absorbed sealed shards, older part generations,
+    checkpoint files that no manifest names, that no longer match a live shard or that are
+    damaged, and checksum files of parts that are not the newest generation (or do not exist)."""
+    months = scan(base)
+    stale: list[Path] = [p for mf in months.values() for p in mf.superseded]
     stale += stale_checkpoints(base)
+    stale += stale_checksums(base, {p for mf in months.values() for p in mf.parts})
     return stale

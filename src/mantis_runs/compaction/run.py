@@ -8,10 +8,11 @@ full).
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, closing, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,13 +22,14 @@ import duckdb
 from ..db.bounds import parquet_bounds
 from ..db.connection import PathLike, connect
 from ..db.shared_ids import shared_ids
-from ..errors import UsageError, one_line
+from ..db.verified import remembered_content_ok
+from ..errors import MantisError, UsageError, one_line
 from ..log import checkpoint
+from ..log.integrity import RESTORE_ALL, Damaged
 from ..log.layout import (
     CHECKPOINTS,
-    COMPACTED,
+    COMPACT_LOCK,
     MONTH_RE,
-    RUNS_LOG,
     SCRATCH,
     check_data_dir,
     month_of,
@@ -45,7 +47,6 @@ from .report import CompactionBusy, CompactionReport, MonthReport, Progress
 from .seal import seal
 from .upgrade import older_parts, upgrade
 
-COMPACT_LOCK = ".compact.lock"
 DEFAULT_GRACE = timedelta(days=1)
 DEFAULT_MEMORY_LIMIT = "400MB"
 #: A live shard is checkpointed again once this many of its bytes are not in its checkpoint.
@@ -73,9 +74,7 @@ def compact(
     closed_before = _closed_before(now or datetime.now(UTC), grace, months or ())
     _check_memory_limit(memory_limit)  # a bad memory limit must fail before anything is sealed
     report = CompactionReport(data_dir=str(base), dry_run=dry_run, closed_before=closed_before)
-    check_data_dir(base)
-    if not (base / RUNS_LOG).is_dir() and not (base / COMPACTED).is_dir():
-        return report
+    check_data_dir(base)  # a data dir without a run log is an error, not an empty report
     only = set(months) if months else None
 
     def wanted(month: str) -> bool:
@@ -102,10 +101,13 @@ def _closed_before(now: datetime, grace: timedelta, months: Sequence[str]) -> st
         if not MONTH_RE.match(m):
             raise UsageError(f"--month takes YYYY-MM, got {m!r}")
         if m >= closed_before:
-            opens = month_start(next_month(m)) + grace
-            raise UsageError(f"month {m} is not closed yet (it closes at "
-                             f"{opens.isoformat(' ', 'minutes')[:16]} UTC, after the grace "
-                             "period)")
+            try:
+                opens = month_start(next_month(m)) + grace
+                when = (f"it closes at {opens.isoformat(' ', 'minutes')[:16]} UTC, after the "
+                        "grace period")
+            except (ValueError, OverflowError):  # 9999-12, or a grace that ends after it
+                when = "it closes after the year 9999"
+            raise UsageError(f"month {m} is not closed yet ({when})")
     return closed_before
 
 
@@ -118,13 +120,16 @@ def _check_memory_limit(memory_limit: str) -> None:
 
 
 def _compaction_lock(base: Path, dry_run: bool, wait: float) -> AbstractContextManager[Any]:
-    """``.compact.lock``, exclusively; a dry run only shares it, and creates nothing."""
+    """``.compact.lock``, exclusively; a dry run only shares it, and creates nothing (it also
+    works on a read-only data dir: the lock file is opened read-only there). ``wait`` may be
+    infinite: wait as long as the other compaction runs."""
     path = base / COMPACT_LOCK
+    timeout = None if wait == math.inf else wait  # None: block in the kernel, no polling
     if not dry_run:
-        return locked(path, exclusive=True, timeout=wait)
+        return locked(path, exclusive=True, timeout=timeout)
     if not path.exists():  # no compaction has ever run here, so none is running
         return nullcontext()
-    return locked(path, exclusive=False, timeout=wait, create=False)
+    return locked(path, exclusive=False, timeout=timeout, create=False)
 
 
 @dataclass
@@ -137,6 +142,8 @@ class _Steps:
     memory_limit: str
     checkpoint_min_bytes: int | None  # None: no checkpoints
     say: Progress
+    #: parts found damaged: their months were left as they were, the others went on
+    damaged: list[Damaged] = field(default_factory=list)
 
     @property
     def scratch(self) -> Path:
@@ -154,6 +161,7 @@ class _Steps:
             if self.checkpoint_min_bytes is not None:
                 self.checkpoint_live_shards(self.checkpoint_min_bytes)
             self.warm_reader_caches()
+            self.refuse_damage()
         finally:
             # Also on failure: an unpublished part or a DuckDB spill left in .tmp/ after ENOSPC
             # would keep the disk full (and the writers failing) until the next compaction.
@@ -163,9 +171,12 @@ class _Steps:
         """Parts in an older Parquet layout first (every month: readers refuse them), so that
         absorbing a shard always builds on a part in the current layout."""
         for mf in scan(self.base).values():
-            for part in older_parts(mf):
-                self.report.upgraded.append(
-                    upgrade(self.base, self.scratch, part, self.memory_limit, self.say))
+            try:
+                for part in older_parts(mf):
+                    self.report.upgraded.append(
+                        upgrade(self.base, self.scratch, part, self.memory_limit, self.say))
+            except Damaged as exc:  # this month stays as it is; the others go on
+                self.found_damaged(mf.month, exc)
 
     def seal_closed_months(self) -> None:
         """Seal every closed month's live shard first (cheap renames), then convert."""
@@ -179,9 +190,30 @@ class _Steps:
             if not self.wanted(month) or not mf.sealed:
                 continue
             mr = MonthReport(month)
-            for shard in sorted(mf.sealed):
-                absorb(self.base, self.scratch, shard, mr, self.memory_limit, self.say)
-            self.report.months.append(mr)
+            try:
+                for shard in sorted(mf.sealed):
+                    absorb(self.base, self.scratch, shard, mr, self.memory_limit, self.say)
+            except Damaged as exc:  # this month stays as it is; the others go on
+                self.found_damaged(month, exc)
+            if mr.shards:
+                self.report.months.append(mr)
+
+    def found_damaged(self, month: str, exc: Damaged) -> None:
+        """A part of ``month`` does not match its checksum: the month is left as it is."""
+        if all(d.path != exc.path for d in self.damaged):
+            left = Damaged(exc.path, exc.why, f"it was left as it is, and nothing of {month} was "
+                           f"compacted (its JSONL files stay readable); {RESTORE_ALL}")
+            self.say(f"{month}: {left}")
+            self.damaged.append(left)
+
+    def refuse_damage(self) -> None:
+        """Fail the run (after everything else was done) when a month was left alone because its
+        part is damaged: one line, naming the first such part."""
+        if self.damaged:
+            more = len(self.damaged) - 1
+            raise MantisError(f"{self.damaged[0]}"
+                              + (f" ({more} more damaged part{'s' * (more > 1)}: run "
+                                 "`mantis runs verify`)" if more else ""))
 
     def checkpoint_live_shards(self, min_bytes: int) -> None:
         """Live shards of the months not compacted (the open ones, or those --month left out)."""
@@ -206,6 +238,8 @@ class _Steps:
             cp = checkpoint.load(self.base, month) if mf.live is not None else None
             if cp is not None:
                 files.append(self.base / CHECKPOINTS / cp.parquet)
+                # readers check a checkpoint in full once per file: this run's is known good
+                remembered_content_ok(files[-1], cp.parquet_checksum)
         try:
             with closing(connect(memory_limit=self.memory_limit,
                                  temp_directory=self.scratch / "duckdb")) as con:

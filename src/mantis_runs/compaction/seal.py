@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 
 from ..errors import MantisError
-from ..log.layout import RUNS_LOG, WRITER_LOCK, live_shard, sealed_name
+from ..log.layout import RUNS_LOG, WRITER_LOCK, live_shard, refuse_link, sealed_name
 from ..log.locks import LockTimeout, exclusive_blocking, fsync_dir
 from .checkpoints import drop_checkpoint
 from .publish import PUBLISH_TIMEOUT_S, publishing
@@ -28,7 +28,7 @@ def seal(base: Path, month: str) -> Path | None:
     with publishing(base):
         try:
             with exclusive_blocking(logdir / WRITER_LOCK, PUBLISH_TIMEOUT_S):  # no append in flight
-                if not live.exists():
+                if refuse_link(logdir) is None or refuse_link(live) is None:
                     return None
                 sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
                 os.rename(live, sealed)

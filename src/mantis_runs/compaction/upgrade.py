@@ -13,10 +13,11 @@ from contextlib import closing
 from pathlib import Path
 
 from ..db.connection import duckdb_path
-from ..db.parquet_layout import check_layout, write_rows
+from ..db.parquet_layout import Unreadable, check_layout, write_rows
 from ..db.sqlfiles import load
 from ..errors import MantisError
 from ..log import schema
+from ..log.integrity import check_part
 from ..log.layout import MonthFiles, part_generation, part_path
 from .convert import nothing_lost, parquet_rows, scratch_connection, stored_row_params
 from .publish import publish_part
@@ -24,8 +25,20 @@ from .report import Progress
 
 
 def older_parts(mf: MonthFiles) -> list[Path]:
-    """The month's parts in an older Parquet layout (one in a newer layout is refused)."""
-    return [part for part in mf.parts if check_layout(part) < schema.PARQUET_LAYOUT]
+    """The month's parts in an older Parquet layout (one in a newer layout is refused, and so is
+    a damaged one: :class:`~mantis_runs.log.integrity.Damaged`, by its size and footer)."""
+    return [part for part in mf.parts if _layout(part) < schema.PARQUET_LAYOUT]
+
+
+def _layout(part: Path) -> int:
+    """The part's layout, once its size and footer match its checksum (if it has one)."""
+    try:
+        version = check_layout(part)
+    except Unreadable:
+        check_part(part, full=False)  # the checksum says what happened to it, if it has one
+        raise
+    check_part(part, full=False)
+    return version
 
 
 def upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Progress) -> str:
@@ -33,6 +46,7 @@ def upgrade(base: Path, scratch: Path, part: Path, memory_limit: str, say: Progr
     it; returns the new part's path relative to ``base``."""
     month = part.parent.name
     generation, lineage = part_generation(part)
+    check_part(part, full=True)  # (an older layout has no checksum: then it is read as it is)
     say(f"{month}: rewriting {part.name} in Parquet layout {schema.PARQUET_LAYOUT}")
     scratch.mkdir(parents=True, exist_ok=True)
     tmp = scratch / f"part-{generation + 1:06d}-{lineage}.parquet.inprogress"

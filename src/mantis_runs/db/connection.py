@@ -8,12 +8,19 @@ Facts every query relies on (measured, see docs/storage-format.md):
   may match nothing (that is an error, not an empty result).
 * Every connection runs ``SET TimeZone='UTC'`` (the config key fails at connect time).
 * Every value is a bound parameter, including the file lists and the column schema.
+* A connection that runs SQL a user wrote (RunStore's views: ``mantis runs sql``, ``list``,
+  ``show``, ``report``, ``watch``; ``RunStore.connect``) is locked down (``lock_down``): it reads
+  only the files of its snapshot, writes none, and its settings are fixed; ``check_read_only``
+  refuses a statement that is not a query. What that allows: docs/sql.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from ..errors import MantisError, one_line
+from ..errors import MantisError, UsageError, one_line
 from ..log import schema
 from ..log.layout import PUBLISH_INTENT, PUBLISH_LOCK, MonthFiles, check_data_dir, scan
 from ..log.locks import LockTimeout, shared_if_present
@@ -76,9 +83,60 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     for macro in BASE_MACROS:
         con.execute(load(macro))
     if temp_directory is None:  # DuckDB's default is ".tmp" in the current directory
-        temp_directory = Path(tempfile.gettempdir()) / f"mantis-duckdb-{os.getuid()}"
+        # Never a fixed name in the shared temp dir: another user could create it first and
+        # read (or replace) the spilled rows. A new private folder, removed with the connection
+        # (when the last relation of it is gone too) or at exit.
+        try:
+            temp_directory = private_temp_dir(DUCKDB_TEMP_PREFIX)
+        except OSError:  # no writable temp dir: no spilling (beyond the limit is out of memory)
+            con.execute("SET temp_directory = ''")
+            return con
+        weakref.finalize(con, _remove_private, temp_directory, os.getpid())
     con.execute("SET temp_directory = $dir", {"dir": str(temp_directory)})
     return con
+
+
+def _remove_private(folder: Path, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child that exits: the folder is its parent's
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+#: Readers' DuckDB spill folders in the system temp dir: ``mantis-duckdb-<pid>-<random>``.
+DUCKDB_TEMP_PREFIX = "mantis-duckdb-"
+
+
+def private_temp_dir(prefix: str) -> Path:
+    """A new folder in the system temp dir that only this user can enter, named
+    ``<prefix><pid>-<random>``; this user's folders of that prefix left by processes that no
+    longer exist (killed readers) are removed first.
+
+    ``tempfile.mkdtemp`` creates it with mode 0700 under a name nobody can create first (a
+    random suffix, ``O_EXCL`` semantics), so another user can neither read what is written there
+    nor plant a folder or a symbolic link in its place. Leftovers are removed only when they are
+    real folders owned by this user.
+    """
+    tmp = Path(tempfile.gettempdir())
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(tmp):
+            name = entry.name
+            if not name.startswith(prefix):
+                continue
+            pid = name[len(prefix):].split("-", 1)[0]
+            if (pid.isdigit() and not _alive(int(pid))
+                    and entry.is_dir(follow_symlinks=False)
+                    and entry.stat(follow_symlinks=False).st_uid == os.getuid()):
+                shutil.rmtree(entry.path, ignore_errors=True)
+    return Path(tempfile.mkdtemp(prefix=f"{prefix}{os.getpid()}-", dir=tmp))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 @contextmanager
@@ -124,3 +182,112 @@ def old_layout(months: Iterable[MonthFiles]) -> MantisError | None:
                                    "mantis-runs; run `mantis runs compact` once to rewrite it "
                                    "(nothing is lost)")
     return None
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, readable: Iterable[str]) -> None:
+    """From now on ``con`` reads no file but ``readable`` (named exactly as its queries name
+    them), creates none, and no setting can be changed (``SET``, ``RESET``, ``PRAGMA`` of a
+    setting, ``INSTALL`` and ``LOAD`` are refused); nothing in a query can undo it. DuckDB still
+    spills to its ``temp_directory``, set beforehand by ``connect``.
+
+    DuckDB does not tell reading from writing: a ``COPY ... TO`` naming one of ``readable`` with
+    ``USE_TMP_FILE false`` would still overwrite it, which ``check_read_only`` refuses for the
+    SQL mantis runs on a user's behalf (docs/sql.md).
+    """
+    con.execute("SET allowed_paths = $paths", {"paths": sorted(set(readable))})
+    con.execute("SET enable_external_access = false")  # DuckDB allows no way back
+    con.execute("SET lock_configuration = true")
+
+
+#: What a query may be: DuckDB parses DESCRIBE, SUMMARIZE, SHOW, TABLE, VALUES, FROM-first and
+#: PIVOT with its values listed as SELECT, and ``CALL f()`` is ``SELECT * FROM f()``. EXPLAIN is
+#: allowed when what it explains is (EXPLAIN ANALYZE runs it).
+READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.CALL})
+
+_HINTS = {
+    "COPY": "to write a result to a file, use `mantis runs sql --output FILE` or write the "
+            "Arrow table from Python",
+    "EXPORT": "to write a result to a file, use `mantis runs sql --output FILE` or write the "
+              "Arrow table from Python",
+    "PRAGMA": "use SELECT * FROM pragma_<name>(...), DESCRIBE or SHOW",
+    "PIVOT": "list the values to pivot on: PIVOT ... ON column IN (...)",
+}
+
+
+def check_read_only(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> None:
+    """Raise ``UsageError`` unless ``statement`` is a read-only query (READ_ONLY_STATEMENTS, or
+    an EXPLAIN of one). A defence in depth: ``lock_down`` is what stops a query from reading or
+    writing files, but a ``COPY ... TO`` onto a file it may read is stopped only here."""
+    try:
+        kind = statement.type
+    except ValueError:  # a statement type this duckdb module has no name for
+        kind = None
+    if kind in READ_ONLY_STATEMENTS:
+        return
+    text = statement.query
+    if kind == duckdb.StatementType.EXPLAIN:
+        refused: UsageError | None = None
+        for explained in _explained(text):
+            try:
+                inner = con.extract_statements(explained)
+            except duckdb.ParserException:
+                continue  # not what DuckDB runs
+            if len(inner) == 1:
+                try:
+                    check_read_only(con, inner[0])
+                    return
+                except UsageError as exc:  # name what is explained, not EXPLAIN
+                    refused = exc
+        if refused is not None:
+            raise refused
+    words = _words(text)
+    word = words[0][2].upper() if words else ""
+    if kind == duckdb.StatementType.MULTI:
+        # DuckDB's own expansion of a PIVOT without its values, which may wrap any statement
+        word = "PIVOT"
+    elif not word.isalpha() or word == "WITH":  # name the statement, not its first token
+        word = kind.name if kind is not None else "this statement"
+    raise UsageError(f"{word} is refused: only read-only queries run here (SELECT, FROM, WITH, "
+                     "VALUES, DESCRIBE, SUMMARIZE, SHOW, CALL, EXPLAIN); "
+                     + _HINTS.get(word, "see docs/sql.md"))
+
+
+def _words(text: str) -> list[tuple[int, duckdb.token_type, str]]:
+    """The tokens of ``text`` but comments: (start in UTF-8 bytes, as DuckDB counts, kind,
+    text)."""
+    raw = text.encode()
+    tokens = duckdb.tokenize(text)
+    out: list[tuple[int, duckdb.token_type, str]] = []
+    for i, (start, kind) in enumerate(tokens):
+        if kind == duckdb.token_type.comment:
+            continue
+        end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
+        out.append((start, kind, raw[start:end].decode(errors="replace").strip()))
+    return out
+
+
+def _explained(text: str) -> list[str]:
+    """What ``EXPLAIN [ANALYZE] [(options)] statement`` may explain. A parenthesis after
+    EXPLAIN [ANALYZE] opens either the options or a query, so both readings are given: one that
+    is not what DuckDB runs cannot parse as a read-only query (a statement that starts with a
+    parenthesis is a query, and options followed by a statement are not one)."""
+    words = _words(text)
+    if not words or words[0][2].upper() != "EXPLAIN":
+        return []
+    i = 1
+    if i < len(words) and words[i][2].upper() in ("ANALYZE", "ANALYSE"):
+        i += 1
+    if i >= len(words):
+        return []
+    raw = text.encode()
+    readings = [raw[words[i][0]:].decode()]
+    if words[i][1] == duckdb.token_type.operator and words[i][2].startswith("("):
+        depth = 0
+        for j in range(i, len(words)):
+            if words[j][1] == duckdb.token_type.operator:  # not a "(" inside a string
+                depth += words[j][2].count("(") - words[j][2].count(")")
+            if depth == 0:
+                if j + 1 < len(words):
+                    readings.append(raw[words[j + 1][0]:].decode())
+                break
+    return readings

@@ -51,6 +51,10 @@ MIN_OWN_GROUP_ROWS = 16 * 1024
 MIN_BATCH_SHARE = 1024
 
 
+class Unreadable(MantisError):
+    """A file that is not readable Parquet (truncated, not Parquet, unreadable)."""
+
+
 def layout_of(path: Path) -> int:
     """The Parquet layout version of a mantis file: 1 for files written before layouts had a
     version (no ``mantis_layout`` key), else the key's value."""
@@ -60,7 +64,7 @@ def layout_of(path: Path) -> int:
     try:
         meta = pq.read_schema(path).metadata or {}
     except (pa.ArrowException, OSError) as exc:  # truncated, not Parquet, unreadable
-        raise MantisError(f"{path} is not a readable Parquet file: {one_line(exc)}") from None
+        raise Unreadable(f"{path} is not a readable Parquet file: {one_line(exc)}") from None
     raw = meta.get(schema.LAYOUT_KEY.encode())
     if raw is None:
         return 1
@@ -77,6 +81,22 @@ def check_layout(path: Path) -> int:
         raise MantisError(f"{path} is in Parquet layout {version}, newer than this mantis-runs "
                           f"({schema.PARQUET_LAYOUT}); upgrade mantis-runs")
     return version
+
+
+def decode_problem(path: Path) -> str | None:
+    """Why pyarrow cannot decode every row group of ``path`` (verifying its page checksums, if it
+    has any), or None: the best check of a file that has no checksum of its own. One row group
+    at a time, so memory stays bounded."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path, page_checksum_verification=True)
+        for i in range(pf.num_row_groups):
+            pf.read_row_group(i)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        return one_line(exc)
+    return None
 
 
 def write_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],

@@ -13,6 +13,11 @@ at most one row (``MAX_ROW_BYTES``) plus the seal, so bytes more than ``CHECK_BY
 of the file can never change; the hash covers the only bytes that could. A checkpoint that does
 not match (another inode, a shorter file, other bytes) is ignored and the whole shard is read.
 
+The manifest also holds the Parquet file's checksum (:mod:`mantis_runs.log.integrity`): a
+checkpoint whose file does not match it (a flipped byte, a truncated file) is ignored like a stale
+one. So is a manifest that cannot be read (not UTF-8, not JSON, not a manifest of this format):
+:func:`load` treats it as absent, and the next compaction removes it.
+
 Checkpoints are derived data. Nothing is lost without them, and they are never read by the views,
 the shell or other engines (they live outside ``compacted/``), so no row is ever counted from both
 a checkpoint and its shard: a reader uses either the checkpoint plus the tail, or the whole shard.
@@ -22,21 +27,30 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from . import schema
+from .integrity import (
+    SHA256_HEX,
+    Checksum,
+    ContentCheck,
+    content_ok,
+    quick_problem,
+    read_record,
+    whole_number,
+)
 from .layout import CHECKPOINTS, MONTH_PATTERN, checked_month
 
-#: The manifest format. 2: the Parquet file is in Parquet layout 2 (schema.PARQUET_LAYOUT); a
-#: checkpoint of an older format is stale, so readers read the shard and compaction rebuilds it.
-FORMAT = 2
+#: The manifest format. 2: the Parquet file is in Parquet layout 2 (schema.PARQUET_LAYOUT); 3: the
+#: manifest holds the Parquet file's checksum. A checkpoint of an older format is stale, so readers
+#: read the shard and compaction rebuilds it.
+FORMAT = 3
 #: Bytes before ``offset`` covered by the hash: longer than any single write (one row + seal).
 CHECK_BYTES = 2 * schema.MAX_ROW_BYTES
 _PARQUET_RE = re.compile(rf"^({MONTH_PATTERN})-([0-9a-f]{{16}})\.parquet\Z")
@@ -57,10 +71,19 @@ class Checkpoint:
     check_from: int  # the hash covers the shard's bytes [check_from, offset)
     sha256: str
     parquet: str  # file name in checkpoints/
+    parquet_checksum: Checksum  # the Parquet file's, when it was written
     format: int = FORMAT
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+class OlderFormat(ValueError):
+    """A manifest written by an earlier mantis-runs: stale, not damaged."""
+
+
+_TEXT_FIELDS = ("month", "shard", "sha256", "parquet")
+_NUMBER_FIELDS = ("dev", "ino", "offset", "lines", "bad_lines", "rows", "check_from")
 
 
 def manifest_path(data_dir: Path, month: str) -> Path:
@@ -79,13 +102,35 @@ def parquet_month(name: str) -> str | None:
 def load(data_dir: Path, month: str) -> Checkpoint | None:
     """The month's checkpoint manifest, or None when there is none or it cannot be used."""
     try:
-        raw = json.loads(manifest_path(data_dir, month).read_text(encoding="utf-8"))
-        cp = Checkpoint(**raw)
-    except (OSError, ValueError, TypeError):
+        return read_manifest(data_dir, month)
+    except (OSError, ValueError):
         return None
-    if (cp.format != FORMAT or cp.month != month or not _PARQUET_RE.match(cp.parquet)
-            or not 0 <= cp.check_from <= cp.offset):
-        return None
+
+
+def read_manifest(data_dir: Path, month: str) -> Checkpoint:
+    """The month's checkpoint manifest. OSError when it cannot be read (FileNotFoundError: there
+    is none); :class:`OlderFormat` when an earlier mantis-runs wrote it; ValueError when it is
+    not a manifest (not UTF-8, not JSON, a key missing or of the wrong type, another month)."""
+    raw = read_record(manifest_path(data_dir, month))
+    if not isinstance(raw, dict):
+        raise ValueError("it is not a JSON object")
+    if raw.get("format") != FORMAT:
+        fmt = raw.get("format")
+        if isinstance(fmt, int) and not isinstance(fmt, bool) and 0 < fmt < FORMAT:
+            raise OlderFormat(f"it is in format {fmt}, from an earlier mantis-runs")
+        raise ValueError(f"its format is {fmt!r}, not {FORMAT}")
+    if set(raw) != {f.name for f in fields(Checkpoint)}:
+        raise ValueError("its keys are not those of a checkpoint manifest")
+    if not all(isinstance(raw[k], str) for k in _TEXT_FIELDS):
+        raise ValueError("a text field is not text")
+    numbers = {k: whole_number(raw, k) for k in _NUMBER_FIELDS}
+    cp = Checkpoint(**{**raw, **numbers,
+                       "parquet_checksum": Checksum.from_json(raw["parquet_checksum"])})
+    if cp.month != month:
+        raise ValueError(f"it describes {cp.month!r}")
+    if (not _PARQUET_RE.match(cp.parquet) or not SHA256_HEX.match(cp.sha256)
+            or cp.check_from > cp.offset or cp.bad_lines > cp.lines):
+        raise ValueError("its fields do not describe a checkpoint")
     return cp
 
 
@@ -112,16 +157,21 @@ def opened(shard: Path) -> Iterator[tuple[int, os.stat_result]]:
         os.close(fd)
 
 
-def verified(data_dir: Path, cp: Checkpoint, live: Path, fd: int,
-             st: os.stat_result) -> bytes | None:
+def verified(data_dir: Path, cp: Checkpoint, live: Path, fd: int, st: os.stat_result,
+             content: ContentCheck = content_ok) -> bytes | None:
     """The shard's hashed bytes when ``cp`` is a checkpoint of ``live`` (open as ``fd``, ``st``
-    its fstat) whose Parquet file exists: same name, device and inode, at least ``offset`` bytes,
-    the same hash. None otherwise."""
+    its fstat) whose Parquet file is as it was written: same name, device and inode, at least
+    ``offset`` bytes, the same hash; the Parquet file's size and footer match its checksum, and
+    so does its content by ``content`` (by default every byte is hashed). None otherwise."""
+    parquet = data_dir / CHECKPOINTS / cp.parquet
     if (cp.shard != live.name or st.st_dev != cp.dev or st.st_ino != cp.ino
-            or st.st_size < cp.offset or not (data_dir / CHECKPOINTS / cp.parquet).is_file()):
+            or st.st_size < cp.offset or not parquet.is_file()):
         return None
     region = pread_exact(fd, cp.check_from, cp.offset)
     if region is None or hashlib.sha256(region).hexdigest() != cp.sha256:
+        return None
+    if (quick_problem(parquet, cp.parquet_checksum) is not None
+            or not content(parquet, cp.parquet_checksum)):
         return None
     return region
 
@@ -168,27 +218,30 @@ def copy_range(fd: int, start: int, end: int, dest: Path) -> int:
 TAIL_COPY_MAX = 256 * 1024 * 1024
 
 
-def open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead | None:
+def open_live(data_dir: Path, month: str, live: Path, scratch: Path,
+              content: ContentCheck = content_ok) -> LiveRead | None:
     """The checkpoint and tail of ``live`` when a valid checkpoint exists, else None.
 
     Call it under the shared publish lock (``query.snapshot``), so the checkpoint cannot be
     replaced meanwhile. The tail is copied into ``scratch`` under the shard's own name, so bad
     lines in it are reported against that name. None too when the tail is too long to copy or
-    cannot be copied in full (a full or read-only temp dir): the caller reads the whole shard,
-    which never needs a checkpoint.
+    cannot be copied in full (a full or read-only temp dir), or when the checkpoint's Parquet file
+    does not match its checksum (``content`` checks the whole file: see :func:`verified`): the
+    caller reads the whole shard, which never needs a checkpoint.
     """
     try:
-        return _open_live(data_dir, month, live, scratch)
+        return _open_live(data_dir, month, live, scratch, content)
     except OSError:
         return None
 
 
-def _open_live(data_dir: Path, month: str, live: Path, scratch: Path) -> LiveRead | None:
+def _open_live(data_dir: Path, month: str, live: Path, scratch: Path,
+               content: ContentCheck) -> LiveRead | None:
     cp = load(data_dir, month)
     if cp is None:
         return None
     with opened(live) as (fd, st):
-        if verified(data_dir, cp, live, fd, st) is None:
+        if verified(data_dir, cp, live, fd, st, content) is None:
             return None
         tail: Path | None = None
         if st.st_size > cp.offset:

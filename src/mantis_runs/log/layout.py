@@ -18,6 +18,10 @@
         2026-05-<id>.parquet                their rows (derived data: see checkpoint.py)
       .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
 
+The data dir itself may be a symbolic link, but nothing mantis manages inside it may be one
+(:func:`refuse_links`, and :func:`scan` for what it lists): readers, the writer and compaction
+refuse such a link with one line naming it (docs/storage-format.md, "What the data dir accepts").
+
 A month's rows are the union of its live shard, its sealed shards not yet absorbed, and its newest
 part. Generation g+1 of a month's part holds every row of generation g plus one sealed shard, so
 only the newest generation is ever read; older ones are leftovers of a crash, removed by the next
@@ -30,26 +34,36 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, NoReturn
+
+from ..errors import MantisError, NoDataDir, NoRunLog
 
 RUNS_LOG = "runs_log"
 COMPACTED = "compacted"
 QUARANTINE = "quarantine"
 CHECKPOINTS = "checkpoints"
+#: The compacted parts' checksum files: checksums/<month>/<part name>.json (log/integrity.py).
+CHECKSUMS = "checksums"
 SCRATCH = ".tmp"
 WRITER_LOCK = ".lock"
 PUBLISH_LOCK = ".publish.lock"
 #: A turnstile in front of PUBLISH_LOCK: compaction holds it while it waits to publish, and readers
 #: pass through it first, so a stream of readers cannot starve compaction.
 PUBLISH_INTENT = ".publish.intent"
+#: One compactor at a time (compaction/run.py takes it).
+COMPACT_LOCK = ".compact.lock"
+#: What mantis manages at the top of a data dir: each is a real directory or file, never a link.
+MANAGED = (RUNS_LOG, COMPACTED, QUARANTINE, CHECKPOINTS, CHECKSUMS, SCRATCH, PUBLISH_LOCK,
+           PUBLISH_INTENT, COMPACT_LOCK)
 
 #: A UTC month as every file name, folder and option spells it: ``YYYY-MM`` (a regular expression
 #: without groups or anchors; the patterns below and in checkpoint.py are built from it).
-MONTH_PATTERN: Final = r"\d{4}-(?:0[1-9]|1[0-2])"
+MONTH_PATTERN: Final = r"[0-9]{4}-(?:0[1-9]|1[0-2])"  # ASCII digits only (\d takes any)
 # `\Z`, not `$`: `$` also matches before a final newline, and "2026-05\n" is not a month.
 MONTH_RE: Final = re.compile(rf"^({MONTH_PATTERN})\Z")
 _LIVE_RE = re.compile(rf"^({MONTH_PATTERN})\.jsonl\Z")
@@ -96,14 +110,81 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
 
 
 def check_data_dir(data_dir: Path) -> None:
-    """Raise when ``data_dir`` cannot hold runs (it, ``runs_log`` or ``compacted`` is a file, or
-    cannot be listed): reading such a place as empty would hide a mistake. A data dir that does
-    not exist yet is fine: the first row creates it."""
+    """Raise when ``data_dir`` holds no run log to read or compact: reading such a place as an
+    empty store would hide a mistake (a mistyped path, the wrong $MANTIS_DATA_DIR).
+
+    * it does not exist: :class:`NoDataDir`, a :class:`NoRunLog` (only the writer creates a
+      data dir, with its first row; readers and compaction never do);
+    * it, ``runs_log`` or ``compacted`` is a file, or cannot be listed: ``OSError``;
+    * it holds neither ``runs_log/`` nor ``compacted/``: :class:`NoRunLog`;
+    * a symbolic link among what mantis manages in it: :class:`LinkRefused` (``refuse_links``).
+
+    Every reader (through ``db.connection.snapshot``) and compaction call it first."""
+    try:
+        os.stat(data_dir)
+    except FileNotFoundError:
+        raise NoDataDir(f"data dir {data_dir} does not exist") from None
     for path in (data_dir, data_dir / RUNS_LOG, data_dir / COMPACTED):
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f"{path} is not a directory")
         if path.is_dir():
             os.listdir(path)  # raises PermissionError when it cannot be listed
+    refuse_links(data_dir)
+    if not (data_dir / RUNS_LOG).is_dir() and not (data_dir / COMPACTED).is_dir():
+        raise NoRunLog(f"data dir {data_dir} holds no run log (no {RUNS_LOG}/ or {COMPACTED}/ "
+                       "folder in it)")
+
+
+class LinkRefused(MantisError):
+    """A symbolic link where mantis manages a file or folder of the data dir."""
+
+
+def link_refused(path: str | os.PathLike[str]) -> NoReturn:
+    """Raise :class:`LinkRefused` for the symbolic link ``path``: one line that names it (and
+    where it points) and says what to do."""
+    try:
+        target = f" to {os.readlink(path)}"
+    except OSError:
+        target = ""
+    raise LinkRefused(
+        f"{os.fspath(path)} is a symbolic link{target}; mantis follows no links inside a data "
+        "dir: move what it points to back in its place, or move the whole data dir instead "
+        "(the data dir itself may be a link or a mount point)")
+
+
+def refuse_link(path: str | os.PathLike[str]) -> os.stat_result | None:
+    """``lstat`` of ``path``, None when it does not exist; :class:`LinkRefused` when it is a
+    symbolic link."""
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    if stat.S_ISLNK(st.st_mode):
+        link_refused(path)
+    return st
+
+
+def refuse_links(data_dir: Path) -> None:
+    """Raise :class:`LinkRefused` for a symbolic link among what mantis manages in ``data_dir``:
+    the names in :data:`MANAGED`, ``runs_log/.lock``, and anything in ``checkpoints/``,
+    ``quarantine/`` or ``checksums/``. :func:`scan` refuses the links among what it lists (in
+    ``runs_log/``, ``compacted/`` and its month folders). ``data_dir`` itself may be a link."""
+    for name in MANAGED:
+        refuse_link(data_dir / name)
+    refuse_link(data_dir / RUNS_LOG / WRITER_LOCK)
+    for folder in (CHECKPOINTS, QUARANTINE, CHECKSUMS):
+        for e in _entries(data_dir / folder):
+            if e.is_symlink():
+                link_refused(e.path)
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    """The entries of ``folder`` by name; none when it is missing, not a folder or unreadable."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
 
 
 def month_of(dt: datetime) -> str:
@@ -193,17 +274,24 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
     def get(month: str) -> MonthFiles:
         return months.setdefault(month, MonthFiles(month))
 
+    # No symbolic link is followed, nor skipped: a month behind one would vanish from readers
+    # while compaction wrote a second part behind it (refuse_links says why).
     comp = data_dir / COMPACTED
+    refuse_link(comp)
     lineages: set[tuple[str, str]] = set()
     try:
         month_dirs = sorted(os.scandir(comp), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         month_dirs = []
     for d in month_dirs:
+        if d.is_symlink():
+            link_refused(d.path)
         if not (MONTH_RE.match(d.name) and d.is_dir(follow_symlinks=False)):
             continue
         found = []
         for e in sorted(os.scandir(d.path), key=lambda e: e.name):
+            if e.is_symlink():
+                link_refused(e.path)
             m = _PART_RE.match(e.name)
             if m and e.is_file(follow_symlinks=False):
                 found.append((int(m.group(1)), Path(e.path)))
@@ -214,11 +302,14 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
             mf.parts.append(found[-1][1])
             mf.superseded.extend(p for _, p in found[:-1])
 
+    refuse_link(data_dir / RUNS_LOG)
     try:
         entries = sorted(os.scandir(data_dir / RUNS_LOG), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         entries = []
     for e in entries:
+        if e.is_symlink():
+            link_refused(e.path)
         if not e.is_file(follow_symlinks=False):
             continue
         m = _LIVE_RE.match(e.name)

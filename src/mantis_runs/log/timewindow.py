@@ -58,3 +58,27 @@ def resolve_since(since: str | datetime | None, now: datetime | None = None) -> 
 def normalise_status(status: str | None) -> str | None:
     """A ``status`` filter: None or "" means every terminal status."""
     return None if status is None or status == "" else status
+
+
+def parse_window(text: str, now: datetime | None = None,
+                 option: str = "window") -> tuple[datetime, datetime]:
+    """A time window [start, end): ``7d`` (the last 7 days), ``30d..7d`` (from 30 days ago to 7
+    days ago), ``2026-11-01..2026-11-08``, or ISO datetimes (naive = UTC); ``now`` may end a
+    window. Each side is what ``--since`` takes."""
+    now = now or datetime.now(UTC)
+    first, sep, second = text.partition("..")
+
+    def point(part: str) -> datetime:
+        if part.strip() == "now":
+            return now
+        try:
+            return parse_since(part.strip(), now)
+        except UsageError:
+            raise UsageError(f"{option} takes a duration like 7d, a range like 30d..7d, or ISO "
+                             f"dates like 2026-11-01..2026-11-08, got {text!r}") from None
+
+    start = point(first)
+    end = point(second) if sep else now
+    if start >= end:
+        raise UsageError(f"{option} {text!r} is empty: it must start before it ends")
+    return start, end

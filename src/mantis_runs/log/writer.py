@@ -5,7 +5,9 @@ It runs inside other people's runtimes, so it is best-effort: any failure logs o
 
 The protocol (see docs/storage-format.md and the durability notes it cites):
 
-1. ``runs_log/.lock`` (never renamed) is locked exclusively, with a deadline;
+1. ``runs_log/.lock`` (never renamed) is locked exclusively, with a deadline, waiting in the
+   kernel's queue when it is busy (:func:`~.locks.acquire_queued`); ``runs_log/`` must be a real
+   directory, not a symbolic link (checked at every append);
 2. the month shard is opened ``O_RDWR|O_APPEND|O_CLOEXEC|O_NOFOLLOW`` (created with ``O_EXCL`` to
    know whether it is new);
 3. if the shard does not end in ``\\n`` (a torn or zero-filled tail left by a crash), the row is
@@ -24,12 +26,13 @@ import logging
 import os
 import stat
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .layout import WRITER_LOCK, live_shard, resolve_data_dir
-from .locks import LockTimeout, acquire, fsync_dir, makedirs_durable, open_lock_file
+from .layout import WRITER_LOCK, live_shard, refuse_link, resolve_data_dir
+from .locks import LockTimeout, acquire_queued, fsync_dir, makedirs_durable, open_lock_file
 from .record import NotTerminal, PreparedRow, RowRefused, prepare
 
 log = logging.getLogger("mantis_runs")
@@ -63,21 +66,21 @@ def append_run(row: dict[str, Any], data_dir: str | os.PathLike[str] | None = No
         log.debug("run %s not recorded: %s", hint, _short(exc))
         return False
     except RowRefused as exc:
-        log.warning("mantis_runs: run %s not recorded: %s", hint, _short(exc))
+        log.warning("run %s not recorded: %s", hint, _short(exc))
         return False
     except Exception as exc:  # a caller's odd object must never break their run
-        log.warning("mantis_runs: run %s not recorded: %s: %s", hint, type(exc).__name__,
+        log.warning("run %s not recorded: %s: %s", hint, type(exc).__name__,
                     _short(exc))
         return False
     try:
         # LOCK_TIMEOUT_S is read at call time (a default argument would freeze it at import).
         write_prepared(resolve_data_dir(data_dir), prepared, lock_timeout=LOCK_TIMEOUT_S)
     except Exception as exc:
-        log.warning("mantis_runs: run %s not recorded: %s: %s", prepared.run_id,
+        log.warning("run %s not recorded: %s: %s", prepared.run_id,
                     type(exc).__name__, exc)
         return False
     if prepared.notes:
-        log.warning("mantis_runs: run %s recorded with changes: %s", prepared.run_id,
+        log.warning("run %s recorded with changes: %s", prepared.run_id,
                     "; ".join(prepared.notes))
     return True
 
@@ -155,7 +158,8 @@ def _file_id(st: os.stat_result) -> tuple[int, int]:
 
 
 def _open_handles(logdir: str) -> _Handles:
-    if not os.path.isdir(logdir):
+    st = refuse_link(logdir)  # a symlinked runs_log/: refused before anything is made behind it
+    if st is None or not stat.S_ISDIR(st.st_mode):
         makedirs_durable(Path(logdir))
     fd = open_lock_file(Path(logdir) / WRITER_LOCK)
     return _Handles(pid=os.getpid(), lock_fd=fd)
@@ -166,6 +170,7 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
     """Append an already-validated line durably; raises on any failure (nothing half-written)."""
     # Plain strings on this path: pathlib costs more than the syscalls (a cache keeps them).
     logdir, path = _paths(os.fspath(data_dir), prepared.month)
+    deadline = time.monotonic() + lock_timeout  # one deadline for the whole append
     if not _guard.acquire(timeout=lock_timeout):
         raise LockTimeout(f"lock busy for more than {lock_timeout:g}s")
     try:
@@ -176,9 +181,11 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
             _handles[logdir] = h
             while len(_handles) > MAX_OPEN_DATA_DIRS:
                 _handles.pop(next(iter(_handles))).close()
-            acquire(h.lock_fd, True, lock_timeout)
+            _lock(h, logdir, deadline, lock_timeout)
             stale = False
             try:
+                # Every append: runs_log/ may have been replaced by a link since the last one.
+                refuse_link(logdir)
                 cached = _cached_shard(h, path)
                 if cached is None:
                     # Opening the shard afresh: first make sure the lock is still the file on
@@ -206,6 +213,19 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
         raise OSError(f"{logdir}/{WRITER_LOCK} keeps being replaced; row not written")
     finally:
         _guard.release()
+
+
+def _lock(h: _Handles, logdir: str, deadline: float, timeout: float) -> None:
+    """``runs_log/.lock`` exclusively by ``deadline``, queued in the kernel when busy
+    (:func:`~.locks.acquire_queued`). On failure the lock descriptor is no longer ours: the
+    handles are dropped, and the next append opens new ones."""
+    try:
+        acquire_queued(h.lock_fd, deadline, f"{logdir}/{WRITER_LOCK}", timeout)
+    except BaseException:
+        h.lock_fd = -1  # closed already, or by the helper thread that still waits on it
+        h.close()
+        _handles.pop(logdir, None)
+        raise
 
 
 _path_cache: dict[tuple[str, str], tuple[str, str]] = {}
@@ -280,4 +300,4 @@ def _rollback(fd: int, start: int) -> None:
     try:
         os.ftruncate(fd, start)
     except OSError as exc:  # pragma: no cover - the disk is failing twice
-        log.warning("mantis_runs: could not roll back a failed append: %s", exc)
+        log.warning("could not roll back a failed append: %s", exc)

@@ -16,11 +16,11 @@ Facts this relies on are in docs/storage-format.md and the SQL files' headers.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
 
@@ -31,6 +31,7 @@ from ..errors import UsageError
 from ..log import schema
 from ..log.checkpoint import LiveRead
 from ..log.layout import MonthFiles, resolve_data_dir
+from ..log.schema import TERMINAL_STATUSES
 from ..log.timewindow import normalise_status, resolve_since
 from . import plan as planning
 from .plan import CUTOFF_MAX_LAST, MonthSource
@@ -38,7 +39,23 @@ from .result import QUANTILES, BucketStats, StatsResult
 from .sources import live_reads, tail_scratch
 from .whole import may_fit, whole_history
 
-__all__ = ["BucketStats", "StatsQuery", "StatsResult", "stats"]
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+T = TypeVar("T")
+
+__all__ = ["BucketStats", "StatsQuery", "StatsResult", "checked_status", "stats"]
+
+
+def checked_status(status: str | None) -> str | None:
+    """A status filter as every reader takes it: None or "" is every terminal status (None),
+    else one of ``schema.TERMINAL_STATUSES``; anything else is a UsageError naming them (a typo
+    must not read as "no such runs")."""
+    status = normalise_status(status)
+    if status is not None and status not in TERMINAL_STATUSES:
+        known = ", ".join(repr(s) for s in TERMINAL_STATUSES)
+        raise UsageError(f"status must be {known} or '' (every status), got {status!r}")
+    return status
 
 
 @dataclass(frozen=True)
@@ -50,12 +67,21 @@ class StatsQuery:
     since: datetime | None
     status: str | None  # None: every terminal status
     buckets: list[str] | None  # None: every bucket
+    #: Only runs whose winning copy finished before it (None: no upper bound). Like status, it
+    #: applies after dedupe: a later copy of a run moves the whole run past it.
+    before: datetime | None = None
 
     @property
     def common(self) -> dict[str, Any]:
         """The parameters every collecting query binds."""
         since = self.since.isoformat() if self.since is not None else None
         return {"workflow_id": self.workflow_id, "since": since}
+
+    @property
+    def chosen(self) -> dict[str, Any]:
+        """The filters applied to each run's winning copy, after dedupe."""
+        before = self.before.isoformat() if self.before is not None else None
+        return {"status": self.status, "finished_before": before}
 
 
 def stats(
@@ -68,31 +94,43 @@ def stats(
     buckets: Sequence[str] | None = None,
     now: datetime | None = None,
     memory_limit: str | None = None,
+    before: datetime | None = None,
 ) -> StatsResult:
     """p50/p95/p99 per wall-time bucket over the newest ``last`` matching runs of a workflow.
 
-    ``status`` None or "" includes every terminal status. ``since`` is a duration (``7d``), an ISO
-    date/datetime, or a datetime. ``buckets`` restricts the buckets; total_time_s is always there.
-    ``memory_limit`` (a DuckDB limit such as ``"400MB"``) replaces the automatic limits: it is
-    the only one tried.
+    ``status`` None or "" includes every terminal status, else it is "succeeded" or "failed".
+    ``since`` is a duration (``7d``), an ISO date/datetime, or a datetime. ``before`` (a datetime;
+    naive = UTC) keeps only runs that finished before it: the runs that came before a given run
+    (``RunStore.report``'s baseline); undated runs are left out then. ``buckets`` restricts the
+    buckets; total_time_s is always there. ``memory_limit`` (a DuckDB limit such as
+    ``"400MB"``) replaces the automatic limits: it is the only one tried.
     """
     if last < 1:
-        raise UsageError(f"--last must be at least 1, got {last}")
+        raise UsageError(f"last must be at least 1, got {last}")
     base = resolve_data_dir(data_dir)
     query = StatsQuery(workflow_id=workflow_id, last=last, since=resolve_since(since, now),
-                       status=normalise_status(status),
-                       buckets=list(dict.fromkeys(buckets)) if buckets else None)
+                       status=checked_status(status),
+                       buckets=list(dict.fromkeys(buckets)) if buckets else None,
+                       before=resolve_since(before))
+    return collect(base, query, Collector.run, memory_limit=memory_limit)
+
+
+def collect(base: Path, query: StatsQuery, step: Callable[[Collector], T], *,
+            memory_limit: str | None = None) -> T:
+    """``step`` over a Collector of ``query`` on the store ``base``, in one snapshot: with the
+    live shards' checkpoints and tails, and a larger memory limit after running out (unless
+    ``memory_limit`` fixes it)."""
     scratch = tail_scratch()
     months: list[MonthFiles] = []
     try:
         with snapshot(base) as found:
             months = list(found.values())
             live = live_reads(base, months, scratch)
-            limit = memory_limit or planning.initial_limit(months, last)
+            limit = memory_limit or planning.initial_limit(months, query.last)
             while True:
                 con = connect(memory_limit=limit)
                 try:
-                    return Collector(con, query, months, live).run()
+                    return step(Collector(con, query, months, live))
                 except duckdb.OutOfMemoryException:
                     bigger = None if memory_limit else planning.bigger_limit(limit)
                     if bigger is None:
@@ -120,10 +158,29 @@ class Collector:
     _shared: list[int] | None = None
 
     def run(self) -> StatsResult:
+        """The percentiles of the newest --last matching runs."""
+        return self.gather(in_place=True) or self.finish()
+
+    def rows(self) -> pa.Table:
+        """The matching runs themselves (stats_rows), one row per run, oldest first."""
+        self.gather(in_place=False)
+        self.con.execute(load("stats_drop_rivals"), {"workflow_id": self.query.workflow_id})
+        runs = self.count(at_least=None, above=None)[0]
+        if runs > self.query.last:
+            self.con.execute(load("stats_keep_newest"), {"last": self.query.last,
+                                                         **self.query.chosen})
+        return self.con.sql(load("stats_rows"), params=self.query.chosen).to_arrow_table()
+
+    def gather(self, *, in_place: bool) -> StatsResult | None:
+        """Read months newest first until the newest --last runs are decided; with
+        ``in_place``, a whole history whose run_ids never repeat is answered at once (the
+        result), without gathering its rows."""
         q = self.query
         self.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
         todo = planning.plan(self.con, self.months, self.live, q.since)
-        whole = q.last > CUTOFF_MAX_LAST and may_fit(self.con, todo, q)
+        # In place needs every matching row to count; `before` applies after dedupe, so not then.
+        whole = (in_place and q.before is None and q.last > CUTOFF_MAX_LAST
+                 and may_fit(self.con, todo, q))
         got, per_month = 0, 0.0
         while todo:
             take = planning.batch_size(todo, got, per_month, q.last, whole)
@@ -140,7 +197,7 @@ class Collector:
             per_month = max(per_month, (got - before) / len(chunk))
             if horizon.can_stop and decided >= q.last:
                 break
-        return self.finish()
+        return None
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -190,8 +247,7 @@ class Collector:
             remaining = q.last - self.count(at_least=None, above=None)[1]
             if 0 < remaining <= CUTOFF_MAX_LAST:
                 row = self.con.execute(load("stats_cutoff"), {
-                    **q.common, "files": parts, "status": q.status,
-                    "k": 2 * remaining}).fetchone()
+                    **q.common, **q.chosen, "files": parts, "k": 2 * remaining}).fetchone()
                 cutoff = row[0] if row else None
             self.collect_parquet(parts, at_least=cutoff, before=None)
         self.resolve_rivals(parts)
@@ -244,10 +300,10 @@ class Collector:
 
     def count(self, *, at_least: str | None, above: str | None) -> tuple[int, int, int]:
         """(runs, dated, decided) of the workflow with the status, after dedupe (stats_count)."""
-        row = self.con.execute(load("stats_count"), {
-            "workflow_id": self.query.workflow_id, "status": self.query.status,
-            "at_least": at_least, "above": above}).fetchone()
-        return (int(row[0]), int(row[1]), int(row[2])) if row else (0, 0, 0)
+        (row,) = self.con.execute(load("stats_count"), {
+            "workflow_id": self.query.workflow_id, **self.query.chosen,
+            "at_least": at_least, "above": above}).fetchall()  # one row, read to the end
+        return int(row[0]), int(row[1]), int(row[2])
 
     def enough(self, cutoff: str, horizon: planning.Horizon) -> bool:
         """Whether the rows at or after ``cutoff`` already decide the newest --last runs.
@@ -266,9 +322,9 @@ class Collector:
         self.con.execute(load("stats_drop_rivals"), {"workflow_id": q.workflow_id})
         runs = self.count(at_least=None, above=None)[0]
         if runs > q.last:
-            self.con.execute(load("stats_keep_newest"), {"last": q.last, "status": q.status})
+            self.con.execute(load("stats_keep_newest"), {"last": q.last, **q.chosen})
         rows = self.con.execute(load("stats_percentiles"), {
-            "status": q.status, "buckets": q.buckets, "known": list(schema.KNOWN_BUCKETS),
+            **q.chosen, "buckets": q.buckets, "known": list(schema.KNOWN_BUCKETS),
             "quantiles": list(QUANTILES)}).fetchall()
         return self.result(rows, run_count=None)
 

@@ -40,6 +40,8 @@ class StatsResult:
 
 
     def to_json(self) -> dict[str, Any]:
+        from ..log.record import format_timestamp
+
         percentiles = {b.bucket: b.as_dict() for b in self.buckets}
         percentiles[schema.TOTAL_BUCKET] = self.total.as_dict()
         return {
@@ -47,7 +49,8 @@ class StatsResult:
             "run_count": self.run_count,
             "status": self.status,
             "last": self.last,
-            "since": None if self.since is None else self.since.isoformat(),
+            # the log's UTC text (…Z), as `list --json` and `show --json` write instants
+            "since": None if self.since is None else format_timestamp(self.since),
             "percentiles": percentiles,
             "skipped_lines": dict(self.skipped_lines),
         }

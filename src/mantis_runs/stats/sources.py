@@ -2,51 +2,32 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from ..db.connection import private_temp_dir
+from ..db.verified import remembered_content_ok
 from ..log.checkpoint import LiveRead, open_live
+from ..log.integrity import check_parts
 from ..log.layout import MonthFiles
 
 TAIL_PREFIX = "mantis-tail-"
 
 
 def tail_scratch() -> Path:
-    """A new private folder for copies of shard tails, named after this process; folders left
-    by processes that no longer exist (killed readers) are removed first."""
-    tmp = Path(tempfile.gettempdir())
-    with contextlib.suppress(OSError):
-        for entry in os.scandir(tmp):
-            name = entry.name
-            if not name.startswith(TAIL_PREFIX):
-                continue
-            pid = name[len(TAIL_PREFIX):].split("-", 1)[0]
-            if (pid.isdigit() and not _alive(int(pid))
-                    and entry.is_dir(follow_symlinks=False)
-                    and entry.stat(follow_symlinks=False).st_uid == os.getuid()):
-                shutil.rmtree(entry.path, ignore_errors=True)
-    return Path(tempfile.mkdtemp(prefix=f"{TAIL_PREFIX}{os.getpid()}-", dir=tmp))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    """A new private folder for copies of shard tails, named after this process (mode 0700, a
+    name nobody can create first); folders left by processes that no longer exist (killed
+    readers) are removed first."""
+    return private_temp_dir(TAIL_PREFIX)
 
 
 def live_reads(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, LiveRead]:
-    """For each live shard among ``months`` with a valid checkpoint: its checkpoint and tail."""
+    """For each live shard among ``months`` with a valid checkpoint: its checkpoint and tail.
+    A checkpoint whose Parquet file does not match its checksum is not valid (db/verified.py:
+    every byte is checked the first time a reader meets the file)."""
     found: dict[Path, LiveRead] = {}
     for mf in months:
         if mf.live is not None:
-            lr = open_live(base, mf.month, mf.live, scratch)
+            lr = open_live(base, mf.month, mf.live, scratch, remembered_content_ok)
             if lr is not None:
                 found[mf.live] = lr
     return found
@@ -54,7 +35,12 @@ def live_reads(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path
 
 def month_sources(mf: MonthFiles, live: dict[Path, LiveRead]) -> tuple[list[Path], list[Path]]:
     """The JSONL and Parquet files that hold a month's rows, each row in exactly one of them:
-    a live shard with a checkpoint is read as the checkpoint plus a copy of its tail."""
+    a live shard with a checkpoint is read as the checkpoint plus a copy of its tail.
+
+    Each compacted part is checked against its checksum first, by size and footer
+    (log/integrity.py): a damaged one is :class:`~mantis_runs.log.integrity.Damaged`, one line
+    naming it, rather than a wrong answer or a month left out by a footer that lies."""
+    check_parts(mf.parts)
     jsonl: list[Path] = []
     parts = list(mf.parts)
     for p in mf.jsonl:

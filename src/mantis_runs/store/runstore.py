@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,18 +20,31 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
 import duckdb
 
 from ..db import views
-from ..db.connection import VIEW_MEMORY_LIMIT, PathLike, connect, query_failed, snapshot
+from ..db.cache import cache_root
+from ..db.connection import (
+    VIEW_MEMORY_LIMIT,
+    PathLike,
+    check_read_only,
+    connect,
+    lock_down,
+    query_failed,
+    snapshot,
+)
 from ..db.sqlfiles import load
 from ..errors import NotFound, UsageError
+from ..log.integrity import check_parts
 from ..log.layout import MonthFiles, resolve_data_dir
 from ..log.record import format_timestamp
-from ..log.timewindow import normalise_status, resolve_since
+from ..log.timewindow import resolve_since
 from ..messages import skipped_lines
 from ..stats import plan as planning
-from ..stats.engine import StatsResult, stats
+from ..stats.engine import StatsResult, checked_status, stats
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
+
+    from ..analysis.compare import CompareResult
+    from ..analysis.verdicts import Options
 
 log = logging.getLogger("mantis_runs")
 
@@ -85,7 +99,7 @@ class RunReport:
     run: RunRow
     buckets: list[BucketLine]  # largest first
     unaccounted_s: float | None  # total_time_s minus the sum of buckets, when positive
-    baseline: StatsResult | None  # recent succeeded runs of the same workflow
+    baseline: StatsResult | None  # the workflow's succeeded runs that finished before it
     cost_total: float | None
 
     def to_json(self) -> dict[str, Any]:
@@ -142,14 +156,16 @@ class RunStore:
     # -- connections ---------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self, months: Iterable[str] | None = None) -> Iterator[
-            tuple[duckdb.DuckDBPyConnection, dict[str, MonthFiles]]]:
+    def _reading(self, months: Iterable[str] | None = None, *, lossless: bool = False
+                 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, MonthFiles]]]:
         """A connection with the views over ``months`` (default: all), under the publish lock;
-        with every month of the snapshot, by name."""
+        with every month of the snapshot, by name. ``lossless``: DuckDB types that Arrow has
+        no exact type for (UHUGEINT, TIMETZ, BIT) reach Arrow as extension types."""
         with snapshot(self.data_dir) as found:
+            check_parts([p for mf in found.values() for p in mf.parts])
             chosen = list(found.values()) if months is None else [
                 found[m] for m in months if m in found]
-            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
+            con = _locked_connection(found, lossless=lossless)
             try:
                 views.install(con, chosen)
                 yield con, found
@@ -161,27 +177,43 @@ class RunStore:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs`` and
         ``runs_bad_lines`` defined over every month as of now (a snapshot: after a compaction or
-        a new month, ask again)."""
+        a new month, ask again). Locked down as ``sql()`` is: it reads only the snapshot's
+        files, creates none, and its settings are fixed; your statements are yours, not checked
+        (docs/sql.md)."""
         with snapshot(self.data_dir) as found:
-            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
-            views.install(con, found.values())
+            check_parts([p for mf in found.values() for p in mf.parts])
+            con = _locked_connection(found)
+            try:
+                views.install(con, found.values())
+            except BaseException:
+                con.close()
+                raise
             return con
 
     def relation(self) -> duckdb.DuckDBPyRelation:
-        """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``."""
+        """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``
+        (on a ``connect()`` connection)."""
         return self.connect().sql(load("runs_all"))
 
     def sql(self, query: str) -> pa.Table:
-        """Run one SQL query over the views; the result as an Arrow table."""
+        """Run one read-only SQL query over the views; the result as an Arrow table."""
         return self.query(query).table
 
-    def query(self, query: str) -> QueryResult:
-        """``sql()`` plus the names of the result's JSON columns (Arrow sees them as text)."""
-        with self._reading() as (con, _):
-            statements = len(con.extract_statements(query))  # parser errors surface here
-            if statements > 1:  # DuckDB would run them all and return only the last result
-                raise UsageError(f"one SQL statement at a time, got {statements} (for scripts, "
-                                 "use `mantis runs shell` or the SQL of `mantis runs views`)")
+    def query(self, query: str, *, lossless: bool = False) -> QueryResult:
+        """``sql()`` plus the names of the result's JSON columns (Arrow sees them as text).
+
+        One query (SELECT, FROM, WITH, VALUES, DESCRIBE, SUMMARIZE, SHOW, CALL, EXPLAIN): any
+        other statement is a ``UsageError``, and the query reads no file but the store's and
+        writes none (docs/sql.md). ``lossless`` keeps the values Arrow has no exact type for
+        (UHUGEINT, TIMETZ, BIT) as DuckDB's Arrow extension types (for rendering them)."""
+        with self._reading(lossless=lossless) as (con, _):
+            statements = con.extract_statements(query)  # parser errors surface here
+            if len(statements) > 1:  # DuckDB would run them all and return only the last result
+                raise UsageError(f"one SQL statement at a time, got {len(statements)} (for "
+                                 "scripts, use `mantis runs shell` or the SQL of `mantis runs "
+                                 "views`)")
+            if statements:
+                check_read_only(con, statements[0])
             self._warn_bad_lines(con)
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
@@ -189,6 +221,16 @@ class RunStore:
             json_columns = [name for name, t in zip(rel.columns, rel.types, strict=True)
                             if str(t) == "JSON"]
             return QueryResult(rel.to_arrow_table(), json_columns)
+
+    def check_output(self, path: PathLike) -> None:
+        """Raise ``UsageError`` when a result written to ``path`` would land inside the data
+        dir or mantis's cache folder (the views' placeholders): a result file must never
+        replace or add to what the store reads. Symbolic links are followed."""
+        target = Path(os.path.realpath(path))
+        for root, what in ((self.data_dir, "the data dir"), (cache_root(), "mantis's cache")):
+            real = Path(os.path.realpath(root))
+            if target == real or real in target.parents:
+                raise UsageError(f"{path} is inside {what} ({root}): write results elsewhere")
 
     def bad_lines(self) -> dict[str, int]:
         """Malformed lines per JSONL shard."""
@@ -217,7 +259,8 @@ class RunStore:
              arrow: bool = False) -> list[RunRow] | pa.Table:
         """Runs newest first (finished_at, then run_id), with the CLI's filters.
 
-        ``last`` None means all; ``status`` None or "" means every status.
+        ``last`` None means all, else at least 1; ``status`` None or "" means every status, else
+        "succeeded" or "failed" (anything else is a ``UsageError``).
         """
         table, bad = self._runs(workflow_id, last=last, since=since, status=status)
         _warn(bad)
@@ -234,9 +277,9 @@ class RunStore:
         the newest runs are the same as over the whole store.
         """
         if last is not None and last < 1:
-            raise UsageError(f"--last must be at least 1, got {last}")
+            raise UsageError(f"last must be at least 1, got {last}")
         since_dt = resolve_since(since)
-        params = {"workflow_id": workflow_id, "status": normalise_status(status),
+        params = {"workflow_id": workflow_id, "status": checked_status(status),
                   "since": since_dt.isoformat() if since_dt else None, "limit": last}
         with self._reading([]) as (con, found):
             todo = planning.plan(con, list(found.values()), {}, since_dt)
@@ -291,20 +334,44 @@ class RunStore:
         _warn(result.skipped_lines)
         return result
 
+    def compare(self, workflow_id: str, *, baseline: str = "35d..7d", current: str = "7d",
+                baseline_filters: Mapping[str, str] | None = None,
+                current_filters: Mapping[str, str] | None = None,
+                status: str | None = "succeeded", buckets: Sequence[str] | None = None,
+                options: Options | None = None) -> CompareResult:
+        """Regression verdicts of ``workflow_id``, the current window against the baseline;
+        the same as ``mantis runs compare`` (numpy and scipy's tests, see docs/compare.md)."""
+        from ..analysis.compare import compare
+
+        return compare(workflow_id, data_dir=self.data_dir, baseline=baseline, current=current,
+                       baseline_filters=baseline_filters, current_filters=current_filters,
+                       status=status, buckets=buckets, options=options)
+
     def report(self, run_id: str | None = None, *, baseline_runs: int = 100) -> RunReport:
-        """A post-mortem of ``run_id`` (default: the newest run) against its workflow's newest
-        ``baseline_runs`` succeeded runs."""
+        """A post-mortem of ``run_id`` (default: the newest run) against the newest
+        ``baseline_runs`` succeeded runs of its workflow that finished before it (so never the
+        run itself, nor runs that came after it; for a run with no finished_at, which ranks after
+        every dated run, the workflow's newest runs).
+
+        The report holds numbers only: a bucket, cost or total that is not a finite number (null,
+        text or NaN in a hand-written line) is left out of the report's copy of the row, of its
+        buckets and of ``cost_total``, as ``stats`` leaves it out of its samples (``get()``
+        returns the row as stored)."""
+        if baseline_runs < 1:
+            raise UsageError(f"baseline_runs must be at least 1, got {baseline_runs}")
         # One warning for the whole report: the run's months and the baseline's may overlap.
         if run_id is not None:
-            run, bad = self._get(run_id)
+            found, bad = self._get(run_id)
         else:
             table, bad = self._runs(None, last=1, since=None, status=None)
-            run = _rows(table)[0] if table.num_rows else None
-        if run is None:
+            found = _rows(table)[0] if table.num_rows else None
+        if found is None:
             _warn(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
-        base = (stats(run["workflow_id"], data_dir=self.data_dir, last=baseline_runs)
+        run = _numbers_only(found)
+        base = (stats(run["workflow_id"], data_dir=self.data_dir, last=baseline_runs,
+                      before=run["finished_at"])
                 if run["workflow_id"] else None)
         for shard, n in (base.skipped_lines if base else {}).items():
             bad[shard] = max(n, bad.get(shard, 0))  # the same shard read twice counts once
@@ -325,6 +392,53 @@ class RunStore:
         costs = run["cost_breakdown"] or {}
         return RunReport(run=run, buckets=lines, unaccounted_s=unaccounted, baseline=base,
                          cost_total=sum(costs.values()) if costs else None)
+
+    # -- workflows -----------------------------------------------------------------------------
+
+    def workflows(self) -> list[str]:
+        """The workflow ids of the store's runs (each run's winning copy), sorted."""
+        with self._reading() as (con, _):
+            return [str(r[0]) for r in con.execute(load("workflows_select")).fetchall()]
+
+    def similar_workflows(self, workflow_id: str, *, n: int = 3) -> list[str]:
+        """For a ``workflow_id`` no run has: up to ``n`` workflow ids of the store that look like
+        it, closest first (a hint for a typo). Empty when some run has it, or none is close."""
+        import difflib
+
+        known = self.workflows()
+        if workflow_id in known:
+            return []
+        return difflib.get_close_matches(workflow_id, known, n=n)
+
+
+def _numbers_only(run: RunRow) -> RunRow:
+    """``run`` with only finite numbers in its breakdowns and total_time_s: the entries that are
+    not (None from null or text, NaN, infinities) are left out, a total that is not is None."""
+    from ..log.record import _finite_number as finite  # the writer's rule of a number
+
+    clean = run.copy()
+    for key in ("wall_time_breakdown", "cost_breakdown"):
+        values = run[key]
+        if values is not None:
+            clean[key] = {k: float(v) for k, v in values.items() if finite(v)}
+    if not finite(run["total_time_s"]):
+        clean["total_time_s"] = None
+    return clean
+
+
+def _locked_connection(found: dict[str, MonthFiles], *,
+                       lossless: bool = False) -> duckdb.DuckDBPyConnection:
+    """A connection for the views that reads only the files of the snapshot ``found`` (and the
+    views' placeholders), creates none and has its settings fixed (``lock_down``)."""
+    con = connect(memory_limit=VIEW_MEMORY_LIMIT)
+    try:
+        if lossless:  # before lock_down: no setting changes after it
+            con.execute("SET arrow_lossless_conversion = true")
+        lock_down(con, views.readable(found.values()))
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 def _decided(table: pa.Table, last: int, horizon: planning.Horizon) -> bool:

@@ -8,7 +8,7 @@ from enum import Enum
 from pathlib import Path
 
 from ..db.connection import PathLike
-from ..errors import MantisError
+from ..errors import MantisError, NoDataDir, NoRunLog
 from .runstore import RunRow, RunStore
 
 
@@ -33,8 +33,10 @@ class WatchResult:
 
 def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float = 2.0,
               timeout: float | None = None) -> WatchResult:
-    """Poll every ``interval`` seconds until ``run_id`` has a row, the data dir cannot be read,
-    or ``timeout`` seconds (None: never) have passed."""
+    """Poll every ``interval`` seconds until ``run_id`` has a row, the data dir cannot be read
+    (one that does not exist is an error; one that holds no run log yet is waited for), or
+    ``timeout`` seconds (None or ``math.inf``: never) have passed. (The CLI refuses ``nan`` and
+    an interval over a day; ``time.sleep`` cannot take one over about 292 years.)"""
     store = RunStore(data_dir)
     deadline = None if timeout is None else time.monotonic() + timeout
 
@@ -45,6 +47,10 @@ def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float 
     while True:
         try:
             row = store.get(run_id, warn=False)  # no malformed-line warning on every poll
+        except NoDataDir as exc:  # a mistyped path: waiting would be forever
+            return result(WatchOutcome.UNREADABLE, error=str(exc))
+        except NoRunLog:
+            row = None  # not yet: the writer creates the log with the first row
         except (MantisError, OSError) as exc:
             return result(WatchOutcome.UNREADABLE, error=str(exc))
         if row is not None:

@@ -3,8 +3,9 @@
 -- placeholder Parquet file when there is none).
 -- Rows of the result:
 --   total_row = 1: shard_lines = the shard's non-blank lines (blank lines are no row anywhere);
---   run_id NULL:   shard_lines = the shard's bad lines (unparseable, not an object, no run_id:
---                  the rule of the stats reader, which reads run_id the same way);
+--   run_id NULL:   shard_lines = the shard's bad lines (unparseable, not an object, no run_id
+--                  or an empty one: mantis_bad_line's rule, and the stats reader's, which reads
+--                  run_id the same way);
 --   otherwise:     a run_id present more than once across the shard and the current part.
 -- Only the run_id column is read, so this is the cheapest pass; the GROUP BY spills to the
 -- scratch directory beyond the memory limit.
@@ -14,7 +15,7 @@ SELECT grouping(run_id) AS total_row,
        count(*) FILTER (WHERE src = 0) AS shard_lines,
        count(*) AS copies
 FROM (
-    SELECT 0 AS src, run_id
+    SELECT 0 AS src, nullif(run_id, '') AS run_id  -- "" is no run_id (mantis_bad_line)
     FROM read_json($files, format = 'newline_delimited', records = true,
                    columns = {run_id: 'VARCHAR'}, ignore_errors = true)
     UNION ALL

@@ -12,6 +12,8 @@
 --   known - the nine known buckets as a struct of DOUBLEs (json_transform structure $known_struct);
 --   other - a MAP holding at least the entries with other names (NULL when there are none).
 -- `step` numbers the collection steps; `jsonl` marks rows read from JSONL (see stats_rivals).
+-- The run's attributes (model, plan_signature, profile_id, tenant_id) are kept for the
+-- workflow's rows, for readers that narrow or group by them (compare).
 -- Parameters: $known_struct.
 CREATE OR REPLACE TEMP TABLE mantis_candidates AS
 SELECT
@@ -23,6 +25,10 @@ SELECT
     NULL::DOUBLE AS total_time_s,
     json_transform('{}', $known_struct) AS known,  -- (a NULL argument would give type NULL)
     NULL::MAP(VARCHAR, DOUBLE) AS other,
+    NULL::VARCHAR AS model,
+    NULL::VARCHAR AS plan_signature,
+    NULL::VARCHAR AS profile_id,
+    NULL::VARCHAR AS tenant_id,
     NULL::INTEGER AS step,
     NULL::BOOLEAN AS jsonl
 LIMIT 0;

@@ -7,13 +7,15 @@
 -- Status is filtered after dedupe.
 -- Bad lines come back from ignore_errors as all-NULL rows; they are kept (run_id IS NULL), with
 -- their shard in `source`, so the caller can count them per shard (good rows need no source).
+-- A line whose run_id is "" is a bad line too (mantis_bad_line's rule): its run_id becomes NULL,
+-- so the steps after this one leave it out, and stats_skipped counts it.
 -- The breakdown is read as JSON text (DuckDB 2.0 parses it much faster than MAP) and turned into
 -- the known-bucket struct; only rows with other bucket names pay for a MAP, built with the same
 -- lenient casts as the struct (a value that is not a number is NULL, not a failed row).
-INSERT INTO mantis_candidates
+INSERT INTO mantis_candidates BY NAME
 SELECT
-    CASE WHEN run_id IS NULL THEN filename END AS source,
-    run_id,
+    CASE WHEN nullif(run_id, '') IS NULL THEN filename END AS source,
+    nullif(run_id, '') AS run_id,
     workflow_id,
     status,
     finished_at,
@@ -23,6 +25,10 @@ SELECT
     CASE WHEN workflow_id = $workflow_id
           AND NOT list_has_all($known, json_keys(wall_time_breakdown))
          THEN json_transform(wall_time_breakdown, '"MAP(VARCHAR, DOUBLE)"') END AS other,
+    CASE WHEN workflow_id = $workflow_id THEN model END AS model,
+    CASE WHEN workflow_id = $workflow_id THEN plan_signature END AS plan_signature,
+    CASE WHEN workflow_id = $workflow_id THEN profile_id END AS profile_id,
+    CASE WHEN workflow_id = $workflow_id THEN tenant_id END AS tenant_id,
     $step AS step,
     true AS jsonl
 FROM read_json(
@@ -32,6 +38,6 @@ FROM read_json(
     columns = $columns,
     ignore_errors = true
 )
-WHERE run_id IS NULL
+WHERE nullif(run_id, '') IS NULL
    OR $since IS NULL
    OR finished_at >= CAST($since AS TIMESTAMPTZ);

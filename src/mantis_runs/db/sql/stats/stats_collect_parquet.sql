@@ -7,7 +7,7 @@
 --   $before   - only rows with finished_at < it or NULL (the rest, when the first set was short).
 -- Parquet files hold only good rows, so nothing here is counted as skipped. Rows are grouped by
 -- workflow, so the workflow filter skips most other workflows' row groups undecoded.
-INSERT INTO mantis_candidates
+INSERT INTO mantis_candidates BY NAME
 SELECT
     NULL AS source,
     run_id,
@@ -17,6 +17,10 @@ SELECT
     mantis_finite(total_time_s) AS total_time_s,
     wall_time_breakdown AS known,
     wall_time_breakdown_other AS other,
+    model,
+    plan_signature,
+    profile_id,
+    tenant_id,
     $step AS step,
     false AS jsonl
 FROM read_parquet($files)

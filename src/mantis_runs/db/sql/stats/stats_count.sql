@@ -1,6 +1,7 @@
 -- stats_count: the workflow's runs with status $status (NULL = any) in mantis_candidates so far,
 -- after stats_dedupe has left one copy per run_id (rivals of other workflows are not counted).
--- Only runs with finished_at >= $at_least (text, as from stats_cutoff) are counted unless NULL.
+-- Only runs with finished_at >= $at_least (text, as from stats_cutoff) are counted unless NULL,
+-- and only runs finished before $finished_before (ISO text) unless NULL.
 -- `runs` counts them all; `dated` those with a finished_at (only hand-written lines lack one,
 -- and such runs rank after every dated run); `decided` those newer than $above (text; NULL:
 -- every dated run): the latest finished_at any unread file may hold. Rows of unread files are
@@ -15,4 +16,5 @@ FROM mantis_candidates
 WHERE run_id IS NOT NULL
   AND workflow_id = $workflow_id
   AND ($status IS NULL OR status = $status)
+  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
   AND ($at_least IS NULL OR finished_at >= CAST($at_least AS TIMESTAMPTZ));

@@ -1,9 +1,10 @@
 -- stats_cutoff: a finished_at at or after which the newest runs of a month probably all lie.
 -- The $k-th newest finished_at among the rows of the Parquet files $files that match the
--- workflow, since and status filters (before run_ids are deduplicated); a streaming top-k over
--- three narrow columns, so no run_id or breakdown is read. `cutoff` is NULL when fewer than $k
--- rows match. The caller collects only rows at or after the cutoff, then checks that enough runs
--- remain after dedupe (see query.py); otherwise it collects the rest.
+-- workflow, since, status and $finished_before filters (before run_ids are deduplicated); a
+-- streaming top-k over three narrow columns, so no run_id or breakdown is read. `cutoff` is NULL
+-- when fewer than $k rows match. The caller collects only rows at or after the cutoff (later
+-- copies included), then checks that enough runs remain after dedupe (see query.py); otherwise
+-- it collects the rest.
 -- The cutoff is returned as text (exact to the microsecond; the session time zone is UTC).
 SELECT CAST(min(finished_at) AS VARCHAR) AS cutoff
 FROM (
@@ -12,6 +13,7 @@ FROM (
     WHERE workflow_id = $workflow_id
       AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
       AND ($status IS NULL OR status = $status)
+      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
       AND finished_at IS NOT NULL
     ORDER BY finished_at DESC
     LIMIT $k

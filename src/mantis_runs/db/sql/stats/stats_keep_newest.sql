@@ -2,7 +2,8 @@
 -- the newest $last of them (mantis_newest_key), so the
 -- percentile query needs no sort. Only the two sort keys and the rowid are ordered, not the
 -- breakdowns. Malformed-line rows (run_id IS NULL) stay: they are counted per shard afterwards.
--- Parameters: $last (BIGINT), $status (NULL = any).
+-- Parameters: $last (BIGINT), $status (NULL = any), $finished_before (ISO text; NULL = no upper
+-- bound: only runs finished before it are kept).
 DELETE FROM mantis_candidates
 WHERE run_id IS NOT NULL
   AND rowid NOT IN (
@@ -10,6 +11,7 @@ WHERE run_id IS NOT NULL
       FROM mantis_candidates
       WHERE run_id IS NOT NULL
         AND ($status IS NULL OR status = $status)
+        AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
       ORDER BY mantis_newest_key(finished_at, run_id) DESC
       LIMIT $last
   );

@@ -1,7 +1,9 @@
 -- stats_percentiles: p50/p95/p99 per wall-time bucket and for total_time_s over the runs in
--- mantis_candidates with status $status: by now the newest --last of them (stats_keep_newest).
--- Parameters: $status (NULL = any), $buckets (VARCHAR[] or NULL = all), $known (the names of the
---             known buckets: the fields of `known`), $quantiles (the reported fractions).
+-- mantis_candidates with status $status, finished before $finished_before (ISO text; NULL: no
+-- upper bound): by now the newest --last of them (stats_keep_newest).
+-- Parameters: $status (NULL = any), $finished_before, $buckets (VARCHAR[] or NULL = all),
+--             $known (the names of the known buckets: the fields of `known`), $quantiles (the
+--             reported fractions).
 -- * A run_id appears once here: stats_dedupe has removed extra copies when there were any.
 -- * Percentiles are numpy's default (linear interpolation between closest ranks), bit for bit,
 --   through the mantis_quantile_sorted macro over each sorted sample of finite DOUBLEs.
@@ -17,6 +19,7 @@ WITH newest AS (
     FROM mantis_candidates
     WHERE run_id IS NOT NULL
       AND ($status IS NULL OR status = $status)
+      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
 ),
 known_entries AS (
     -- one column per known bucket, then one row per non-NULL value (UNPIVOT drops NULLs)

@@ -7,9 +7,9 @@
 -- they lose to every copy the since filter keeps (mantis_copy_key ranks by finished_at first).
 -- Parameters: $files, $workflow_id, $since, $step (for the new rows), $min_step (only runs
 -- gathered at that step or later; NULL: every run), $shared, $lo and $hi (stats_rival_range).
-INSERT INTO mantis_candidates
-SELECT NULL, run_id, workflow_id, status, finished_at, mantis_finite(total_time_s), NULL, NULL,
-       $step, false
+INSERT INTO mantis_candidates BY NAME
+SELECT run_id, workflow_id, status, finished_at, mantis_finite(total_time_s) AS total_time_s,
+       $step AS step, false AS jsonl
 FROM read_parquet($files)
 WHERE workflow_id IS DISTINCT FROM $workflow_id
   AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))

@@ -1,0 +1,67 @@
+"""The text primitives every renderer uses: tables, seconds, visible text, warnings.
+
+Text output is for a terminal: stored text goes through :func:`visible`, so control characters
+arrive as escapes and never act, and columns are measured in terminal cells (wcwidth).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+RULE = "─"
+
+
+def tabulate(*args: Any, **kwargs: Any) -> str:
+    """tabulate.tabulate, imported when a table is drawn (``--json`` output never needs it)."""
+    from tabulate import tabulate as draw
+
+    return str(draw(*args, **kwargs))
+
+
+def seconds(v: float | None) -> str:
+    """``12.3s``, ``0.500s``; ``—`` where there is no duration: none, or a number that is not
+    finite (NaN, an infinity in a hand-written line), which counts as none everywhere (stats
+    leave it out, ``show`` and ``report`` too), so ``list`` prints ``—`` as they do. ``mantis runs
+    sql`` shows the stored value."""
+    if v is None or not math.isfinite(v):
+        return "—"
+    return f"{v:.1f}s" if abs(v) >= 1 else f"{v:.3f}s"
+
+
+#: C0 controls, DEL and C1 controls: a terminal acts on them (cursor moves, window titles...).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and \n kept
+_SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def visible(text: str, *, keep_lines: bool = False) -> str:
+    """``text`` safe for a terminal: each control character (C0, DEL, C1) as an escape, ``\\t``,
+    ``\\n``, ``\\r`` or ``\\x1b``, so that stored text shows what it holds instead of acting;
+    ``keep_lines`` keeps tabs and line feeds (CSV quotes them). Everything else, backslashes
+    included, is unchanged: JSON output has the exact text."""
+    pattern = _CONTROL_BUT_LINES if keep_lines else _CONTROL
+    return pattern.sub(lambda m: _SHORT_ESCAPES.get(m[0]) or f"\\x{ord(m[0]):02x}", text)
+
+
+def _width(text: str) -> int:
+    """Terminal cells that ``text`` (already :func:`visible`) takes: 2 for CJK and most emoji.
+    Measured by wcwidth, as tabulate measures cells when wcwidth is installed (else both count
+    characters)."""
+    try:
+        from wcwidth import wcswidth
+    except ImportError:  # pragma: no cover - wcwidth is a dependency
+        return len(text)
+    cells = wcswidth(text)
+    return len(text) if cells < 0 else cells
+
+
+def _pad(text: str, width: int) -> str:
+    """``text`` left-aligned in ``width`` terminal cells."""
+    return text + " " * max(width - _width(text), 0)
+
+
+def warning(text: str) -> str:
+    """A warning line on stderr (the CLI's log records are printed the same way)."""
+    return f"warning: {text}"
