@@ -57,8 +57,8 @@ class Sample:
     days: Sequence[Floats] = ()
 
     @classmethod
-    def of(cls, values: Sequence[float] | Floats, days: Sequence[Sequence[float]] = ()
-           ) -> Sample:
+    def of(cls, values: Sequence[float] | Floats,
+           days: Sequence[Sequence[float]] | Sequence[Floats] = ()) -> Sample:
         arr = np.sort(np.asarray(values, dtype=np.float64))
         return cls(arr, tuple(np.asarray(d, dtype=np.float64) for d in days))
 
@@ -88,11 +88,12 @@ class MetricVerdict:
 
     @property
     def p_value(self) -> float | None:
-        """The adjusted p-value behind the verdict (the smallest of the relevant side)."""
-        side = [q.p_faster if self.verdict == IMPROVED else q.p_slower
-                for q in (self.p50, self.p95)]
-        found = [p for p in side if p is not None]
-        return min(found) if found else None
+        """The adjusted p-value behind the verdict: for each tested percentile, that of the
+        direction it moved in (faster when its ratio is below 1); the smallest of them."""
+        found = [q.p_faster if (q.ratio is not None and q.ratio < 1.0) else q.p_slower
+                 for q in (self.p50, self.p95)]
+        tested = [p for p in found if p is not None]
+        return min(tested) if tested else None
 
 
 @dataclass

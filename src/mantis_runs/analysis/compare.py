@@ -1,0 +1,180 @@
+"""`compare`: which metric of a workflow regressed between a baseline and a current window.
+
+The runs of both windows are read once (:mod:`mantis_runs.analysis.runs`), split by window and
+attribute filters, and every metric (total_time_s, then each bucket) gets a verdict
+(:mod:`mantis_runs.analysis.verdicts`). Failed runs never enter the percentiles of succeeded
+ones; the failure rate of each window is reported beside them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from ..db.connection import PathLike
+from ..errors import UsageError
+from ..log import schema
+from ..log.record import format_timestamp
+from .runs import ATTRIBUTES, WindowRuns, read_runs
+from .significance import Floats
+from .verdicts import REGRESSED, TOO_FEW, MetricVerdict, Options, Sample, decide
+
+#: Exit statuses of `mantis runs compare` (and CompareResult.exit_code).
+NO_REGRESSION, REGRESSION, NOT_ENOUGH = 0, 1, 2
+#: Day-to-day noise (tau, log scale) above which a warning suggests --block day.
+DAY_NOISE_WARN = 0.10
+
+
+@dataclass(frozen=True)
+class Window:
+    """One side of a comparison: [start, end) and the attribute values it is narrowed to."""
+
+    start: datetime
+    end: datetime
+    filters: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": format_timestamp(self.start), "end": format_timestamp(self.end),
+                "filters": dict(self.filters)}
+
+
+@dataclass(frozen=True)
+class FailureRate:
+    failed: int
+    terminal: int  # succeeded + failed runs in the window (every status is terminal)
+
+    @property
+    def rate(self) -> float | None:
+        return self.failed / self.terminal if self.terminal else None
+
+
+@dataclass(frozen=True)
+class CompareResult:
+    workflow_id: str
+    status: str | None
+    baseline: Window
+    current: Window
+    metrics: list[MetricVerdict]  # total_time_s first, then worst verdict first
+    failures: tuple[FailureRate, FailureRate]  # baseline, current
+    mde_p50: float | None  # smallest p50 ratio of total_time_s detectable at these n
+    mde_p95: float | None
+    day_noise: float | None  # tau of the baseline's daily medians (log scale)
+    options: Options
+
+    @property
+    def total(self) -> MetricVerdict:
+        return next(m for m in self.metrics if m.metric == schema.TOTAL_BUCKET)
+
+    @property
+    def exit_code(self) -> int:
+        if self.total.verdict == TOO_FEW:
+            return NOT_ENOUGH
+        return REGRESSION if any(m.verdict == REGRESSED for m in self.metrics) else NO_REGRESSION
+
+    @property
+    def noisy_days(self) -> bool:
+        return (not self.options.block_days and self.day_noise is not None
+                and self.day_noise >= DAY_NOISE_WARN)
+
+    def to_json(self) -> dict[str, Any]:
+        def metric(m: MetricVerdict) -> dict[str, Any]:
+            out = asdict(m)
+            out["p_value"] = m.p_value
+            return out
+
+        return {
+            "workflow_id": self.workflow_id, "status": self.status,
+            "baseline": self.baseline.to_json(), "current": self.current.to_json(),
+            "metrics": [metric(m) for m in self.metrics],
+            "failures": [{"failed": f.failed, "terminal": f.terminal, "rate": f.rate}
+                         for f in self.failures],
+            "mde_p50": self.mde_p50, "mde_p95": self.mde_p95, "day_noise": self.day_noise,
+            "noisy_days": self.noisy_days, "exit_code": self.exit_code,
+            "options": asdict(self.options),
+        }
+
+
+def metric_samples(base: WindowRuns, cur: WindowRuns, status: str | None,
+                   buckets: Sequence[str] | None) -> dict[str, tuple[Sample, Sample]]:
+    """Each metric's finite values on both sides, with the same values grouped by UTC day:
+    total_time_s, then every bucket either side has (or those asked for)."""
+    names = list(buckets) if buckets else sorted(set(base.buckets) | set(cur.buckets))
+    out: dict[str, tuple[Sample, Sample]] = {}
+    for name in [schema.TOTAL_BUCKET, *[n for n in names if n != schema.TOTAL_BUCKET]]:
+        out[name] = (_sample(base, name, status), _sample(cur, name, status))
+    return out
+
+
+def _sample(side: WindowRuns, metric: str, status: str | None) -> Sample:
+    values = side.metric(metric)
+    keep = np.isfinite(values) & side.with_status(status)
+    kept, days = values[keep], side.day[keep]  # oldest first, so each day's runs are adjacent
+    by_day: list[Floats] = np.split(kept, np.flatnonzero(np.diff(days)) + 1) if kept.size else []
+    return Sample.of(kept, by_day)
+
+
+def judge(workflow_id: str, status: str | None, baseline: Window, current: Window,
+          base: WindowRuns, cur: WindowRuns, buckets: Sequence[str] | None,
+          opts: Options) -> CompareResult:
+    """The comparison of two windows' runs (already read and narrowed)."""
+    verdicts, diag = decide(metric_samples(base, cur, status, buckets), opts)
+    return CompareResult(
+        workflow_id=workflow_id, status=status, baseline=baseline, current=current,
+        metrics=verdicts, failures=(base.failure_rate(), cur.failure_rate()),
+        mde_p50=diag["mde_p50"], mde_p95=diag["mde_p95"], day_noise=diag["day_noise"],
+        options=opts)
+
+
+def compare(
+    workflow_id: str,
+    *,
+    data_dir: PathLike | None = None,
+    baseline: str = "35d..7d",
+    current: str = "7d",
+    baseline_filters: Mapping[str, str] | None = None,
+    current_filters: Mapping[str, str] | None = None,
+    status: str | None = "succeeded",
+    buckets: Sequence[str] | None = None,
+    options: Options | None = None,
+    now: datetime | None = None,
+) -> CompareResult:
+    """Verdicts for every metric of ``workflow_id`` between two windows (``7d``, ``35d..7d``,
+    ISO dates ``2026-11-01..2026-11-08``), each optionally narrowed to attribute values
+    (``{"model": "claude-sonnet-4"}``; keys: model, plan_signature, profile_id, tenant_id)."""
+    from ..log.layout import resolve_data_dir
+    from ..log.timewindow import parse_window
+    from ..stats.engine import checked_status
+
+    now = now or datetime.now(UTC)
+    b_start, b_end = parse_window(baseline, now, "baseline")
+    c_start, c_end = parse_window(current, now, "current")
+    for filters in (baseline_filters or {}, current_filters or {}):
+        unknown = sorted(set(filters) - set(ATTRIBUTES))
+        if unknown:
+            raise UsageError(f"cannot narrow a window by {', '.join(unknown)}; "
+                             f"use {', '.join(ATTRIBUTES)}")
+    opts = options or Options()
+    _check_options(opts)
+    runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir),
+                     start=min(b_start, c_start), end=max(b_end, c_end))
+    base_w = Window(b_start, b_end, dict(baseline_filters or {}))
+    cur_w = Window(c_start, c_end, dict(current_filters or {}))
+    return judge(workflow_id, checked_status(status), base_w, cur_w,
+                 runs.select(b_start, b_end, base_w.filters),
+                 runs.select(c_start, c_end, cur_w.filters), buckets, opts)
+
+
+def _check_options(opts: Options) -> None:
+    if not (math.isfinite(opts.min_ratio) and opts.min_ratio >= 1.0):
+        raise UsageError(f"min_ratio must be a number of at least 1, got {opts.min_ratio}")
+    if not (math.isfinite(opts.min_delta_s) and opts.min_delta_s >= 0.0):
+        raise UsageError(f"min_delta_s must be a number of at least 0, got {opts.min_delta_s}")
+    if not 0.0 < opts.alpha < 1.0:
+        raise UsageError(f"alpha must be between 0 and 1, got {opts.alpha}")
+    if opts.min_runs < 2 or opts.draws < 100:
+        raise UsageError("min_runs must be at least 2 and draws at least 100")
