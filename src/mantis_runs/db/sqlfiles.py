@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from importlib import resources
 from importlib.resources.abc import Traversable
 
@@ -31,7 +32,24 @@ def names() -> list[str]:
     return sorted(_index())
 
 
+#: ``@name@`` in a query's code stands for the fragment ``sql/fragments/<name>.sql``: a rule
+#: that several queries share and that SQL cannot name (an ORDER BY list), written once.
+_FRAGMENT = re.compile(r"@([a-z_]+)@")
+
+
 @functools.cache
 def load(name: str) -> str:
-    """The text of the SQL file ``name`` (e.g. ``stats_percentiles``)."""
-    return _index()[name].read_text(encoding="utf-8")
+    """The text of the SQL file ``name`` (e.g. ``stats_percentiles``), with its fragments in
+    place (only in code lines, never in ``--`` comments)."""
+    text = _index()[name].read_text(encoding="utf-8")
+    return "\n".join(line if line.lstrip().startswith("--")
+                     else _FRAGMENT.sub(lambda m: fragment(m.group(1)), line)
+                     for line in text.split("\n"))
+
+
+@functools.cache
+def fragment(name: str) -> str:
+    """The code of ``sql/fragments/<name>.sql`` on one line (its comments left out)."""
+    text = _index()[name].read_text(encoding="utf-8")
+    return " ".join(line.strip() for line in text.splitlines()
+                    if line.strip() and not line.lstrip().startswith("--"))

@@ -5,7 +5,7 @@ One call is a ``StatsQuery`` run over one DuckDB connection by a ``Collector``, 
 1. ``plan`` the months (stats.plan): unknown bounds first, then newest first;
 2. per batch of months: ``collect_jsonl`` (the workflow's rows and the rivals: other workflows'
    copies), then Parquet rows from a cutoff (``collect_parquet``), ``resolve_rivals`` (copies
-   under other workflows in Parquet files), ``dedupe`` (mantis_copy_key), and a ``count`` that
+   under other workflows in Parquet files), ``dedupe`` (the copy order), and a ``count`` that
    says whether the unread months can still matter (stats.plan.Horizon);
 3. ``finish``: drop the rivals, keep the newest --last runs, percentiles in SQL; or, for a whole
    history whose run_ids provably never repeat, percentiles in place (stats.whole).

@@ -75,7 +75,7 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     """The months to read, in the order to read them: months with a file of unknown bounds
     first (newest first), then by the latest finished_at they hold. A month proven to hold only
     rows before ``since`` is left out: such rows are outside the window, and as copies of a run
-    they lose to any copy inside it (mantis_copy_key ranks by finished_at first)."""
+    they lose to any copy inside it (the copy order ranks by finished_at first)."""
     sources = [month_sources(mf, live) for mf in months]
     bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
     found: list[MonthSource] = []

@@ -1,4 +1,4 @@
--- stats_dedupe: keep one copy of each run_id in mantis_candidates, the one mantis_copy_key ranks
+-- stats_dedupe: keep one copy of each run_id in mantis_candidates, the one the copy order (fragments/copy_order.sql) ranks
 -- first (the copy the views and compaction keep too). The copies of other workflows (rivals)
 -- take part: a run whose winning copy is under another workflow is not a run of this one.
 DELETE FROM mantis_candidates
@@ -13,6 +13,6 @@ WHERE rowid IN (
     )
     QUALIFY row_number() OVER (
         PARTITION BY run_id
-        ORDER BY mantis_copy_key(finished_at, total_time_s, status, workflow_id) DESC
+        ORDER BY @copy_order@
     ) > 1
 );

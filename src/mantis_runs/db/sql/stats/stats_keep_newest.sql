@@ -1,5 +1,5 @@
 -- stats_keep_newest: when mantis_candidates holds more matching runs than --last, drop all but
--- the newest $last of them (mantis_newest_key), so the
+-- the newest $last of them (fragments/newest_order.sql), so the
 -- percentile query needs no sort. Only the two sort keys and the rowid are ordered, not the
 -- breakdowns. Malformed-line rows (run_id IS NULL) stay: they are counted per shard afterwards.
 -- Parameters: $last (BIGINT), $status (NULL = any), $finished_before (ISO text; NULL = no upper
@@ -12,6 +12,6 @@ WHERE run_id IS NOT NULL
       WHERE run_id IS NOT NULL
         AND ($status IS NULL OR status = $status)
         AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
-      ORDER BY mantis_newest_key(finished_at, run_id) DESC
+      ORDER BY @newest_order@
       LIMIT $last
   );

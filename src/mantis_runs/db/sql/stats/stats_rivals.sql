@@ -4,7 +4,7 @@
 -- hold another copy), or when its run_id is among $shared: compaction keeps one row per run_id
 -- in each Parquet file, so a Parquet row's other copies in Parquet are in other files, and
 -- shared_ids lists every run_id with copies in two files. Rivals before $since are not needed:
--- they lose to every copy the since filter keeps (mantis_copy_key ranks by finished_at first).
+-- they lose to every copy the since filter keeps (the copy order (fragments/copy_order.sql) ranks by finished_at first).
 -- Parameters: $files, $workflow_id, $since, $step (for the new rows), $min_step (only runs
 -- gathered at that step or later; NULL: every run), $shared, $lo and $hi (stats_rival_range).
 INSERT INTO mantis_candidates BY NAME

@@ -5,7 +5,7 @@
 -- Timestamps are TIMESTAMPTZ (UTC), the breakdowns are MAP(VARCHAR, DOUBLE) (mantis_part_rows
 -- rebuilds the wall-time one from the Parquet layout's two columns), and the keys beyond
 -- the schema are in `extra` (JSON): extra->>'host'. Bad lines are not rows (see runs_bad_lines).
--- A run_id that appears more than once is one row: the copy that wins by mantis_copy_key, the
+-- A run_id that appears more than once is one row: the copy that wins by the copy order (fragments/copy_order.sql), the
 -- rule every reader and compaction share.
 CREATE OR REPLACE TEMP VIEW runs AS
 SELECT * REPLACE (CAST(extra AS JSON) AS extra)
@@ -20,5 +20,5 @@ FROM (
 )
 QUALIFY row_number() OVER (
     PARTITION BY run_id
-    ORDER BY mantis_copy_key(finished_at, total_time_s, status, workflow_id) DESC
+    ORDER BY @copy_order@
 ) = 1;
