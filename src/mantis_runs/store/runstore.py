@@ -272,8 +272,8 @@ class RunStore:
         """``runs()`` as an Arrow table, plus the malformed lines per shard it read past.
 
         The views rank every copy of a run (the copy order) and order runs by the newest
-        order (db/sql/fragments/) over the months read so far; months are added newest first until the
-        unread ones are proven to hold only older rows (stats.plan), so a run's winning copy and
+        order (db/sql/fragments/) over the months read so far; months are added newest first
+        until the unread ones are proven to hold only older rows (stats.plan), so a run's winning copy and
         the newest runs are the same as over the whole store.
         """
         if last is not None and last < 1:
