@@ -43,7 +43,7 @@ def main() -> None:
     flagged: Counter[str] = Counter()
     start = lo.replace(hour=0, minute=0, second=0, microsecond=0) + 28 * day
     while start + 7 * day <= hi:
-        for i, (wf, *_rest) in enumerate(WORKFLOWS):
+        for i, wf in enumerate(w.workflow_id for w in WORKFLOWS):
             if i == wf_reg and start + 7 * day > regression_starts:
                 continue  # the planted change: not an A/A pair
             base = f"{_iso(start - 28 * day)}..{_iso(start)}"

@@ -273,8 +273,8 @@ class RunStore:
 
         The views rank every copy of a run (the copy order) and order runs by the newest
         order (db/sql/fragments/) over the months read so far; months are added newest first
-        until the unread ones are proven to hold only older rows (stats.plan), so a run's winning copy and
-        the newest runs are the same as over the whole store.
+        until the unread ones are proven to hold only older rows (stats.plan), so a run's
+        winning copy and the newest runs are the same as over the whole store.
         """
         if last is not None and last < 1:
             raise UsageError(f"last must be at least 1, got {last}")
