@@ -111,6 +111,10 @@ def test_the_cli_exit_statuses(demo: Path) -> None:
     code, out, _ = run_cli("runs", "compare", wf, "--data-dir", str(demo), "--baseline",
                            "2026-03-01..2026-03-31", "--current", "2026-04-01..2026-04-30")
     assert code == 0, out
+    code, _, err = run_cli("runs", "compare", "default__marketplace-listing-v1", "--data-dir",
+                           str(demo))
+    assert code == 2 and err == ("hint: no run has the workflow default__marketplace-listing-v1;"
+                                 " similar ones: default__marketplace-listings-v1\n")
     code, _, err = run_cli("runs", "compare", wf, "--data-dir", str(demo), "--current", "x")
     assert code == 2 and "current takes a duration like 7d" in err
     code, _, err = run_cli("runs", "compare", wf, "--data-dir", str(demo), "--where", "host=a")

@@ -239,6 +239,8 @@ def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str]
         options=Options(min_ratio=min_ratio, min_delta_s=min_delta_s, alpha=alpha,
                         min_runs=min_runs, seed=seed, block_days=block == "day"))
     click.echo(render.to_json(result.to_json()) if as_json else compare_text(result))
+    if result.total.n_baseline == result.total.n_current == 0:
+        _similar_workflows_hint(data_dir, workflow_id)
     sys.exit(result.exit_code)
 
 
