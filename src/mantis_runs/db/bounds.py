@@ -10,14 +10,13 @@ statistics; JSONL shards do not, and are always read.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
-from .cache import cache_root, read_entry, write_entry
+from .cache import entry_for, read_entry, write_entry
 from .connection import duckdb_path
 from .sqlfiles import load
 
@@ -52,9 +51,9 @@ def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Pa
     the footers of a year of parts costs about 0.1 s, a cached entry a stat and a small read.
     """
     found: dict[Path, Bounds] = {}
-    keys = {p: _key(p) for p in files}
-    for p, key in keys.items():
-        cached = _load(key) if key else None
+    entries = {p: entry_for("bounds", [p], f"format {FORMAT}") for p in files}
+    for p, entry in entries.items():
+        cached = _load(entry) if entry else None
         if cached is not None:
             found[p] = cached
     todo = [p for p in files if p not in found]
@@ -65,27 +64,14 @@ def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Pa
             path = names.get(name)
             if path is not None:
                 found[path] = Bounds(latest=latest, dated=bool(dated))
-                key = keys[path]
-                if key:
-                    _store(key, found[path])
+                entry = entries[path]
+                if entry:
+                    _store(entry, found[path])
     return {p: found.get(p, UNKNOWN) for p in files}
 
 
-def _key(path: Path) -> str | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    text = f"bounds {FORMAT}\0{path}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
-
-
-def _entry(key: str) -> Path:
-    return cache_root() / "bounds" / key[:2] / f"{key}.json"
-
-
-def _load(key: str) -> Bounds | None:
-    raw = read_entry(_entry(key))
+def _load(entry: Path) -> Bounds | None:
+    raw = read_entry(entry)
     try:
         latest = None if raw["latest"] is None else datetime.fromisoformat(raw["latest"])
         return Bounds(latest=latest, dated=bool(raw["dated"]))
@@ -93,6 +79,6 @@ def _load(key: str) -> Bounds | None:
         return None
 
 
-def _store(key: str, bounds: Bounds) -> None:
-    write_entry(_entry(key), {"latest": None if bounds.latest is None
+def _store(entry: Path, bounds: Bounds) -> None:
+    write_entry(entry, {"latest": None if bounds.latest is None
                               else bounds.latest.isoformat(), "dated": bounds.dated})

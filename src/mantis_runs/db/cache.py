@@ -6,9 +6,11 @@ only a cache miss: every entry can be computed again from the data directory.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,23 @@ def cache_root() -> Path:
     """``$XDG_CACHE_HOME/mantis`` (``~/.cache/mantis``)."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     return (Path(xdg) if xdg else Path.home() / ".cache") / "mantis"
+
+
+def entry_for(kind: str, files: Iterable[Path], *extra: str) -> Path | None:
+    """The cache entry of ``kind`` (a folder of the cache) for facts about ``files`` as they
+    are now: keyed by ``extra`` (the entry's format version, say) and each file's path, device,
+    inode, size, modification and change times, so a file replaced or written to is a cache
+    miss. None when a file cannot be stat'ed."""
+    digest = hashlib.sha256("\0".join([kind, *extra]).encode() + b"\n")
+    for p in sorted(files):
+        try:
+            st = os.stat(p)
+        except OSError:
+            return None
+        digest.update(f"{p}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0"
+                      f"{st.st_ctime_ns}\n".encode())
+    key = digest.hexdigest()[:32]
+    return cache_root() / kind / key[:2] / f"{key}.json"
 
 
 def read_entry(entry: Path) -> Any:

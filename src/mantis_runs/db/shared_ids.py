@@ -8,12 +8,11 @@ the files' names, sizes and modification times, and computed again only when the
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import duckdb
 
-from .cache import cache_root, read_entry, write_entry
+from .cache import entry_for, read_entry, write_entry
 from .connection import duckdb_path
 from .sqlfiles import load
 
@@ -21,24 +20,12 @@ from .sqlfiles import load
 FORMAT = 1
 
 
-def _key(files: list[Path]) -> str | None:
-    digest = hashlib.sha256(f"shared-ids {FORMAT}\n".encode())
-    for p in sorted(files):
-        try:
-            st = p.stat()
-        except OSError:
-            return None
-        digest.update(f"{p}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}\n".encode())
-    return digest.hexdigest()[:32]
-
-
 def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
     """Hashes (DuckDB's ``hash(run_id)``) of the run_ids with copies in two or more of
     ``files``, sorted; an empty list for zero or one file."""
     if len(files) < 2:
         return []
-    key = _key(files)
-    entry = cache_root() / "shared-ids" / f"{key}.json" if key else None
+    entry = entry_for("shared-ids", files, f"format {FORMAT}")
     if entry is not None:
         cached = read_entry(entry)
         if isinstance(cached, list) and all(isinstance(h, int) for h in cached):

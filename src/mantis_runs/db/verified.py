@@ -11,12 +11,10 @@ compaction, which hash every byte every time, are for.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 
 from ..log.integrity import Checksum, content_ok
-from .cache import cache_root, read_entry, write_entry
+from .cache import entry_for, read_entry, write_entry
 
 #: Version of the cached entries' format; a change makes old entries unused.
 FORMAT = 1
@@ -25,24 +23,16 @@ FORMAT = 1
 def remembered_content_ok(path: Path, checksum: Checksum) -> bool:
     """Whether every byte of ``path`` matches ``checksum``; a match is remembered (module doc).
     A :data:`~mantis_runs.log.integrity.ContentCheck`."""
-    key = _key(path, checksum)
-    if key is None:
+    def entry() -> Path | None:
+        return entry_for("verified", [path], f"format {FORMAT}", checksum.sha256)
+
+    before = entry()
+    if before is None:
         return False
-    entry = cache_root() / "verified" / key[:2] / f"{key}.json"
-    if read_entry(entry) == {"ok": True}:
+    if read_entry(before) == {"ok": True}:
         return True
     if not content_ok(path, checksum):
         return False
-    if _key(path, checksum) == key:  # unchanged while it was read
-        write_entry(entry, {"ok": True})
+    if entry() == before:  # unchanged while it was read
+        write_entry(before, {"ok": True})
     return True
-
-
-def _key(path: Path, checksum: Checksum) -> str | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    text = (f"verified {FORMAT}\0{path}\0{st.st_dev}\0{st.st_ino}\0{st.st_size}\0"
-            f"{st.st_mtime_ns}\0{st.st_ctime_ns}\0{checksum.sha256}")
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
