@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from mantis_runs.log.record import parse_timestamp, prepare
+from mantis_runs.log.record import format_timestamp, parse_timestamp, prepare
 
 #: tests/, where this module is (for subprocesses that import it).
 TESTS_DIR = Path(__file__).resolve().parent
@@ -88,25 +88,57 @@ def oracle(rows: Sequence[dict[str, Any]], workflow_id: str, *, last: int = 100,
     out: dict[str, Any] = {}
     for b, vals in samples.items():
         p = np.percentile(np.array(vals, dtype=float), [50, 95, 99])
-        out[b] = {"p50": float(p[0]), "p95": float(p[1]), "p99": float(p[2]), "n": len(vals)}
+        out[b] = {"p50": float(p[0]), "p95": float(p[1]), "p99": float(p[2]), "n": len(vals),
+                  "rough": rough_oracle(vals)}
     totals = [float(r["total_time_s"]) for r in chosen]
     if totals:
         p = np.percentile(np.array(totals), [50, 95, 99])
         out["total_time_s"] = {"p50": float(p[0]), "p95": float(p[1]), "p99": float(p[2]),
-                               "n": len(totals)}
+                               "n": len(totals), "rough": rough_oracle(totals)}
     else:
-        out["total_time_s"] = {"p50": None, "p95": None, "p99": None, "n": 0}
-    return {"run_count": len(chosen), "percentiles": out}
+        out["total_time_s"] = {"p50": None, "p95": None, "p99": None, "n": 0, "rough": []}
+    return {"run_count": len(chosen), "percentiles": out,
+            "failures": failures_oracle(list(best.values()), chosen, workflow_id)}
+
+
+def failures_oracle(winners: list[dict[str, Any]], chosen: list[dict[str, Any]],
+                    workflow_id: str) -> dict[str, Any] | None:
+    """The failure rate `stats` reports: every dated run of the workflow (its winning copy, any
+    status) finished since the oldest chosen run."""
+    dated = [r["_fin"] for r in chosen if r["_fin"] is not None]
+    if not dated:
+        return None
+    start = min(dated)
+    window = [r for r in winners if r["workflow_id"] == workflow_id
+              and r["_fin"] is not None and r["_fin"] >= start]
+    failed = sum(r["status"] == "failed" for r in window)
+    return {"since": format_timestamp(start), "failed": failed, "runs": len(window),
+            "rate": failed / len(window)}
+
+
+def rough_oracle(values: Sequence[float]) -> list[str]:
+    """The percentiles whose 95 % interval scipy's quantile_test leaves unbounded (NaN)."""
+    from scipy import stats
+
+    x = np.array(values, dtype=float)
+    out = []
+    for name, p in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        ci = stats.quantile_test(x, q=float(np.median(x)), p=p).confidence_interval(0.95)
+        if math.isnan(ci.low) or math.isnan(ci.high):
+            out.append(name)
+    return out
 
 
 def assert_matches(actual: dict[str, Any], expected: dict[str, Any], rel: float = 0.0) -> None:
     """Percentiles equal numpy's bit for bit (``rel=0``), or within ``rel`` relative."""
     assert actual["run_count"] == expected["run_count"]
+    assert actual["failures"] == expected["failures"]
     got = {k: v for k, v in actual["percentiles"].items() if v["n"] > 0 or k == "total_time_s"}
     assert set(got) == set(expected["percentiles"]), (set(got), set(expected["percentiles"]))
     for bucket, exp in expected["percentiles"].items():
         act = got[bucket]
         assert act["n"] == exp["n"], bucket
+        assert act["rough"] == exp["rough"], (bucket, act["rough"], exp["rough"])
         for q in ("p50", "p95", "p99"):
             if exp[q] is None:
                 assert act[q] is None

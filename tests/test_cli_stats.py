@@ -15,6 +15,8 @@ from mantis_runs.log.record import format_timestamp
 
 T0 = datetime.now(UTC) - timedelta(hours=1)
 
+ALL = ["p50", "p95", "p99"]  # rough at n < 6
+
 
 def rows() -> list[dict[str, object]]:
     out: list[dict[str, object]] = []
@@ -37,34 +39,50 @@ def data(tmp_path: Path) -> Path:
     return tmp_path
 
 
+def _minute(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%d %H:%M")
+
+
+ROUGH_ALL = ("~ rough: too few runs for a bounded 95% interval (p50 needs 6, p95 needs 72, "
+             "p99 needs 368 runs).\n")
+
+
 def test_table(data: Path) -> None:
     code, out, err = run_cli("runs", "stats", "wf", "--data-dir", str(data))
     assert (code, err) == (0, "")
     assert out == (
         "Across last 4 succeeded runs of wf:\n"
         "\n"
-        "bucket           p50     p95     p99    n\n"
-        "─────────────────────────────────────────\n"
-        "think          25.0s   38.5s   39.7s\n"
-        "act             2.0s    2.9s    3.0s    3\n"
-        "load          0.500s  0.500s  0.500s\n"
-        "─────────────────────────────────────────\n"
-        "total_time_s   30.0s   46.2s   47.6s\n"
+        "bucket            p50      p95      p99    n\n"
+        "────────────────────────────────────────────\n"
+        "think          ~25.0s   ~38.5s   ~39.7s    4\n"
+        "act             ~2.0s    ~2.9s    ~3.0s    3\n"
+        "load          ~0.500s  ~0.500s  ~0.500s    4\n"
+        "────────────────────────────────────────────\n"
+        "total_time_s   ~30.0s   ~46.2s   ~47.6s    4\n"
+        "\n"
+        "Failure rate: 20.0% (1 of 5 runs finished since "
+        f"{_minute(T0 - timedelta(minutes=4))} UTC).\n"
+        f"{ROUGH_ALL}"
     )
 
 
-def test_table_without_n_column_and_with_status_and_bucket(data: Path) -> None:
+def test_table_with_status_and_bucket(data: Path) -> None:
     code, out, _ = run_cli("runs", "stats", "wf", "--data-dir", str(data), "--status", "",
                            "--bucket", "think", "--last", "2")
     assert code == 0
     assert out == (
         "Across last 2 runs (any status) of wf:\n"
         "\n"
-        "bucket          p50    p95    p99\n"
-        "─────────────────────────────────\n"
-        "think         50.0s  86.0s  89.2s\n"
-        "─────────────────────────────────\n"
-        "total_time_s  56.0s  95.6s  99.1s\n"
+        "bucket           p50     p95     p99    n\n"
+        "─────────────────────────────────────────\n"
+        "think         ~50.0s  ~86.0s  ~89.2s    2\n"
+        "─────────────────────────────────────────\n"
+        "total_time_s  ~56.0s  ~95.6s  ~99.1s    2\n"
+        "\n"
+        "Failure rate: 50.0% (1 of 2 runs finished since "
+        f"{_minute(T0 - timedelta(minutes=1))} UTC).\n"
+        f"{ROUGH_ALL}"
     )
 
 
@@ -76,11 +94,17 @@ def test_json(data: Path) -> None:
     assert doc == {
         "workflow_id": "wf", "run_count": 4, "status": "succeeded", "last": 100, "since": None,
         "percentiles": {
-            "act": {"p50": 2.0, "p95": 2.9, "p99": 2.98, "n": 3},
-            "nope": {"p50": None, "p95": None, "p99": None, "n": 0},
-            "total_time_s": {"p50": 30.0, "p95": 46.199999999999996, "p99": 47.64, "n": 4},
+            "act": {"p50": 2.0, "p95": 2.9, "p99": 2.98, "n": 3, "rough": ALL},
+            "nope": {"p50": None, "p95": None, "p99": None, "n": 0, "rough": []},
+            "total_time_s": {"p50": 30.0, "p95": 46.199999999999996, "p99": 47.64, "n": 4,
+                             "rough": ["p50", "p95", "p99"]},
         },
         "skipped_lines": {},
+        # the window opens at the oldest reported run (r4): r1-r4 and the failed f1 since
+        "failures": {"since": format_timestamp(T0 - timedelta(minutes=4)), "failed": 1,
+                     "runs": 5, "rate": 0.2},
+        "confidence": 0.95,
+        "needed_runs": {"p50": 6, "p95": 72, "p99": 368},
     }
 
 

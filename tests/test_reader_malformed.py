@@ -14,6 +14,8 @@ from mantis_runs.stats.engine import stats
 
 NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
 
+ROUGH = ["p50", "p95", "p99"]  # every percentile is rough under 6 runs
+
 
 def good(run_id: str, total: float, **extra: object) -> bytes:
     row = {"run_id": run_id, "workflow_id": "w", "status": "succeeded",
@@ -87,8 +89,10 @@ def test_numbers_as_strings_extra_keys_and_schema_v2(tmp_path: Path) -> None:
     append_bytes(tmp_path / SHARD, lines)
     r = stats("w", data_dir=tmp_path, now=NOW).to_json()
     assert r["run_count"] == 4
-    assert r["percentiles"]["total_time_s"] == {"p50": 5.5, "p95": 7.3, "p99": 7.46, "n": 3}
-    assert r["percentiles"]["think"] == {"p50": 2.5, "p95": 2.725, "p99": 2.745, "n": 3}
+    assert r["percentiles"]["total_time_s"] == {"p50": 5.5, "p95": 7.3, "p99": 7.46, "n": 3,
+                                                "rough": ROUGH}
+    assert r["percentiles"]["think"] == {"p50": 2.5, "p95": 2.725, "p99": 2.745, "n": 3,
+                                         "rough": ROUGH}
     assert r["percentiles"]["brand_new_bucket"]["n"] == 1
     assert r["skipped_lines"] == {}
 
@@ -130,6 +134,7 @@ def test_non_finite_values_are_not_samples(tmp_path: Path) -> None:
     append_bytes(tmp_path / SHARD, lines)
     r = stats("w", data_dir=tmp_path, now=NOW).to_json()
     assert r["run_count"] == 3  # the runs are there; their non-finite values are not samples
-    assert r["percentiles"]["total_time_s"] == {"p50": 10.0, "p95": 10.0, "p99": 10.0, "n": 1}
+    assert r["percentiles"]["total_time_s"] == {"p50": 10.0, "p95": 10.0, "p99": 10.0, "n": 1,
+                                                "rough": ROUGH}
     assert r["percentiles"]["think"]["n"] == 1 and r["percentiles"]["act"]["n"] == 1
     json.dumps(r, allow_nan=False)  # valid JSON

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from mantis_runs import messages
-from mantis_runs.cli import render, values
+from mantis_runs.cli import render, stats_text, values
 from mantis_runs.stats import BucketStats, StatsResult
 
 
@@ -56,7 +56,7 @@ def test_stats_since_is_shown_in_utc() -> None:
     since = datetime(2026, 5, 1, 0, 0, tzinfo=timezone(timedelta(hours=2)))
     total = BucketStats("total_time_s", 0, None, None, None)
     r = StatsResult("wf", 0, "succeeded", 100, since, [], total)
-    assert render.stats_text(r) == (
+    assert stats_text.stats_text(r) == (
         "No succeeded runs of wf finished since 2026-04-30 22:00 UTC found.")
 
 
@@ -297,15 +297,18 @@ def test_stats_table_escapes_bucket_names_and_measures_wide_ones() -> None:
     r = StatsResult("wf\x1b]0;x\x07", 2, "succeeded", 100, None,
                     [BucketStats("日本語", 2, 3.0, 3.0, 3.0),
                      BucketStats("a\x1b[2J", 2, 1.0, 1.0, 1.0)], total)
-    assert render.stats_text(r) == (
+    assert stats_text.stats_text(r) == (
         "Across last 2 succeeded runs of wf\\x1b]0;x\\x07:\n"
         "\n"
-        "bucket          p50    p95    p99\n"
-        "─────────────────────────────────\n"
-        "日本語         3.0s   3.0s   3.0s\n"  # 日本語 takes 6 cells of 12
-        "a\\x1b[2J       1.0s   1.0s   1.0s\n"
-        "─────────────────────────────────\n"
-        "total_time_s  12.0s  12.0s  12.0s")
+        "bucket           p50     p95     p99    n\n"
+        "─────────────────────────────────────────\n"
+        "日本語         ~3.0s   ~3.0s   ~3.0s    2\n"  # 日本語 takes 6 cells of 12
+        "a\\x1b[2J       ~1.0s   ~1.0s   ~1.0s    2\n"
+        "─────────────────────────────────────────\n"
+        "total_time_s  ~12.0s  ~12.0s  ~12.0s    2\n"
+        "\n"
+        "~ rough: too few runs for a bounded 95% interval (p50 needs 6, p95 needs 72, "
+        "p99 needs 368 runs).")
 
 
 def test_runs_list_escapes_and_aligns_wide_text() -> None:

@@ -22,6 +22,8 @@ NOW = datetime(2026, 5, 20, 12, 0, 0, tzinfo=UTC)
 BUCKETS = ["think", "act", "load", "settle", "b'; DROP TABLE x; --", "ünï\"cødé"]
 WORKFLOWS = ["wf-a", "wf-b", "it's \"quoted\"'; DROP TABLE runs; --", "流程-β"]
 
+ALL = ["p50", "p95", "p99"]  # rough at n < 6
+
 
 def row(run_id: str, wf: str, fin: datetime, total: float, breakdown: dict[str, float],
         status: str = "succeeded") -> dict[str, Any]:
@@ -88,12 +90,13 @@ def test_one_and_two_runs(tmp_path: Path) -> None:
     write_rows(tmp_path, [row("a", "w", NOW, 10.0, {"think": 4.0})])
     r = stats("w", data_dir=tmp_path).to_json()
     assert r["run_count"] == 1
-    assert r["percentiles"]["think"] == {"p50": 4.0, "p95": 4.0, "p99": 4.0, "n": 1}
+    assert r["percentiles"]["think"] == {"p50": 4.0, "p95": 4.0, "p99": 4.0, "n": 1, "rough": ALL}
     write_rows(tmp_path, [row("b", "w", NOW, 20.0, {"think": 5.0})])
     r = stats("w", data_dir=tmp_path).to_json()
     # p50 of two values is their midpoint; p95 = 10 + 0.95 * 10
-    assert r["percentiles"]["total_time_s"] == {"p50": 15.0, "p95": 19.5, "p99": 19.9, "n": 2}
-    assert r["percentiles"]["think"] == {"p50": 4.5, "p95": 4.95, "p99": 4.99, "n": 2}
+    assert r["percentiles"]["total_time_s"] == {"p50": 15.0, "p95": 19.5, "p99": 19.9, "n": 2,
+                                                "rough": ALL}
+    assert r["percentiles"]["think"] == {"p50": 4.5, "p95": 4.95, "p99": 4.99, "n": 2, "rough": ALL}
 
 
 def test_missing_bucket_is_absent_not_zero(tmp_path: Path) -> None:
@@ -101,7 +104,7 @@ def test_missing_bucket_is_absent_not_zero(tmp_path: Path) -> None:
                           row("b", "w", NOW, 10, {"think": 6.0}),
                           row("c", "w", NOW, 10, {"think": 8.0})])
     r = stats("w", data_dir=tmp_path).to_json()
-    assert r["percentiles"]["act"] == {"p50": 1.0, "p95": 1.0, "p99": 1.0, "n": 1}
+    assert r["percentiles"]["act"] == {"p50": 1.0, "p95": 1.0, "p99": 1.0, "n": 1, "rough": ALL}
     assert r["percentiles"]["think"]["n"] == 3
 
 

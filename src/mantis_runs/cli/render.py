@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 from .. import messages
 from ..log.record import format_timestamp
 from ..units import human_bytes
-from .text import RULE, _pad, _width, seconds, tabulate, visible, warning
+from .text import _pad, _width, seconds, tabulate, visible, warning
 from .values import json_text, plain
 
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
 
     from ..compaction import CompactionReport
-    from ..stats import BucketStats, StatsResult
+    from ..stats import StatsResult
+    from ..stats.result import GroupedStats
     from ..store import RunReport, RunRow
     from ..store.watch import WatchResult
 
@@ -38,43 +39,8 @@ def _minute(dt: datetime) -> str:
     return _when(dt)[: len("YYYY-MM-DD HH:MM")]
 
 
-def _since(r: StatsResult) -> str:
+def _since(r: StatsResult | GroupedStats) -> str:
     return f" finished since {_minute(r.since)} UTC" if r.since else ""
-
-
-def stats_header(r: StatsResult) -> str:
-    who = f"{visible(r.status)} runs" if r.status else "runs (any status)"
-    return f"Across last {r.run_count} {who} of {visible(r.workflow_id)}{_since(r)}:"
-
-
-def stats_table(r: StatsResult) -> str:
-    show_n = any(b.n != r.run_count for b in [*r.buckets, r.total])
-
-    def row(b: BucketStats) -> list[str]:
-        cells = [visible(b.bucket), seconds(b.p50), seconds(b.p95), seconds(b.p99)]
-        if show_n:
-            cells.append("" if b.n == r.run_count else str(b.n))
-        return cells
-
-    headers = ["bucket", "p50", "p95", "p99"] + (["n"] if show_n else [])
-    body = [row(b) for b in r.buckets] + [row(r.total)]
-    text = tabulate(body, headers=headers, tablefmt="plain", disable_numparse=True,
-                    colalign=("left", "right", "right", "right", "right")[: len(headers)])
-    lines = text.splitlines()
-    width = max(_width(line) for line in lines)
-    rule = RULE * width
-    out = [lines[0], rule, *lines[1:-1]]
-    if r.buckets:
-        out.append(rule)
-    out.append(lines[-1])
-    return "\n".join(line.rstrip() for line in out)
-
-
-def stats_text(r: StatsResult) -> str:
-    if r.run_count == 0:
-        who = f"{visible(r.status)} runs" if r.status else "runs"
-        return f"No {who} of {visible(r.workflow_id)}{_since(r)} found."
-    return f"{stats_header(r)}\n\n{stats_table(r)}"
 
 
 def skipped_warning(skipped: dict[str, int]) -> str | None:

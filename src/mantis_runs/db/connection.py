@@ -61,7 +61,7 @@ def duckdb_path(path: str | os.PathLike[str]) -> str:
 
 #: The macros every connection has: numpy's percentiles and the rules shared by every reader.
 BASE_MACROS = ("macro_lerp", "macro_quantile_sorted", "macro_quantile", "macro_percentiles",
-               "macro_finite")
+               "macro_finite", "macro_group_value")
 
 
 def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = None,

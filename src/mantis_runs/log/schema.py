@@ -39,6 +39,21 @@ class Field:
     required: bool = False
 
 
+#: The run attributes that narrow or split a set of runs (`compare --where`, `--group-by`); the
+#: SQL macro mantis_group_value maps the same names to columns.
+ATTRIBUTES: Final[tuple[str, ...]] = ("model", "plan_signature", "profile_id", "tenant_id")
+
+
+def checked_attribute(name: str) -> str:
+    """``name`` if it is one of ATTRIBUTES (what --group-by takes), else a UsageError naming
+    them."""
+    if name not in ATTRIBUTES:
+        from ..errors import UsageError
+
+        raise UsageError(f"cannot group by {name!r}; use {', '.join(ATTRIBUTES)}")
+    return name
+
+
 # What each field means, and every rule of the row: docs/storage-format.md, "The row".
 FIELDS: Final[tuple[Field, ...]] = (
     Field("schema_version", Kind.INT),

@@ -1,5 +1,5 @@
 """The stats wing: planning which files to read, live-shard sources, order statistics, results."""
 
-from .engine import BucketStats, StatsResult, stats
+from .engine import BucketStats, GroupedStats, StatsResult, grouped_stats, stats
 
-__all__ = ["BucketStats", "StatsResult", "stats"]
+__all__ = ["BucketStats", "GroupedStats", "StatsResult", "grouped_stats", "stats"]

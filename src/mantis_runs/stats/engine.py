@@ -20,12 +20,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import duckdb
 
 from ..db.connection import PathLike, connect, duckdb_path, query_failed, snapshot
-from ..db.shared_ids import shared_ids
+from ..db.shared_ids import shared_ids, shared_run_ids
 from ..db.sqlfiles import load
 from ..errors import UsageError
 from ..log import schema
@@ -35,16 +35,15 @@ from ..log.schema import TERMINAL_STATUSES
 from ..log.timewindow import normalise_status, resolve_since
 from . import plan as planning
 from .plan import CUTOFF_MAX_LAST, MonthSource
-from .result import QUANTILES, BucketStats, StatsResult
+from .result import QUANTILES, BucketStats, FailureRate, GroupedStats, StatsGroup, StatsResult
+from .rows import Answer, PercentileRow, bucket_stats, fetched_rows
 from .sources import live_reads, tail_scratch
 from .whole import may_fit, whole_history
 
-if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
-
 T = TypeVar("T")
 
-__all__ = ["BucketStats", "StatsQuery", "StatsResult", "checked_status", "stats"]
+__all__ = ["BucketStats", "GroupedStats", "StatsQuery", "StatsResult", "checked_status",
+           "grouped_stats", "stats"]
 
 
 def checked_status(status: str | None) -> str | None:
@@ -70,6 +69,10 @@ class StatsQuery:
     #: Only runs whose winning copy finished before it (None: no upper bound). Like status, it
     #: applies after dedupe: a later copy of a run moves the whole run past it.
     before: datetime | None = None
+    #: Split the runs by this attribute (schema.ATTRIBUTES), after choosing them.
+    group_by: str | None = None
+    #: Also the distribution-free interval of each percentile (stats.intervals).
+    ci: bool = False
 
     @property
     def common(self) -> dict[str, Any]:
@@ -95,6 +98,7 @@ def stats(
     now: datetime | None = None,
     memory_limit: str | None = None,
     before: datetime | None = None,
+    ci: bool = False,
 ) -> StatsResult:
     """p50/p95/p99 per wall-time bucket over the newest ``last`` matching runs of a workflow.
 
@@ -102,17 +106,44 @@ def stats(
     ``since`` is a duration (``7d``), an ISO date/datetime, or a datetime. ``before`` (a datetime;
     naive = UTC) keeps only runs that finished before it: the runs that came before a given run
     (``RunStore.report``'s baseline); undated runs are left out then. ``buckets`` restricts the
-    buckets; total_time_s is always there. ``memory_limit`` (a DuckDB limit such as
-    ``"400MB"``) replaces the automatic limits: it is the only one tried.
+    buckets; total_time_s is always there. ``ci`` adds each percentile's distribution-free 95 %
+    interval. ``memory_limit`` (a DuckDB limit such as ``"400MB"``) replaces the automatic
+    limits: it is the only one tried.
     """
+    query = _query(workflow_id, last=last, since=since, status=status, buckets=buckets, now=now,
+                   before=before, group_by=None, ci=ci)
+    return collect(resolve_data_dir(data_dir), query, Collector.run, memory_limit=memory_limit)
+
+
+def grouped_stats(
+    workflow_id: str,
+    group_by: str,
+    *,
+    data_dir: PathLike | None = None,
+    last: int = 100,
+    since: str | datetime | None = None,
+    status: str | None = "succeeded",
+    buckets: Sequence[str] | None = None,
+    now: datetime | None = None,
+    ci: bool = False,
+) -> GroupedStats:
+    """``stats`` split by an attribute (``model``, ``plan_signature``, ``profile_id`` or
+    ``tenant_id``): the newest ``last`` matching runs are chosen first, then each value's runs
+    get their own percentiles and failure rate (over the same window)."""
+    query = _query(workflow_id, last=last, since=since, status=status, buckets=buckets, now=now,
+                   before=None, group_by=schema.checked_attribute(group_by), ci=ci)
+    return collect(resolve_data_dir(data_dir), query, Collector.run_grouped)
+
+
+def _query(workflow_id: str, *, last: int, since: str | datetime | None, status: str | None,
+           buckets: Sequence[str] | None, now: datetime | None, before: datetime | None,
+           group_by: str | None, ci: bool) -> StatsQuery:
     if last < 1:
         raise UsageError(f"last must be at least 1, got {last}")
-    base = resolve_data_dir(data_dir)
-    query = StatsQuery(workflow_id=workflow_id, last=last, since=resolve_since(since, now),
-                       status=checked_status(status),
-                       buckets=list(dict.fromkeys(buckets)) if buckets else None,
-                       before=resolve_since(before))
-    return collect(base, query, Collector.run, memory_limit=memory_limit)
+    return StatsQuery(workflow_id=workflow_id, last=last, since=resolve_since(since, now),
+                      status=checked_status(status),
+                      buckets=list(dict.fromkeys(buckets)) if buckets else None,
+                      before=resolve_since(before), group_by=group_by, ci=ci)
 
 
 def collect(base: Path, query: StatsQuery, step: Callable[[Collector], T], *,
@@ -159,19 +190,42 @@ class Collector:
 
     def run(self) -> StatsResult:
         """The percentiles of the newest --last matching runs."""
-        return self.gather(in_place=True) or self.finish()
+        answer = self.gather(in_place=True) or self.finish()
+        return answer.get(None) or self.empty()
 
-    def rows(self) -> pa.Table:
-        """The matching runs themselves (stats_rows), one row per run, oldest first."""
+    def run_grouped(self) -> GroupedStats:
+        """The newest --last matching runs, split by the query's attribute."""
+        q = self.query
+        assert q.group_by is not None
+        answer = self.gather(in_place=False) or self.finish()
+        groups = [StatsGroup(value, r) for value, r in answer.items()]
+        groups.sort(key=lambda g: (-g.stats.run_count, g.value is None, g.value or ""))
+        skipped = groups[0].stats.skipped_lines if groups else self.skipped_lines()
+        return GroupedStats(workflow_id=q.workflow_id, group_by=q.group_by,
+                            run_count=sum(g.stats.run_count for g in groups), status=q.status,
+                            last=q.last, since=q.since, groups=groups, skipped_lines=skipped)
+
+    def rows(self, attributes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+        """The matching dated runs themselves, one per run, as numpy columns keyed by rowid
+        (``row``), in no particular order: ``runs`` (stats_rows: no Arrow, no Python object
+        per value), ``other`` (stats_rows_other, only when a run has other buckets) and each
+        of ``attributes`` (stats_rows_attribute)."""
         self.gather(in_place=False)
-        self.con.execute(load("stats_drop_rivals"), {"workflow_id": self.query.workflow_id})
+        q = self.query
         runs = self.count(at_least=None, above=None)[0]
-        if runs > self.query.last:
-            self.con.execute(load("stats_keep_newest"), {"last": self.query.last,
-                                                         **self.query.chosen})
-        return self.con.sql(load("stats_rows"), params=self.query.chosen).to_arrow_table()
+        if runs > q.last:
+            self.con.execute(load("stats_drop_rivals"), {"workflow_id": q.workflow_id})
+            self.con.execute(load("stats_keep_newest"), {"last": q.last, **q.chosen})
+        params = {"workflow_id": q.workflow_id, **q.chosen}
+        out = {"runs": self.con.execute(load("stats_rows"), params).fetchnumpy()}
+        if out["runs"]["has_other"].any():
+            out["other"] = self.con.execute(load("stats_rows_other"), params).fetchnumpy()
+        for name in attributes:
+            out[name] = self.con.execute(load("stats_rows_attribute"),
+                                         {**params, "attribute": name}).fetchnumpy()
+        return out
 
-    def gather(self, *, in_place: bool) -> StatsResult | None:
+    def gather(self, *, in_place: bool) -> Answer | None:
         """Read months newest first until the newest --last runs are decided; with
         ``in_place``, a whole history whose run_ids never repeat is answered at once (the
         result), without gathering its rows."""
@@ -179,7 +233,8 @@ class Collector:
         self.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
         todo = planning.plan(self.con, self.months, self.live, q.since)
         # In place needs every matching row to count; `before` applies after dedupe, so not then.
-        whole = (in_place and q.before is None and q.last > CUTOFF_MAX_LAST
+        whole = (in_place and q.before is None and q.group_by is None
+                 and q.last > CUTOFF_MAX_LAST
                  and may_fit(self.con, todo, q))
         got, per_month = 0, 0.0
         while todo:
@@ -208,16 +263,16 @@ class Collector:
         self.collect_jsonl(jsonl)
         self.collect_parquet_rows(parts, horizon)
 
-    def whole_batch(self, chunk: list[MonthSource]) -> StatsResult | None:
+    def whole_batch(self, chunk: list[MonthSource]) -> Answer | None:
         """Every month at once: in place when the run_ids provably never repeat (whole), else
         the general path over the same files."""
         jsonl, parts = self.files(chunk)
         self.collect_jsonl(jsonl)
         self.resolve_rivals(parts)
-        in_place = whole_history(self.con, parts, self.query, self.shared_ids())
+        in_place = whole_history(self.con, parts, self.query, self.shared_run_ids)
         if in_place is not None:
-            rows, runs = in_place
-            return self.result(rows, run_count=runs)
+            rows, failures = in_place
+            return self.result(rows, failures)
         self.collect_parquet_rows(parts, planning.Horizon(can_stop=True, latest=None))
         return None
 
@@ -267,10 +322,17 @@ class Collector:
     def shared_ids(self) -> list[int]:
         """Hashes of run_ids with copies in two Parquet files of the store (cached)."""
         if self._shared is None:
-            every = [p for mf in self.months for p in mf.parts]
-            every += [lr.parquet for lr in self.live.values()]
-            self._shared = shared_ids(self.con, every)
+            self._shared = shared_ids(self.con, self.parquet_files())
         return self._shared
+
+    def shared_run_ids(self) -> list[str]:
+        """The run_ids with more than one copy among the store's Parquet files (cached)."""
+        return shared_run_ids(self.con, self.parquet_files())
+
+    def parquet_files(self) -> list[Path]:
+        """Every Parquet file of the snapshot: compacted parts and live checkpoints."""
+        return ([p for mf in self.months for p in mf.parts]
+                + [lr.parquet for lr in self.live.values()])
 
     def resolve_rivals(self, parts: list[str]) -> None:
         """Gather the copies under other workflows, in Parquet files, of the runs gathered so
@@ -316,41 +378,53 @@ class Collector:
             return False
         return self.count(at_least=cutoff, above=horizon.above)[2] >= self.query.last
 
-    def finish(self) -> StatsResult:
+    def finish(self) -> Answer:
         """Drop the rivals, keep the newest --last runs, and compute the percentiles."""
         q = self.query
         self.con.execute(load("stats_drop_rivals"), {"workflow_id": q.workflow_id})
+        grouping = {**q.chosen, "group_by": q.group_by}
+        failures = self.con.execute(load("stats_failures"),
+                                    {**grouping, "last": q.last}).fetchall()
         runs = self.count(at_least=None, above=None)[0]
         if runs > q.last:
             self.con.execute(load("stats_keep_newest"), {"last": q.last, **q.chosen})
-        rows = self.con.execute(load("stats_percentiles"), {
-            **q.chosen, "buckets": q.buckets, "known": list(schema.KNOWN_BUCKETS),
-            "quantiles": list(QUANTILES)}).fetchall()
-        return self.result(rows, run_count=None)
+        cursor = self.con.execute(load("stats_percentiles"), {
+            **grouping, "buckets": q.buckets, "known": list(schema.KNOWN_BUCKETS),
+            "quantiles": list(QUANTILES), "with_sample": q.ci})
+        names = [d[0] for d in cursor.description or []]
+        return self.result(fetched_rows(names, cursor.fetchall()), failures)
 
-    def result(self, rows: list[tuple[Any, ...]], *, run_count: int | None) -> StatsResult:
-        """The typed result from percentile rows (kind, bucket, n, run_count, [p50, p95, p99])."""
+    def result(self, rows: list[PercentileRow], failures: list[tuple[Any, ...]]) -> Answer:
+        """One typed result per group (None: ungrouped) from percentile rows and failure rows
+        (grp, since, failed, runs)."""
         q = self.query
-        total = BucketStats(schema.TOTAL_BUCKET, 0, None, None, None)
-        found: dict[str, BucketStats] = {}
-        for kind, bucket, n, count, qs in rows:
-            p50, p95, p99 = (None, None, None) if qs is None else (qs[0], qs[1], qs[2])
-            bs = BucketStats(bucket, int(n), p50, p95, p99)
-            if kind == "total":
-                total = bs
-                if count is not None:
-                    run_count = int(count)
-            elif bucket != schema.TOTAL_BUCKET:  # the name is reserved for the run's own total
-                found[bucket] = bs
-        for name in q.buckets or ():
-            if name != schema.TOTAL_BUCKET:  # always reported, as the total
-                found.setdefault(name, BucketStats(name, 0, None, None, None))
-        ordered = sorted(found.values(),
-                         key=lambda b: (b.p50 is None, -(b.p50 or 0.0), b.bucket))
+        skipped = self.skipped_lines()
+        by_group: dict[str | None, list[PercentileRow]] = {}
+        for row in rows:
+            by_group.setdefault(row.grp, []).append(row)
+        rates = {grp: FailureRate(since, int(failed), int(runs))
+                 for grp, since, failed, runs in failures if since is not None and runs}
+        answer: Answer = {}
+        for grp in [*by_group, *(g for g in rates if g not in by_group)]:
+            total, ordered, count = bucket_stats(by_group.get(grp, []), q.buckets)
+            answer[grp] = StatsResult(
+                workflow_id=q.workflow_id, run_count=count, status=q.status, last=q.last,
+                since=q.since, buckets=ordered, total=total, skipped_lines=skipped,
+                failures=rates.get(grp))
+        return answer
+
+    def empty(self) -> StatsResult:
+        """The answer when no run matches."""
+        q = self.query
+        total, ordered, _ = bucket_stats([], q.buckets)
+        return StatsResult(workflow_id=q.workflow_id, run_count=0, status=q.status, last=q.last,
+                           since=q.since, buckets=ordered, total=total,
+                           skipped_lines=self.skipped_lines())
+
+    def skipped_lines(self) -> dict[str, int]:
+        """Bad lines per shard file name: of checkpointed bytes, and of the JSONL read."""
         skipped = dict(self.skipped)
         for src, n in self.con.execute(load("stats_skipped")).fetchall():
             name = Path(src).name
             skipped[name] = skipped.get(name, 0) + int(n)
-        return StatsResult(workflow_id=q.workflow_id, run_count=run_count or 0, status=q.status,
-                           last=q.last, since=q.since, buckets=ordered, total=total,
-                           skipped_lines=dict(sorted(skipped.items())))
+        return dict(sorted(skipped.items()))

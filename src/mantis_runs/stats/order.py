@@ -6,7 +6,8 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from .result import QUANTILES
+from .intervals import interval_ranks
+from .result import QUANTILES, Interval
 
 
 def numpy_percentiles(values: Any,
@@ -23,8 +24,6 @@ def numpy_percentiles(values: Any,
     floor(q'*(n-1)) without sorting, so each rank r is asked for at q' = (r + 0.25)/(n-1), a
     quarter-rank clear of rounding (q' = 1 for the last rank).
     """
-    import pyarrow.compute as pc
-
     n = len(values) - values.null_count
     if n == 0:
         return 0, None
@@ -39,10 +38,39 @@ def numpy_percentiles(values: Any,
             r = math.floor(h)
             ranks += [r, r + 1]
             weights.append(h - r)
-    at = [1.0 if r == n - 1 else (r + 0.25) / (n - 1) for r in ranks]
-    chosen = pc.quantile(values, q=at, interpolation="lower").to_pylist()
+    chosen = select_ranks(values, n, ranks)
     out: list[float] = []
     for i, t in enumerate(weights):
         a, b = chosen[2 * i], chosen[2 * i + 1]
         out.append(b - (b - a) * (1 - t) if t >= 0.5 else a + (b - a) * t)
     return n, out
+
+
+def select_ranks(values: Any, n: int, ranks: Sequence[int]) -> list[float]:
+    """The values of 0-based ``ranks`` in the sorted order of the ``n`` non-null values of an
+    Arrow array (sorted or not), by selection: rank r is asked for at q' = (r + 0.25)/(n-1)
+    with "lower" interpolation (numpy_percentiles' doc)."""
+    import pyarrow.compute as pc
+
+    at = [1.0 if r == n - 1 else (r + 0.25) / (n - 1) for r in ranks]
+    picked: list[float] = pc.quantile(values, q=at, interpolation="lower").to_pylist()
+    return picked
+
+
+def sorted_intervals(values: Sequence[float],
+                     quantiles: Sequence[float] = QUANTILES) -> tuple[Interval, ...]:
+    """``intervals`` of a sorted list of finite values (no Arrow needed: indexing)."""
+    ends = [interval_ranks(len(values), q) for q in quantiles]
+    return tuple((None if lo is None else values[lo], None if hi is None else values[hi])
+                 for lo, hi in ends)
+
+
+def intervals(values: Any, quantiles: Sequence[float] = QUANTILES) -> tuple[Interval, ...]:
+    """The distribution-free interval of each quantile of the non-null values of an Arrow array
+    (stats.intervals): order statistics picked by selection; None for an unbounded end."""
+    n = len(values) - values.null_count
+    ends = [interval_ranks(n, q) for q in quantiles]
+    wanted = sorted({r for pair in ends for r in pair if r is not None})
+    value = dict(zip(wanted, select_ranks(values, n, wanted) if wanted else [], strict=True))
+    return tuple((None if lo is None else value[lo], None if hi is None else value[hi])
+                 for lo, hi in ends)

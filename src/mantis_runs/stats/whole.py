@@ -8,6 +8,7 @@ statistics numpy interpolates between (stats.order).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -16,12 +17,31 @@ import duckdb
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log import schema
-from .order import numpy_percentiles
+from .order import intervals, numpy_percentiles
 from .plan import WHOLE_MAX_RUNS, MonthSource
 from .result import QUANTILES
+from .rows import PercentileRow, percentile_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import StatsQuery
+
+
+def repeats(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
+            shared_ids: Callable[[], list[str]]) -> bool:
+    """Whether a run_id of the rows read in place may have another copy: among the gathered
+    rows (stats_whole_gathered), or a Parquet row of the workflow with a copy gathered or in
+    another Parquet row (stats_whole_overlap). No run_id is read when there is nothing to
+    match: a compacted store without live JSONL and without shared ids."""
+    gathered, repeated = con.execute(load("stats_whole_gathered")).fetchall()[0]
+    if repeated:
+        return True
+    ids = shared_ids()
+    if not gathered and not ids:
+        return False
+    (overlap,), = con.execute(load("stats_whole_overlap"), {
+        "files": params["files"], "workflow_id": params["workflow_id"],
+        "since": params["since"], "shared_ids": ids}).fetchall()
+    return bool(overlap)
 
 
 def may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthSource], q: StatsQuery) -> bool:
@@ -36,33 +56,43 @@ def may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthSource], q: StatsQue
 
 
 def whole_history(con: duckdb.DuckDBPyConnection, parts: list[str], q: StatsQuery,
-                  shared: list[int]) -> tuple[list[tuple[Any, ...]], int] | None:
-    """The percentile rows and run count of a whole history read in place, or None when that is
-    not possible: a run_id may repeat (equal hashes, rivals under other workflows included, or
-    copies in two Parquet files: ``shared``), more runs match than --last, or more than
-    WHOLE_MAX_RUNS.
+                  shared_ids: Callable[[], list[str]]
+                  ) -> tuple[list[PercentileRow], list[tuple[Any, ...]]] | None:
+    """The percentile rows and failure rows (stats_whole_failures) of a whole history read in
+    place, or None when that is not possible: a run_id may repeat (``repeats``), more runs
+    match than --last, or more than WHOLE_MAX_RUNS.
 
     Every JSONL row of the window is in mantis_candidates already, and so are the rivals of
     those rows found in ``parts`` (stats_rivals); the workflow's Parquet rows are read in place.
+    ``shared_ids`` gives the run_ids with more than one copy among the store's Parquet files.
     """
     con.execute(load("macro_whole_rows"))
     params = {**q.common, "files": parts, "status": q.status}
-    copies, keys, runs, repeated = con.execute(load("stats_whole_counts"),
-                                               {**params, "shared": shared}).fetchall()[0]
-    if int(copies) != int(keys) or int(repeated) or int(runs) > min(q.last, WHOLE_MAX_RUNS):
+    if repeats(con, params, shared_ids):
+        return None
+    (runs, since, early, failed, dated), = con.execute(load("stats_whole_counts"),
+                                                       params).fetchall()
+    if int(runs) > min(q.last, WHOLE_MAX_RUNS):
         return None
     samples = con.sql(load("stats_whole_measures"), params=params).to_arrow_table()
     names = [name for name in samples.column_names
              if name == schema.TOTAL_BUCKET or q.buckets is None or name in q.buckets]
+    columns = [samples.column(name) for name in names]
     with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow's kernels release the GIL
-        picked = list(pool.map(numpy_percentiles, [samples.column(name) for name in names]))
-    rows: list[tuple[Any, ...]] = []
-    for name, (n, qs) in zip(names, picked, strict=True):
+        picked = list(pool.map(numpy_percentiles, columns))
+        cis = list(pool.map(intervals, columns)) if q.ci else [None] * len(names)
+    rows: list[PercentileRow] = []
+    for name, (n, qs), ci in zip(names, picked, cis, strict=True):
+        ci = ci if n else None
         if name == schema.TOTAL_BUCKET:
-            rows.append(("total", name, n, int(runs), qs))
+            rows.append(PercentileRow(None, "total", name, n, int(runs), qs, ci))
         elif n:  # as in stats_percentiles, a bucket with no sample is not a row
-            rows.append(("bucket", name, n, None, qs))
-    rows += con.execute(load("stats_whole_other"),
-                        {**params, "known": list(schema.KNOWN_BUCKETS), "buckets": q.buckets,
-                         "quantiles": list(QUANTILES)}).fetchall()
-    return rows, int(runs)
+            rows.append(PercentileRow(None, "bucket", name, n, None, qs, ci))
+    rows += percentile_rows(con.sql(load("stats_whole_other"), params={
+        **params, "known": list(schema.KNOWN_BUCKETS), "buckets": q.buckets,
+        "quantiles": list(QUANTILES), "with_sample": q.ci}).to_arrow_table())
+    if early is None or since is None or early >= since:  # every dated run is in the window
+        failures = [(None, since, failed, dated)]
+    else:
+        failures = con.execute(load("stats_whole_failures"), params).fetchall()
+    return rows, failures
