@@ -61,6 +61,33 @@ def test_min_runs_table() -> None:
     assert [sig.min_runs_for(p, 0.99) for p in (0.5, 0.9, 0.95, 0.99)] == [8, 51, 104, 528]
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_quantile_is_numpy_s_bit_for_bit(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for n in (1, 2, 3, 7, 20, 72, 101, int(rng.integers(200, 5000))):
+        x = np.sort(np.round(rng.lognormal(0, 1, n), int(rng.integers(0, 4))) * rng.choice([-1, 1]))
+        for p in (0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0, float(rng.random())):
+            want = float(np.quantile(x, p))
+            got = sig.quantile(x, p)
+            assert got == want and math.copysign(1, got) == math.copysign(1, want), (n, p)
+    assert math.isnan(sig.quantile(np.array([]), 0.5))
+    assert math.isnan(sig.quantile(np.array([1.0, np.nan]), 0.5))
+    assert sig.quantile(np.array([-0.0]), 0.95) == 0.0
+    assert math.copysign(1, sig.quantile(np.array([-0.0]), 0.95)) == math.copysign(
+        1, float(np.quantile(np.array([-0.0]), 0.95)))
+
+
+def test_runs_of_equal_values_are_numpy_s_unique() -> None:
+    rng = np.random.default_rng(3)
+    x = np.sort(np.round(rng.lognormal(0, 1, 5000), 1))
+    got = sig._runs_of_equal(x)
+    want = np.unique(x, return_index=True, return_counts=True)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w)
+    assert [a.size for a in sig._runs_of_equal(np.array([]))] == [0, 0, 0]
+    assert [a.tolist() for a in sig._runs_of_equal(np.array([2.0]))] == [[2.0], [0], [1]]
+
+
 def test_order_statistic_interval_is_scipys() -> None:
     rng = np.random.default_rng(1)
     for n, p in ((50, 0.5), (80, 0.95), (500, 0.99), (30, 0.95)):

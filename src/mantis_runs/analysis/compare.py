@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -98,6 +98,58 @@ class CompareResult:
             "options": asdict(self.options),
         }
 
+    @property
+    def empty(self) -> bool:
+        """No run with the status in either window."""
+        return self.total.n_baseline == self.total.n_current == 0
+
+
+@dataclass(frozen=True)
+class Group:
+    """One value of the --group-by attribute and the comparison of its runs."""
+
+    value: str | None  # None: the runs without the attribute
+    runs_baseline: int  # runs with the status in each window
+    runs_current: int
+    result: CompareResult
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "runs_baseline": self.runs_baseline,
+                "runs_current": self.runs_current, "comparison": self.result.to_json()}
+
+
+@dataclass(frozen=True)
+class GroupedCompareResult:
+    """``compare(..., group_by=...)``: one full comparison per value of the attribute, the
+    largest group first (runs of both windows with the status; ties by value, None last)."""
+
+    workflow_id: str
+    status: str | None
+    group_by: str
+    baseline: Window
+    current: Window
+    groups: list[Group]
+    options: Options
+
+    @property
+    def exit_code(self) -> int:
+        """1 when a group regressed; else 2 when every group has too few runs (also when
+        there is no group at all); else 0."""
+        codes = [g.result.exit_code for g in self.groups]
+        if REGRESSION in codes:
+            return REGRESSION
+        return NOT_ENOUGH if all(c == NOT_ENOUGH for c in codes) else NO_REGRESSION
+
+    @property
+    def empty(self) -> bool:
+        return all(g.result.empty for g in self.groups)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"workflow_id": self.workflow_id, "status": self.status,
+                "group_by": self.group_by, "baseline": self.baseline.to_json(),
+                "current": self.current.to_json(), "exit_code": self.exit_code,
+                "options": asdict(self.options), "groups": [g.to_json() for g in self.groups]}
+
 
 def metric_samples(base: WindowRuns, cur: WindowRuns, status: str | None,
                    buckets: Sequence[str] | None) -> dict[str, tuple[Sample, Sample]]:
@@ -113,8 +165,12 @@ def metric_samples(base: WindowRuns, cur: WindowRuns, status: str | None,
 def _sample(side: WindowRuns, metric: str, status: str | None) -> Sample:
     values = side.metric(metric)
     keep = np.isfinite(values) & side.with_status(status)
-    kept, days = values[keep], side.day[keep]  # oldest first, so each day's runs are adjacent
-    by_day: list[Floats] = np.split(kept, np.flatnonzero(np.diff(days)) + 1) if kept.size else []
+    kept = values[keep]
+    if not kept.size:
+        return Sample.of(kept, [])
+    # oldest first, so each day's runs are adjacent: cut where a day with kept runs ends
+    per_day = np.add.reduceat(keep, side.day_starts, dtype=np.int64)
+    by_day: list[Floats] = np.split(kept, np.cumsum(per_day[per_day > 0])[:-1])
     return Sample.of(kept, by_day)
 
 
@@ -130,6 +186,60 @@ def judge(workflow_id: str, status: str | None, baseline: Window, current: Windo
         options=opts)
 
 
+def judge_groups(workflow_id: str, status: str | None, group_by: str, baseline: Window,
+                 current: Window, base: WindowRuns, cur: WindowRuns,
+                 buckets: Sequence[str] | None, opts: Options) -> GroupedCompareResult:
+    """One comparison per value of ``group_by`` among the runs of either window (any status),
+    each with its own Holm family; the runs without the attribute are a group too."""
+    b_runs, c_runs = _split(base, group_by), _split(cur, group_by)
+    groups = []
+    for value in dict.fromkeys([*b_runs, *c_runs]):
+        b = b_runs[value] if value in b_runs else base.subset(np.zeros(0, dtype=np.intp))
+        c = c_runs[value] if value in c_runs else cur.subset(np.zeros(0, dtype=np.intp))
+        groups.append(Group(value, int(np.count_nonzero(b.with_status(status))),
+                            int(np.count_nonzero(c.with_status(status))),
+                            judge(workflow_id, status, baseline, current, b, c, buckets, opts)))
+    groups.sort(key=lambda g: (-(g.runs_baseline + g.runs_current), g.value is None,
+                               g.value or ""))
+    return GroupedCompareResult(workflow_id, status, group_by, baseline, current, groups, opts)
+
+
+def _split(side: WindowRuns, attribute: str) -> dict[str | None, WindowRuns]:
+    """The runs of one window by the value of ``attribute``, each group oldest first: one
+    stable sort by group, then a slice per group (not a pass over every run per group)."""
+    codes, values = side.group_codes(attribute)
+    order = np.argsort(codes, kind="stable")
+    sizes = np.bincount(codes, minlength=len(values))
+    ends = np.cumsum(sizes).tolist()
+    return {value: side.subset(order[end - size:end])
+            for value, end, size in zip(values, ends, sizes.tolist(), strict=True)}
+
+
+@overload
+def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+            current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
+            current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
+            buckets: Sequence[str] | None = ..., options: Options | None = ...,
+            now: datetime | None = ..., group_by: None = ...) -> CompareResult: ...
+
+
+@overload
+def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+            current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
+            current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
+            buckets: Sequence[str] | None = ..., options: Options | None = ...,
+            now: datetime | None = ..., group_by: str) -> GroupedCompareResult: ...
+
+
+@overload
+def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+            current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
+            current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
+            buckets: Sequence[str] | None = ..., options: Options | None = ...,
+            now: datetime | None = ..., group_by: str | None = ...,
+            ) -> CompareResult | GroupedCompareResult: ...
+
+
 def compare(
     workflow_id: str,
     *,
@@ -142,10 +252,13 @@ def compare(
     buckets: Sequence[str] | None = None,
     options: Options | None = None,
     now: datetime | None = None,
-) -> CompareResult:
+    group_by: str | None = None,
+) -> CompareResult | GroupedCompareResult:
     """Verdicts for every metric of ``workflow_id`` between two windows (``7d``, ``35d..7d``,
     ISO dates ``2026-11-01..2026-11-08``), each optionally narrowed to attribute values
-    (``{"model": "claude-sonnet-4"}``; keys: model, plan_signature, profile_id, tenant_id)."""
+    (``{"model": "claude-sonnet-4"}``; keys: model, plan_signature, profile_id, tenant_id).
+    With ``group_by`` (one of those keys), one comparison per value of that attribute
+    (``GroupedCompareResult``); the windows are read once and split."""
     from ..log.layout import resolve_data_dir
     from ..log.timewindow import parse_window
     from ..stats.engine import checked_status
@@ -158,15 +271,22 @@ def compare(
         if unknown:
             raise UsageError(f"cannot narrow a window by {', '.join(unknown)}; "
                              f"use {', '.join(ATTRIBUTES)}")
+    if group_by is not None:
+        schema.checked_attribute(group_by)
     opts = options or Options()
     _check_options(opts)
+    wanted = {*(baseline_filters or {}), *(current_filters or {}), *filter(None, [group_by])}
     runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir),
-                     start=min(b_start, c_start), end=max(b_end, c_end))
+                     start=min(b_start, c_start), end=max(b_end, c_end),
+                     attributes=sorted(wanted))
     base_w = Window(b_start, b_end, dict(baseline_filters or {}))
     cur_w = Window(c_start, c_end, dict(current_filters or {}))
-    return judge(workflow_id, checked_status(status), base_w, cur_w,
-                 runs.select(b_start, b_end, base_w.filters),
-                 runs.select(c_start, c_end, cur_w.filters), buckets, opts)
+    base = runs.select(b_start, b_end, base_w.filters)
+    cur = runs.select(c_start, c_end, cur_w.filters)
+    if group_by is not None:
+        return judge_groups(workflow_id, checked_status(status), group_by, base_w, cur_w,
+                            base, cur, buckets, opts)
+    return judge(workflow_id, checked_status(status), base_w, cur_w, base, cur, buckets, opts)
 
 
 def _check_options(opts: Options) -> None:

@@ -1,15 +1,17 @@
 """The runs a comparison reads, as columns: one row per run (its winning copy), every status.
 
 ``read_runs`` gathers a workflow's runs of a time span through the stats engine (the same
-planning, dedupe and rival rules as `stats`), and ``WindowRuns.select`` cuts them into windows
-and attribute filters in memory.
+planning, dedupe and rival rules as `stats`) as numpy columns, and ``WindowRuns.select`` cuts
+them into windows and attribute filters in memory (``group_codes`` and ``subset`` into groups).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,14 +21,12 @@ import numpy.typing as npt
 from ..log import schema
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
-
     from .compare import FailureRate
 
 #: --last for "every run" (a SQL LIMIT is a 64-bit integer).
 ALL_RUNS = 2**62
 #: The run attributes a window may be narrowed by.
-ATTRIBUTES = ("model", "plan_signature", "profile_id", "tenant_id")
+ATTRIBUTES = schema.ATTRIBUTES  # the attributes a comparison narrows or groups by
 _US_PER_DAY = 86_400_000_000
 
 
@@ -34,7 +34,8 @@ _US_PER_DAY = 86_400_000_000
 class WindowRuns:
     """Runs as parallel arrays, oldest first: finished_at (microseconds since the epoch, UTC),
     its UTC day, which runs succeeded and which failed, total_time_s and each bucket (NaN where
-    a run has no finite value); the attributes as Arrow arrays (only before ``select``)."""
+    a run has no finite value); the attributes that were read, as object arrays of text (None
+    where a run has none)."""
 
     finished_us: npt.NDArray[np.int64]
     succeeded: npt.NDArray[np.bool_]
@@ -43,9 +44,17 @@ class WindowRuns:
     buckets: Mapping[str, npt.NDArray[np.float64]]
     attributes: Mapping[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def day(self) -> npt.NDArray[np.int64]:
+        """Each run's UTC day (days since the epoch)."""
         return self.finished_us // _US_PER_DAY
+
+    @cached_property
+    def day_starts(self) -> npt.NDArray[np.intp]:
+        """Where each UTC day's runs start (the runs are oldest first)."""
+        day = self.day
+        return np.flatnonzero(np.concatenate([[True], day[1:] != day[:-1]])) if day.size \
+            else np.zeros(0, dtype=np.intp)
 
     def __len__(self) -> int:
         return int(self.finished_us.size)
@@ -65,15 +74,16 @@ class WindowRuns:
     def select(self, start: datetime, end: datetime,
                filters: Mapping[str, str] | None = None) -> WindowRuns:
         """The runs that finished in [start, end) and have every attribute value in
-        ``filters`` (the result has no attribute arrays)."""
-        import pyarrow.compute as pc
-
-        keep = ((self.finished_us >= _micros(start)) & (self.finished_us < _micros(end)))
-        for key, value in (filters or {}).items():
-            same = pc.fill_null(pc.equal(self.attributes[key], value), False)
-            keep &= np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
-        return WindowRuns(self.finished_us[keep], self.succeeded[keep], self.failed[keep],
-                          self.total[keep], {k: v[keep] for k, v in self.buckets.items()})
+        ``filters`` (a run without the attribute has none of its values)."""
+        # oldest first: the window is a slice (views, no copy) unless a filter narrows it
+        lo, hi = np.searchsorted(self.finished_us, [_micros(start), _micros(end)]).tolist()
+        window = self.subset(slice(lo, max(lo, hi)))
+        if not filters:
+            return window
+        keep = np.ones(len(window), dtype=bool)
+        for key, value in filters.items():
+            keep &= np.asarray(window.attributes[key] == value, dtype=bool)
+        return window.subset(keep)
 
     def failure_rate(self) -> FailureRate:
         from .compare import FailureRate
@@ -81,58 +91,92 @@ class WindowRuns:
         failed = int(np.count_nonzero(self.failed))
         return FailureRate(failed=failed, terminal=failed + int(np.count_nonzero(self.succeeded)))
 
-    @classmethod
-    def from_arrow(cls, table: pa.Table) -> WindowRuns:
-        """From a table with finished_at, status, total_time_s, ``known`` (the struct of the
-        known buckets), ``other`` (a map of other buckets) and the attribute columns."""
-        import pyarrow as pa
-        import pyarrow.compute as pc
+    def group_codes(self, attribute: str) -> tuple[npt.NDArray[np.int64], list[str | None]]:
+        """Each run's group (an index into the returned values) by ``attribute``: the distinct
+        values in order of first appearance, None for runs without it."""
+        index: dict[str | None, int] = {}
+        codes = np.fromiter((index.setdefault(v, len(index))
+                             for v in self.attributes[attribute].tolist()),
+                            dtype=np.int64, count=len(self))
+        return codes, list(index)
 
-        finished = pc.cast(table.column("finished_at"), pa.timestamp("us", tz="UTC"))
-        finished_us = np.asarray(pc.cast(finished, pa.int64()).to_numpy(zero_copy_only=False),
-                                 dtype=np.int64)
+    def subset(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> WindowRuns:
+        """The runs where ``keep`` is True (or at the positions it lists, in that order, or in
+        that slice), with their attributes."""
+        return WindowRuns(self.finished_us[keep], self.succeeded[keep], self.failed[keep],
+                          self.total[keep], {k: v[keep] for k, v in self.buckets.items()},
+                          {k: v[keep] for k, v in self.attributes.items()})
+
+    @classmethod
+    def from_columns(cls, read: Mapping[str, Mapping[str, Any]]) -> WindowRuns:
+        """From the numpy columns of Collector.rows, in no order and keyed by rowid: ``runs``
+        (finished_us, succeeded, failed, total_time_s and the known buckets by name), ``other``
+        (map entries: row, bucket, seconds) and one per attribute read (row, value); sorted
+        here by finished_at (the order of runs that finished at the same instant changes no
+        answer). NULL and non-finite values become NaN, an attribute's NULL None; a known
+        bucket no run has is left out."""
+        runs = read["runs"]
+        finished = np.asarray(runs["finished_us"], dtype=np.int64)
+        order = np.argsort(finished, kind="stable")
+        rowid = np.asarray(runs["row"], dtype=np.int64)[order]
+        position = np.full(int(rowid.max()) + 1 if rowid.size else 0, -1, dtype=np.int64)
+        position[rowid] = np.arange(rowid.size)
         buckets: dict[str, npt.NDArray[np.float64]] = {}
-        known = table.column("known").combine_chunks()
         for name in schema.KNOWN_BUCKETS:
-            values = _floats(pc.struct_field(known, name))
+            values = _floats(runs[name], order)
             if np.isfinite(values).any():
                 buckets[name] = values
-        _add_other(buckets, table.column("other"), len(finished_us))
-        status = table.column("status")
-        return cls(finished_us=finished_us, succeeded=_is(status, "succeeded"),
-                   failed=_is(status, "failed"), total=_floats(table.column("total_time_s")),
-                   buckets=buckets,
-                   attributes={a: table.column(a) for a in ATTRIBUTES if a in table.column_names})
+        _add_other(buckets, read.get("other"), position)
+        return cls(finished_us=finished[order],
+                   succeeded=np.asarray(runs["succeeded"], dtype=bool)[order],
+                   failed=np.asarray(runs["failed"], dtype=bool)[order],
+                   total=_floats(runs["total_time_s"], order), buckets=buckets,
+                   attributes={a: _by_row(read[a], position) for a in ATTRIBUTES if a in read})
 
 
-def _floats(column: Any) -> npt.NDArray[np.float64]:
-    import pyarrow.compute as pc
-
-    values = np.array(pc.fill_null(column, float("nan")).to_numpy(zero_copy_only=False),
-                      dtype=np.float64)  # a copy: Arrow's buffers are read-only
-    values[~np.isfinite(values)] = np.nan
+def _floats(column: Any, order: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float64]:
+    """A numeric column (a masked array where it has NULLs) as float64, NaN for NULL and for
+    every non-finite value, taken in ``order`` when given (always a copy)."""
+    values = np.asarray(np.ma.getdata(column), dtype=np.float64)
+    null = np.ma.getmaskarray(column)
+    if order is not None:
+        values, null = values[order], null[order]
+    else:
+        values = values.copy()
+    values[null | ~np.isfinite(values)] = np.nan
     return values
 
 
-def _is(column: Any, value: str) -> npt.NDArray[np.bool_]:
-    import pyarrow.compute as pc
+def _texts(column: Any) -> npt.NDArray[np.object_]:
+    """A text column as an object array, None for NULL."""
+    values = np.array(np.ma.getdata(column), dtype=object)
+    values[np.ma.getmaskarray(column)] = None
+    return values
 
-    same = pc.fill_null(pc.equal(column, value), False)
-    return np.asarray(same.to_numpy(zero_copy_only=False), dtype=bool)
+
+def _by_row(column: Mapping[str, Any], position: npt.NDArray[np.int64]) -> npt.NDArray[Any]:
+    """An attribute's (row, value) pairs as an object array in the runs' order."""
+    values = np.full(np.count_nonzero(position >= 0), None, dtype=object)
+    values[position[np.asarray(column["row"], dtype=np.int64)]] = _texts(column["value"])
+    return values
 
 
-def _add_other(buckets: dict[str, npt.NDArray[np.float64]], other: Any, n: int) -> None:
-    """Buckets outside the known nine, from the runs' maps (rare: only the runs that have one
-    are read row by row)."""
-    import pyarrow.compute as pc
-
-    present = np.flatnonzero(np.asarray(pc.is_valid(other).to_numpy(zero_copy_only=False)))
-    for i in present:
-        for name, value in other[int(i)].as_py() or ():
-            if name in schema.KNOWN_BUCKETS or value is None:
-                continue
-            column = buckets.setdefault(name, np.full(n, np.nan))
-            column[i] = value if np.isfinite(value) else np.nan
+def _add_other(buckets: dict[str, npt.NDArray[np.float64]], other: Mapping[str, Any] | None,
+               position: npt.NDArray[np.int64]) -> None:
+    """Buckets outside the known nine, from the entries of the runs' maps (rare; row by row);
+    a known name there (its value was not a number) is not a sample, as in `stats`."""
+    if not other:
+        return
+    n = int(np.count_nonzero(position >= 0))
+    null = np.ma.getmaskarray(other["seconds"]).tolist()
+    values = np.asarray(np.ma.getdata(other["seconds"]), dtype=np.float64).tolist()
+    at = position[np.asarray(other["row"], dtype=np.int64)].tolist()
+    for pos, name, value, none in zip(at, _texts(other["bucket"]).tolist(), values, null,
+                                      strict=True):
+        if none or name is None or name in schema.KNOWN_BUCKETS:
+            continue
+        column = buckets.setdefault(name, np.full(n, np.nan))
+        column[pos] = value if math.isfinite(value) else np.nan
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -143,12 +187,14 @@ def _micros(dt: datetime) -> int:
 
 
 def read_runs(workflow_id: str, *, data_dir: Path, start: datetime, end: datetime,
-              memory_limit: str | None = None) -> WindowRuns:
+              attributes: Sequence[str] = (), memory_limit: str | None = None) -> WindowRuns:
     """Every run of ``workflow_id`` whose winning copy finished in [start, end), every status,
-    read by the stats engine (the same files, dedupe and rival rules as `stats`)."""
+    read by the stats engine (the same files, dedupe and rival rules as `stats`), with the
+    text of the ``attributes`` asked for (the others are not read)."""
     from ..stats.engine import Collector, StatsQuery, collect
 
     query = StatsQuery(workflow_id=workflow_id, last=ALL_RUNS, since=start, status=None,
                        buckets=None, before=end)
-    return WindowRuns.from_arrow(collect(data_dir, query, Collector.rows,
-                                         memory_limit=memory_limit))
+    return WindowRuns.from_columns(collect(data_dir, query,
+                                           lambda c: Collector.rows(c, attributes),
+                                           memory_limit=memory_limit))

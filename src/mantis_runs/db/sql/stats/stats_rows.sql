@@ -1,12 +1,26 @@
 -- stats_rows: the workflow's runs in mantis_candidates, one row per run (its winning copy),
--- with the filters applied to that copy: status $status (NULL = any) and finished_at before
--- $finished_before (text; NULL = no bound). For readers that need the runs themselves rather
--- than their percentiles (compare). Runs once stats_drop_rivals has run.
--- Parameters: $status, $finished_before.
-SELECT finished_at, status, total_time_s, known, other,
-       model, plan_signature, profile_id, tenant_id
+-- in no particular order, each with its rowid (`row`, the key stats_rows_other and
+-- stats_rows_attribute return with their rows), with the filters applied to that copy: status
+-- $status (NULL = any) and finished_at before $finished_before (text; NULL = no bound). Rivals
+-- (other workflows' copies) are left out by the workflow filter, so stats_drop_rivals need not
+-- run first. Undated runs (only hand-written lines lack finished_at) are left out: they belong
+-- to no time window. For readers that need the runs themselves rather than their percentiles
+-- (compare), as plain columns that convert to numpy arrays without a Python object per value:
+-- finished_at in microseconds since the epoch, the status as two flags, the total, the nine
+-- known buckets one column each (the struct unnested: the columns are named as the buckets),
+-- and whether the run has other buckets (then read by stats_rows_other). Not sorted here:
+-- sorting the wide rows costs more than sorting the times in numpy.
+-- Parameters: $workflow_id, $status, $finished_before.
+SELECT rowid AS "row",
+       epoch_us(finished_at) AS finished_us,
+       coalesce(status = 'succeeded', false) AS succeeded,
+       coalesce(status = 'failed', false) AS failed,
+       total_time_s,
+       other IS NOT NULL AS has_other,
+       unnest(known)
 FROM mantis_candidates
 WHERE run_id IS NOT NULL
+  AND workflow_id = $workflow_id
+  AND finished_at IS NOT NULL
   AND ($status IS NULL OR status = $status)
-  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
-ORDER BY finished_at;
+  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ));
