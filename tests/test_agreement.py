@@ -151,7 +151,7 @@ def check_every_path(d: Path, won: dict[str, dict[str, Any]]) -> None:
                 assert got_ids == newest(mine)[:last], (wf, status, last)
     for wf in WORKFLOWS:
         for status in ("succeeded", None):
-            for last in (1, 10):
+            for last in (1, 10, 10**6):  # 10**6: whole histories read in place when provably safe
                 r = stats(wf, data_dir=d, last=last, status=status)
                 qs = None if r.total.p50 is None else [r.total.p50, r.total.p95, r.total.p99]
                 assert (r.run_count, qs) == expected_stats(won, wf, status, last), (
@@ -260,3 +260,152 @@ def test_an_empty_run_id_is_a_malformed_line_on_every_path(tmp_path: Path) -> No
     (checkpoint,) = report.checkpoints
     assert (checkpoint.month, checkpoint.rows, checkpoint.bad_lines) == ("2026-05", 1, 1)
     every_path_skips_them({"2026-05.jsonl": 1})  # March's are in quarantine now
+
+
+# -- the shortcuts (store/lookup.py) against the general path -----------------------------------
+
+
+#: A copy: run_id, workflow, status, finished_at, total, shard, its run_id written with an escape
+#: ("\u0072" for "r": its bytes do not hold the run_id), and another run named in its error text
+#: (its bytes hold a run_id that is not its own).
+hostile = st.lists(
+    st.tuples(st.sampled_from(RUN_IDS), st.sampled_from(WORKFLOWS), st.sampled_from(STATUSES),
+              st.sampled_from((*WHEN, MISSING)), st.sampled_from(TOTALS),
+              st.sampled_from(SHARDS), st.booleans(), st.sampled_from(RUN_IDS)),
+    min_size=1, max_size=14)
+GARBAGE = (b"garbage\n", b'{"no_run_id": 1}\n', b"\xef\xbb\xbf{\"run_id\": \"r1\"}\n", b"[1]\n")
+
+
+def write_hostile(d: Path, rows: list[tuple[Any, ...]], first: int = 0) -> None:
+    for i, (run_id, wf, status, when, total, shard, escaped, named) in enumerate(rows, first):
+        data = line(run_id, wf, status, when, total, float(i))
+        data = data[:-2] + f', "error": "retry of {named}"}}\n'.encode()
+        if escaped:
+            data = data.replace(b'"run_id": "r', b'"run_id": "\\u0072', 1)
+        append_bytes(d / "runs_log" / f"{shard}.jsonl", data + GARBAGE[i % len(GARBAGE)] * (i % 2))
+
+
+def tied(rows: list[tuple[Any, ...]]) -> set[str]:
+    """run_ids whose winning copy ties with another copy on every column of the copy order:
+    either may be the row (the copy order says they are interchangeable), so only those
+    columns are compared."""
+    keys: dict[str, list[tuple[Any, ...]]] = {}
+    for run_id, wf, status, when, total, *_ in rows:
+        fin, tot = when_of(when), finite(total)
+        keys.setdefault(run_id, []).append((fin is not None, fin or datetime.min.replace(
+            tzinfo=UTC), tot is not None, tot or 0.0, status, wf))
+    return {r for r, ks in keys.items() if ks.count(max(ks)) > 1}
+
+
+def same_rows(a: list[Any], b: list[Any], ties: set[str]) -> bool:
+    """The same runs in the same order, each the same row (NaN equal to NaN), the columns of
+    the copy order only for a tied run."""
+    def nan_free(row: Any) -> dict[str, Any]:
+        return {k: "NaN" if isinstance(v, float) and math.isnan(v) else v
+                for k, v in row.items()}
+
+    return [as_expected(r) for r in a] == [as_expected(r) for r in b] and all(
+        nan_free(x) == nan_free(y) for x, y in zip(a, b, strict=True) if x["run_id"] not in ties)
+
+
+def check_shortcuts(d: Path, rows: list[tuple[Any, ...]]) -> None:
+    fast, slow = RunStore(d), RunStore(d)
+    slow.shortcuts = False
+    won, ties = winners([r[:6] for r in rows]), tied(rows)
+    for run_id in (*RUN_IDS, "r9"):
+        (a, bad_a), (b, bad_b) = fast._get(run_id), slow._get(run_id)
+        assert bad_a == bad_b, run_id  # the same malformed lines, hence the same warning
+        assert same_rows([a] if a else [], [b] if b else [], ties), run_id
+        assert (as_expected(a) if a else None) == won.get(run_id), run_id
+    for last in (1, 3):
+        for wf in (None, "wa"):
+            for status in (None, "failed"):
+                (ta, bad_a), (tb, bad_b) = (s._runs(wf, last=last, since=None, status=status)
+                                            for s in (fast, slow))
+                assert bad_a == bad_b, (wf, status, last)
+                assert same_rows(ta, tb, ties), (wf, status, last)
+    first = min(won)
+    assert same_rows([fast.report(first).run], [slow.report(first).run], ties)
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=hostile, late=hostile)
+def test_shortcuts_agree_with_the_general_path(rows: list[tuple[Any, ...]],
+                                               late: list[tuple[Any, ...]]) -> None:
+    """`show`/`get`, `report`, `list`/`runs(last=)` and `latest` through the shortcuts give the
+    general path's rows and malformed lines: before compaction (raw JSONL), after it (parts and
+    a checkpointed live month), and with late rows after the checkpoint (a tail) and in a
+    compacted month (a live shard beside its part)."""
+    d = Path(tempfile.mkdtemp(prefix="mantis-agree-"))
+    try:
+        write_hostile(d, rows)
+        check_shortcuts(d, rows)
+        compact(d, now=NOW, checkpoint_min_bytes=0)
+        check_shortcuts(d, rows)
+        write_hostile(d, late, first=len(rows))
+        check_shortcuts(d, rows + late)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# -- the views' shortcut: Parquet rows pass through unless their run_id may have another copy ----
+
+
+def test_a_run_in_two_parts_and_in_a_checkpoint_is_one_row(tmp_path: Path) -> None:
+    won = agree(tmp_path, [("r1", "wa", "failed", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+                           ("r1", "wb", "succeeded", "2026-04-15T12:00:00Z", 5.0, "2026-04"),
+                           ("r2", "wa", "succeeded", "2026-05-10T09:00:00Z", 1.0, "2026-04"),
+                           ("r2", "wb", "failed", "2026-04-15T12:00:00Z", 7.5, "2026-05"),
+                           ("r3", "wa", "succeeded", "2026-05-02T08:00:00.250000Z", 1.0,
+                            "2026-05")])
+    assert len(list((tmp_path / "compacted").glob("*/part-*.parquet"))) == 2
+    assert list((tmp_path / "checkpoints").glob("*.parquet"))
+    assert (won["r1"]["workflow_id"], won["r2"]["workflow_id"]) == ("wb", "wa")
+
+
+def test_a_run_in_a_part_and_in_the_live_shard_after_compaction(tmp_path: Path) -> None:
+    rows: list[tuple[Any, ...]] = [
+        ("r1", "wa", "succeeded", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+        ("r2", "wa", "succeeded", "2026-04-15T12:00:00Z", 5.0, "2026-04"),
+        ("r3", "wb", "failed", "2026-05-10T09:00:00Z", 5.0, "2026-05")]
+    agree(tmp_path, rows)
+    late = [("r1", "wb", "failed", "2026-05-01T00:30:00+02:00", 7.5, "2026-05"),  # wins
+            ("r2", "wb", "failed", "2026-04-01T00:30:00+02:00", 9.0, "2026-05"),  # loses
+            ("r3", "wa", "succeeded", "", 1.0, "2026-05")]  # undated: loses
+    write(tmp_path, late)  # past the checkpoint: the views read these lines as JSONL
+    won = winners(rows + late)
+    check_every_path(tmp_path, won)
+    assert (won["r1"]["workflow_id"], won["r2"]["workflow_id"]) == ("wb", "wa")
+    counted = RunStore(tmp_path).sql("SELECT count(*) AS n, count(DISTINCT run_id) AS d FROM runs")
+    assert counted.to_pylist() == [{"n": 3, "d": 3}]
+
+
+def test_a_part_with_two_copies_of_a_run_is_still_one_row(tmp_path: Path) -> None:
+    """Compaction never writes one, but the views do not take its word for it: a part rewritten
+    by hand (and its checksum published again) with a second, winning copy of a run."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from mantis_runs.log.integrity import measure, publish_checksum
+
+    rows: list[tuple[Any, ...]] = [
+        ("r1", "wa", "succeeded", "2026-03-10T10:00:00Z", 1.0, "2026-03"),
+        ("r2", "wa", "succeeded", "2026-03-31T23:30:00-02:00", 5.0, "2026-03"),
+        ("r3", "wb", "failed", "2026-05-10T09:00:00Z", 5.0, "2026-05")]
+    agree(tmp_path, rows)
+    (part,) = (tmp_path / "compacted" / "2026-03").glob("part-*.parquet")
+    table = pq.read_table(part)
+    copy = table.filter(pa.compute.equal(table["run_id"], "r1")).to_pylist()[0]
+    copy.update(workflow_id="wb", status="failed", total_time_s=9.0,
+                finished_at=datetime(2026, 3, 20, tzinfo=UTC))
+    extra = pa.Table.from_pylist([copy], schema=table.schema)
+    pq.write_table(pa.concat_tables([table, extra]), part)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    publish_checksum(part, measure(part), scratch)
+    won = winners([*rows, ("r1", "wb", "failed", "2026-03-20T00:00:00Z", 9.0, "2026-03")])
+    assert view_rows(RunStore(tmp_path)) == won
+    assert won["r1"]["workflow_id"] == "wb"
+    check_every_path(tmp_path, won)  # stats too, the whole history in place included
+

@@ -9,6 +9,7 @@ the files' names, sizes and modification times, and computed again only when the
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
 
@@ -16,8 +17,11 @@ from .cache import entry_for, read_entry, write_entry
 from .connection import duckdb_path
 from .sqlfiles import load
 
-#: Version of the cached format; a change makes old entries unused.
+#: Version of the cached format; a change makes old entries unused. DuckDB's version is part
+#: of the key too: the hashes are DuckDB's ``hash()``, which a new release may change.
 FORMAT = 1
+
+_T = TypeVar("_T")
 
 
 def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
@@ -25,13 +29,60 @@ def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
     ``files``, sorted; an empty list for zero or one file."""
     if len(files) < 2:
         return []
-    entry = entry_for("shared-ids", files, f"format {FORMAT}")
-    if entry is not None:
-        cached = read_entry(entry)
-        if isinstance(cached, list) and all(isinstance(h, int) for h in cached):
-            return cached
+    return _hashes(con, files)
+
+
+def _hashes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
+    """``shared_ids`` for any number of files: with one file, its repeated run_ids."""
+    if not files:
+        return []
+    entry = _entry("shared-ids", files)
+    cached = _cached(entry, int)
+    if cached is not None:
+        return cached
     found = [int(r[0]) for r in con.execute(
         load("shared_ids"), {"files": [duckdb_path(p) for p in files]}).fetchall()]
     if entry is not None:
         write_entry(entry, found)
     return found
+
+
+def shared_run_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+    """The run_ids with two or more copies among ``files`` (also within one file: nothing here
+    takes compaction's word for it), sorted; a superset: a run_id that only shares its hash
+    with one is there too. Cached as ``shared_ids`` is, and nothing more is read when the
+    hashes (usually cached) find none."""
+    known = cached_shared_run_ids(files)
+    if known is not None:
+        return known
+    hashes = _hashes(con, files)
+    if not hashes:
+        return []
+    entry = _entry("shared-run-ids", files)
+    found = [str(r[0]) for r in con.execute(load("shared_run_ids"), {
+        "files": [duckdb_path(p) for p in files], "hashes": hashes}).fetchall()
+             if r[0] is not None]
+    if entry is not None:
+        write_entry(entry, found)
+    return found
+
+
+def cached_shared_run_ids(files: list[Path]) -> list[str] | None:
+    """``shared_run_ids`` from the cache alone (no connection needed), or None on a miss."""
+    if not files:
+        return []
+    hashes = _cached(_entry("shared-ids", files), int)
+    if hashes is not None and not hashes:
+        return []
+    return _cached(_entry("shared-run-ids", files), str)
+
+
+def _entry(kind: str, files: list[Path]) -> Path | None:
+    return entry_for(kind, files, f"format {FORMAT}", f"duckdb {duckdb.__version__}")
+
+
+def _cached(entry: Path | None, kind: type[_T]) -> list[_T] | None:
+    value = read_entry(entry) if entry is not None else None
+    if isinstance(value, list) and all(isinstance(v, kind) for v in value):
+        return value
+    return None
