@@ -81,7 +81,8 @@ F1_REPORT_JSON: dict[str, Any] = {
     ],
     "unaccounted_s": 3.0,
     "baseline": {"run_count": 3, "status": "succeeded", "last": 100,
-                 "total_time_s": {"p50": 100.0, "p95": 118.0, "p99": 119.6, "n": 3}},
+                 "total_time_s": {"p50": 100.0, "p95": 118.0, "p99": 119.6, "n": 3,
+                                  "rough": ["p50", "p95", "p99"]}},
     "cost_total": 1.75,
 }
 
@@ -293,7 +294,8 @@ def test_show_json_without_baseline_buckets(data: Path) -> None:
         "run": LEGACY_JSON, "buckets": [], "unaccounted_s": 5.0,
         # the only run of its workflow: none before it (it was its own baseline)
         "baseline": {"run_count": 0, "status": "succeeded", "last": 100,
-                     "total_time_s": {"p50": None, "p95": None, "p99": None, "n": 0}},
+                     "total_time_s": {"p50": None, "p95": None, "p99": None, "n": 0,
+                                      "rough": []}},
         "cost_total": None,
     }
 
@@ -641,11 +643,15 @@ def hostile(tmp_path: Path) -> Path:
     (["stats", HOSTILE["workflow_id"], "--status", "failed"], (
         "Across last 1 failed runs of wf\\x1b]0;pwned\\x07:\n"
         "\n"
-        "bucket          p50    p95    p99\n"
-        "─────────────────────────────────\n"
-        "think\\x1b[2J   6.0s   6.0s   6.0s\n"
-        "─────────────────────────────────\n"
-        "total_time_s  10.0s  10.0s  10.0s\n")),
+        "bucket           p50     p95     p99    n\n"
+        "─────────────────────────────────────────\n"
+        "think\\x1b[2J   ~6.0s   ~6.0s   ~6.0s    1\n"
+        "─────────────────────────────────────────\n"
+        "total_time_s  ~10.0s  ~10.0s  ~10.0s    1\n"
+        "\n"
+        "Failure rate: 100.0% (1 of 1 runs finished since 2026-04-05 10:00 UTC).\n"
+        "~ rough: too few runs for a bounded 95% interval (p50 needs 6, p95 needs 72, p99 "
+        "needs 368 runs).\n")),
     (["sql", "SELECT workflow_id, model, error, extra FROM runs"], (
         "workflow_id         model    error                   extra\n"
         "------------------  -------  ----------------------  -------------------\n"

@@ -176,3 +176,23 @@ def test_watch_run_result_of_an_unreadable_data_dir(tmp_path: Path) -> None:
     assert r == WatchResult(RUN_ID, WatchOutcome.UNREADABLE, f, 5,
                             error=f"{f} is not a directory")
     assert render.watch_text(r) == f"error: cannot read {f}: {f} is not a directory"
+
+
+def test_watch_finds_a_run_written_after_the_live_months_checkpoint(tmp_path: Path) -> None:
+    # The lookup reads a checkpointed live shard as its checkpoint (whose footer rules the run
+    # out: its run_id is of another date) plus the bytes after it: the row the writer appends
+    # while the watcher polls is in those bytes.
+    from datetime import UTC, datetime
+
+    from mantis_runs.compaction import compact
+
+    d = tmp_path / "data"
+    now = datetime.now(UTC).isoformat()
+    write_rows(d, [{"run_id": f"early{i}", "workflow_id": "wf", "status": "succeeded",
+                    "total_time_s": 1.0, "finished_at": now} for i in range(3)])
+    compact(d, checkpoint_min_bytes=0)
+    assert len(list((d / "checkpoints").glob("*.parquet"))) == 1
+    watcher = watch(tmp_path, d, "--timeout", "20")
+    writer = write_later(tmp_path, d, "succeeded")
+    assert finish(writer)[0] == 0
+    assert finish(watcher) == (0, f"run {RUN_ID} succeeded\n", "")

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 
 import duckdb
 
@@ -37,13 +37,19 @@ from ..log.layout import MonthFiles, resolve_data_dir
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..messages import skipped_lines
-from ..stats import plan as planning
-from ..stats.engine import StatsResult, checked_status, stats
+from ..stats.engine import (
+    GroupedStats,
+    StatsResult,
+    checked_status,
+    grouped_stats,
+    stats,
+)
+from . import lookup
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
-    from ..analysis.compare import CompareResult
+    from ..analysis.compare import CompareResult, GroupedCompareResult
     from ..analysis.verdicts import Options
 
 log = logging.getLogger("mantis_runs")
@@ -126,16 +132,17 @@ def row_to_json(row: RunRow) -> dict[str, Any]:
     return out
 
 
-def _rows(table: pa.Table) -> list[RunRow]:
+def _rows(records: lookup.Rows) -> list[RunRow]:
+    """The views' rows (``lookup.fetch`` or ``lookup.pylist``) as ``RunRow``s."""
     rows: list[RunRow] = []
-    for rec in table.to_pylist():
+    for rec in records:
         for key in ("wall_time_breakdown", "cost_breakdown"):
             if rec.get(key) is not None:
                 rec[key] = dict(rec[key])
         extra = rec.get("extra")
         if isinstance(extra, str):
             rec["extra"] = json.loads(extra)
-        rows.append(rec)
+        rows.append(cast(RunRow, rec))
     return rows
 
 
@@ -149,6 +156,10 @@ class QueryResult:
 
 class RunStore:
     """Run history in one data directory (see docs/python-api.md)."""
+
+    #: Whether ``get`` and ``runs`` may take the shortcuts of store/lookup.py (the same
+    #: answers from fewer bytes); False forces the general path (the agreement tests' reference).
+    shortcuts: bool = True
 
     def __init__(self, data_dir: PathLike | None = None) -> None:
         self.data_dir: Path = resolve_data_dir(data_dir)
@@ -206,7 +217,7 @@ class RunStore:
         other statement is a ``UsageError``, and the query reads no file but the store's and
         writes none (docs/sql.md). ``lossless`` keeps the values Arrow has no exact type for
         (UHUGEINT, TIMETZ, BIT) as DuckDB's Arrow extension types (for rendering them)."""
-        with self._reading(lossless=lossless) as (con, _):
+        with self._reading(lossless=lossless) as (con, found):
             statements = con.extract_statements(query)  # parser errors surface here
             if len(statements) > 1:  # DuckDB would run them all and return only the last result
                 raise UsageError(f"one SQL statement at a time, got {len(statements)} (for "
@@ -214,7 +225,7 @@ class RunStore:
                                  "views`)")
             if statements:
                 check_read_only(con, statements[0])
-            self._warn_bad_lines(con)
+            _warn(lookup.cached_bad_lines(con, found))
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
                 raise UsageError("the query is empty")
@@ -262,14 +273,16 @@ class RunStore:
         ``last`` None means all, else at least 1; ``status`` None or "" means every status, else
         "succeeded" or "failed" (anything else is a ``UsageError``).
         """
-        table, bad = self._runs(workflow_id, last=last, since=since, status=status)
+        answer, bad = self._runs(workflow_id, last=last, since=since, status=status,
+                                 arrow=arrow)
         _warn(bad)
-        return table if arrow else _rows(table)
+        return answer if arrow else _rows(answer)
 
     def _runs(self, workflow_id: str | None, *, last: int | None,
-              since: str | datetime | None, status: str | None,
-              ) -> tuple[pa.Table, dict[str, int]]:
-        """``runs()`` as an Arrow table, plus the malformed lines per shard it read past.
+              since: str | datetime | None, status: str | None, arrow: bool = False,
+              ) -> tuple[Any, dict[str, int]]:
+        """``runs()`` as an Arrow table (``arrow``) or as the views' rows (``lookup.fetch``,
+        without pyarrow), plus the malformed lines per shard it read past.
 
         The views rank every copy of a run (the copy order) and order runs by the newest
         order (db/sql/fragments/) over the months read so far; months are added newest first
@@ -281,22 +294,18 @@ class RunStore:
         since_dt = resolve_since(since)
         params = {"workflow_id": workflow_id, "status": checked_status(status),
                   "since": since_dt.isoformat() if since_dt else None, "limit": last}
+        if self.shortcuts and not arrow:
+            fast = lookup.newest_runs(self.data_dir, params, since_dt)
+            if fast is not None:
+                return fast
         with self._reading([]) as (con, found):
-            todo = planning.plan(con, list(found.values()), {}, since_dt)
-            read: list[MonthFiles] = []
-            got, per_month = 0, 0.0
-            while True:
-                take = (len(todo) if last is None
-                        else planning.batch_size(todo, got, per_month, last, whole=False))
-                chunk, todo = todo[:take], todo[take:]
-                read += [found[m.month] for m in chunk]
-                views.set_files(con, read)
-                table = con.sql(load("runs_select"), params=params).to_arrow_table()
-                before, got = got, table.num_rows
-                per_month = max(per_month, (got - before) / max(len(chunk), 1))
-                if not todo or (last is not None and _decided(table, last,
-                                                              planning.horizon(todo))):
-                    return table, self._quiet_bad_lines(con)
+            def query(months: list[MonthFiles]) -> Any:
+                views.set_files(con, months)
+                rel = con.sql(load("runs_select"), params=params)
+                return rel.to_arrow_table() if arrow else lookup.fetch(rel)
+
+            table, _ = lookup.read_newest(con, found, last, since_dt, query)
+            return table, self._quiet_bad_lines(con)
 
     @staticmethod
     def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -314,10 +323,14 @@ class RunStore:
         """The run's winning copy over every month (a copy may lie in any shard), and the
         malformed lines read past. The run_id filter reaches the Parquet scans, which skip row
         groups by their run_id statistics."""
-        with self._reading() as (con, _):
-            t = con.sql(load("runs_by_id"), params={"run_id": run_id}).to_arrow_table()
-            bad = self._quiet_bad_lines(con)
-        return (_rows(t)[0] if t.num_rows else None), bad
+        fast = lookup.find_run(self.data_dir, run_id) if self.shortcuts else None
+        if fast is not None:
+            rows, bad = fast
+        else:
+            with self._reading() as (con, _):
+                rows = lookup.fetch(con.sql(load("runs_by_id"), params={"run_id": run_id}))
+                bad = self._quiet_bad_lines(con)
+        return (_rows(rows)[0] if rows else None), bad
 
     def latest(self, workflow_id: str | None = None) -> RunRow | None:
         rows = self.runs(workflow_id, last=1)
@@ -326,26 +339,54 @@ class RunStore:
     # -- aggregates ----------------------------------------------------------------------------
 
     def stats(self, workflow_id: str, *, last: int = 100, since: str | datetime | None = None,
-              status: str | None = "succeeded",
-              buckets: Sequence[str] | None = None) -> StatsResult:
-        """p50/p95/p99 per bucket; the same as ``mantis runs stats``."""
+              status: str | None = "succeeded", buckets: Sequence[str] | None = None,
+              ci: bool = False) -> StatsResult:
+        """p50/p95/p99 per bucket, n, rough marks, the failure rate and (``ci``) each
+        percentile's 95 % interval; the same as ``mantis runs stats``."""
         result = stats(workflow_id, data_dir=self.data_dir, last=last, since=since,
-                       status=status, buckets=buckets)
+                       status=status, buckets=buckets, ci=ci)
         _warn(result.skipped_lines)
         return result
+
+    def grouped_stats(self, workflow_id: str, group_by: str, *, last: int = 100,
+                      since: str | datetime | None = None, status: str | None = "succeeded",
+                      buckets: Sequence[str] | None = None, ci: bool = False) -> GroupedStats:
+        """``stats`` split by an attribute (model, plan_signature, profile_id or tenant_id): the
+        same as ``mantis runs stats --group-by``."""
+        result = grouped_stats(workflow_id, group_by, data_dir=self.data_dir, last=last,
+                               since=since, status=status, buckets=buckets, ci=ci)
+        _warn(result.skipped_lines)
+        return result
+
+    @overload
+    def compare(self, workflow_id: str, *, baseline: str = ..., current: str = ...,
+                baseline_filters: Mapping[str, str] | None = ...,
+                current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
+                buckets: Sequence[str] | None = ..., options: Options | None = ...,
+                group_by: None = ...) -> CompareResult: ...
+
+    @overload
+    def compare(self, workflow_id: str, *, baseline: str = ..., current: str = ...,
+                baseline_filters: Mapping[str, str] | None = ...,
+                current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
+                buckets: Sequence[str] | None = ..., options: Options | None = ...,
+                group_by: str) -> GroupedCompareResult: ...
 
     def compare(self, workflow_id: str, *, baseline: str = "35d..7d", current: str = "7d",
                 baseline_filters: Mapping[str, str] | None = None,
                 current_filters: Mapping[str, str] | None = None,
                 status: str | None = "succeeded", buckets: Sequence[str] | None = None,
-                options: Options | None = None) -> CompareResult:
+                options: Options | None = None,
+                group_by: str | None = None) -> CompareResult | GroupedCompareResult:
         """Regression verdicts of ``workflow_id``, the current window against the baseline;
-        the same as ``mantis runs compare`` (numpy and scipy's tests, see docs/compare.md)."""
+        the same as ``mantis runs compare`` (numpy and scipy's tests, see docs/compare.md).
+        With ``group_by`` (model, plan_signature, profile_id or tenant_id), one comparison per
+        value of that attribute, largest group first (``GroupedCompareResult``)."""
         from ..analysis.compare import compare
 
         return compare(workflow_id, data_dir=self.data_dir, baseline=baseline, current=current,
                        baseline_filters=baseline_filters, current_filters=current_filters,
-                       status=status, buckets=buckets, options=options)
+                       status=status, buckets=buckets, options=options, group_by=group_by)
 
     def report(self, run_id: str | None = None, *, baseline_runs: int = 100) -> RunReport:
         """A post-mortem of ``run_id`` (default: the newest run) against the newest
@@ -363,8 +404,8 @@ class RunStore:
         if run_id is not None:
             found, bad = self._get(run_id)
         else:
-            table, bad = self._runs(None, last=1, since=None, status=None)
-            found = _rows(table)[0] if table.num_rows else None
+            newest, bad = self._runs(None, last=1, since=None, status=None)
+            found = _rows(newest)[0] if newest else None
         if found is None:
             _warn(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
@@ -439,16 +480,6 @@ def _locked_connection(found: dict[str, MonthFiles], *,
         con.close()
         raise
     return con
-
-
-def _decided(table: pa.Table, last: int, horizon: planning.Horizon) -> bool:
-    """Whether the newest ``last`` runs of the months read (``table``, newest first) are the
-    newest of the whole store: there are ``last`` of them and the oldest is dated and newer
-    than anything the unread months may hold."""
-    if not horizon.can_stop or table.num_rows < last:
-        return False
-    oldest = table.column("finished_at")[last - 1].as_py()
-    return oldest is not None and (horizon.latest is None or oldest > horizon.latest)
 
 
 def _warn(bad: dict[str, int]) -> None:

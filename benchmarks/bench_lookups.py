@@ -1,0 +1,190 @@
+"""Cold-process timings of the point lookups and the newest runs, shortcut against general path.
+
+``show``, ``report --run-id``, ``watch`` (a run's row: ``RunStore.get``), ``list --last 20`` and
+``report --latest`` (``RunStore.runs``) take the shortcuts of ``store/lookup.py`` when they can
+prove them safe. Each scenario here runs in fresh processes, alternating in pairs:
+
+* ``cli``: the real command (``mantis runs show ID`` ...), shortcuts on (the default);
+* ``shortcut`` / ``general``: the same library call in a small driver, with
+  ``RunStore.shortcuts`` True / False, so the ratio is the shortcut's alone;
+* on a raw (never compacted) store, ``month``: the general path over the run's month alone, what
+  "parsing its month" costs (the goal: a lookup of the oldest run within 2x of it).
+
+Every answer of the shortcut is checked against the general path's (the same JSON). Before
+timing, every file is read once (a warm page cache) and each command runs once (the user cache
+of footer bounds, run_id ranges and shard facts is warm, as after any earlier command); the
+first call with an empty user cache is timed once apart (``first call``).
+
+Usage::
+
+    python benchmarks/bench_lookups.py --data-dir /work/bench-data/c10m2 [--repeat 5]
+    python benchmarks/bench_lookups.py --data-dir /work/bench-data/1m --raw [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from bench_stats import Run, read_through, run_cold  # noqa: E402
+
+#: The driver: one library call, its answer as JSON on stdout.
+DRIVER = r"""
+import json, sys
+from mantis_runs import RunStore
+from mantis_runs.store import row_to_json
+data_dir, what, arg, mode, month = sys.argv[1:6]
+s = RunStore(data_dir)
+s.shortcuts = mode == "shortcut"
+if mode == "month":  # the general path over one month: the views over that month's files
+    from mantis_runs.db.sqlfiles import load
+    with s._reading([month]) as (con, _):
+        t = con.sql(load("runs_by_id"), params={"run_id": arg}).to_arrow_table()
+        out = [str(v) for v in t.column("run_id").to_pylist()]
+elif what == "get":
+    out = row_to_json(s.get(arg))
+elif what == "runs":
+    out = [row_to_json(r) for r in s.runs(last=int(arg))]
+else:
+    out = s.report(arg or None).to_json()
+print(json.dumps(out, default=str, sort_keys=True))
+"""
+
+
+@dataclass
+class Scenario:
+    name: str
+    what: str  # get, runs, report
+    arg: str
+    cli: list[str]
+    month: str = ""  # the month whose shard holds the run (for ``month``)
+    times: dict[str, list[Run]] = field(default_factory=dict)
+    first: dict[str, Run] = field(default_factory=dict)
+
+
+def mantis() -> str:
+    return str(Path(sys.executable).with_name("mantis"))
+
+
+def driver(data_dir: Path, sc: Scenario, mode: str) -> list[str]:
+    return [sys.executable, "-c", DRIVER, str(data_dir), sc.what, sc.arg, mode, sc.month]
+
+
+def ends(data_dir: Path) -> tuple[str, str]:
+    """(the newest run_id, the oldest run_id) of the store, by finished_at: the newest of the
+    newest shard, the oldest of the oldest part (or shard)."""
+    import duckdb
+
+    parts = sorted(str(p) for p in (data_dir / "compacted").glob("*/part-*.parquet"))
+    shards = sorted(str(p) for p in (data_dir / "runs_log").glob("*.jsonl"))
+    con = duckdb.connect()
+    rows = []
+    if parts:
+        rows += con.sql("SELECT run_id, finished_at FROM read_parquet($p) ORDER BY finished_at "
+                        "LIMIT 1", params={"p": parts[:1]}).fetchall()
+    rows += con.sql("SELECT run_id, CAST(finished_at AS TIMESTAMPTZ) FROM read_ndjson($s, "
+                    "columns = {run_id: 'VARCHAR', finished_at: 'VARCHAR'}) ORDER BY 2 DESC "
+                    "LIMIT 1", params={"s": shards[-1:]}).fetchall()
+    if not parts:
+        rows += con.sql("SELECT run_id, CAST(finished_at AS TIMESTAMPTZ) FROM read_ndjson($s, "
+                        "columns = {run_id: 'VARCHAR', finished_at: 'VARCHAR'}) ORDER BY 2 "
+                        "LIMIT 1", params={"s": shards[:1]}).fetchall()
+        return rows[0][0], rows[1][0]
+    return rows[1][0], rows[0][0]
+
+
+def scenarios(data_dir: Path, newest: str, oldest: str, raw: bool) -> list[Scenario]:
+    if raw:
+        shards = sorted(p.name[:7] for p in (data_dir / "runs_log").glob("*.jsonl"))
+        return [Scenario("watch oldest", "get", oldest, ["runs", "watch", oldest], shards[0]),
+                Scenario("watch newest", "get", newest, ["runs", "watch", newest], shards[-1])]
+    return [
+        Scenario("watch newest", "get", newest, ["runs", "watch", newest]),
+        Scenario("watch oldest", "get", oldest, ["runs", "watch", oldest]),
+        Scenario("show newest", "report", newest, ["runs", "show", newest]),
+        Scenario("report --run-id oldest", "report", oldest,
+                 ["runs", "report", "--run-id", oldest]),
+        Scenario("list --last 20", "runs", "20", ["runs", "list", "--last", "20"]),
+        Scenario("report --latest", "report", "", ["runs", "report", "--latest"]),
+    ]
+
+
+def measure(data_dir: Path, sc: Scenario, modes: list[str], repeat: int) -> None:
+    env_cache = os.environ.get("XDG_CACHE_HOME")
+    for mode in modes:
+        with tempfile.TemporaryDirectory() as empty:
+            os.environ["XDG_CACHE_HOME"] = empty  # the first call, with an empty user cache
+            sc.first[mode] = run_cold(command(data_dir, sc, mode))
+    if env_cache is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = env_cache
+    answers = {}
+    for mode in modes:  # once untimed: the user cache as after any earlier command
+        r = run_cold(command(data_dir, sc, mode))
+        answers[mode] = r.stdout
+    if "general" in answers and answers["shortcut"] != answers["general"]:
+        raise SystemExit(f"{sc.name}: the shortcut's answer differs from the general path's")
+    for _ in range(repeat):
+        for mode in modes:  # alternated
+            sc.times.setdefault(mode, []).append(run_cold(command(data_dir, sc, mode)))
+
+
+def command(data_dir: Path, sc: Scenario, mode: str) -> list[str]:
+    if mode == "cli":
+        return [mantis(), *sc.cli, "--data-dir", str(data_dir)]
+    return driver(data_dir, sc, mode)
+
+
+def report(data_dir: Path, found: list[Scenario], modes: list[str]) -> str:
+    head = ["scenario", *[f"{m} s" for m in modes], "general/shortcut",
+            *[f"{m} MB" for m in modes], "first call s (" + ", ".join(modes) + ")"]
+    lines = [f"{data_dir}", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for sc in found:
+        med = {m: statistics.median(r.seconds for r in sc.times[m]) for m in modes}
+        rss = {m: max(r.rss_mb for r in sc.times[m]) for m in modes}
+        ratio = med["general"] / med["shortcut"] if "general" in med else float("nan")
+        first = ", ".join(f"{sc.first[m].seconds:.2f}" for m in modes)
+        lines.append("| " + " | ".join([sc.name, *[f"{med[m]:.2f}" for m in modes],
+                                        f"{ratio:.1f}x", *[f"{rss[m]:.0f}" for m in modes],
+                                        first]) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data-dir", type=Path, required=True)
+    ap.add_argument("--raw", action="store_true", help="a never-compacted store: also time "
+                    "the general path over the run's month alone")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", default="", help="run the scenarios whose name has this text")
+    ap.add_argument("--json", type=Path, help="also write the medians here")
+    args = ap.parse_args(argv)
+    read_through(p for p in args.data_dir.rglob("*") if p.is_file())
+    newest, oldest = ends(args.data_dir)
+    print(f"newest {newest}, oldest {oldest}", flush=True)
+    modes = ["cli", "shortcut", "general", *(["month"] if args.raw else [])]
+    found = [sc for sc in scenarios(args.data_dir, newest, oldest, args.raw)
+             if args.only in sc.name]
+    for sc in found:
+        measure(args.data_dir, sc, modes, args.repeat)
+        print(report(args.data_dir, [sc], modes).splitlines()[-1], flush=True)
+    text = report(args.data_dir, found, modes)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({sc.name: {m: [r.seconds for r in sc.times[m]]
+                                                   for m in modes} for sc in found}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,416 @@
+"""Point lookups and the newest runs from a few bytes of the store (``RunStore.get`` and
+``RunStore.runs``, so ``show``, ``report``, ``watch`` and ``list``).
+
+The general path puts every file of the months it needs under the views, which parse every
+JSONL line and rank every copy of every run. These shortcuts answer the same from less, and
+still through the same views and the same copy order:
+
+* ``find_run``: a Parquet file whose footer proves it holds no such run_id (db/idranges.py) is
+  left out, and of each JSONL shard only the lines that may hold the run_id are parsed, found by
+  their bytes (db/linesearch.py); a live shard's checkpoint, when its footer rules the run_id
+  out, spares searching the bytes it covers.
+* ``newest_runs``: the months are planned and read as the general path reads them
+  (``read_newest``), but each live shard with a checkpoint is read as the checkpoint plus a copy
+  of its tail, and only the columns of the copy order; then each chosen run's row is read from
+  its own line (or part), and must be the winning copy the first step found.
+
+The malformed-line warning is the general path's: the bad lines of every shard it would have
+parsed, counted once per shard version and kept in the user cache (linesearch.facts), or taken
+from a checkpoint's manifest. A shortcut that cannot prove itself safe returns None, and the
+caller takes the general path without a word.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+import duckdb
+
+from ..db import views
+from ..db.connection import (
+    VIEW_MEMORY_LIMIT,
+    connect,
+    duckdb_path,
+    private_temp_dir,
+    query_failed,
+    snapshot,
+)
+from ..db.idranges import Range, id_ranges, may_hold
+from ..db.linesearch import (
+    ESCAPE,
+    ShardFacts,
+    facts,
+    lines_with,
+    plain,
+    prefix_escapes,
+    write_lines,
+)
+from ..db.sqlfiles import load
+from ..db.verified import remembered_content_ok
+from ..log import checkpoint, schema
+from ..log.integrity import check_parts
+from ..log.layout import MonthFiles
+from ..stats import plan as planning
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+#: Called with (what, path) for each file a shortcut reads: "search" (its bytes searched),
+#: "parse" (parsed as JSONL: a bad-line count) or "rows" (Parquet rows read). For tests.
+observer: Callable[[str, Path], None] | None = None
+#: Above this many bytes of JSONL without a checkpoint to search for the rows of the newest
+#: runs, ``newest_runs`` leaves it to the general path (which parsed those bytes anyway).
+SEARCH_MAX_BYTES = 64 * 1024 * 1024
+SCRATCH_PREFIX = "mantis-lookup-"
+#: The columns that decide which copy wins and where a run ranks, and their DuckDB types.
+KEY = ("run_id", "finished_at", "total_time_s", "status", "workflow_id")
+STRUCTURE = json.dumps({k: schema.duckdb_columns()[k] for k in KEY})
+
+
+def _note(what: str, path: Path) -> None:
+    if observer is not None:
+        observer(what, path)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One JSONL shard as a shortcut reads it."""
+
+    path: Path
+    checkpoint: Path | None = None  # a live shard's checkpoint (Parquet), when it is valid
+    covered: int = 0  # the shard's bytes [0, covered) are in the checkpoint
+    tail: Path | None = None  # a private copy of the bytes after ``covered`` (None: none)
+    checked_bad: int = 0  # bad lines in the covered bytes (the manifest's count)
+    identity: tuple[str, ...] = ()  # the checkpoint's hash and offset
+
+
+@dataclass
+class Session:
+    """One snapshot of the store, a connection with the views, and a private scratch folder."""
+
+    con: duckdb.DuckDBPyConnection
+    found: dict[str, MonthFiles]
+    scratch: Path
+    shards: dict[Path, Shard]
+    _facts: dict[Path, ShardFacts] = field(default_factory=dict)
+    _written: int = 0
+
+    def months(self, names: list[str] | None = None) -> list[MonthFiles]:
+        return list(self.found.values()) if names is None else [self.found[m] for m in names]
+
+    def count_bad(self, path: Path) -> int:
+        _note("parse", path)
+        row = self.con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchone()
+        return int(row[0]) if row else 0
+
+    def facts(self, path: Path) -> ShardFacts:
+        if path not in self._facts:
+            self._facts[path] = facts(path, self.count_bad)
+        return self._facts[path]
+
+    def bad_lines(self, months: list[MonthFiles]) -> dict[str, int]:
+        """Malformed lines per shard of ``months``: what the runs_bad_lines view says."""
+        bad: dict[str, int] = {}
+        for mf in months:
+            for path in mf.jsonl:
+                sh = self.shards[path]
+                if sh.checkpoint is not None:
+                    n = sh.checked_bad + (self.count_bad(sh.tail) if sh.tail else 0)
+                else:
+                    n = self.facts(path).bad
+                if n:
+                    bad[path.name] = n
+        return dict(sorted(bad.items()))
+
+    def write(self, sh: Shard, lines: list[tuple[int, bytes]]) -> Path:
+        """Lines of ``sh`` (offsets in the shard) into a new private file."""
+        self._written += 1
+        dest = self.scratch / f"lines-{self._written}-{sh.path.name}"
+        write_lines(dest, lines)
+        return dest
+
+    def search(self, sh: Shard, ids: list[str], ranges: dict[Path, list[Range]],
+               *, last_only: bool = False, escapes: bool = True) -> list[tuple[int, bytes]]:
+        """The lines of ``sh`` that may hold one of ``ids`` (offsets in the shard); with
+        ``last_only``, the last line of each (no escapes: the caller checks what it finds)."""
+        needles = [i.encode() for i in ids]
+        if sh.checkpoint is None:
+            extra = [ESCAPE] if escapes and self.facts(sh.path).escapes else []
+            _note("search", sh.path)
+            return lines_with(sh.path, needles + extra, last_only=last_only)
+        out: list[tuple[int, bytes]] = []
+        if may_hold(ranges[sh.checkpoint], ids):
+            extra = [ESCAPE] if escapes and prefix_escapes(
+                sh.path, sh.covered, sh.checkpoint, *sh.identity) else []
+            _note("search", sh.path)
+            out += lines_with(sh.path, needles + extra, 0, sh.covered, last_only=last_only)
+        if sh.tail is not None:
+            _note("search", sh.tail)
+            extra = [ESCAPE] if escapes else []
+            out += [(sh.covered + at, data)
+                    for at, data in lines_with(sh.tail, needles + extra, last_only=last_only)]
+        return out
+
+    def point(self, files: list[Path], parts: list[Path]) -> None:
+        """Point the views at these JSONL files and parts only."""
+        for p in parts:
+            _note("rows", p)
+        views.set_files(self.con, [MonthFiles("lookup", sealed=files, parts=parts)])
+
+
+def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, Shard]:
+    """Every JSONL shard of ``months``, live shards with a valid checkpoint as such."""
+    found: dict[Path, Shard] = {}
+    for mf in months:
+        for path in mf.jsonl:
+            found[path] = Shard(path)
+        if mf.live is None:
+            continue
+        tails = scratch / f"tail-{mf.month}"
+        tails.mkdir()
+        lr = checkpoint.open_live(base, mf.month, mf.live, tails, remembered_content_ok)
+        cp = checkpoint.load(base, mf.month) if lr is not None else None
+        if lr is not None and cp is not None and cp.parquet == lr.parquet.name:
+            found[mf.live] = Shard(mf.live, checkpoint=lr.parquet, covered=cp.offset,
+                                   tail=lr.tail, checked_bad=lr.bad_lines,
+                                   identity=(cp.sha256, str(cp.offset)))
+    return found
+
+
+@contextmanager
+def session(data_dir: Path) -> Iterator[Session]:
+    """A :class:`Session` under the shared publish lock (``snapshot``), parts checked."""
+    with snapshot(data_dir) as found:
+        months = list(found.values())
+        check_parts([p for mf in months for p in mf.parts])
+        scratch = private_temp_dir(SCRATCH_PREFIX)
+        try:
+            shards = _shards(data_dir, months, scratch)
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
+            try:
+                views.install(con, [])
+                yield Session(con, found, scratch, shards)
+            except duckdb.Error as exc:
+                raise query_failed(exc, months) from exc
+            finally:
+                con.close()
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+Rows = list[dict[str, Any]]
+#: A query of ``read_newest``: the runs of these months newest first, as Rows or an Arrow table.
+Query = Callable[[list[MonthFiles]], Any]
+_UTC = ZoneInfo("UTC")  # the zone pyarrow gives a timestamp[tz=UTC] value
+
+
+def fetch(rel: duckdb.DuckDBPyRelation) -> Rows:
+    """A relation's rows as dicts of Python values, read without pyarrow (about 0.2 s to
+    import with numpy): the same values as ``pylist`` of its Arrow table."""
+    columns = rel.columns
+    return [dict(zip(columns, row, strict=True)) for row in rel.fetchall()]
+
+
+def pylist(table: pa.Table) -> Rows:
+    """``table.to_pylist()``, the same values, without importing pandas: pyarrow turns zoned
+    timestamps into datetimes through pandas (0.4 s to import), so UTC timestamp columns are
+    read as plain UTC wall-clock times (a view of the same numbers) and given their zone."""
+    import pyarrow as pa
+
+    zoned = []
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.tz == "UTC":
+            naive = pa.timestamp(f.type.unit)
+            table = table.set_column(i, f.name, pa.chunked_array(
+                [c.view(naive) for c in table.column(i).chunks], type=naive))
+            zoned.append(f.name)
+    rows: Rows = table.to_pylist()
+    for rec in rows:
+        for key in zoned:
+            if rec[key] is not None:
+                rec[key] = rec[key].replace(tzinfo=_UTC)
+    return rows
+
+
+def find_run(data_dir: Path, run_id: str) -> tuple[Rows, dict[str, int]] | None:
+    """``RunStore._get`` from the files that may hold ``run_id``: (the runs_by_id rows, the
+    malformed lines of every shard). None when ``run_id`` is not plain (db/linesearch.py)."""
+    if not plain(run_id):
+        return None
+    try:
+        with session(data_dir) as s:
+            ids = [run_id]
+            every_part = [p for mf in s.months() for p in mf.parts]
+            ranges = id_ranges(s.con, every_part + [sh.checkpoint for sh in s.shards.values()
+                                                    if sh.checkpoint is not None])
+            files = []
+            for sh in s.shards.values():
+                lines = s.search(sh, ids, ranges)
+                if lines:
+                    files.append(s.write(sh, lines))
+            s.point(files, [p for p in every_part if may_hold(ranges[p], ids)])
+            rows = fetch(s.con.sql(load("runs_by_id"), params={"run_id": run_id}))
+            return rows, s.bad_lines(s.months())
+    except OSError:  # scratch space: the general path needs none
+        return None
+
+
+def read_newest(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles],
+                last: int | None, since: Any, query: Query) -> tuple[Any, list[str]]:
+    """The months plan of ``RunStore.runs``: months newest first (stats.plan), read in batches
+    by ``query`` until the newest ``last`` runs of the months read are proven the newest of
+    the store; (the last answer, the months read). The general path and ``newest_runs`` share
+    it, so both read the same months."""
+    todo = planning.plan(con, list(found.values()), {}, since)
+    read: list[str] = []
+    got, per_month = 0, 0.0
+    while True:
+        take = (len(todo) if last is None
+                else planning.batch_size(todo, got, per_month, last, whole=False))
+        chunk, todo = todo[:take], todo[take:]
+        read += [m.month for m in chunk]
+        answer = query([found[m] for m in read])
+        before, got = got, len(answer)
+        per_month = max(per_month, (got - before) / max(len(chunk), 1))
+        if not todo or (last is not None and decided(answer, last, planning.horizon(todo))):
+            return answer, read
+
+
+def decided(answer: Any, last: int, horizon: planning.Horizon) -> bool:
+    """Whether the newest ``last`` runs of the months read (``answer``, newest first) are the
+    newest of the whole store: there are ``last`` of them and the oldest is dated and newer
+    than anything the unread months may hold."""
+    if not horizon.can_stop or len(answer) < last:
+        return False
+    rows = answer if isinstance(answer, list) else pylist(
+        answer.select(["finished_at"]).slice(last - 1, 1))
+    oldest = rows[last - 1 if isinstance(answer, list) else 0]["finished_at"]
+    return oldest is not None and (horizon.latest is None or oldest > horizon.latest)
+
+
+def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
+                ) -> tuple[Rows, dict[str, int]] | None:
+    """``RunStore._runs`` with ``params`` as runs_select takes them ($limit not None), as
+    dicts: the same runs and rows, from the live shards' checkpoints and the runs' own lines.
+    None when a run's line cannot be found by its bytes (or would take too long to find)."""
+    if params["limit"] is None:
+        return None
+    try:
+        with session(data_dir) as s:
+            if _bare_bytes(s, s.months()) > SEARCH_MAX_BYTES:
+                return None  # the rows' lines would take as long to find as to parse
+            def query(months: list[MonthFiles]) -> Rows:
+                parquet, jsonl = _sources(s, months)
+                return fetch(s.con.sql(load("lookup_newest"), params={
+                    **params, "parquet": parquet, "jsonl": jsonl, "structure": STRUCTURE}))
+
+            winners, read = read_newest(s.con, s.found, params["limit"], since, query)
+            rows = _rows_of(s, winners, s.months(read))
+            if rows is None:
+                return None
+            return rows, s.bad_lines(s.months(read))
+    except OSError:
+        return None
+
+
+def _sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
+    """(Parquet files, JSONL files) that hold ``months``' rows, live shards with a checkpoint
+    as the checkpoint and a copy of the tail; each list ends with its placeholder."""
+    jsonl_holder, parquet_holder = views.placeholders()
+    parquet: list[str] = []
+    jsonl: list[str] = []
+    for mf in months:
+        parquet += [duckdb_path(p) for p in mf.parts]
+        for path in mf.jsonl:
+            sh = s.shards[path]
+            if sh.checkpoint is None:
+                jsonl.append(duckdb_path(path))
+                continue
+            parquet.append(duckdb_path(sh.checkpoint))
+            if sh.tail is not None:
+                jsonl.append(duckdb_path(sh.tail))
+    return [*parquet, duckdb_path(parquet_holder)], [*jsonl, duckdb_path(jsonl_holder)]
+
+
+def _rows_of(s: Session, winners: Rows, months: list[MonthFiles]) -> Rows | None:
+    """The rows of ``winners`` (lookup_newest's answer, in its order) from their own lines or
+    parts; None when one cannot be found, or what is found is not the copy that won."""
+    want = {w["run_id"]: w for w in winners}
+    parts = {name: p for mf in months for p in mf.parts for name in (str(p), duckdb_path(p))}
+    chosen: dict[str, dict[str, Any]] = {}
+    for run_id, w in want.items():
+        part = parts.get(w["source"]) if w["source"] is not None else None
+        if part is not None:  # one row per run_id in a part: the copy that won
+            s.point([], [part])
+            for row in fetch(s.con.sql(load("runs_by_id"), params={"run_id": run_id})):
+                chosen[run_id] = row
+    chosen = {i: row for i, row in chosen.items() if _same(row, want[i])}
+    for last_only in (True, False):  # the last line of each run first, then every line
+        todo = [i for i in want if i not in chosen]
+        if not todo:
+            break
+        found = _from_lines(s, todo, months, last_only=last_only)
+        if found is None:
+            return None
+        chosen.update((row["run_id"], row) for row in found
+                      if row["run_id"] in todo and _same(row, want[row["run_id"]]))
+    if len(chosen) < len(want):
+        return None
+    return [chosen[i] for i in want]
+
+
+def _same(row: dict[str, Any], winner: dict[str, Any]) -> bool:
+    """Whether ``row`` is the winning copy described by ``winner``."""
+    for k in KEY:
+        a, b = row[k], winner[k]
+        if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+            continue
+        if a != b or type(a) is not type(b):
+            return False
+    return True
+
+
+def _from_lines(s: Session, ids: list[str], months: list[MonthFiles], *,
+                last_only: bool) -> Rows | None:
+    """The runs view over the lines of ``months``' shards that hold ``ids`` (each run's best
+    copy among them); None when that means searching too many bytes without a checkpoint."""
+    shards = [s.shards[p] for mf in months for p in mf.jsonl]
+    if _bare_bytes(s, months) > SEARCH_MAX_BYTES:
+        return None
+    ranges = id_ranges(s.con, [sh.checkpoint for sh in shards if sh.checkpoint is not None])
+    files = []
+    for sh in shards:
+        lines = s.search(sh, ids, ranges, last_only=last_only, escapes=not last_only)
+        if lines:
+            files.append(s.write(sh, lines))
+    s.point(files, [])
+    return fetch(s.con.sql(load("lookup_runs_by_ids"), params={"run_ids": ids}))
+
+
+def _bare_bytes(s: Session, months: list[MonthFiles]) -> int:
+    """Bytes of ``months``' JSONL shards without a checkpoint (every one is read: JSONL bounds
+    nothing), where a run's line is found by searching the whole shard."""
+    return sum(p.stat().st_size for mf in months for p in mf.jsonl
+               if s.shards[p].checkpoint is None)
+
+
+def cached_bad_lines(con: duckdb.DuckDBPyConnection,
+                      found: dict[str, MonthFiles]) -> dict[str, int]:
+    """What the runs_bad_lines view says (``_quiet_bad_lines``), shard by shard, from the
+    user's cache for the shards that have not changed since they were counted
+    (db/linesearch.py ``facts``): a query need not parse every shard a second time."""
+    def count(path: Path) -> int:
+        (n,), = con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
+        return int(n)
+
+    bad = {path.name: n for mf in found.values() for path in mf.jsonl
+           if (n := facts(path, count).bad)}
+    return dict(sorted(bad.items()))
