@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("duckdb", "pyarrow", "click", "tabulate", "scipy")
+HEAVY = ("duckdb", "pyarrow", "click", "tabulate", "scipy", "deltalake")
 
 _PROBE = """
 import json, sys

@@ -1,0 +1,12 @@
+"""The lake: one run history for many hosts, as a Delta Lake table on object storage.
+
+Each host ships its data dir's runs (``ship.ship``) into one table made once by
+``init.init``; ``maintain.compact_lake`` is the scheduled OPTIMIZE / checkpoint / VACUUM job.
+Spark, Trino, Athena, DuckDB and polars read the table; only mantis writes it (docs/lake.md).
+
+Modules: ``storage`` (URI, options, one-line errors without credentials), ``hostid``,
+``table`` (schema, properties, opening), ``init``, ``ledger`` (the local record in
+``<data dir>/ship/``), ``batches`` (what is not shipped yet, cut into durable batches),
+``clones`` (a cloned data dir refused), ``ship`` (the protocol), ``loop`` (``--every``),
+``maintain``. Only these import ``deltalake``, each inside the functions that need it.
+"""
