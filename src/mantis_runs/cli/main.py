@@ -19,6 +19,7 @@ import click
 
 from .. import __version__
 from ..errors import MantisError, UsageError
+from ..log.schema import ATTRIBUTES
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_LAST = 2**62  # a SQL LIMIT is a 64-bit integer
@@ -158,90 +159,46 @@ def runs() -> None:
               help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
 @click.option("--status", default="succeeded", show_default=True, callback=_status,
               help="Terminal status to include: succeeded or failed; '' includes every status.")
+@click.option("--ci", is_flag=True,
+              help="Also show each percentile's 95% interval (distribution-free: order "
+                   "statistics; an open end means too few runs).")
+@click.option("--group-by", type=click.Choice(ATTRIBUTES), default=None,
+              help="One block per value of this attribute, the most runs first, over the same "
+                   "newest runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
 @data_dir_option
 @handle_errors
 def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, status: str,
-          as_json: bool, data_dir: Path | None) -> None:
-    """p50, p95 and p99 per wall-time bucket across the newest runs of WORKFLOW_ID."""
-    from ..stats import stats as run_stats
-    from . import render
+          ci: bool, group_by: str | None, as_json: bool, data_dir: Path | None) -> None:
+    """p50, p95 and p99 per wall-time bucket across the newest runs of WORKFLOW_ID.
 
-    result = run_stats(workflow_id, data_dir=data_dir, last=last, since=since, status=status,
-                       buckets=buckets or None)
+    Every row says how many runs it is over (n). A percentile marked ~ is rough: at that n its
+    95% interval has no upper (or lower) end; p95 needs 72 runs, p99 368. The failure rate is
+    over every run finished since the oldest one in the table; failed runs are never mixed into
+    the percentiles of succeeded ones.
+    """
+    from ..stats import GroupedStats, StatsResult, grouped_stats
+    from ..stats import stats as run_stats
+    from . import render, stats_text
+
+    options: dict[str, Any] = {"data_dir": data_dir, "last": last, "since": since,
+                               "status": status, "buckets": buckets or None, "ci": ci}
+    result: StatsResult | GroupedStats
+    if group_by is None:
+        result = run_stats(workflow_id, **options)
+    else:
+        result = grouped_stats(workflow_id, group_by, **options)
     warning = render.skipped_warning(result.skipped_lines)
     if warning:
         click.echo(warning, err=True)
-    click.echo(render.to_json(result.to_json()) if as_json else render.stats_text(result))
+    if as_json:
+        click.echo(render.to_json(result.to_json()))
+    elif isinstance(result, GroupedStats):
+        click.echo(stats_text.grouped_text(result, ci=ci))
+    else:
+        click.echo(stats_text.stats_text(result, ci=ci))
     if result.run_count == 0:
         _similar_workflows_hint(data_dir, workflow_id)
-
-
-def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
-    """KEY=VALUE pairs (repeatable) as a dict."""
-    found: dict[str, str] = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"takes KEY=VALUE (e.g. model=claude-sonnet-4), got {item!r}")
-        found[key.strip()] = value
-    return found
-
-
-@runs.command()
-@click.argument("workflow_id")
-@click.option("--baseline", default="35d..7d", show_default=True, metavar="WINDOW",
-              help="The baseline window: 35d..7d, 30d, 2026-11-01..2026-11-08 (UTC).")
-@click.option("--current", default="7d", show_default=True, metavar="WINDOW",
-              help="The current window, as --baseline.")
-@click.option("--where", "where", multiple=True, callback=_where, metavar="KEY=VALUE",
-              help="Narrow both windows: model, plan_signature, profile_id or tenant_id.")
-@click.option("--baseline-where", multiple=True, callback=_where, metavar="KEY=VALUE",
-              help="Narrow the baseline only (e.g. model=claude-sonnet-4).")
-@click.option("--current-where", multiple=True, callback=_where, metavar="KEY=VALUE",
-              help="Narrow the current window only.")
-@click.option("--status", default="succeeded", show_default=True, callback=_status,
-              help="Runs whose percentiles are compared; '' every status.")
-@click.option("--bucket", "buckets", multiple=True, metavar="NAME",
-              help="Only this bucket; repeat for more. total_time_s is always compared.")
-@click.option("--min-ratio", type=Number(min=1.0, max=1e6), default=1.10,
-              show_default=True, help="Smallest ratio that counts as a change.")
-@click.option("--min-delta-s", type=Number(min=0.0, max=1e9), default=0.25,
-              show_default=True, help="Smallest change in seconds that counts.")
-@click.option("--alpha", type=Number(min=1e-9, max=0.5), default=0.01,
-              show_default=True, help="Family-wise error rate (Holm).")
-@click.option("--min-runs", type=click.IntRange(min=2, max=10**9), default=20,
-              show_default=True, help="Fewer runs on a side: 'too few runs'.")
-@click.option("--block", type=click.Choice(["none", "day"]), default="none", show_default=True,
-              help="day: bootstrap whole days, when runs drift from day to day.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
-              help="Seed of the bootstrap (the same seed gives the same numbers).")
-@click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
-@handle_errors
-def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str],
-            baseline_where: dict[str, str], current_where: dict[str, str], status: str,
-            buckets: tuple[str, ...], min_ratio: float, min_delta_s: float, alpha: float,
-            min_runs: int, block: str, seed: int, as_json: bool, data_dir: Path | None) -> None:
-    """Which metric of WORKFLOW_ID regressed: the current window against the baseline.
-
-    Exit status: 0 no regression, 1 a regression, 2 not enough runs (or a usage error).
-    """
-    from ..analysis.compare import compare as run_compare
-    from ..analysis.verdicts import Options
-    from . import render
-    from .compare_text import compare_text
-
-    result = run_compare(
-        workflow_id, data_dir=data_dir, baseline=baseline, current=current,
-        baseline_filters={**where, **baseline_where}, current_filters={**where, **current_where},
-        status=status, buckets=buckets or None,
-        options=Options(min_ratio=min_ratio, min_delta_s=min_delta_s, alpha=alpha,
-                        min_runs=min_runs, seed=seed, block_days=block == "day"))
-    click.echo(render.to_json(result.to_json()) if as_json else compare_text(result))
-    if result.total.n_baseline == result.total.n_current == 0:
-        _similar_workflows_hint(data_dir, workflow_id)
-    sys.exit(result.exit_code)
 
 
 @runs.command()
@@ -258,7 +215,7 @@ def demo(n_runs: int, data_dir: Path | None, append: bool) -> None:
     """Write a realistic 90-day history through the real writer, then query it."""
     from ..demo import DemoDirNotEmpty, new_demo_dir, planted_compares, write_demo
     from ..stats import stats as run_stats
-    from . import render
+    from . import stats_text
 
     target = data_dir if data_dir is not None else new_demo_dir()
     try:
@@ -268,7 +225,7 @@ def demo(n_runs: int, data_dir: Path | None, append: bool) -> None:
     if result.written == 0:
         raise MantisError(f"no demo run could be written to {target}")
     click.echo(f"Wrote {result.written} runs of {result.workflows} workflows to {target}\n")
-    click.echo(render.stats_text(run_stats(result.busiest, data_dir=target)))
+    click.echo(stats_text.stats_text(run_stats(result.busiest, data_dir=target)))
     d = _quote(str(target))
     compares = "".join(f"  mantis runs compare {wf} --data-dir {d} --baseline {b} --current {c}\n"
                        for wf, b, c in planted_compares())
@@ -497,6 +454,12 @@ def _quote(text: str) -> str:
 
     return shlex.quote(text)
 
+
+from .compare_cmd import register as register_compare  # noqa: E402  (cli/compare_cmd.py)
+from .lake import register  # noqa: E402  (`ship` and `lake`: cli/lake.py)
+
+register_compare(runs)
+register(runs)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
