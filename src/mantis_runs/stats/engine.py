@@ -191,7 +191,7 @@ class Collector:
     def run(self) -> StatsResult:
         """The percentiles of the newest --last matching runs."""
         answer = self.gather(in_place=True) or self.finish()
-        return answer.get(None) or self.empty()
+        return answer.get(None) or self.one([], None, self.skipped_lines())
 
     def run_grouped(self) -> GroupedStats:
         """The newest --last matching runs, split by the query's attribute."""
@@ -200,10 +200,10 @@ class Collector:
         answer = self.gather(in_place=False) or self.finish()
         groups = [StatsGroup(value, r) for value, r in answer.items()]
         groups.sort(key=lambda g: (-g.stats.run_count, g.value is None, g.value or ""))
-        skipped = groups[0].stats.skipped_lines if groups else self.skipped_lines()
         return GroupedStats(workflow_id=q.workflow_id, group_by=q.group_by,
                             run_count=sum(g.stats.run_count for g in groups), status=q.status,
-                            last=q.last, since=q.since, groups=groups, skipped_lines=skipped)
+                            last=q.last, since=q.since, groups=groups,
+                            skipped_lines=self.skipped_lines())
 
     def rows(self, attributes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
         """The matching dated runs themselves, one per run, as numpy columns keyed by rowid
@@ -231,6 +231,7 @@ class Collector:
         result), without gathering its rows."""
         q = self.query
         self.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
+        self.con.execute(load("macro_chosen"))  # the call's filters, over the new table
         todo = planning.plan(self.con, self.months, self.live, q.since)
         # In place needs every matching row to count; `before` applies after dedupe, so not then.
         whole = (in_place and q.before is None and q.group_by is None
@@ -397,29 +398,23 @@ class Collector:
     def result(self, rows: list[PercentileRow], failures: list[tuple[Any, ...]]) -> Answer:
         """One typed result per group (None: ungrouped) from percentile rows and failure rows
         (grp, since, failed, runs)."""
-        q = self.query
         skipped = self.skipped_lines()
         by_group: dict[str | None, list[PercentileRow]] = {}
         for row in rows:
             by_group.setdefault(row.grp, []).append(row)
         rates = {grp: FailureRate(since, int(failed), int(runs))
                  for grp, since, failed, runs in failures if since is not None and runs}
-        answer: Answer = {}
-        for grp in [*by_group, *(g for g in rates if g not in by_group)]:
-            total, ordered, count = bucket_stats(by_group.get(grp, []), q.buckets)
-            answer[grp] = StatsResult(
-                workflow_id=q.workflow_id, run_count=count, status=q.status, last=q.last,
-                since=q.since, buckets=ordered, total=total, skipped_lines=skipped,
-                failures=rates.get(grp))
-        return answer
+        return {grp: self.one(by_group.get(grp, []), rates.get(grp), skipped)
+                for grp in [*by_group, *(g for g in rates if g not in by_group)]}
 
-    def empty(self) -> StatsResult:
-        """The answer when no run matches."""
+    def one(self, rows: list[PercentileRow], failures: FailureRate | None,
+            skipped: dict[str, int]) -> StatsResult:
+        """The typed result of one group's percentile rows (none: no run matched)."""
         q = self.query
-        total, ordered, _ = bucket_stats([], q.buckets)
-        return StatsResult(workflow_id=q.workflow_id, run_count=0, status=q.status, last=q.last,
-                           since=q.since, buckets=ordered, total=total,
-                           skipped_lines=self.skipped_lines())
+        total, ordered, count = bucket_stats(rows, q.buckets)
+        return StatsResult(workflow_id=q.workflow_id, run_count=count, status=q.status,
+                           last=q.last, since=q.since, buckets=ordered, total=total,
+                           skipped_lines=skipped, failures=failures)
 
     def skipped_lines(self) -> dict[str, int]:
         """Bad lines per shard file name: of checkpointed bytes, and of the JSONL read."""

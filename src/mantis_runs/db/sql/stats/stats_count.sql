@@ -12,9 +12,6 @@ SELECT count(*) AS runs,
        count(*) FILTER (WHERE finished_at IS NOT NULL
                           AND ($above IS NULL OR finished_at > CAST($above AS TIMESTAMPTZ)))
            AS decided
-FROM mantis_candidates
-WHERE run_id IS NOT NULL
-  AND workflow_id = $workflow_id
-  AND ($status IS NULL OR status = $status)
-  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
+FROM mantis_chosen($status, $finished_before)
+WHERE workflow_id = $workflow_id
   AND ($at_least IS NULL OR finished_at >= CAST($at_least AS TIMESTAMPTZ));

@@ -10,10 +10,7 @@
 -- reported run has a finished_at: then there is no window), failed runs, and all runs.
 WITH chosen AS (
     SELECT finished_at
-    FROM mantis_candidates
-    WHERE run_id IS NOT NULL
-      AND ($status IS NULL OR status = $status)
-      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
+    FROM mantis_chosen($status, $finished_before)
     ORDER BY @newest_order@
     LIMIT $last
 ),
@@ -24,8 +21,6 @@ SELECT mantis_group_value($group_by, model, plan_signature, profile_id, tenant_i
        (SELECT since FROM start) AS since,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) AS runs
-FROM mantis_candidates
-WHERE run_id IS NOT NULL
-  AND finished_at >= (SELECT since FROM start)
-  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
+FROM mantis_chosen(NULL, $finished_before)  -- every status
+WHERE finished_at >= (SELECT since FROM start)
 GROUP BY grp;

@@ -7,11 +7,8 @@
 DELETE FROM mantis_candidates
 WHERE run_id IS NOT NULL
   AND rowid NOT IN (
-      SELECT rowid
-      FROM mantis_candidates
-      WHERE run_id IS NOT NULL
-        AND ($status IS NULL OR status = $status)
-        AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
+      SELECT "row"
+      FROM mantis_chosen($status, $finished_before)
       ORDER BY @newest_order@
       LIMIT $last
   );

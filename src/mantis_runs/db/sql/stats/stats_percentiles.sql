@@ -19,10 +19,7 @@
 WITH newest AS (
     SELECT mantis_group_value($group_by, model, plan_signature, profile_id, tenant_id) AS grp,
            total_time_s, known, other
-    FROM mantis_candidates
-    WHERE run_id IS NOT NULL
-      AND ($status IS NULL OR status = $status)
-      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
+    FROM mantis_chosen($status, $finished_before)
 ),
 known_entries AS (
     -- one column per known bucket, then one row per non-NULL value (UNPIVOT drops NULLs)

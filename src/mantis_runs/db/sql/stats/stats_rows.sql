@@ -11,16 +11,13 @@
 -- and whether the run has other buckets (then read by stats_rows_other). Not sorted here:
 -- sorting the wide rows costs more than sorting the times in numpy.
 -- Parameters: $workflow_id, $status, $finished_before.
-SELECT rowid AS "row",
+SELECT "row",
        epoch_us(finished_at) AS finished_us,
        coalesce(status = 'succeeded', false) AS succeeded,
        coalesce(status = 'failed', false) AS failed,
        total_time_s,
        other IS NOT NULL AS has_other,
        unnest(known)
-FROM mantis_candidates
-WHERE run_id IS NOT NULL
-  AND workflow_id = $workflow_id
-  AND finished_at IS NOT NULL
-  AND ($status IS NULL OR status = $status)
-  AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ));
+FROM mantis_chosen($status, $finished_before)
+WHERE workflow_id = $workflow_id
+  AND finished_at IS NOT NULL;

@@ -5,12 +5,9 @@
 -- Parameters: $workflow_id, $status, $finished_before.
 SELECT "row", unnest(map_keys(other)) AS bucket, unnest(map_values(other)) AS seconds
 FROM (
-    SELECT rowid AS "row", other
-    FROM mantis_candidates
-    WHERE run_id IS NOT NULL
-      AND workflow_id = $workflow_id
+    SELECT "row", other
+    FROM mantis_chosen($status, $finished_before)
+    WHERE workflow_id = $workflow_id
       AND finished_at IS NOT NULL
-      AND ($status IS NULL OR status = $status)
-      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
       AND other IS NOT NULL
 );

@@ -1,6 +1,6 @@
 -- stats_whole_counts: the counts a whole-history `stats` needs before reading the samples in
 -- place (stats_whole_measures), over the workflow's rows since $since (mantis_whole_rows; no
--- run_id is read here: stats_whole_repeats proves they never repeat):
+-- run_id is read here: stats.whole.repeats proves they never repeat):
 --   runs         - the workflow's rows with status $status (at most --last: every one is used);
 --   since, early - the oldest finished_at of those runs (where the failure-rate window starts:
 --                  stats_failures) and of the workflow's other runs;
