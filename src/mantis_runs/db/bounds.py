@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
-from .cache import entry_for, read_entry, write_entry
+from .cache import per_file
 from .connection import duckdb_path
 from .sqlfiles import load
 
@@ -50,28 +51,19 @@ def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Pa
     kept in the user's cache folder under its name, size, inode and modification time: reading
     the footers of a year of parts costs about 0.1 s, a cached entry a stat and a small read.
     """
-    found: dict[Path, Bounds] = {}
-    entries = {p: entry_for("bounds", [p], f"format {FORMAT}") for p in files}
-    for p, entry in entries.items():
-        cached = _load(entry) if entry else None
-        if cached is not None:
-            found[p] = cached
-    todo = [p for p in files if p not in found]
-    if todo:
+    def compute(todo: list[Path]) -> dict[Path, Bounds]:
         names = {duckdb_path(p): p for p in todo}
-        for name, dated, latest in con.execute(load("bounds_parquet"),
-                                               {"files": list(names)}).fetchall():
-            path = names.get(name)
-            if path is not None:
-                found[path] = Bounds(latest=latest, dated=bool(dated))
-                entry = entries[path]
-                if entry:
-                    _store(entry, found[path])
+        return {names[name]: Bounds(latest=latest, dated=bool(dated))
+                for name, dated, latest in con.execute(
+                    load("bounds_parquet"), {"files": list(names)}).fetchall()
+                if name in names}
+
+    found = per_file("bounds", files, f"format {FORMAT}", decode=_decode, encode=_encode,
+                     compute=compute)
     return {p: found.get(p, UNKNOWN) for p in files}
 
 
-def _load(entry: Path) -> Bounds | None:
-    raw = read_entry(entry)
+def _decode(raw: Any) -> Bounds | None:
     try:
         latest = None if raw["latest"] is None else datetime.fromisoformat(raw["latest"])
         return Bounds(latest=latest, dated=bool(raw["dated"]))
@@ -79,6 +71,6 @@ def _load(entry: Path) -> Bounds | None:
         return None
 
 
-def _store(entry: Path, bounds: Bounds) -> None:
-    write_entry(entry, {"latest": None if bounds.latest is None
-                              else bounds.latest.isoformat(), "dated": bounds.dated})
+def _encode(bounds: Bounds) -> dict[str, Any]:
+    return {"latest": None if bounds.latest is None else bounds.latest.isoformat(),
+            "dated": bounds.dated}

@@ -10,9 +10,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def cache_root() -> Path:
@@ -59,3 +61,26 @@ def write_entry(entry: Path, value: Any) -> None:
         os.replace(tmp, entry)
     except OSError:
         Path(tmp).unlink(missing_ok=True)
+
+
+def per_file(kind: str, files: list[Path], version: str, *,
+             decode: Callable[[Any], T | None], encode: Callable[[T], Any],
+             compute: Callable[[list[Path]], dict[Path, T]]) -> dict[Path, T]:
+    """A fact about each of ``files`` (footer bounds, run_id ranges...), one cache entry per file
+    of ``kind`` under its stat identity and ``version``: the entries that ``decode`` accepts, and
+    for the other files one call of ``compute``, whose answers are kept (``encode``). A file
+    ``compute`` says nothing of is left out of the result (the caller's "unknown")."""
+    found: dict[Path, T] = {}
+    entries = {p: entry_for(kind, [p], version) for p in files}
+    for p, entry in entries.items():
+        value = decode(read_entry(entry)) if entry else None
+        if value is not None:
+            found[p] = value
+    todo = [p for p in files if p not in found]
+    if todo:
+        for p, value in compute(todo).items():
+            found[p] = value
+            entry = entries.get(p)
+            if entry:
+                write_entry(entry, encode(value))
+    return found

@@ -10,11 +10,12 @@ and the file is read; so is a file in another Parquet layout than this mantis-ru
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
 from ..log import schema
-from .cache import entry_for, read_entry, write_entry
+from .cache import per_file
 from .connection import duckdb_path
 from .sqlfiles import load
 
@@ -29,14 +30,7 @@ UNKNOWN: Range = (None, None)
 def id_ranges(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, list[Range]]:
     """The run_id range of every row group of each file, from its footer. Kept in the user's
     cache under each file's stat identity (a published file never changes)."""
-    found: dict[Path, list[Range]] = {}
-    entries = {p: entry_for("id-ranges", [p], f"format {FORMAT}") for p in files}
-    for p, entry in entries.items():
-        cached = _load(entry) if entry else None
-        if cached is not None:
-            found[p] = cached
-    todo = [p for p in files if p not in found]
-    if todo:
+    def compute(todo: list[Path]) -> dict[Path, list[Range]]:
         names = {duckdb_path(p): p for p in todo} | {str(p): p for p in todo}
         groups: dict[Path, list[Range]] = {}
         for name, _group, has_ids, low, high in con.execute(
@@ -50,11 +44,11 @@ def id_ranges(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, l
         for path in todo:  # another layout: never left out (the general path stops there)
             if layouts.get(path) != str(schema.PARQUET_LAYOUT):
                 groups[path] = [UNKNOWN]
-        for path, ranges in groups.items():  # a file not named back is read (not in `found`)
-            found[path] = ranges
-            entry = entries[path]
-            if entry:
-                write_entry(entry, [None if r is None else list(r) for r in ranges])
+        return groups  # a file not named back is read (left out here: UNKNOWN)
+
+    found = per_file("id-ranges", files, f"format {FORMAT}", decode=_decode,
+                     encode=lambda ranges: [None if r is None else list(r) for r in ranges],
+                     compute=compute)
     return {p: found.get(p, [UNKNOWN]) for p in files}
 
 
@@ -70,8 +64,7 @@ def may_hold(ranges: list[Range], run_ids: list[str]) -> bool:
     return False
 
 
-def _load(entry: Path) -> list[Range] | None:
-    raw = read_entry(entry)
+def _decode(raw: Any) -> list[Range] | None:
     if not isinstance(raw, list):
         return None
     out: list[Range] = []
