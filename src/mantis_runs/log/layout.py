@@ -44,6 +44,9 @@ from typing import Final, NoReturn
 from ..errors import MantisError, NoDataDir, NoRunLog
 
 RUNS_LOG = "runs_log"
+#: Run events (append_event): events_log/YYYY-MM.jsonl by the month of each event's ts, written
+#: with the same protocol as the run log under events_log/.lock (docs/events.md).
+EVENTS_LOG = "events_log"
 COMPACTED = "compacted"
 QUARANTINE = "quarantine"
 CHECKPOINTS = "checkpoints"
@@ -58,8 +61,8 @@ PUBLISH_INTENT = ".publish.intent"
 #: One compactor at a time (compaction/run.py takes it).
 COMPACT_LOCK = ".compact.lock"
 #: What mantis manages at the top of a data dir: each is a real directory or file, never a link.
-MANAGED = (RUNS_LOG, COMPACTED, QUARANTINE, CHECKPOINTS, CHECKSUMS, SCRATCH, PUBLISH_LOCK,
-           PUBLISH_INTENT, COMPACT_LOCK)
+MANAGED = (RUNS_LOG, EVENTS_LOG, COMPACTED, QUARANTINE, CHECKPOINTS, CHECKSUMS, SCRATCH,
+           PUBLISH_LOCK, PUBLISH_INTENT, COMPACT_LOCK)
 
 #: A UTC month as every file name, folder and option spells it: ``YYYY-MM`` (a regular expression
 #: without groups or anchors; the patterns below and in checkpoint.py are built from it).
@@ -218,6 +221,11 @@ def checked_month(month: str) -> str:
 
 def live_shard(data_dir: Path, month: str) -> Path:
     return data_dir / RUNS_LOG / f"{checked_month(month)}.jsonl"
+
+
+def events_shard(data_dir: Path, month: str) -> Path:
+    """The live events shard of ``month``: events_log/YYYY-MM.jsonl."""
+    return data_dir / EVENTS_LOG / f"{checked_month(month)}.jsonl"
 
 
 def sealed_name(month: str, lineage: str) -> str:

@@ -45,6 +45,7 @@ from ..stats.engine import (
     stats,
 )
 from . import lookup
+from .insights import InsightMethods
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -154,7 +155,7 @@ class QueryResult:
     json_columns: list[str]
 
 
-class RunStore:
+class RunStore(InsightMethods):
     """Run history in one data directory (see docs/python-api.md)."""
 
     #: Whether ``get`` and ``runs`` may take the shortcuts of store/lookup.py (the same
