@@ -34,9 +34,10 @@ def test_probe_detects_a_heavy_import() -> None:
 
 @pytest.mark.parametrize("stmt", [
     "from mantis_runs import append_run",
+    "from mantis_runs import append_event, append_events",
     "import mantis_runs.log.writer, mantis_runs.log.record, mantis_runs.log.layout, "
     "mantis_runs.log.schema, mantis_runs.log.locks, mantis_runs.log.checkpoint, "
-    "mantis_runs.log.timewindow",
+    "mantis_runs.log.timewindow, mantis_runs.log.events",
 ])
 def test_writer_path_imports_no_heavy_dependency(stmt: str) -> None:
     assert _loaded_heavy(stmt) == []
@@ -50,6 +51,18 @@ def test_append_run_itself_stays_light(tmp_path: Path) -> None:
         f" data_dir={str(tmp_path)!r})"
     )
     assert _loaded_heavy(stmt) == []
+
+
+def test_append_events_itself_stays_light(tmp_path: Path) -> None:
+    stmt = (
+        "from mantis_runs import append_event, append_events\n"
+        f"assert append_event('r-1', 'heartbeat', progress=0.5, data_dir={str(tmp_path)!r})\n"
+        "assert append_events([{'run_id': 'r-1', 'type': 'step_started', "
+        "'ts': '2026-05-31T23:59:59Z', 'fields': {'step': 'a'}}, {'run_id': 'r-1', "
+        f"'type': 'step_finished', 'fields': {{'step': 'a'}}}}], data_dir={str(tmp_path)!r})"
+    )
+    assert _loaded_heavy(stmt) == []
+    assert (tmp_path / "events_log" / "2026-05.jsonl").read_bytes().count(b"\n") == 1
 
 
 def test_stats_json_loads_only_what_it_uses(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """mantis-runs: an embedded analytical store for run history.
 
-``from mantis_runs import append_run`` imports only the standard library: the writer runs inside
-other people's runtimes. Everything that needs DuckDB or pyarrow is imported on first use.
+``from mantis_runs import append_run`` (or ``append_event``, ``append_events``) imports only
+the standard library: the writer runs inside other people's runtimes. Everything that needs
+DuckDB or pyarrow is imported on first use.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ __all__ = [
     "StatsResult",
     "UsageError",
     "__version__",
+    "append_event",
+    "append_events",
     "append_run",
     "compact",
     "stats",
@@ -26,13 +29,15 @@ __all__ = [
 
 if TYPE_CHECKING:  # pragma: no cover
     from .compaction import compact
-    from .log.writer import append_run
+    from .log.writer import append_event, append_events, append_run
     from .stats import StatsResult, stats
     from .store import RunStore
 
 # Imported on first use: the writer too, so that the CLI's queries do not pay for it.
 _LAZY = {
     "append_run": ("mantis_runs.log.writer", "append_run"),
+    "append_event": ("mantis_runs.log.writer", "append_event"),
+    "append_events": ("mantis_runs.log.writer", "append_events"),
     "RunStore": ("mantis_runs.store", "RunStore"),
     "stats": ("mantis_runs.stats", "stats"),
     "StatsResult": ("mantis_runs.stats", "StatsResult"),

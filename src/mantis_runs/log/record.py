@@ -39,6 +39,7 @@ import json
 import math
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -109,6 +110,15 @@ def format_timestamp(dt: datetime) -> str:
     return base + "Z"
 
 
+def shorten(value: object, limit: int = 300) -> str:
+    """Text for a warning: never raises, never huge (a caller's value can be anything)."""
+    try:
+        text = value if isinstance(value, str) else str(value)
+    except Exception:
+        text = f"<unprintable {type(value).__name__}>"
+    return text if len(text) <= limit else f"{text[:limit]}…(+{len(text) - limit} chars)"
+
+
 def new_run_id(when: datetime) -> str:
     w = when
     return (f"{w.year:04d}{w.month:02d}{w.day:02d}_{w.hour:02d}{w.minute:02d}{w.second:02d}_"
@@ -127,7 +137,8 @@ def _finite_number(v: object) -> bool:
         return False
 
 
-def _clean_str(s: str) -> str:
+def clean_str(s: str) -> str:
+    """``s`` with lone surrogates (which UTF-8 cannot encode) replaced by U+FFFD."""
     if s.isascii():
         return s
     try:
@@ -137,11 +148,11 @@ def _clean_str(s: str) -> str:
     return s
 
 
-def _sanitize(value: Any) -> Any:
+def sanitize(value: Any) -> Any:
     """Make a value JSON-safe: NaN/Inf -> None, datetimes -> ISO text, lone surrogates replaced."""
     t = type(value)
     if t is str:
-        return value if value.isascii() else _clean_str(value)
+        return value if value.isascii() else clean_str(value)
     if value is None or t is int or t is bool:
         return value
     if isinstance(value, bool | int):
@@ -149,13 +160,13 @@ def _sanitize(value: Any) -> Any:
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, str):
-        return _clean_str(value)
+        return clean_str(value)
     if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, dict):
-        return {_clean_str(str(k)): _sanitize(v) for k, v in value.items()}
+        return {clean_str(str(k)): sanitize(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_sanitize(v) for v in value]
+        return [sanitize(v) for v in value]
     raise RowRefused(f"value of type {type(value).__name__} cannot be written as JSON")
 
 
@@ -169,7 +180,7 @@ def _number_map(name: str, value: object, notes: list[str]) -> dict[str, int | f
     dropped: list[str] = []
     for k, v in value.items():
         if (type(v) is float and math.isfinite(v)) or _finite_number(v):
-            out[k if type(k) is str and k.isascii() else _clean_str(str(k))] = v
+            out[k if type(k) is str and k.isascii() else clean_str(str(k))] = v
         else:
             dropped.append(str(k))
     if dropped:
@@ -195,7 +206,7 @@ def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
     e = row.get("error")
     sv = row.get("schema_version")
     computed: dict[str, Any] = {
-        "schema_version": CURRENT_SCHEMA_VERSION if sv is None else _sanitize(sv),
+        "schema_version": CURRENT_SCHEMA_VERSION if sv is None else sanitize(sv),
         "run_id": run_id,
         "finished_at": format_timestamp(finished),
         "created_at": created_out,
@@ -203,13 +214,13 @@ def prepare(row: dict[str, Any], *, now: datetime | None = None) -> PreparedRow:
         "wall_time_breakdown": _number_map("wall_time_breakdown",
                                            row.get("wall_time_breakdown"), notes),
         "cost_breakdown": _number_map("cost_breakdown", row.get("cost_breakdown"), notes),
-        "error": None if e is None else _clean_str(e if isinstance(e, str) else str(e)),
+        "error": None if e is None else text_of(e),
     }
     for name in FIELD_NAMES:  # schema order
-        out[name] = computed[name] if name in computed else _sanitize(row.get(name))
+        out[name] = computed[name] if name in computed else sanitize(row.get(name))
     _add_extras(row, out, notes)
 
-    line = _dumps(out)
+    line = dumps(out)
     if len(line) > MAX_ROW_BYTES:
         line = _trim_error(out, line)
     return PreparedRow(line=line, month=month_of(finished), run_id=run_id, notes=notes)
@@ -235,7 +246,7 @@ def _times(row: dict[str, Any], now: datetime,
             created_out = format_timestamp(created)
         except ValueError:
             notes.append("created_at is not a timestamp; kept as given")
-            created_out = _sanitize(raw_created)
+            created_out = sanitize(raw_created)
     return finished, created, created_out
 
 
@@ -243,20 +254,26 @@ def _run_id(value: object, when: datetime) -> str:
     """The row's run_id as text; a new one from ``when`` when missing or empty."""
     if value is None or value == "":
         return new_run_id(when)
-    return _clean_str(value if isinstance(value, str) else str(value))
+    return text_of(value)
+
+
+def text_of(value: object) -> str:
+    """``value`` as written where text is due (a run_id, ``error``): a non-string turned into a
+    string, lone surrogates replaced."""
+    return clean_str(value if isinstance(value, str) else str(value))
 
 
 def _add_extras(row: dict[str, Any], out: dict[str, Any], notes: list[str]) -> None:
     """The keys beyond the schema, sorted by their text (a row may mix str and int keys); a key
     whose text collides with one already written (1 and "1", or a schema field name) keeps the
     first value."""
-    extras = sorted(((_clean_str(str(k)), k) for k in row if k not in out),
+    extras = sorted(((clean_str(str(k)), k) for k in row if k not in out),
                     key=lambda pair: pair[0])
     for text, key in extras:
         if text in out:
             notes.append(f"key {text!r} appears more than once as text; later value dropped")
             continue
-        out[text] = _sanitize(row[key])
+        out[text] = sanitize(row[key])
 
 
 def _check_required(f: Field, value: object) -> None:
@@ -274,7 +291,8 @@ def _check_required(f: Field, value: object) -> None:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def _dumps(obj: dict[str, Any]) -> bytes:
+def dumps(obj: dict[str, Any]) -> bytes:
+    """The canonical line of a sanitised object: compact JSON, UTF-8, no NaN, one ``\\n``."""
     try:
         text = _ENCODER.encode(obj)
     except (TypeError, ValueError) as exc:
@@ -283,38 +301,45 @@ def _dumps(obj: dict[str, Any]) -> bytes:
 
 
 def _trim_error(out: dict[str, Any], line: bytes) -> bytes:
-    """Cut ``error`` to the longest prefix (plus the marker) that keeps the line within the cap.
+    """The row with ``error`` cut (:func:`trim_to_fit`) so that it fits ``MAX_ROW_BYTES``."""
+    err = out.get("error")
+    if isinstance(err, str) and err:
+        trimmed = trim_to_fit(out, "error", line, MAX_ROW_BYTES, lambda: dumps(out))
+        if len(trimmed) <= MAX_ROW_BYTES:
+            return trimmed
+    raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
 
-    The budget is measured on the *encoded* error: JSON escaping can make it several times longer
+
+def trim_to_fit(holder: dict[str, Any], key: str, line: bytes, cap: int,
+                encode: Callable[[], bytes]) -> bytes:
+    """Cut the string ``holder[key]`` to the longest prefix, plus ``…[truncated N bytes]``, that
+    keeps ``line`` (which ``encode()`` writes again) within ``cap`` bytes; returns the new line.
+    When even the marker alone is too long, the value becomes the marker alone and the line
+    returned is still over the cap: the caller refuses it (or trims another value).
+
+    The budget is measured on the *encoded* value: JSON escaping can make it several times longer
     than its UTF-8 bytes (quotes, backslashes, control characters), so a cut computed from the raw
     bytes would throw away far more than needed.
     """
-    err = out.get("error")
-    if not isinstance(err, str) or not err:
-        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
-    total = len(err.encode("utf-8"))
+    value: str = holder[key]
+    total = len(value.encode("utf-8"))
 
     def candidate(k: int) -> str:
-        cut = err[:k]
+        cut = value[:k]
         return f"{cut}…[truncated {total - len(cut.encode('utf-8'))} bytes]"
 
     def encoded_len(s: str) -> int:
         return len(json.dumps(s, ensure_ascii=False).encode("utf-8"))
 
-    fixed = len(line) - encoded_len(err)  # the line without the error's JSON string
+    fixed = len(line) - encoded_len(value)  # the line without the value's JSON string
     # The line length grows with k (each kept character adds at least as many bytes as the marker
     # can lose), so the largest fitting k is found by bisection. No prefix longer than the cap fits.
-    lo, hi = 0, min(len(err), MAX_ROW_BYTES)
-    if fixed + encoded_len(candidate(0)) > MAX_ROW_BYTES:
-        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
+    lo, hi = 0, min(len(value), cap)
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if fixed + encoded_len(candidate(mid)) <= MAX_ROW_BYTES:
+        if fixed + encoded_len(candidate(mid)) <= cap:
             lo = mid
         else:
             hi = mid - 1
-    out["error"] = candidate(lo)
-    line = _dumps(out)
-    if len(line) > MAX_ROW_BYTES:  # pragma: no cover - the arithmetic above is exact
-        raise RowRefused(f"row is {len(line)} bytes, over the {MAX_ROW_BYTES}-byte cap")
-    return line
+    holder[key] = candidate(lo)
+    return encode()

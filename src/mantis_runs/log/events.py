@@ -1,0 +1,177 @@
+"""Turning a caller's run events into canonical, bounded JSON lines (standard library only).
+
+An event is a dict ``{"run_id": ..., "type": ..., "ts": ... (optional), "fields": {...}
+(optional)}``; nothing else is accepted at the top (an event's own data goes in ``fields``, so a
+field may be called anything, ``ts`` or ``data_dir`` too). It is written as one line, with the
+keys in this order (docs/events.md)::
+
+    {"run_id":"r-1","type":"heartbeat","ts":"2026-12-04T20:52:49.123456Z","fields":{"progress":0.5}}
+
+What is refused (``EventRefused``: the writer refuses the whole batch, with one WARNING):
+
+* an event that is not a dict, or has a top-level key other than those four;
+* ``run_id`` missing or empty, with a control character, or longer than ``MAX_RUN_ID_CHARS``
+  (a non-string is turned into text, as in a run row);
+* ``type`` not a string of 1 to 64 characters of ``[A-Za-z0-9_.:-]``;
+* ``ts`` not a datetime or an ISO 8601 string, or out of range in UTC;
+* ``fields`` not a dict, or holding a value JSON cannot represent (a set, an object, ...);
+* a line still over ``MAX_EVENT_BYTES`` once its long string fields have been trimmed.
+
+What is coerced: ``ts`` missing or None is the call's time; a naive ``ts`` means UTC; ``fields``
+missing or None is ``{}``; in ``fields``, as in a run row's extra keys, NaN and ±Infinity become
+null, datetimes ISO text, keys text, lone surrogates U+FFFD; when the line is over the cap, the
+longest top-level string fields are cut, each ending with ``…[truncated N bytes]`` (named in the
+writer's warning).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from .layout import month_of
+from .record import (
+    dumps,
+    format_timestamp,
+    parse_timestamp,
+    sanitize,
+    shorten,
+    text_of,
+    trim_to_fit,
+)
+
+#: The largest line an event may take, newline included.
+MAX_EVENT_BYTES: Final = 16 * 1024
+#: The longest run_id an event may name.
+MAX_RUN_ID_CHARS: Final = 256
+#: An event type: 1 to 64 characters of letters, digits and ``_ . : -``.
+TYPE_PATTERN: Final = r"[A-Za-z0-9_.:-]{1,64}"
+#: The keys of an event, in the order they are written.
+KEYS: Final = ("run_id", "type", "ts", "fields")
+#: The conventional types (docs/events.md lists their fields); any other valid type is kept too.
+CONVENTIONAL_TYPES: Final = ("run_started", "heartbeat", "step_started", "step_finished",
+                             "failure", "failover", "task", "worker", "resource", "cache",
+                             "artifact", "cost")
+
+_KEY_SET = frozenset(KEYS)
+_TYPE_RE = re.compile(rf"{TYPE_PATTERN}\Z")
+_CONTROL_RE = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+class EventRefused(ValueError):
+    """The event (and with it its batch) cannot be recorded; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class PreparedEvents:
+    """A batch ready for the writer: (month, line) per event in the caller's order."""
+
+    lines: list[tuple[str, bytes]]
+    what: str  # how a warning names the batch
+    notes: list[str]  # coercions worth a warning
+
+
+def prepare_events(events: Iterable[object], *, now: datetime) -> PreparedEvents:
+    """Validate and serialise a batch; raises ``EventRefused`` naming the first bad event.
+
+    ``now`` is the ``ts`` of every event that has none, so such a batch lands in one month."""
+    if isinstance(events, dict | str | bytes):
+        raise EventRefused(f"events must be an iterable of dicts, not a {type(events).__name__}")
+    items = list(events)
+    lines: list[tuple[str, bytes]] = []
+    notes: list[str] = []
+    default = (month_of(now), format_timestamp(now))  # formatted once per batch
+    for i, event in enumerate(items):
+        try:
+            month, line, changes = _prepare_one(event, default)
+        except Exception as exc:  # a caller's odd object names its event, never escapes
+            why = shorten(exc) if isinstance(exc, EventRefused) else (
+                f"{type(exc).__name__}: {shorten(exc)}")
+            raise EventRefused(f"{_name(i, len(items), event)}: {why}") from exc
+        lines.append((month, line))
+        notes.extend(f"{_name(i, len(items), event)}: {c}" for c in changes)
+    what = (_name(0, 1, items[0]) if len(items) == 1 else
+            f"batch of {len(items)} events")
+    return PreparedEvents(lines=lines, what=what, notes=notes)
+
+
+def _name(i: int, n: int, event: object) -> str:
+    """``event 3 of 10 (run 'r-1', type 'heartbeat')`` for warnings; never raises."""
+    where = "event" if n == 1 else f"event {i + 1} of {n}"
+    try:
+        if not isinstance(event, dict):
+            return where
+        rid, etype = event.get("run_id"), event.get("type")
+    except Exception:  # a dict subclass with its own get()
+        return where
+    return f"{where} (run {shorten(rid, 100)!r}, type {shorten(etype, 70)!r})"
+
+
+def _prepare_one(event: object, default: tuple[str, str]) -> tuple[str, bytes, list[str]]:
+    """(month, line, notes) of one event; ``default`` is (month, ts) for an event without ts."""
+    if not isinstance(event, dict):
+        raise EventRefused(f"an event must be a dict, not {type(event).__name__}")
+    if not event.keys() <= _KEY_SET:
+        unknown = sorted(shorten(k, 40) for k in event if k not in _KEY_SET)
+        raise EventRefused(f"unknown key(s) {', '.join(unknown)}: an event has only "
+                           f"{', '.join(KEYS)}; put its own data in 'fields'")
+    month, ts = default if event.get("ts") is None else _timestamp(event["ts"])
+    fields = event.get("fields")
+    if fields is None:
+        fields = {}
+    elif not isinstance(fields, dict):
+        raise EventRefused(f"fields must be a dict, not {type(fields).__name__}")
+    out: dict[str, Any] = {"run_id": checked_run_id(event.get("run_id")),
+                           "type": checked_type(event.get("type")),
+                           "ts": ts, "fields": sanitize(fields)}
+    line = dumps(out)
+    notes: list[str] = []
+    if len(line) > MAX_EVENT_BYTES:
+        line = _trim_fields(out, line, notes)
+    return month, line, notes
+
+
+def _timestamp(value: object) -> tuple[str, str]:
+    """(month, canonical text) of an event's own ts; ``EventRefused`` when it is not one."""
+    try:
+        when = parse_timestamp(value)
+    except ValueError as exc:
+        raise EventRefused(f"ts is not a timestamp: {shorten(value, 100)!r}") from exc
+    return month_of(when), format_timestamp(when)
+
+
+def checked_run_id(value: object) -> str:
+    """An event's run_id as written; ``EventRefused`` when it is unusable."""
+    if value is None or value == "":
+        raise EventRefused("run_id is missing or empty")
+    text = text_of(value)
+    if len(text) > MAX_RUN_ID_CHARS:
+        raise EventRefused(f"run_id is longer than {MAX_RUN_ID_CHARS} characters")
+    if _CONTROL_RE.search(text):
+        raise EventRefused(f"run_id holds a control character: {text!r}")
+    return text
+
+
+def checked_type(value: object) -> str:
+    """An event's type; ``EventRefused`` unless it is 1-64 characters of ``[A-Za-z0-9_.:-]``."""
+    if not isinstance(value, str) or not _TYPE_RE.match(value):
+        raise EventRefused(f"type must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not "
+                           f"{shorten(value, 80)!r}")
+    return value
+
+
+def _trim_fields(out: dict[str, Any], line: bytes, notes: list[str]) -> bytes:
+    """Cut the longest top-level string fields until the line fits ``MAX_EVENT_BYTES``."""
+    fields: dict[str, Any] = out["fields"]
+    size = len(line)
+    longest = sorted((k for k, v in fields.items() if isinstance(v, str) and v),
+                     key=lambda k: -len(fields[k].encode("utf-8")))
+    for key in longest:
+        line = trim_to_fit(fields, key, line, MAX_EVENT_BYTES, lambda: dumps(out))
+        notes.append(f"field {shorten(key, 60)!r} trimmed to fit {MAX_EVENT_BYTES} bytes")
+        if len(line) <= MAX_EVENT_BYTES:
+            return line
+    raise EventRefused(f"event is {size} bytes, over the {MAX_EVENT_BYTES}-byte cap")
