@@ -244,7 +244,7 @@ def test_the_readme_query_and_the_views_work(data: Path) -> None:
      "3,model,VARCHAR,false,,false\n4,finished_at,TIMESTAMP WITH TIME ZONE,false,,false\n"
      "5,item,VARCHAR,false,,false\n6,cost,DOUBLE,false,,false\n"),
     ("SELECT name FROM (SHOW TABLES) ORDER BY name",
-     "name\nrun_buckets\nrun_costs\nruns\nruns_bad_lines\n"),
+     "name\nrun_buckets\nrun_costs\nrun_events\nrun_events_bad_lines\nruns\nruns_bad_lines\n"),
     ("FROM runs SELECT run_id WHERE total_time_s > 45", "run_id\nr5\n"),
     ("VALUES (1, 'a')", "col0,col1\n1,a\n"),
 ])

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..db import views
 from ..db.connection import PathLike, old_layout
 from ..errors import MantisError
-from ..log.layout import check_data_dir, resolve_data_dir, scan
+from ..log.layout import check_data_dir, resolve_data_dir, scan, scan_events
 
 
 def views_script(data_dir: PathLike | None = None, *, read_only: bool = False) -> str:
@@ -19,14 +19,15 @@ def views_script(data_dir: PathLike | None = None, *, read_only: bool = False) -
     layout (the shell would fail on it with a binder error instead). ``read_only``: the session
     then reads only the views' files and creates none (what ``mantis runs shell`` runs)."""
     base = resolve_data_dir(data_dir)
-    check_data_dir(base)  # a missing or empty data dir is an error, as for every reader
+    check_data_dir(base, events=True)  # a missing or empty data dir is an error
     months = list(scan(base).values())
+    events = [p for files in scan_events(base).values() for p in files]
     stale = old_layout(months)
     if stale is not None:
         raise stale
     holders = views.placeholders()
-    text = views.script(months, holders)
-    return text + views.read_only_script(months, holders) if read_only else text
+    text = views.script(months, holders, events)
+    return text + views.read_only_script(months, holders, events) if read_only else text
 
 
 def duckdb_binary() -> str:

@@ -112,9 +112,11 @@ def resolve_data_dir(explicit: str | os.PathLike[str] | None = None,
     return base / "mantis"
 
 
-def check_data_dir(data_dir: Path) -> None:
+def check_data_dir(data_dir: Path, *, events: bool = False) -> None:
     """Raise when ``data_dir`` holds no run log to read or compact: reading such a place as an
-    empty store would hide a mistake (a mistyped path, the wrong $MANTIS_DATA_DIR).
+    empty store would hide a mistake (a mistyped path, the wrong $MANTIS_DATA_DIR). With
+    ``events`` (the events readers: ``events``, ``status``, ``list --running/--lost``), an
+    ``events_log/`` folder alone is a store too (runs that have not finished yet).
 
     * it does not exist: :class:`NoDataDir`, a :class:`NoRunLog` (only the writer creates a
       data dir, with its first row; readers and compaction never do);
@@ -133,9 +135,16 @@ def check_data_dir(data_dir: Path) -> None:
         if path.is_dir():
             os.listdir(path)  # raises PermissionError when it cannot be listed
     refuse_links(data_dir)
-    if not (data_dir / RUNS_LOG).is_dir() and not (data_dir / COMPACTED).is_dir():
+    if events and (data_dir / EVENTS_LOG).is_dir():
+        return
+    if not has_run_log(data_dir):
         raise NoRunLog(f"data dir {data_dir} holds no run log (no {RUNS_LOG}/ or {COMPACTED}/ "
                        "folder in it)")
+
+
+def has_run_log(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds a run log (``runs_log/`` or ``compacted/``)."""
+    return (data_dir / RUNS_LOG).is_dir() or (data_dir / COMPACTED).is_dir()
 
 
 class LinkRefused(MantisError):
@@ -332,3 +341,20 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
             else:
                 mf.sealed.append(Path(e.path))
     return dict(sorted(months.items()))
+
+
+def scan_events(data_dir: Path) -> dict[str, list[Path]]:
+    """Every month of run events present, oldest first: ``{month: [files]}``, each list the
+    files that hold that month's events in the order they were written (for now the live shard
+    ``events_log/YYYY-MM.jsonl`` alone; compacted events will be listed here too). A symbolic
+    link among them, or in ``events_log``'s place, is refused; no events_log/ is no events."""
+    folder = data_dir / EVENTS_LOG
+    refuse_link(folder)
+    months: dict[str, list[Path]] = {}
+    for e in _entries(folder):
+        if e.is_symlink():
+            link_refused(e.path)
+        m = _LIVE_RE.match(e.name)
+        if m and e.is_file(follow_symlinks=False):
+            months[m.group(1)] = [Path(e.path)]
+    return months

@@ -308,7 +308,7 @@ def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
             if _bare_bytes(s, s.months()) > SEARCH_MAX_BYTES:
                 return None  # the rows' lines would take as long to find as to parse
             def query(months: list[MonthFiles]) -> Rows:
-                parquet, jsonl = _sources(s, months)
+                parquet, jsonl = month_sources(s, months)
                 return fetch(s.con.sql(load("lookup_newest"), params={
                     **params, "parquet": parquet, "jsonl": jsonl, "structure": STRUCTURE}))
 
@@ -321,7 +321,7 @@ def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
         return None
 
 
-def _sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
+def month_sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
     """(Parquet files, JSONL files) that hold ``months``' rows, live shards with a checkpoint
     as the checkpoint and a copy of the tail; each list ends with its placeholder."""
     jsonl_holder, parquet_holder = views.placeholders()

@@ -1,14 +1,17 @@
-"""Waiting for a run's terminal row (``mantis runs watch``)."""
+"""Waiting for a run's terminal row (``mantis runs watch``), with its progress from its events
+and an end when it is lost (store/events.py)."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
 from ..db.connection import PathLike
 from ..errors import MantisError, NoDataDir, NoRunLog
+from .events import LOST_AFTER_S, RunStatus, check_stale_after
 from .runstore import RunRow, RunStore
 
 
@@ -17,6 +20,7 @@ class WatchOutcome(Enum):
     FAILED = "failed"  # the run's row has any other status
     UNREADABLE = "unreadable"  # the data dir cannot be read
     TIMED_OUT = "timed_out"  # no row for the run before the timeout
+    LOST = "lost"  # started, no row, and no event for longer than the staleness
 
 
 @dataclass(frozen=True)
@@ -29,20 +33,25 @@ class WatchResult:
     timeout: float | None
     row: RunRow | None = None  # SUCCEEDED and FAILED
     error: str | None = None  # UNREADABLE: why (the error's text)
+    status: RunStatus | None = None  # LOST: what its events say
 
 
 def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float = 2.0,
-              timeout: float | None = None) -> WatchResult:
-    """Poll every ``interval`` seconds until ``run_id`` has a row, the data dir cannot be read
+              timeout: float | None = None, stale_after: float = LOST_AFTER_S,
+              on_status: Callable[[RunStatus], None] | None = None) -> WatchResult:
+    """Poll every ``interval`` seconds until ``run_id`` has a row, is lost (its events: a
+    run_started and nothing for over ``stale_after`` seconds), the data dir cannot be read
     (one that does not exist is an error; one that holds no run log yet is waited for), or
-    ``timeout`` seconds (None or ``math.inf``: never) have passed. (The CLI refuses ``nan`` and
-    an interval over a day; ``time.sleep`` cannot take one over about 292 years.)"""
+    ``timeout`` seconds (None or ``math.inf``: never) have passed. ``on_status`` is called
+    with what the run's events say at each poll while it has no row. (The CLI refuses ``nan``
+    and an interval over a day; ``time.sleep`` cannot take one over about 292 years.)"""
     store = RunStore(data_dir)
+    check_stale_after(stale_after)
     deadline = None if timeout is None else time.monotonic() + timeout
 
-    def result(outcome: WatchOutcome, row: RunRow | None = None,
-               error: str | None = None) -> WatchResult:
-        return WatchResult(run_id, outcome, store.data_dir, timeout, row, error)
+    def result(outcome: WatchOutcome, row: RunRow | None = None, error: str | None = None,
+               status: RunStatus | None = None) -> WatchResult:
+        return WatchResult(run_id, outcome, store.data_dir, timeout, row, error, status)
 
     while True:
         try:
@@ -56,6 +65,14 @@ def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float 
         if row is not None:
             ok = row["status"] == "succeeded"
             return result(WatchOutcome.SUCCEEDED if ok else WatchOutcome.FAILED, row=row)
+        try:
+            state = store.events_status(run_id, stale_after=stale_after)
+        except (MantisError, OSError) as exc:
+            return result(WatchOutcome.UNREADABLE, error=str(exc))
+        if state is not None and state.status == "lost":
+            return result(WatchOutcome.LOST, status=state)
+        if state is not None and on_status is not None:
+            on_status(state)
         if deadline is not None and time.monotonic() + interval > deadline:
             remaining = deadline - time.monotonic()
             if remaining > 0:

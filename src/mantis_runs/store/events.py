@@ -1,0 +1,500 @@
+"""Run events, the read side (docs/events.md, "Reading events"): ``RunStore.events``,
+``status``, ``running``, ``lost`` and a report's timeline (``EventMethods``, mixed into
+``RunStore``); ``mantis runs events``, ``status``, ``list --running/--lost`` and ``watch``.
+
+Events are read from the events files of ``layout.scan_events`` (live ``events_log/YYYY-MM.jsonl``
+shards), typed by the SQL of db/sql/macros/macro_event_rows.sql (bad lines, by
+``mantis_bad_event``, are never events) on a private connection: no user SQL runs there.
+
+* One run's events (``status``, a timeline, ``events RUN_ID``): the lines of each month that may
+  hold the run_id, found by its bytes (db/linesearch.py: a plain run_id, or ``\\u``) and copied
+  into a private file, months newest first; ``status`` stops at the month of its
+  ``run_started``. A run_id that is not plain copies whole months.
+* Across runs (``events``): months newest first until ``last`` events are found (an event is in
+  the file of its ts's month, as the writer files it).
+* Open runs (``running``, ``lost``): the run_started events since ``since`` whose run has no row
+  in the run log of those months (store/open_runs.py, db/sql/events/events_open_runs.sql).
+
+What a run's state is, from its terminal row and its events, is :func:`judge`, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, overload
+
+import duckdb
+
+from ..db import views
+from ..db.connection import connect, duckdb_path, private_temp_dir
+from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
+from ..db.sqlfiles import load
+from ..errors import NoRunLog, NotFound, UsageError
+from ..log.events import EventRefused, checked_type
+from ..log.layout import check_data_dir, has_run_log, month_of, scan_events
+from ..log.record import format_timestamp
+from ..log.timewindow import resolve_since
+from ..messages import skipped_lines
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+    from ..db.lake_source import Sources
+    from .open_runs import OpenRun
+    from .runstore import RunReport, RunRow
+
+log = logging.getLogger("mantis_runs")
+
+#: A run with a run_started event, no terminal row and no event for longer than this many
+#: seconds is lost (docs/events.md); ``stale_after`` overrides it per call.
+LOST_AFTER_S: Final = 900.0
+#: An event dated more than this many seconds after now (a wrong clock) is no sign of life.
+FUTURE_SLACK_S: Final = 300.0
+#: How far back ``running`` / ``lost`` (``list --running/--lost``) look for run_started events.
+OPEN_SINCE: Final = "7d"
+SCRATCH_PREFIX: Final = "mantis-events-"
+#: Where a status comes from: the run log's row, a recent event, or the lack of either.
+TERMINAL_ROW, HEARTBEAT, INFERENCE = "terminal row", "heartbeat", "inference"
+_MACROS = ("macro_bad_line", "macro_bad_event", "macro_event_of", "macro_event_rows",
+           "macro_events_chosen", "view_run_events_bad_lines")
+
+
+class EventRow(TypedDict):
+    """One run event (ts an aware UTC datetime, fields its JSON object)."""
+
+    run_id: str
+    type: str
+    ts: datetime
+    fields: dict[str, Any]
+
+
+def event_to_json(event: EventRow) -> dict[str, Any]:
+    return {**event, "ts": format_timestamp(event["ts"])}
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """The filters of ``events`` (each None: no filter); docs/events.md."""
+
+    one_run: str | None = None
+    types: Sequence[str] | None = None
+    since: datetime | None = None
+    workflow: str | None = None
+    fields: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        for t in self.types or ():
+            try:
+                checked_type(t)  # the writer's rule: a type it refuses is never in the log
+            except EventRefused as exc:
+                raise UsageError(str(exc)) from None
+
+    def params(self, workflow_runs: Iterable[str] = ()) -> dict[str, Any]:
+        keys = list(self.fields) if self.fields else None
+        return {"one_run": self.one_run, "types": list(self.types) if self.types else None,
+                "since": self.since.isoformat() if self.since else None,
+                "workflow": self.workflow, "workflow_runs": list(workflow_runs),
+                "field_keys": keys,
+                "field_values": [self.fields[k] for k in keys] if self.fields and keys else None}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A run's events in short: first and last, how many of each type, the failures."""
+
+    first: EventRow
+    last: EventRow
+    counts: dict[str, int]  # by type, sorted by type
+    failures: list[EventRow]  # the `failure` events, in order
+
+    @classmethod
+    def of(cls, events: Sequence[EventRow]) -> Timeline | None:
+        if not events:
+            return None
+        counts: dict[str, int] = {}
+        for e in events:
+            counts[e["type"]] = counts.get(e["type"], 0) + 1
+        return cls(first=events[0], last=events[-1], counts=dict(sorted(counts.items())),
+                   failures=[e for e in events if e["type"] == "failure"])
+
+    def to_json(self) -> dict[str, Any]:
+        return {"first": event_to_json(self.first), "last": event_to_json(self.last),
+                "counts": self.counts, "failures": [event_to_json(e) for e in self.failures]}
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What ``mantis runs status`` says of a run."""
+
+    run_id: str
+    status: Literal["pending", "running", "succeeded", "failed", "lost"]
+    source: str  # TERMINAL_ROW, HEARTBEAT or INFERENCE
+    stale_after_s: float
+    workflow_id: str | None = None
+    started_at: datetime | None = None  # the run_started event's ts
+    finished_at: datetime | None = None  # the terminal row's
+    progress: float | None = None  # the newest heartbeat's progress in [0, 1]
+    last_event: EventRow | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        def when(dt: datetime | None) -> str | None:
+            return None if dt is None else format_timestamp(dt)
+
+        return {"run_id": self.run_id, "status": self.status, "source": self.source,
+                "workflow_id": self.workflow_id, "started_at": when(self.started_at),
+                "finished_at": when(self.finished_at), "progress": self.progress,
+                "last_event": None if self.last_event is None else event_to_json(
+                    self.last_event), "stale_after_s": self.stale_after_s}
+
+
+def judge(run_id: str, events: Sequence[EventRow], row: RunRow | None, *, now: datetime,
+          stale_after: float) -> RunStatus | None:
+    """A run's state from its terminal row (which always wins) and its events (in order);
+    None when there is neither. Without a row: no run_started is pending; the newest event
+    within ``stale_after`` seconds of ``now`` is running; older is lost. An event more than
+    ``FUTURE_SLACK_S`` after ``now`` is no sign of life (a run with no other is lost)."""
+    started = next((e for e in events if e["type"] == "run_started"), None)
+    workflow = started["fields"].get("workflow_id") if started else None
+    common: dict[str, Any] = {
+        "run_id": run_id, "stale_after_s": stale_after,
+        "workflow_id": workflow if isinstance(workflow, str) else None,
+        "started_at": started["ts"] if started else None,
+        "progress": _progress(events), "last_event": events[-1] if events else None}
+    if row is not None:
+        if common["workflow_id"] is None:
+            common["workflow_id"] = row["workflow_id"]
+        return RunStatus(status="succeeded" if row["status"] == "succeeded" else "failed",
+                         source=TERMINAL_ROW, finished_at=row["finished_at"], **common)
+    if not events:
+        return None
+    if started is None:
+        return RunStatus(status="pending", source=INFERENCE, **common)
+    trusted = [e["ts"] for e in events if e["ts"] <= now + timedelta(seconds=FUTURE_SLACK_S)]
+    if trusted and (now - max(trusted)).total_seconds() <= stale_after:  # inf: never stale
+        return RunStatus(status="running", source=HEARTBEAT, **common)
+    return RunStatus(status="lost", source=INFERENCE, **common)
+
+
+def _progress(events: Sequence[EventRow]) -> float | None:
+    """The progress of the newest heartbeat that has a number in [0, 1] as its progress."""
+    for e in reversed(events):
+        p = e["fields"].get("progress") if e["type"] == "heartbeat" else None
+        if isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p <= 1:
+            return float(p)
+    return None
+
+
+def warn_skipped(bad: dict[str, int]) -> None:
+    """The one WARNING of a read that skipped malformed lines: how many, in which files."""
+    text = skipped_lines(bad)
+    if text:
+        log.warning("%s", text)
+
+
+def check_stale_after(stale_after: float) -> float:
+    if not stale_after >= 0:  # also NaN
+        raise UsageError(f"stale_after must be a number of seconds >= 0, got {stale_after!r}")
+    return float(stale_after)
+
+
+@dataclass
+class EventReader:
+    """A private connection with the events macros, and a private scratch folder (made on
+    first use); no user SQL runs here."""
+
+    data_dir: Path
+    con: duckdb.DuckDBPyConnection | None = None
+    scratch: Path | None = None
+    _copies: int = field(default=0)
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = connect()
+            views.set_event_files(self.con, [])  # the bad-lines view reads the variable
+            for name in _MACROS:
+                self.con.execute(load(name))
+        return self.con
+
+    def copy(self, lines: list[tuple[int, bytes]], name: str) -> Path:
+        """``lines`` (from ``lines_with``) into a new private file whose name sorts as
+        ``name`` does (file order is month order)."""
+        if self.scratch is None:
+            self.scratch = private_temp_dir(SCRATCH_PREFIX)
+        self._copies += 1
+        dest = self.scratch / f"{name}-{self._copies:06d}.jsonl"
+        write_lines(dest, lines)
+        return dest
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def relation(self, name: str, files: Sequence[Path | str], flt: EventFilter,
+                 workflow_runs: Iterable[str] = (), **more: Any) -> duckdb.DuckDBPyRelation:
+        return self.connection().sql(load(name), params={
+            "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
+            **flt.params(workflow_runs), **more})
+
+    def rows(self, name: str, files: Sequence[Path | str], flt: EventFilter,
+             workflow_runs: Iterable[str] = (), **more: Any) -> list[EventRow]:
+        if not files:
+            return []
+        return to_events(self.relation(name, files, flt, workflow_runs, **more).fetchall())
+
+    def workflow_runs(self, files: Sequence[Path], workflow: str | None) -> list[str]:
+        """The run_ids whose run_started names ``workflow`` in ``files`` (events_workflow_runs)."""
+        if workflow is None or not files:
+            return []
+        return [str(r[0]) for r in self.connection().execute(load("events_workflow_runs"), {
+            "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
+            "workflow": workflow}).fetchall()]
+
+    def bad_lines(self, files: Sequence[Path]) -> dict[str, int]:
+        con = self.connection()
+        views.set_event_files(con, files)
+        return views.event_bad_lines(con, files)
+
+    def run_lines(self, run_id: str, month: str, files: Sequence[Path]) -> list[Path]:
+        """Private copies of the lines of ``files`` (one month's) that may hold ``run_id``."""
+        needles = [run_id.encode(), ESCAPE] if plain(run_id) else None
+        out: list[Path] = []
+        for path in files:
+            try:
+                lines = ([(0, path.read_bytes())] if needles is None
+                         else lines_with(path, needles))
+            except FileNotFoundError:
+                continue
+            if lines and lines[0][1]:
+                out.append(self.copy(lines, month))
+        return out
+
+
+@contextmanager
+def reader(data_dir: Path) -> Iterator[EventReader]:
+    r = EventReader(data_dir)
+    try:
+        yield r
+    finally:
+        r.close()
+
+
+def to_events(records: Iterable[tuple[Any, ...]]) -> list[EventRow]:
+    """Rows of the events queries (run_id, type, ts, fields, ...) as ``EventRow``s."""
+    out: list[EventRow] = []
+    for rec in records:
+        out.append(EventRow(run_id=rec[0], type=rec[1], ts=rec[2].astimezone(UTC),
+                            fields=json.loads(rec[3])))  # an object (mantis_bad_event)
+    return out
+
+
+def run_events(r: EventReader, run_id: str) -> list[Path]:
+    """Private copies of the lines that may hold ``run_id``'s events, oldest month first."""
+    months = scan_events(r.data_dir) if run_id else {}
+    return [p for month in sorted(months) for p in r.run_lines(run_id, month, months[month])]
+
+
+def events_until_started(r: EventReader, run_id: str) -> list[EventRow]:
+    """``run_id``'s events in order, from the newest month down to the one that holds its
+    run_started (what ``status`` needs: the newest event, the newest progress, the start)."""
+    months = scan_events(r.data_dir) if run_id else {}
+    found: list[EventRow] = []
+    for month in sorted(months, reverse=True):
+        copies = r.run_lines(run_id, month, months[month])
+        if not copies:
+            continue
+        month_events = r.rows("events_in_order", copies, EventFilter(one_run=run_id))
+        found = month_events + found
+        if any(e["type"] == "run_started" for e in month_events):
+            break
+    return found
+
+
+def newest_events(r: EventReader, flt: EventFilter, last: int | None, arrow: bool
+                  ) -> tuple[Any, dict[str, int]]:
+    """Events across runs, newest first: months newest first (from ``flt.since``'s) until
+    ``last`` are found; (the answer, the malformed lines of the files read)."""
+    months = scan_events(r.data_dir)
+    every = [p for files in months.values() for p in files]
+    chosen = [m for m in sorted(months, reverse=True)
+              if flt.since is None or m >= month_of(flt.since)]
+    wf_runs = r.workflow_runs(every, flt.workflow)
+    read: list[Path] = []
+    found: list[EventRow] = []
+    for i, month in enumerate(chosen):
+        read = months[month] + read
+        if last is not None or i == len(chosen) - 1:  # all: one query over every month
+            found = r.rows("events_newest", read, flt, wf_runs, limit=last)
+            if last is not None and len(found) >= last:
+                break
+    if not arrow:
+        return found, r.bad_lines(read) if read else {}
+    table = r.relation("events_newest", read, flt, wf_runs, limit=last).project(
+        "run_id, type, ts, fields").to_arrow_table()
+    return table, r.bad_lines(read) if read else {}
+
+
+class EventMethods:
+    """Mixed into :class:`~mantis_runs.store.runstore.RunStore`: the events read side."""
+
+    data_dir: Path
+    sources: Sources
+
+    if TYPE_CHECKING:  # pragma: no cover
+        def _get(self, run_id: str) -> tuple[RunRow | None, dict[str, int]]: ...
+        def report(self, run_id: str | None = None, *, baseline_runs: int = 100
+                   ) -> RunReport: ...
+
+    def _event_files(self) -> list[Path]:
+        """Every events file of the data dir, oldest month first (the run_events view's)."""
+        return [p for files in scan_events(self.data_dir).values() for p in files]
+
+    @overload
+    def events(self, run_id: str | None = ..., *, types: Sequence[str] | None = ...,
+               workflow_id: str | None = ..., since: str | datetime | None = ...,
+               fields: Mapping[str, str] | None = ..., last: int | None = ...,
+               arrow: Literal[False] = ...) -> list[EventRow]: ...
+
+    @overload
+    def events(self, run_id: str | None = ..., *, types: Sequence[str] | None = ...,
+               workflow_id: str | None = ..., since: str | datetime | None = ...,
+               fields: Mapping[str, str] | None = ..., last: int | None = ...,
+               arrow: Literal[True]) -> pa.Table: ...
+
+    def events(self, run_id: str | None = None, *, types: Sequence[str] | None = None,
+               workflow_id: str | None = None, since: str | datetime | None = None,
+               fields: Mapping[str, str] | None = None, last: int | None = None,
+               arrow: bool = False) -> list[EventRow] | pa.Table:
+        """Run events: of ``run_id`` in the order they were written (``last``: its newest
+        ``last``, still in order), else across runs newest first (``last`` None: all).
+        Filters: ``types``, ``workflow_id`` (events of the runs whose run_started names it, or
+        that name it themselves), ``since``, ``fields`` (each ``fields->>key`` equal to the
+        text). ``arrow``: a table of run_id, type, ts, fields (JSON text)."""
+        if last is not None and last < 1:
+            raise UsageError(f"last must be at least 1, got {last}")
+        check_data_dir(self.data_dir, events=True)
+        flt = EventFilter(one_run=run_id, types=types, since=resolve_since(since),
+                          workflow=workflow_id, fields=fields)
+        with reader(self.data_dir) as r:
+            if run_id is None:
+                answer, bad = newest_events(r, flt, last, arrow)
+                warn_skipped(bad)
+                return answer
+            copies = run_events(r, run_id)
+            wf_runs = r.workflow_runs(self._event_files(), workflow_id)
+            if arrow:
+                table = r.relation("events_in_order", copies, flt, wf_runs).project(
+                    "run_id, type, ts, fields").to_arrow_table()
+                if not table.num_rows:
+                    self._known(r, run_id, copies)
+                return table.slice(max(table.num_rows - last, 0)) if last else table
+            found = r.rows("events_in_order", copies, flt, wf_runs)
+            if not found:
+                self._known(r, run_id, copies)
+            return found[-last:] if last else found
+
+    def _known(self, r: EventReader, run_id: str, copies: list[Path]) -> None:
+        """``NotFound`` when ``run_id`` has neither an event nor a terminal row (as ``status``):
+        ``events RUN_ID`` of a mistyped id is an error, not an empty answer."""
+        if r.rows("events_in_order", copies, EventFilter(one_run=run_id)):
+            return
+        if not has_run_log(self.data_dir) or self._get(run_id)[0] is None:
+            raise NotFound(f"no run {run_id!r} in {self.data_dir}")
+
+    def status(self, run_id: str, *, stale_after: float = LOST_AFTER_S,
+               now: datetime | None = None) -> RunStatus:
+        """Pending, running, succeeded, failed or lost, with the source of that answer
+        (docs/events.md); ``NotFound`` for a run with neither a row nor an event."""
+        check_data_dir(self.data_dir, events=True)
+        row = self._get(run_id)[0] if has_run_log(self.data_dir) else None
+        state = self.events_status(run_id, row, stale_after=stale_after, now=now)
+        if state is None:
+            raise NotFound(f"no run {run_id!r} in {self.data_dir}")
+        return state
+
+    def events_status(self, run_id: str, row: RunRow | None = None, *,
+                      stale_after: float = LOST_AFTER_S,
+                      now: datetime | None = None) -> RunStatus | None:
+        """``status`` from the run's events and ``row`` (its terminal row, when the caller
+        has read it: ``watch``); None when there is neither."""
+        stale_after = check_stale_after(stale_after)
+        with reader(self.data_dir) as r:
+            found = events_until_started(r, run_id)
+        return judge(run_id, found, row, now=now or datetime.now(UTC), stale_after=stale_after)
+
+    def running(self, *, since: str | datetime = OPEN_SINCE, stale_after: float = LOST_AFTER_S,
+                now: datetime | None = None) -> list[RunStatus]:
+        """The runs started since ``since`` with no terminal row and an event within
+        ``stale_after`` seconds, newest start first."""
+        return [s for s in self.open_runs(since=since, stale_after=stale_after, now=now)
+                if s.status == "running"]
+
+    def lost(self, *, since: str | datetime = OPEN_SINCE, stale_after: float = LOST_AFTER_S,
+             now: datetime | None = None) -> list[RunStatus]:
+        """The runs started since ``since`` with no terminal row and no event for longer than
+        ``stale_after`` seconds, newest start first."""
+        return [s for s in self.open_runs(since=since, stale_after=stale_after, now=now)
+                if s.status == "lost"]
+
+    def open_runs(self, *, since: str | datetime = OPEN_SINCE,
+                  stale_after: float = LOST_AFTER_S,
+                  now: datetime | None = None) -> list[RunStatus]:
+        """``running`` and ``lost`` together (events_open_runs.sql), newest start first."""
+        stale_after = check_stale_after(stale_after)
+        since_dt = resolve_since(since)
+        if since_dt is None:
+            raise UsageError("since is required: how far back to look for started runs")
+        check_data_dir(self.data_dir, events=True)
+        first = month_of(since_dt)
+        months = scan_events(self.data_dir)
+        files = [p for m, fs in months.items() if m >= first for p in fs]
+        if not files:
+            return []
+        from .open_runs import open_run_events
+
+        by_run: dict[str, list[EventRow]] = {}
+        for e in open_run_events(self.data_dir, files, since_dt, first):
+            by_run.setdefault(e["run_id"], []).append(e)
+        when = now or datetime.now(UTC)
+        states = [s for run_id, evs in by_run.items()
+                  if (s := judge(run_id, evs, None, now=when, stale_after=stale_after))]
+        return sorted(states, key=lambda s: (s.started_at or when, s.run_id), reverse=True)
+
+    def show(self, run_id: str, *, baseline_runs: int = 100, stale_after: float = LOST_AFTER_S,
+             now: datetime | None = None) -> RunReport | OpenRun:
+        """``report(run_id)`` for a run with a terminal row; for a run with events and no row,
+        an ``OpenRun``: its status (pending, running or lost) and its timeline; ``NotFound``
+        when it has neither (``mantis runs show``, ``report --run-id``; docs/events.md)."""
+        from .open_runs import open_run
+
+        if not self.sources.one_local:  # lakes, several dirs: events are in one local dir
+            return self.report(run_id, baseline_runs=baseline_runs)
+        check_data_dir(self.data_dir, events=True)
+        if has_run_log(self.data_dir):
+            try:
+                return self.report(run_id, baseline_runs=baseline_runs)
+            except NoRunLog:
+                raise
+            except NotFound:
+                pass  # no row: its events may still say what it is doing
+        found = open_run(self.data_dir, run_id, stale_after=check_stale_after(stale_after),
+                         now=now or datetime.now(UTC))
+        if found is None:
+            raise NotFound(f"no run {run_id!r} in {self.data_dir}")
+        return found
+
+    def _timeline(self, run_id: str) -> Timeline | None:
+        """The run's timeline; None when it has no events (or no events_log/)."""
+        if not self._event_files():
+            return None
+        with reader(self.data_dir) as r:
+            return Timeline.of(r.rows("events_in_order", run_events(r, run_id),
+                                      EventFilter(one_run=run_id)))

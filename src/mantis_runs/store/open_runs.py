@@ -1,0 +1,80 @@
+"""Runs that started and have no terminal row (docs/events.md): the events behind ``running``
+and ``lost`` (``mantis runs list --running/--lost``), and what ``show`` and ``report --run-id``
+say of such a run (:class:`OpenRun`) instead of "no run".
+
+Whether such a run is pending, running or lost is :func:`~mantis_runs.store.events.judge`'s
+answer, as for ``status``; this module only reads the events it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ..db import views
+from ..db.connection import duckdb_path
+from ..db.sqlfiles import load
+from ..log.layout import has_run_log
+from .events import (
+    EventFilter,
+    EventRow,
+    RunStatus,
+    Timeline,
+    judge,
+    reader,
+    run_events,
+    to_events,
+)
+
+
+@dataclass(frozen=True)
+class OpenRun:
+    """A run with events and no terminal row: its status (pending, running or lost, with its
+    source, as ``status`` gives it) and its timeline. What ``RunStore.show`` returns for it."""
+
+    status: RunStatus
+    timeline: Timeline
+
+    @property
+    def run_id(self) -> str:
+        return self.status.run_id
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"run": null, "run_id", "status": {as status --json}, "timeline": {...}}``: ``run``
+        is null where a finished run's report has its row."""
+        return {"run": None, "run_id": self.run_id, "status": self.status.to_json(),
+                "timeline": self.timeline.to_json()}
+
+
+def open_run(data_dir: Path, run_id: str, *, stale_after: float, now: datetime
+             ) -> OpenRun | None:
+    """``run_id``'s status and timeline from its events alone (the caller found no row), from
+    one reading of its lines; None when it has no event."""
+    with reader(data_dir) as r:
+        events = r.rows("events_in_order", run_events(r, run_id), EventFilter(one_run=run_id))
+    state = judge(run_id, events, None, now=now, stale_after=stale_after)
+    timeline = Timeline.of(events)
+    return None if state is None or timeline is None else OpenRun(state, timeline)
+
+
+def open_run_events(data_dir: Path, files: list[Path], since: datetime,
+                    first: str) -> list[EventRow]:
+    """The events of ``files`` of the runs started since ``since`` with no row in the run log's
+    months from ``first`` on (events_open_runs.sql); a store without a run log has no rows."""
+    from . import lookup
+
+    params: dict[str, Any] = {
+        "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
+        "since": since.isoformat()}
+    if not has_run_log(data_dir):
+        no_jsonl, no_parquet = views.placeholders()
+        with reader(data_dir) as r:
+            return to_events(r.connection().execute(load("events_open_runs"), {
+                **params, "parquet": [duckdb_path(no_parquet)],
+                "jsonl": [duckdb_path(no_jsonl)]}).fetchall())
+    with lookup.session(data_dir) as s:
+        parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items() if m >= first])
+        return to_events(s.con.execute(load("events_open_runs"), {
+            **params, "parquet": parquet, "jsonl": jsonl}).fetchall())
