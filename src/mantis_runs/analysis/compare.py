@@ -12,17 +12,19 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
-from ..db.connection import PathLike
 from ..errors import UsageError
 from ..log import schema
 from ..log.record import format_timestamp
 from .runs import ATTRIBUTES, WindowRuns, read_runs
 from .significance import Floats
 from .verdicts import REGRESSED, TOO_FEW, MetricVerdict, Options, Sample, decide
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import DataDirs
 
 #: Exit statuses of `mantis runs compare` (and CompareResult.exit_code).
 NO_REGRESSION, REGRESSION, NOT_ENOUGH = 0, 1, 2
@@ -216,7 +218,7 @@ def _split(side: WindowRuns, attribute: str) -> dict[str | None, WindowRuns]:
 
 
 @overload
-def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+def compare(workflow_id: str, *, data_dir: DataDirs | None = ..., baseline: str = ...,
             current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
             current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
             buckets: Sequence[str] | None = ..., options: Options | None = ...,
@@ -224,7 +226,7 @@ def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str 
 
 
 @overload
-def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+def compare(workflow_id: str, *, data_dir: DataDirs | None = ..., baseline: str = ...,
             current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
             current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
             buckets: Sequence[str] | None = ..., options: Options | None = ...,
@@ -232,7 +234,7 @@ def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str 
 
 
 @overload
-def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str = ...,
+def compare(workflow_id: str, *, data_dir: DataDirs | None = ..., baseline: str = ...,
             current: str = ..., baseline_filters: Mapping[str, str] | None = ...,
             current_filters: Mapping[str, str] | None = ..., status: str | None = ...,
             buckets: Sequence[str] | None = ..., options: Options | None = ...,
@@ -243,7 +245,7 @@ def compare(workflow_id: str, *, data_dir: PathLike | None = ..., baseline: str 
 def compare(
     workflow_id: str,
     *,
-    data_dir: PathLike | None = None,
+    data_dir: DataDirs | None = None,
     baseline: str = "35d..7d",
     current: str = "7d",
     baseline_filters: Mapping[str, str] | None = None,
@@ -259,7 +261,7 @@ def compare(
     (``{"model": "claude-sonnet-4"}``; keys: model, plan_signature, profile_id, tenant_id).
     With ``group_by`` (one of those keys), one comparison per value of that attribute
     (``GroupedCompareResult``); the windows are read once and split."""
-    from ..log.layout import resolve_data_dir
+    from ..db.lake_source import sources_of
     from ..log.timewindow import parse_window
     from ..stats.engine import checked_status
 
@@ -276,7 +278,7 @@ def compare(
     opts = options or Options()
     _check_options(opts)
     wanted = {*(baseline_filters or {}), *(current_filters or {}), *filter(None, [group_by])}
-    runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir),
+    runs = read_runs(workflow_id, data_dir=sources_of(data_dir),
                      start=min(b_start, c_start), end=max(b_end, c_end),
                      attributes=sorted(wanted))
     base_w = Window(b_start, b_end, dict(baseline_filters or {}))

@@ -19,12 +19,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..log import schema
+from .limits import ALL_RUNS
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
     from .compare import FailureRate
 
-#: --last for "every run" (a SQL LIMIT is a 64-bit integer).
-ALL_RUNS = 2**62
 #: The run attributes a window may be narrowed by.
 ATTRIBUTES = schema.ATTRIBUTES  # the attributes a comparison narrows or groups by
 _US_PER_DAY = 86_400_000_000
@@ -35,7 +35,10 @@ class WindowRuns:
     """Runs as parallel arrays, oldest first: finished_at (microseconds since the epoch, UTC),
     its UTC day, which runs succeeded and which failed, total_time_s and each bucket (NaN where
     a run has no finite value); the attributes that were read, as object arrays of text (None
-    where a run has none)."""
+    where a run has none); with details (``read_runs(details=True)``, else None), each run's
+    run_id, error text and extra keys (JSON text) of its winning copy as object arrays (None
+    where the copy has none); and the malformed lines the read skipped, per shard file name
+    (``StatsResult.skipped_lines``; kept by ``subset`` and ``select``)."""
 
     finished_us: npt.NDArray[np.int64]
     succeeded: npt.NDArray[np.bool_]
@@ -43,6 +46,10 @@ class WindowRuns:
     total: npt.NDArray[np.float64]
     buckets: Mapping[str, npt.NDArray[np.float64]]
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    run_ids: npt.NDArray[np.object_] | None = None
+    errors: npt.NDArray[np.object_] | None = None
+    extra: npt.NDArray[np.object_] | None = None
+    skipped_lines: Mapping[str, int] = field(default_factory=dict)
 
     @cached_property
     def day(self) -> npt.NDArray[np.int64]:
@@ -102,19 +109,25 @@ class WindowRuns:
 
     def subset(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> WindowRuns:
         """The runs where ``keep`` is True (or at the positions it lists, in that order, or in
-        that slice), with their attributes."""
+        that slice), with their attributes and details."""
         return WindowRuns(self.finished_us[keep], self.succeeded[keep], self.failed[keep],
                           self.total[keep], {k: v[keep] for k, v in self.buckets.items()},
-                          {k: v[keep] for k, v in self.attributes.items()})
+                          {k: v[keep] for k, v in self.attributes.items()},
+                          **{k: None if v is None else v[keep] for k, v in (
+                              ("run_ids", self.run_ids), ("errors", self.errors),
+                              ("extra", self.extra))},
+                          skipped_lines=self.skipped_lines)
 
     @classmethod
-    def from_columns(cls, read: Mapping[str, Mapping[str, Any]]) -> WindowRuns:
+    def from_columns(cls, read: Mapping[str, Mapping[str, Any]],
+                     skipped_lines: Mapping[str, int] | None = None) -> WindowRuns:
         """From the numpy columns of Collector.rows, in no order and keyed by rowid: ``runs``
         (finished_us, succeeded, failed, total_time_s and the known buckets by name), ``other``
-        (map entries: row, bucket, seconds) and one per attribute read (row, value); sorted
+        (map entries: row, bucket, seconds), one per attribute read (row, value) and
+        ``details`` when asked (row, run_id, error, extra); sorted
         here by finished_at (the order of runs that finished at the same instant changes no
         answer). NULL and non-finite values become NaN, an attribute's NULL None; a known
-        bucket no run has is left out."""
+        bucket no run has is left out. ``skipped_lines``: the read's malformed lines."""
         runs = read["runs"]
         finished = np.asarray(runs["finished_us"], dtype=np.int64)
         order = np.argsort(finished, kind="stable")
@@ -127,11 +140,16 @@ class WindowRuns:
             if np.isfinite(values).any():
                 buckets[name] = values
         _add_other(buckets, read.get("other"), position)
+        details = read.get("details")
+        detail = {} if details is None else {
+            name: _by_row({"row": details["row"], "value": details[column]}, position)
+            for name, column in (("run_ids", "run_id"), ("errors", "error"), ("extra", "extra"))}
         return cls(finished_us=finished[order],
                    succeeded=np.asarray(runs["succeeded"], dtype=bool)[order],
                    failed=np.asarray(runs["failed"], dtype=bool)[order],
                    total=_floats(runs["total_time_s"], order), buckets=buckets,
-                   attributes={a: _by_row(read[a], position) for a in ATTRIBUTES if a in read})
+                   attributes={a: _by_row(read[a], position) for a in ATTRIBUTES if a in read},
+                   skipped_lines=dict(skipped_lines or {}), **detail)
 
 
 def _floats(column: Any, order: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float64]:
@@ -186,15 +204,22 @@ def _micros(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
-def read_runs(workflow_id: str, *, data_dir: Path, start: datetime, end: datetime,
-              attributes: Sequence[str] = (), memory_limit: str | None = None) -> WindowRuns:
-    """Every run of ``workflow_id`` whose winning copy finished in [start, end), every status,
-    read by the stats engine (the same files, dedupe and rival rules as `stats`), with the
-    text of the ``attributes`` asked for (the others are not read)."""
+def read_runs(workflow_id: str, *, data_dir: Path | Sources, start: datetime | None,
+              end: datetime | None,
+              attributes: Sequence[str] = (), memory_limit: str | None = None,
+              details: bool = False, last: int | None = None) -> WindowRuns:
+    """Every run of ``workflow_id`` whose winning copy finished in [start, end) (None: no
+    bound; undated runs are never read), every status, or only the newest ``last`` of them
+    (the order of `stats --last`), read by the stats engine (the same files, dedupe and rival
+    rules as `stats`), with the text of the ``attributes`` asked for (the others are not
+    read), and with ``details`` each run's run_id, error and extra (WindowRuns.run_ids,
+    errors, extra; None without: then they are not read at all). The malformed lines skipped
+    are in ``WindowRuns.skipped_lines``, counted as `stats` counts them."""
     from ..stats.engine import Collector, StatsQuery, collect
 
-    query = StatsQuery(workflow_id=workflow_id, last=ALL_RUNS, since=start, status=None,
-                       buckets=None, before=end)
-    return WindowRuns.from_columns(collect(data_dir, query,
-                                           lambda c: Collector.rows(c, attributes),
-                                           memory_limit=memory_limit))
+    query = StatsQuery(workflow_id=workflow_id, last=ALL_RUNS if last is None else last,
+                       since=start, status=None, buckets=None, before=end)
+    def step(c: Collector) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
+        return c.rows(attributes, details=details), c.skipped_lines()
+
+    return WindowRuns.from_columns(*collect(data_dir, query, step, memory_limit=memory_limit))
