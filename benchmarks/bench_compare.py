@@ -16,14 +16,13 @@ printed. The page cache is warmed by one unmeasured run of each variant first::
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
-import sys
 import tempfile
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from coldrun import cold
 
 ROOT = Path(__file__).resolve().parent.parent
 BUSIEST = "default__marketplace-listings-v1"
@@ -38,18 +37,8 @@ def export_revision(rev: str, into: Path) -> Path:
 
 
 def run_once(src: Path, args: list[str]) -> tuple[float, float, float, int, bytes]:
-    """(wall s, cpu s, peak RSS MiB, exit status, stdout) of one cold process."""
-    env = {**os.environ, "PYTHONPATH": str(src)}
-    with tempfile.TemporaryFile() as out:
-        start = time.perf_counter()
-        proc = subprocess.Popen([sys.executable, "-m", "mantis_runs", *args], stdout=out,
-                                stderr=subprocess.DEVNULL, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        return (wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-                proc.returncode, out.read())
+    """(wall s, cpu s, peak RSS MiB, exit status, stdout) of one cold ``mantis`` process."""
+    return cold(["-m", "mantis_runs", *args], src)
 
 
 def main() -> None:

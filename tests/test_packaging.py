@@ -50,6 +50,7 @@ def test_wheel_ships_every_sql_file_and_py_typed(wheel: Path) -> None:
         for name in SQL_FILES:
             assert z.read(f"mantis_runs/db/sql/{name}") == (SQL_ROOT / name).read_bytes()
         assert "mantis_runs/py.typed" in names
+        assert "mantis_runs/dashboard/page.html" in names  # the dashboard's template
         assert {f"mantis_runs/{p.relative_to(PKG)}" for p in PKG.rglob("*.py")} <= names
         assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
         entry_points = next(n for n in names if n.endswith(".dist-info/entry_points.txt"))

@@ -1,0 +1,94 @@
+"""What the dashboard shows, gathered through the library's own calls (docs/dashboard.md).
+
+:func:`build` makes one call per section, all at the same instant ``now`` and over the same
+``since``, and keeps their typed results as they are: the page prints those numbers and computes
+none of its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..db.connection import PathLike
+from ..db.lake_source import Sources
+from ..errors import UsageError
+from ..log.timewindow import resolve_since
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..analysis.compare import CompareResult
+    from ..analysis.failures import FailuresResult
+    from ..analysis.tail import TailResult
+    from ..analysis.trend import TrendResult
+    from ..stats.result import StatsResult
+
+#: The window of the trend charts, the tail and the failure classes unless told otherwise.
+DEFAULT_SINCE = "90d"
+#: The stats table is over the newest runs of the window, as `mantis runs stats --last`.
+DEFAULT_LAST = 100
+#: `compare`'s windows: the last week against the four weeks before it.
+BASELINE, CURRENT = "35d..7d", "7d"
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    """One workflow's page: every section's typed result, as the library returned it."""
+
+    workflow_id: str
+    data_dir: str
+    generated_at: datetime  # the `now` every section was asked at
+    since: datetime  # the start of the page's window
+    stats: StatsResult  # RunStore.stats(workflow_id, last=..., since=since, ci=True)
+    compare: CompareResult  # compare(workflow_id, baseline=BASELINE, current=CURRENT)
+    trend: TrendResult  # trend(workflow_id, since=since, detect=True when ruptures is there)
+    tail: TailResult  # tail(workflow_id, since=CURRENT): the slow runs of compare's current week
+    failures: FailuresResult  # failures(workflow_id, since=since)
+    #: Why the trend has no change points, when the `trend` extra (ruptures) is missing.
+    trend_note: str | None = None
+
+
+def build(workflow_id: str, *, data_dir: PathLike | None = None,
+          since: str | datetime = DEFAULT_SINCE, last: int = DEFAULT_LAST,
+          now: datetime | None = None) -> DashboardData:
+    """Every section of ``workflow_id``'s dashboard, read at ``now`` (default: the current time):
+    the stats table over the newest ``last`` runs since ``since``, `compare`'s verdicts of the
+    last week against the four before, what makes the slow runs of that last week slow (`tail`),
+    and the trend and the failure classes of the runs since ``since``."""
+    from ..analysis.compare import compare
+    from ..analysis.failures import failures
+    from ..analysis.tail import tail
+    from ..store import RunStore
+
+    now = now or datetime.now(UTC)
+    start = resolve_since(since, now)
+    if start is None:
+        raise UsageError("the dashboard needs the start of its window (since)")
+    store = RunStore(data_dir)
+    if store.sources != Sources([store.data_dir]):
+        raise UsageError("the dashboard reads one local data dir, not a lake table or several "
+                         f"data dirs (got {store.sources.label})")
+    result = store.stats(workflow_id, last=last, since=start, ci=True)
+    verdicts = compare(workflow_id, data_dir=store.data_dir, baseline=BASELINE, current=CURRENT,
+                       now=now)
+    trend, note = _trend(workflow_id, store.data_dir, start, now)
+    slow = tail(workflow_id, data_dir=store.data_dir, since=CURRENT, now=now)
+    failed = failures(workflow_id, data_dir=store.data_dir, since=start, now=now)
+    return DashboardData(workflow_id=workflow_id, data_dir=str(store.data_dir),
+                         generated_at=now, since=start, stats=result, compare=verdicts,
+                         trend=trend, tail=slow, failures=failed, trend_note=note)
+
+
+def _trend(workflow_id: str, data_dir: Path, start: datetime, now: datetime
+           ) -> tuple[TrendResult, str | None]:
+    """The trend with its change points; without them (and a note saying why) when the
+    ``trend`` extra is not installed."""
+    from ..analysis.changepoints import MissingExtra, missing_extra
+    from ..analysis.trend import trend
+
+    try:
+        return trend(workflow_id, data_dir=data_dir, since=start, detect=True, now=now), None
+    except MissingExtra as exc:  # worded for the page, which has no --detect
+        note = str(missing_extra(exc.extra, "finding them (ruptures)"))
+        return trend(workflow_id, data_dir=data_dir, since=start, now=now), note
