@@ -85,7 +85,11 @@ def test_every_float_option_refuses_nan(tmp_path: Path, data: Path, command: str
     # traceback
     r = mantis(tmp_path, "runs", command, *required, "--data-dir", str(data), option, "nan")
     assert (r.returncode, r.stdout) == (2, "")
-    kind = "number of seconds" if command in ("watch", "compact") else "number"
+    runs = main.commands["runs"]
+    assert isinstance(runs, click.Group)
+    opt = next(p for p in runs.commands[command].params if p.opts[0] == option)
+    kind = opt.type.name  # "number", or "number of seconds" for a duration in seconds
+    assert kind in ("number", "number of seconds")
     assert usage_error(r.stderr) == (
         f"Error: Invalid value for '{option}': 'nan' is not a {kind}.")
 

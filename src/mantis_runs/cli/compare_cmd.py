@@ -7,12 +7,11 @@ Registered on the ``runs`` group by :func:`register`; one library call
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
-from .main import Number, _similar_workflows_hint, _status, data_dir_option, handle_errors
+from .main import Number, _similar_workflows_hint, _status, handle_errors, sources_option
 
 
 def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
@@ -58,13 +57,13 @@ def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
               help="One comparison per value of model, plan_signature, profile_id or tenant_id,"
                    " largest group first.")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
+@sources_option
 @handle_errors
 def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str],
             baseline_where: dict[str, str], current_where: dict[str, str], status: str,
             buckets: tuple[str, ...], min_ratio: float, min_delta_s: float, alpha: float,
             min_runs: int, block: str, seed: int, group_by: str | None, as_json: bool,
-            data_dir: Path | None) -> None:
+            data_dir: Any) -> None:
     """Which metric of WORKFLOW_ID regressed: the current window against the baseline.
 
     Exit status: 0 no regression, 1 a regression, 2 not enough runs (or a usage error). With

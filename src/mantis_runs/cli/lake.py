@@ -16,6 +16,7 @@ import click
 from .main import DATA_DIR_HELP, handle_errors
 
 if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
     from ..errors import MantisError
     from ..lake.maintain import CompactReport
     from ..lake.ship import ShipReport
@@ -38,6 +39,28 @@ def _target(uri: str, endpoint: str | None, region: str | None,
     from ..lake.storage import target
 
     return target(uri, endpoint=endpoint, region=region, allow_http=allow_http or None)
+
+
+def read_sources(values: tuple[str, ...], *, endpoint: str | None = None,
+                 region: str | None = None, allow_http: bool | None = None
+                 ) -> Path | Sources | None:
+    """The ``--data-dir`` values of a reading command as the library takes them: None (the
+    default data dir), one local data dir, or ``Sources`` (a lake URI, or several values): each
+    lake table opened here (``lake.read.open_source``, one line when it cannot be)."""
+    if not values:
+        return None
+    if len(values) == 1 and not is_uri(values[0]):
+        return Path(values[0])
+    from ..db.lake_source import sources_of
+    from ..lake.read import open_source
+
+    return sources_of([open_source(_target(v, endpoint, region, allow_http)) if is_uri(v)
+                       else v for v in values])
+
+
+def is_uri(value: str) -> bool:
+    """Whether a ``--data-dir`` value names a lake table (``s3://...``, ``file:///...``)."""
+    return "://" in value
 
 
 @click.group()

@@ -31,13 +31,79 @@ DATA_DIR_HELP = (
 )
 
 
+def stale_after_option(f: F) -> F:
+    """``--stale-after S`` of ``status``, ``list`` and ``watch`` (docs/events.md)."""
+    return click.option(
+        "--stale-after", type=Seconds(min=0), default=None, metavar="S",
+        help="A started run with no terminal row and no event for longer than this many "
+             "seconds is lost (default: 900, 15 minutes; inf: never lost).")(f)
+
+
 def data_dir_option(f: F) -> F:
+    """``--data-dir``: one local data dir. Commands that read lakes and several data dirs
+    take ``sources_option`` instead."""
     return click.option(
         "--data-dir",
-        type=click.Path(file_okay=False, path_type=Path),
+        type=_LocalDir(file_okay=False, path_type=Path),
         default=None,
         help=DATA_DIR_HELP,
     )(f)
+
+
+local_data_dir_option = data_dir_option  # commands that change or check one store
+
+
+class _LocalDir(click.Path):
+    def convert(self, value: Any, param: click.Parameter | None,
+                ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and "://" in value:
+            self.fail(f"{value} is a lake URI: this command reads one local data dir "
+                      "(stats, list and sql read lakes)", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+READ_DIR_HELP = (DATA_DIR_HELP + " Or a lake table (s3://bucket/prefix, file:///path; "
+                 "docs/lake.md). Repeat to read several at once: each run once, its winning "
+                 "copy across all of them.")
+
+
+def sources_option(f: F) -> F:
+    """``--data-dir`` of the commands that read several places: data dirs and lake tables,
+    repeatable, with the lake's ``--endpoint``, ``--region`` and ``--allow-http`` (read before
+    it: eager). The command gets None, a Path or ``db.lake_source.Sources``."""
+    f = click.option("--data-dir", "data_dir", multiple=True, metavar="DIR|URI",
+                     callback=_data_dirs, help=READ_DIR_HELP)(f)
+    for name, flag, what in (
+            ("endpoint", False, "A lake's S3-compatible endpoint. Default: $AWS_ENDPOINT_URL."),
+            ("region", False, "A lake's region. Default: $AWS_REGION."),
+            ("allow_http", True, "Allow a plain-http lake endpoint (AWS_ALLOW_HTTP=true).")):
+        f = click.option(f"--{name.replace('_', '-')}", is_flag=flag, default=None,
+                         metavar=None if flag else name.upper(), expose_value=False,
+                         is_eager=True, callback=_lake_store, help=what)(f)
+    return f
+
+
+def _lake_store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    if value is not None and param.name:
+        ctx.meta.setdefault("mantis_lake_store", {})[param.name] = value
+
+
+def _data_dirs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+    """The values of ``--data-dir`` as the library takes them (cli/lake.py
+    ``read_sources``); a lake that cannot be opened is one line and exit status 1."""
+    from .lake import is_uri, read_sources
+
+    local = click.Path(file_okay=False)
+    for value in values:
+        if not is_uri(value):
+            local.convert(value, param, ctx)
+    try:
+        return read_sources(values, **ctx.meta.get("mantis_lake_store", {}))
+    except UsageError as exc:
+        raise click.BadParameter(str(exc)) from None
+    except MantisError as exc:
+        click.echo(f"error: {exc}", err=True)
+        ctx.exit(exc.exit_code)
 
 
 def handle_errors(f: F) -> F:
@@ -166,7 +232,7 @@ def runs() -> None:
               help="One block per value of this attribute, the most runs first, over the same "
                    "newest runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of a table.")
-@data_dir_option
+@sources_option
 @handle_errors
 def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, status: str,
           ci: bool, group_by: str | None, as_json: bool, data_dir: Path | None) -> None:
@@ -258,7 +324,7 @@ def demo(n_runs: int, data_dir: Path | None, append: bool) -> None:
 @click.option("--no-checkpoint", is_flag=True,
               help="Leave live shards alone (no checkpoints of the open months).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@data_dir_option
+@local_data_dir_option
 @handle_errors
 def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, memory_limit: str,
             checkpoint_min_mb: int, no_checkpoint: bool, as_json: bool,
@@ -284,7 +350,7 @@ def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, mem
 
 @runs.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-@data_dir_option
+@local_data_dir_option
 @handle_errors
 def verify(as_json: bool, data_dir: Path | None) -> None:
     """Check every compacted part, checkpoint and quarantine file against what was recorded
@@ -305,10 +371,11 @@ def verify(as_json: bool, data_dir: Path | None) -> None:
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               metavar="FILE", help="Write the result to FILE instead of stdout (never inside "
                                    "the data dir).")
-@data_dir_option
+@sources_option
 @handle_errors
 def sql_command(query: str, fmt: str, output: Path | None, data_dir: Path | None) -> None:
-    """One read-only SQL QUERY over the views runs, run_buckets, run_costs and runs_bad_lines.
+    """One read-only SQL QUERY over the views runs, run_buckets, run_costs, runs_bad_lines,
+    run_events and run_events_bad_lines.
 
     It reads only the store's files and writes none: COPY, ATTACH, SET and other statements
     that are not queries are refused (docs/sql.md).
@@ -329,7 +396,7 @@ def sql_command(query: str, fmt: str, output: Path | None, data_dir: Path | None
 
 
 @runs.command()
-@data_dir_option
+@local_data_dir_option
 @handle_errors
 def views(data_dir: Path | None) -> None:
     """Print the SQL that defines the views, for any DuckDB client (a snapshot of the files)."""
@@ -340,7 +407,7 @@ def views(data_dir: Path | None) -> None:
 
 @runs.command(context_settings={"ignore_unknown_options": True})
 @click.argument("duckdb_args", nargs=-1, type=click.UNPROCESSED)
-@data_dir_option
+@local_data_dir_option
 @handle_errors
 def shell(duckdb_args: tuple[str, ...], data_dir: Path | None) -> None:
     """Open the DuckDB shell with the views defined (needs the 'shell' extra).
@@ -352,103 +419,6 @@ def shell(duckdb_args: tuple[str, ...], data_dir: Path | None) -> None:
     sys.exit(run_shell(data_dir, list(duckdb_args)))
 
 
-@runs.command(name="list")
-@click.argument("workflow_id", required=False)
-@click.option("--last", type=Count(), default=20, show_default=True, metavar="N",
-              help="How many runs, newest first; at least 1.")
-@click.option("--since", callback=_since, metavar="DUR",
-              help="Only runs finished since: 30m, 24h, 7d, 2w, or an ISO date/datetime.")
-@click.option("--status", default="", callback=_status,
-              help="Only this status: succeeded or failed (default: every status).")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of runs.")
-@data_dir_option
-@handle_errors
-def list_runs(workflow_id: str | None, last: int, since: Any, status: str, as_json: bool,
-              data_dir: Path | None) -> None:
-    """The newest runs, one line each (of WORKFLOW_ID when given)."""
-    from ..store import RunStore, row_to_json
-    from . import render, values
-
-    rows = RunStore(data_dir).runs(workflow_id, last=last, since=since, status=status)
-    if as_json:
-        click.echo(render.to_json([values.plain(row_to_json(r)) for r in rows]))
-    else:
-        click.echo(render.runs_list(rows))
-    if not rows and workflow_id is not None:
-        _similar_workflows_hint(data_dir, workflow_id)
-
-
-@runs.command()
-@click.argument("run_id")
-@click.option("--json", "as_json", is_flag=True, help="Print the post-mortem as JSON.")
-@data_dir_option
-@handle_errors
-def show(run_id: str, as_json: bool, data_dir: Path | None) -> None:
-    """One run's post-mortem: buckets against its workflow's p50/p95, cost and error."""
-    from ..store import RunStore
-    from . import render, values
-
-    rep = RunStore(data_dir).report(run_id)
-    click.echo(render.to_json(values.plain(rep.to_json())) if as_json else render.run_text(rep),
-               nl=as_json)
-
-
-@runs.command()
-@click.option("--latest", "latest", is_flag=True, help="Report the newest run (the default).")
-@click.option("--run-id", default=None, help="Report this run.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              show_default=True, help="Output format.")
-@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the report to this file instead of stdout.")
-@data_dir_option
-@handle_errors
-def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
-           data_dir: Path | None) -> None:
-    """A full report of one run, as text or JSON."""
-    from ..store import RunStore
-    from . import render, values
-
-    if latest and run_id:
-        raise UsageError("give --latest or --run-id, not both")
-    rep = RunStore(data_dir).report(run_id)
-    text = (render.to_json(values.plain(rep.to_json())) + "\n" if fmt == "json"
-            else render.run_text(rep, full=True))
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
-
-
-#: `mantis runs watch`'s exit status on timeout: timeout(1)'s, distinct from a usage error (2).
-WATCH_TIMEOUT_EXIT = 124
-
-
-@runs.command()
-@click.argument("run_id")
-@click.option("--interval", type=Seconds(min=0.05, max=86400), default=2.0, show_default=True,
-              metavar="S", help="Seconds between checks.")
-@click.option("--timeout", type=Seconds(min=0), default=None, metavar="S",
-              help=f"Give up after this many seconds (exit {WATCH_TIMEOUT_EXIT}). "
-                   "Default (or inf): wait forever.")
-# Not data_dir_option: a data dir that is a file is exit 1 ("cannot be read", as when it turns
-# into one while watching), not click's usage error.
-@click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIRECTORY", default=None,
-              help=DATA_DIR_HELP)
-@handle_errors
-def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | None) -> None:
-    """Wait for RUN_ID's terminal row: exit 0 if it succeeded, 1 if it failed or cannot be
-    read, 124 on timeout (as timeout(1) does; 2 is a usage error)."""
-    from ..store.watch import WatchOutcome, watch_run
-    from . import render
-
-    result = watch_run(run_id, data_dir=data_dir, interval=interval, timeout=timeout)
-    code = {WatchOutcome.SUCCEEDED: 0, WatchOutcome.FAILED: 1, WatchOutcome.UNREADABLE: 1,
-            WatchOutcome.TIMED_OUT: WATCH_TIMEOUT_EXIT}[result.outcome]
-    click.echo(render.watch_text(result), err=code != 0)
-    sys.exit(code)
-
-
 def _quote(text: str) -> str:
     import shlex
 
@@ -456,10 +426,22 @@ def _quote(text: str) -> str:
 
 
 from .compare_cmd import register as register_compare  # noqa: E402  (cli/compare_cmd.py)
+from .dashboard_cmd import register as register_dashboard  # noqa: E402  (cli/dashboard_cmd.py)
+from .events_cmd import register as register_events  # noqa: E402  (cli/events_cmd.py)
+from .forensics_cmd import register as register_forensics  # noqa: E402  (list, show, report, watch)
+from .insights_cmd import register as register_insights  # noqa: E402  (cli/insights_cmd.py)
 from .lake import register  # noqa: E402  (`ship` and `lake`: cli/lake.py)
+from .tail_cmd import register as register_tail  # noqa: E402  (cli/tail_cmd.py)
+from .trend_cmd import register as register_trend  # noqa: E402  (cli/trend_cmd.py)
 
 register_compare(runs)
+register_dashboard(runs)
+register_events(runs)
+register_forensics(runs)
+register_insights(runs)
 register(runs)
+register_tail(runs)
+register_trend(runs)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

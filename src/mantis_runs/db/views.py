@@ -1,4 +1,5 @@
-"""The SQL views over a data directory: runs, run_buckets, run_costs and runs_bad_lines.
+"""The SQL views over a data directory: runs, run_buckets, run_costs and runs_bad_lines, and
+over its events files run_events and run_events_bad_lines (``mantis_event_files``).
 
 The views are defined once, in ``sql/view_*.sql``, over session variables that name the files
 (``mantis_jsonl_files``, ``mantis_parquet_files``), carry the schema and list the run_ids with
@@ -29,18 +30,22 @@ from pathlib import Path
 import duckdb
 
 from ..log import checkpoint, schema
-from ..log.layout import CHECKPOINTS, MonthFiles, scan
-from . import arrow_schema
-from .cache import cache_root
+from ..log.layout import CHECKPOINTS, EVENTS_LOG, MonthFiles, scan
+from . import arrow_schema, lake_source
+from .cache import cache_root, entry_for, read_entry, write_entry
 from .connection import BASE_MACROS, connect, duckdb_path
 from .shared_ids import cached_shared_run_ids, shared_run_ids
 from .sqlfiles import load
 
 MACROS = (*BASE_MACROS, "macro_bad_line", "macro_breakdown", "macro_part_rows",
-          "macro_contested_ids", "macro_view_jsonl_rows")
+          "macro_contested_ids", "macro_view_jsonl_rows", "macro_bad_event", "macro_event_of",
+          "macro_event_rows")
 #: The breakdown fields: each is typed by a json_transform of its own (mantis_view_jsonl_rows).
 _MAPS = {"wall_time_breakdown": "mantis_wall", "cost_breakdown": "mantis_cost"}
-VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines")
+VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines",
+         "view_run_events", "view_run_events_bad_lines")
+#: The events files the run_events views read (ending with the empty JSONL placeholder).
+EVENT_FILES = "mantis_event_files"
 
 
 def write_placeholders(folder: Path) -> tuple[Path, Path]:
@@ -94,15 +99,26 @@ def file_lists(months: Iterable[MonthFiles],
 
 
 def readable(months: Iterable[MonthFiles],
-             holders: tuple[Path, Path] | None = None) -> list[str]:
-    """Every file the views over ``months`` read: what a locked-down connection may read
-    (``connection.lock_down``). Each name is there as the views give it (``duckdb_path``) and as
-    DuckDB's glob expands it, since DuckDB checks both."""
+             holders: tuple[Path, Path] | None = None,
+             event_files: Iterable[Path] = ()) -> list[str]:
+    """Every file the views over ``months`` (and the events files ``event_files``) read: what a
+    locked-down connection may read (``connection.lock_down``). Each name is there as the views
+    give it (``duckdb_path``) and as DuckDB's glob expands it, since DuckDB checks both."""
     months = list(months)
     holders = holders or placeholders()
     jsonl, parquet = file_lists(months, holders)
-    named = [str(p) for mf in months for p in (*mf.jsonl, *mf.parts)]
-    return sorted({*jsonl, *parquet, *named, *map(str, holders)})
+    events = list(event_files)
+    named = [str(p) for mf in months for p in (*mf.jsonl, *mf.parts)] + [str(p) for p in events]
+    return sorted({*jsonl, *parquet, *named, *map(str, holders),
+                   *event_list(events, holders)})
+
+
+def event_list(event_files: Iterable[Path], holders: tuple[Path, Path] | None = None
+               ) -> list[str]:
+    """The value of ``mantis_event_files``: the events files, then the empty JSONL placeholder
+    (DuckDB refuses an empty list), so the run_events views always exist."""
+    jsonl_holder = (holders or placeholders())[0]
+    return [*(duckdb_path(p) for p in event_files), duckdb_path(jsonl_holder)]
 
 
 def variables(jsonl: list[str], parquet: list[str], shared: list[str]) -> dict[str, object]:
@@ -117,9 +133,12 @@ def variables(jsonl: list[str], parquet: list[str], shared: list[str]) -> dict[s
     }
 
 
-def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
-    """Define the macros and views on ``con`` over ``months`` (values bound, never formatted)."""
+def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
+            event_files: Iterable[Path] = ()) -> None:
+    """Define the macros and views on ``con`` over ``months`` and the events files
+    ``event_files`` (values bound, never formatted)."""
     set_files(con, months)
+    set_event_files(con, event_files)
     for name in (*MACROS, *VIEWS):
         con.execute(load(name))
 
@@ -133,6 +152,40 @@ def set_files(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> N
             con.execute(f"SET VARIABLE {name} = CAST($value AS VARCHAR[])", {"value": value})
         else:
             con.execute(f"SET VARIABLE {name} = $value", {"value": value})  # name: a constant
+    lake_source.set_months(con, months)  # a lake's months too (db/lake_source.py), if any
+
+
+def set_event_files(con: duckdb.DuckDBPyConnection, event_files: Iterable[Path]) -> None:
+    """Point the run_events views at these events files."""
+    con.execute(f"SET VARIABLE {EVENT_FILES} = $value", {"value": event_list(event_files)})
+
+
+#: Version of the cached per-file counts of ``event_bad_lines``; a change makes old ones unused.
+_EVENT_COUNT_FORMAT = "format 1"
+
+
+def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> dict[str, int]:
+    """Malformed lines of each of ``files`` that the run_events views of ``con`` read (its
+    ``mantis_event_files``): the counts of run_events_bad_lines, named ``events_log/NAME`` as
+    the warnings name them (a run-log shard is named alone, so the two never mix). Each file's
+    count is kept in the user's cache until the file changes (``cache.entry_for``), so a query
+    does not parse every events file a second time."""
+    (read,), = con.execute(load("events_files_of_views")).fetchall()
+    bad: dict[str, int] = {}
+    for path in files:
+        if duckdb_path(path) not in read:  # not in this snapshot: the views did not read it
+            continue
+        entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
+        n = read_entry(entry) if entry is not None else None
+        if type(n) is not int:
+            (n,), = con.execute(load("events_bad_lines_file"),
+                                {"file": duckdb_path(path)}).fetchall()
+            if entry is not None and entry == entry_for("event-bad-lines", [path],
+                                                        _EVENT_COUNT_FORMAT):
+                write_entry(entry, n)  # unless the file changed while it was counted
+        if n:
+            bad[f"{EVENTS_LOG}/{path.name}"] = int(n)
+    return bad
 
 
 def shared(months: Iterable[MonthFiles]) -> list[str]:
@@ -144,13 +197,16 @@ def shared(months: Iterable[MonthFiles]) -> list[str]:
     checkpoint file, the parts alone. Computing it (a cache miss) reads every run_id once, on
     a private connection: the views' own may be locked down to the files they read."""
     months = list(months)
-    base = _data_dir(months)
-    if base is None or not any(mf.parts for mf in months):
+    bases = _data_dirs(months)  # several when a read merges data dirs (db/lake_source.py)
+    if not bases or not any(mf.parts for mf in months):
         return []
-    store = scan(base)
-    parts = [p for mf in store.values() for p in mf.parts]
-    checkpoints = [base / CHECKPOINTS / cp.parquet for m, mf in store.items()
-                   if mf.live is not None and (cp := checkpoint.load(base, m)) is not None]
+    parts: list[Path] = []
+    checkpoints: list[Path] = []
+    for base in bases:
+        store = scan(base)
+        parts += [p for mf in store.values() for p in mf.parts]
+        checkpoints += [base / CHECKPOINTS / cp.parquet for m, mf in store.items()
+                        if mf.live is not None and (cp := checkpoint.load(base, m)) is not None]
     if checkpoints:
         known = cached_shared_run_ids(parts + checkpoints)
         if known is not None:
@@ -167,14 +223,11 @@ def shared(months: Iterable[MonthFiles]) -> list[str]:
         return shared_run_ids(con, parts)
 
 
-def _data_dir(months: list[MonthFiles]) -> Path | None:
-    """The data dir whose files ``months`` lists (runs_log/<shard>, compacted/<month>/<part>)."""
-    for mf in months:
-        if mf.parts:
-            return mf.parts[0].parents[2]
-        if mf.jsonl:
-            return mf.jsonl[0].parents[1]
-    return None
+def _data_dirs(months: list[MonthFiles]) -> list[Path]:
+    """The data dirs whose files ``months`` lists (runs_log/<shard>, compacted/<month>/<part>)."""
+    found = [p.parents[2] for mf in months for p in mf.parts]
+    found += [p.parents[1] for mf in months for p in mf.jsonl]
+    return list(dict.fromkeys(found))
 
 
 def _literal(value: object) -> str:
@@ -183,9 +236,11 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def script(months: Iterable[MonthFiles], holders: tuple[Path, Path]) -> str:
+def script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
+           event_files: Iterable[Path] = ()) -> str:
     """The whole setup as one SQL script for any DuckDB client (1.5.x or 2.0)."""
     months = list(months)
+    events = event_list(event_files, holders)
     jsonl, parquet = file_lists(months, holders)
     out = [
         "-- mantis-runs views. Generated by `mantis runs views`; the file lists are a snapshot:",
@@ -196,11 +251,13 @@ def script(months: Iterable[MonthFiles], holders: tuple[Path, Path]) -> str:
     for name, value in variables(jsonl, parquet, shared(months)).items():
         cast = "::VARCHAR[]" if name == "mantis_shared_ids" else ""
         out.append(f"SET VARIABLE {name} = {_literal(value)}{cast};")
+    out.append(f"SET VARIABLE {EVENT_FILES} = {_literal(events)};")
     out.extend(load(name).rstrip() for name in (*MACROS, *VIEWS))
     return "\n".join(out) + "\n"
 
 
-def read_only_script(months: Iterable[MonthFiles], holders: tuple[Path, Path]) -> str:
+def read_only_script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
+                     event_files: Iterable[Path] = ()) -> str:
     """What ``mantis runs shell`` adds after ``script``: the session reads only the files of the
     views and writes none (``connection.lock_down`` without its last step: the DuckDB 1.5.x shell
     fails once its configuration is locked; turning file access back on is refused anyway)."""
@@ -208,6 +265,6 @@ def read_only_script(months: Iterable[MonthFiles], holders: tuple[Path, Path]) -
         "-- Read-only (docs/sql.md): from here on DuckDB reads only the files above and creates",
         "-- none (COPY TO, EXPORT, ATTACH of a file are refused). The dot commands are the",
         "-- shell's own, not DuckDB's: `.once FILE` writes the next result to FILE.",
-        f"SET allowed_paths = {_literal(readable(months, holders))};",
+        f"SET allowed_paths = {_literal(readable(months, holders, event_files))};",
         "SET enable_external_access = false;",
     ]) + "\n"

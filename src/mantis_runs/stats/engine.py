@@ -15,25 +15,31 @@ Facts this relies on are in docs/storage-format.md and the SQL files' headers.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
-from ..db.connection import PathLike, connect, duckdb_path, query_failed, snapshot
+from ..db import lake_source
+from ..db.connection import connect, duckdb_path, snapshot
+from ..db.lake_source import DataDirs, LakeSource, Sources, sources_of
 from ..db.shared_ids import shared_ids, shared_run_ids
 from ..db.sqlfiles import load
 from ..errors import UsageError
 from ..log import schema
 from ..log.checkpoint import LiveRead
-from ..log.layout import MonthFiles, resolve_data_dir
+from ..log.layout import MonthFiles
 from ..log.schema import TERMINAL_STATUSES
 from ..log.timewindow import normalise_status, resolve_since
 from . import plan as planning
+from .lake_steps import LakeSteps
 from .plan import CUTOFF_MAX_LAST, MonthSource
 from .result import QUANTILES, BucketStats, FailureRate, GroupedStats, StatsGroup, StatsResult
 from .rows import Answer, PercentileRow, bucket_stats, fetched_rows
@@ -90,7 +96,7 @@ class StatsQuery:
 def stats(
     workflow_id: str,
     *,
-    data_dir: PathLike | None = None,
+    data_dir: DataDirs = None,
     last: int = 100,
     since: str | datetime | None = None,
     status: str | None = "succeeded",
@@ -112,14 +118,14 @@ def stats(
     """
     query = _query(workflow_id, last=last, since=since, status=status, buckets=buckets, now=now,
                    before=before, group_by=None, ci=ci)
-    return collect(resolve_data_dir(data_dir), query, Collector.run, memory_limit=memory_limit)
+    return collect(sources_of(data_dir), query, Collector.run, memory_limit=memory_limit)
 
 
 def grouped_stats(
     workflow_id: str,
     group_by: str,
     *,
-    data_dir: PathLike | None = None,
+    data_dir: DataDirs = None,
     last: int = 100,
     since: str | datetime | None = None,
     status: str | None = "succeeded",
@@ -132,7 +138,7 @@ def grouped_stats(
     get their own percentiles and failure rate (over the same window)."""
     query = _query(workflow_id, last=last, since=since, status=status, buckets=buckets, now=now,
                    before=None, group_by=schema.checked_attribute(group_by), ci=ci)
-    return collect(resolve_data_dir(data_dir), query, Collector.run_grouped)
+    return collect(sources_of(data_dir), query, Collector.run_grouped)
 
 
 def _query(workflow_id: str, *, last: int, since: str | datetime | None, status: str | None,
@@ -146,22 +152,29 @@ def _query(workflow_id: str, *, last: int, since: str | datetime | None, status:
                       before=resolve_since(before), group_by=group_by, ci=ci)
 
 
-def collect(base: Path, query: StatsQuery, step: Callable[[Collector], T], *,
+def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector], T], *,
             memory_limit: str | None = None) -> T:
-    """``step`` over a Collector of ``query`` on the store ``base``, in one snapshot: with the
-    live shards' checkpoints and tails, and a larger memory limit after running out (unless
-    ``memory_limit`` fixes it)."""
+    """``step`` over a Collector of ``query`` on the store ``base`` (or every data dir and lake
+    of ``Sources``), in one snapshot of each data dir: with the live shards' checkpoints and
+    tails, and a larger memory limit after running out (unless ``memory_limit`` fixes it)."""
+    sources = base if isinstance(base, Sources) else Sources([base])
+    lake = sources.lake()
     scratch = tail_scratch()
     months: list[MonthFiles] = []
     try:
-        with snapshot(base) as found:
-            months = list(found.values())
-            live = live_reads(base, months, scratch)
+        with ExitStack() as snapshots:
+            live: dict[Path, LiveRead] = {}
+            for local in sources.local:
+                found = list(snapshots.enter_context(snapshot(local)).values())
+                months += found
+                live.update(live_reads(local, found, scratch))
+            months += lake_source.month_files(lake)
             limit = memory_limit or planning.initial_limit(months, query.last)
             while True:
                 con = connect(memory_limit=limit)
+                lake_source.register(con, lake)
                 try:
-                    return step(Collector(con, query, months, live))
+                    return step(Collector(con, query, months, live, lake))
                 except duckdb.OutOfMemoryException:
                     bigger = None if memory_limit else planning.bigger_limit(limit)
                     if bigger is None:
@@ -170,23 +183,29 @@ def collect(base: Path, query: StatsQuery, step: Callable[[Collector], T], *,
                 finally:
                     con.close()
     except duckdb.Error as exc:
-        raise query_failed(exc, months) from exc
+        raise lake_source.read_failed(exc, months, lake) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
 @dataclass
-class Collector:
+class Collector(LakeSteps):
     """One `stats` call over one connection: gathers candidates batch by batch (module doc)."""
 
     con: duckdb.DuckDBPyConnection
     query: StatsQuery
     months: list[MonthFiles]
     live: dict[Path, LiveRead]
+    lake: LakeSource | None = None  # registered as mantis_lake (db/lake_source.py)
     step: int = 0
     checked: list[str] = field(default_factory=list)  # Parquet files searched for rivals
     skipped: dict[str, int] = field(default_factory=dict)  # bad lines found in checkpoints
     _shared: list[int] | None = None
+    #: lake months gathered but not searched for rivals yet; searched; the last step searched
+    _lake_new: list[str | None] = field(default_factory=list)
+    _lake_searched: list[str | None] = field(default_factory=list)
+    _lake_seen: int = 0
+    jsonl_read: list[str] = field(default_factory=list)  # JSONL files read (for rows' details)
 
     def run(self) -> StatsResult:
         """The percentiles of the newest --last matching runs."""
@@ -205,11 +224,13 @@ class Collector:
                             last=q.last, since=q.since, groups=groups,
                             skipped_lines=self.skipped_lines())
 
-    def rows(self, attributes: Sequence[str] = ()) -> dict[str, dict[str, Any]]:
+    def rows(self, attributes: Sequence[str] = (), *,
+             details: bool = False) -> dict[str, dict[str, Any]]:
         """The matching dated runs themselves, one per run, as numpy columns keyed by rowid
         (``row``), in no particular order: ``runs`` (stats_rows: no Arrow, no Python object
-        per value), ``other`` (stats_rows_other, only when a run has other buckets) and each
-        of ``attributes`` (stats_rows_attribute)."""
+        per value), ``other`` (stats_rows_other, only when a run has other buckets), each
+        of ``attributes`` (stats_rows_attribute), and with ``details`` the run_id, error and
+        extra of each run's winning copy (``details``: ``rows_details``)."""
         self.gather(in_place=False)
         q = self.query
         runs = self.count(at_least=None, above=None)[0]
@@ -223,7 +244,36 @@ class Collector:
         for name in attributes:
             out[name] = self.con.execute(load("stats_rows_attribute"),
                                          {**params, "attribute": name}).fetchnumpy()
+        if details:
+            out["details"] = self.rows_details(params)
         return out
+
+    def rows_details(self, params: dict[str, Any]) -> dict[str, Any]:
+        """(row, run_id, error, extra) of the runs ``rows`` returns (``params``: its filters):
+        the files already read are searched again for the chosen runs' copies (the candidates
+        never hold error and extra, so `stats` and `compare` do not read them), ranked by the
+        copy order (stats_details_table)."""
+        self.find_details(params)
+        return self.con.execute(load("stats_rows_details"), params).fetchnumpy()
+
+    def find_details(self, params: dict[str, Any], *, parquet: bool = True) -> None:
+        """Fill mantis_details with the copies of the chosen runs (``params``: workflow_id and
+        the filters) in the files read: Parquet (unless not ``parquet``) and JSONL; then
+        mantis_winning_details ranks them."""
+        self.con.execute(load("stats_details_table"))
+        self.con.execute(load("macro_winning_details"))
+        if parquet and self.checked:
+            self.con.execute(load("stats_details_parquet"), {**params, "files": self.checked})
+        if self.jsonl_read:
+            self.con.execute(load("macro_bad_line"))
+            columns = schema.duckdb_columns()
+            keys = ("run_id", "workflow_id", "status", "finished_at", "total_time_s", "error")
+            self.con.execute(load("stats_details_jsonl"), {
+                **params, "files": self.jsonl_read,
+                "structure": json.dumps({k: columns[k] for k in keys}),
+                "known": json.dumps(dict.fromkeys(schema.FIELD_NAMES))})
+        if self.lake is not None:
+            self.lake_details(params)
 
     def gather(self, *, in_place: bool) -> Answer | None:
         """Read months newest first until the newest --last runs are decided; with
@@ -234,7 +284,8 @@ class Collector:
         self.con.execute(load("macro_chosen"))  # the call's filters, over the new table
         todo = planning.plan(self.con, self.months, self.live, q.since)
         # In place needs every matching row to count; `before` applies after dedupe, so not then.
-        whole = (in_place and q.before is None and q.group_by is None
+        # A lake may hold several copies of a run: never in place.
+        whole = (in_place and q.before is None and q.group_by is None and self.lake is None
                  and q.last > CUTOFF_MAX_LAST
                  and may_fit(self.con, todo, q))
         got, per_month = 0, 0.0
@@ -262,6 +313,15 @@ class Collector:
         cutoff (the rest only when the cutoff's rows do not decide the answer)."""
         jsonl, parts = self.files(chunk)
         self.collect_jsonl(jsonl)
+        lake = [m.lake_month for m in chunk if m.lake]
+        if lake and not (parts or jsonl):  # the lake's alone: from a cutoff, as parts are
+            self.from_cutoff(horizon, "stats_lake_cutoff", lake_source.month_filter(lake),
+                             partial(self.collect_lake, lake), lambda: self.resolve_rivals([]))
+            return
+        if lake:  # whole, so that a cutoff's proof holds for the parts
+            self.collect_lake(lake, None, None)
+            if self.checked:  # Parquet files read before may hold copies of these rows
+                self._rivals(self.checked, min_step=self.step)
         self.collect_parquet_rows(parts, horizon)
 
     def whole_batch(self, chunk: list[MonthSource]) -> Answer | None:
@@ -288,6 +348,7 @@ class Collector:
     def collect_jsonl(self, files: list[str]) -> None:
         if not files:
             return
+        self.jsonl_read += files
         self.step += 1
         self.con.execute(load("stats_collect_jsonl"), {
             **self.query.common, "files": files, "step": self.step,
@@ -297,20 +358,31 @@ class Collector:
     def collect_parquet_rows(self, parts: list[str], horizon: planning.Horizon) -> None:
         """The workflow's rows of ``parts``: from a cutoff first when --last is small (a
         streaming top-k), then the rest only if those do not decide the answer."""
+        self.from_cutoff(horizon, "stats_cutoff" if parts else None, {"files": parts},
+                         lambda at_least, before: self.collect_parquet(
+                             parts, at_least=at_least, before=before),
+                         lambda: self.resolve_rivals(parts))
+
+    def from_cutoff(self, horizon: planning.Horizon, cutoff_sql: str | None,
+                    where: dict[str, Any], gather: Callable[[str | None, str | None], None],
+                    rivals: Callable[[], None]) -> None:
+        """``gather`` the rows at or after a cutoff (``cutoff_sql`` over the files ``where``
+        names; None: nothing to gather) when few runs are missing, their rivals and dedupe;
+        then the rows before the cutoff only if those do not decide the answer."""
         q = self.query
         cutoff = None
-        if parts:
+        if cutoff_sql is not None:
             remaining = q.last - self.count(at_least=None, above=None)[1]
             if 0 < remaining <= CUTOFF_MAX_LAST:
-                row = self.con.execute(load("stats_cutoff"), {
-                    **q.common, **q.chosen, "files": parts, "k": 2 * remaining}).fetchone()
+                row = self.con.execute(load(cutoff_sql), {
+                    **q.common, **q.chosen, **where, "k": 2 * remaining}).fetchone()
                 cutoff = row[0] if row else None
-            self.collect_parquet(parts, at_least=cutoff, before=None)
-        self.resolve_rivals(parts)
+            gather(cutoff, None)
+        rivals()
         self.dedupe()
         if cutoff is not None and not self.enough(cutoff, horizon):
-            self.collect_parquet(parts, at_least=None, before=cutoff)
-            self.resolve_rivals(parts)
+            gather(None, cutoff)
+            rivals()
             self.dedupe()
 
     def collect_parquet(self, files: list[str], *, at_least: str | None,
@@ -344,6 +416,8 @@ class Collector:
         if self.checked:
             self._rivals(self.checked, min_step=self.step)
         self.checked += new
+        if self.lake is not None:
+            self.lake_rivals()
 
     def _rivals(self, files: list[str], *, min_step: int | None) -> None:
         q = self.query

@@ -18,6 +18,7 @@ import duckdb
 
 from ..db.bounds import Bounds, parquet_bounds
 from ..db.connection import QUERY_MEMORY_LIMIT
+from ..db.lake_source import LakeMonthFiles
 from ..log.checkpoint import LiveRead
 from ..log.layout import MonthFiles
 from .sources import month_sources
@@ -36,6 +37,8 @@ CUTOFF_MAX_LAST = 10_000
 #: DuckDB, which spills.
 WHOLE_MAX_RUNS = 10_000_000
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
+#: A lake row counted as the JSONL bytes it came from (LARGE_QUERY_BYTES).
+LAKE_ROW_BYTES = 600
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class MonthSource:
     #: bad lines in the checkpointed bytes of live shards, by shard name (counted by compaction;
     #: the checkpoint holds only the good rows)
     checkpointed_bad: dict[str, int] = field(default_factory=dict)
+    #: a month partition of the lake (db/lake_source.py), read from the ``mantis_lake`` dataset
+    lake: bool = False
+    lake_month: str | None = None
 
     @property
     def known(self) -> bool:
@@ -75,11 +81,18 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     """The months to read, in the order to read them: months with a file of unknown bounds
     first (newest first), then by the latest finished_at they hold. A month proven to hold only
     rows before ``since`` is left out: such rows are outside the window, and as copies of a run
-    they lose to any copy inside it (the copy order ranks by finished_at first)."""
+    they lose to any copy inside it (the copy order ranks by finished_at first). The lake's
+    months (db/lake_source.py ``LakeMonthFiles``: bounds from the Delta log) are planned
+    beside the local ones."""
     sources = [month_sources(mf, live) for mf in months]
     bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
     found: list[MonthSource] = []
     for mf, (jsonl, parquet) in zip(months, sources, strict=True):
+        if isinstance(mf, LakeMonthFiles):
+            found.append(MonthSource(mf.month, [], [], latest=mf.latest,
+                                     dated=mf.lake_month is not None, lake=True,
+                                     lake_month=mf.lake_month))
+            continue
         m = _month(mf.month, jsonl, parquet, [bounds[p] for p in parquet])
         bad = {shard.name: lr.bad_lines for shard in mf.jsonl
                if (lr := live.get(shard)) is not None and lr.bad_lines}
@@ -130,7 +143,7 @@ def initial_limit(months: list[MonthFiles], last: int) -> str:
     busy workflow over millions of rows may not, and starts with more."""
     if last <= 100_000:
         return QUERY_MEMORY_LIMIT
-    size = 0
+    size = sum(mf.rows for mf in months if isinstance(mf, LakeMonthFiles)) * LAKE_ROW_BYTES
     for mf in months:
         for p in mf.jsonl:
             size += _size(p)

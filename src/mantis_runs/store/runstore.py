@@ -8,7 +8,6 @@ question can touch.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -19,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
 
 import duckdb
 
-from ..db import views
+from ..db import lake_source, views
 from ..db.cache import cache_root
 from ..db.connection import (
     VIEW_MEMORY_LIMIT,
@@ -27,16 +26,14 @@ from ..db.connection import (
     check_read_only,
     connect,
     lock_down,
-    query_failed,
-    snapshot,
 )
+from ..db.lake_source import DataDirs, Sources, sources_of
 from ..db.sqlfiles import load
 from ..errors import NotFound, UsageError
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles, resolve_data_dir
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
-from ..messages import skipped_lines
 from ..stats.engine import (
     GroupedStats,
     StatsResult,
@@ -45,6 +42,7 @@ from ..stats.engine import (
     stats,
 )
 from . import lookup
+from .events import EventMethods, Timeline, warn_skipped
 from .insights import InsightMethods
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,9 +50,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..analysis.compare import CompareResult, GroupedCompareResult
     from ..analysis.verdicts import Options
-
-log = logging.getLogger("mantis_runs")
-
 
 
 class RunRow(TypedDict):
@@ -108,6 +103,7 @@ class RunReport:
     unaccounted_s: float | None  # total_time_s minus the sum of buckets, when positive
     baseline: StatsResult | None  # the workflow's succeeded runs that finished before it
     cost_total: float | None
+    timeline: Timeline | None = None  # the run's events in short (None: it has none)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +117,7 @@ class RunReport:
                 "last": self.baseline.last,
                 "total_time_s": self.baseline.total.as_dict()},
             "cost_total": self.cost_total,
+            **({"timeline": self.timeline.to_json()} if self.timeline else {}),
         }
 
 
@@ -155,15 +152,20 @@ class QueryResult:
     json_columns: list[str]
 
 
-class RunStore(InsightMethods):
+class RunStore(InsightMethods, EventMethods):
     """Run history in one data directory (see docs/python-api.md)."""
 
     #: Whether ``get`` and ``runs`` may take the shortcuts of store/lookup.py (the same
     #: answers from fewer bytes); False forces the general path (the agreement tests' reference).
     shortcuts: bool = True
 
-    def __init__(self, data_dir: PathLike | None = None) -> None:
-        self.data_dir: Path = resolve_data_dir(data_dir)
+    def __init__(self, data_dir: DataDirs = None) -> None:
+        #: every data dir and lake read (``--data-dir`` given more than once, or a lake URI)
+        self.sources = sources_of(data_dir)
+        self.data_dir: Path = (self.sources.local[0] if self.sources.local
+                               else resolve_data_dir(None))
+        if self.sources != Sources([self.data_dir]):
+            self.shortcuts = False  # store/lookup.py reads one data dir
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -173,30 +175,35 @@ class RunStore(InsightMethods):
         """A connection with the views over ``months`` (default: all), under the publish lock;
         with every month of the snapshot, by name. ``lossless``: DuckDB types that Arrow has
         no exact type for (UHUGEINT, TIMETZ, BIT) reach Arrow as extension types."""
-        with snapshot(self.data_dir) as found:
+        with lake_source.snapshot_all(self.sources) as found:
             check_parts([p for mf in found.values() for p in mf.parts])
             chosen = list(found.values()) if months is None else [
                 found[m] for m in months if m in found]
-            con = _locked_connection(found, lossless=lossless)
+            events = self._event_files()
+            con = _locked_connection(found, lossless=lossless, events=events)
+            lake = self.sources.lake()
             try:
-                views.install(con, chosen)
+                views.install(con, chosen, events)
+                lake_source.install_views(con, lake, chosen)
                 yield con, found
             except duckdb.Error as exc:
-                raise query_failed(exc, found.values()) from exc
+                raise lake_source.read_failed(exc, found.values(), lake) from exc
             finally:
                 con.close()
 
     def connect(self) -> duckdb.DuckDBPyConnection:
-        """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs`` and
-        ``runs_bad_lines`` defined over every month as of now (a snapshot: after a compaction or
-        a new month, ask again). Locked down as ``sql()`` is: it reads only the snapshot's
-        files, creates none, and its settings are fixed; your statements are yours, not checked
-        (docs/sql.md)."""
-        with snapshot(self.data_dir) as found:
+        """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs``,
+        ``runs_bad_lines``, ``run_events`` and ``run_events_bad_lines`` over every month as of
+        now (a snapshot: after a compaction or a new month, ask again). Locked down as
+        ``sql()`` is: it reads only the snapshot's files, creates none, and its settings are
+        fixed; your statements are yours, not checked (docs/sql.md)."""
+        with lake_source.snapshot_all(self.sources) as found:
             check_parts([p for mf in found.values() for p in mf.parts])
-            con = _locked_connection(found)
+            events = self._event_files()
+            con = _locked_connection(found, events=events)
             try:
-                views.install(con, found.values())
+                views.install(con, found.values(), events)
+                lake_source.install_views(con, self.sources.lake(), found.values())
             except BaseException:
                 con.close()
                 raise
@@ -226,7 +233,8 @@ class RunStore(InsightMethods):
                                  "views`)")
             if statements:
                 check_read_only(con, statements[0])
-            _warn(lookup.cached_bad_lines(con, found))
+            _warn({**lookup.cached_bad_lines(con, found),  # and events_log/NAME's (views.py)
+                   **views.event_bad_lines(con, self._event_files())})
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
                 raise UsageError("the query is empty")
@@ -344,7 +352,7 @@ class RunStore(InsightMethods):
               ci: bool = False) -> StatsResult:
         """p50/p95/p99 per bucket, n, rough marks, the failure rate and (``ci``) each
         percentile's 95 % interval; the same as ``mantis runs stats``."""
-        result = stats(workflow_id, data_dir=self.data_dir, last=last, since=since,
+        result = stats(workflow_id, data_dir=self.sources, last=last, since=since,
                        status=status, buckets=buckets, ci=ci)
         _warn(result.skipped_lines)
         return result
@@ -354,7 +362,7 @@ class RunStore(InsightMethods):
                       buckets: Sequence[str] | None = None, ci: bool = False) -> GroupedStats:
         """``stats`` split by an attribute (model, plan_signature, profile_id or tenant_id): the
         same as ``mantis runs stats --group-by``."""
-        result = grouped_stats(workflow_id, group_by, data_dir=self.data_dir, last=last,
+        result = grouped_stats(workflow_id, group_by, data_dir=self.sources, last=last,
                                since=since, status=status, buckets=buckets, ci=ci)
         _warn(result.skipped_lines)
         return result
@@ -385,7 +393,7 @@ class RunStore(InsightMethods):
         value of that attribute, largest group first (``GroupedCompareResult``)."""
         from ..analysis.compare import compare
 
-        return compare(workflow_id, data_dir=self.data_dir, baseline=baseline, current=current,
+        return compare(workflow_id, data_dir=self.sources, baseline=baseline, current=current,
                        baseline_filters=baseline_filters, current_filters=current_filters,
                        status=status, buckets=buckets, options=options, group_by=group_by)
 
@@ -412,7 +420,7 @@ class RunStore(InsightMethods):
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
         run = _numbers_only(found)
-        base = (stats(run["workflow_id"], data_dir=self.data_dir, last=baseline_runs,
+        base = (stats(run["workflow_id"], data_dir=self.sources, last=baseline_runs,
                       before=run["finished_at"])
                 if run["workflow_id"] else None)
         for shard, n in (base.skipped_lines if base else {}).items():
@@ -433,7 +441,8 @@ class RunStore(InsightMethods):
             else None
         costs = run["cost_breakdown"] or {}
         return RunReport(run=run, buckets=lines, unaccounted_s=unaccounted, baseline=base,
-                         cost_total=sum(costs.values()) if costs else None)
+                         cost_total=sum(costs.values()) if costs else None,
+                         timeline=self._timeline(run["run_id"]))
 
     # -- workflows -----------------------------------------------------------------------------
 
@@ -468,15 +477,16 @@ def _numbers_only(run: RunRow) -> RunRow:
     return clean
 
 
-def _locked_connection(found: dict[str, MonthFiles], *,
-                       lossless: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection for the views that reads only the files of the snapshot ``found`` (and the
-    views' placeholders), creates none and has its settings fixed (``lock_down``)."""
+def _locked_connection(found: dict[str, MonthFiles], *, lossless: bool = False,
+                       events: Iterable[Path] = ()) -> duckdb.DuckDBPyConnection:
+    """A connection for the views that reads only the files of the snapshot ``found``, the
+    events files ``events`` (and the views' placeholders), creates none and has its settings
+    fixed (``lock_down``)."""
     con = connect(memory_limit=VIEW_MEMORY_LIMIT)
     try:
         if lossless:  # before lock_down: no setting changes after it
             con.execute("SET arrow_lossless_conversion = true")
-        lock_down(con, views.readable(found.values()))
+        lock_down(con, views.readable(found.values(), event_files=events))
     except BaseException:
         con.close()
         raise
@@ -485,6 +495,4 @@ def _locked_connection(found: dict[str, MonthFiles], *,
 
 def _warn(bad: dict[str, int]) -> None:
     """The one WARNING of a read that skipped malformed lines: how many, in which shards."""
-    text = skipped_lines(bad)
-    if text:
-        log.warning("%s", text)
+    warn_skipped(bad)

@@ -9,22 +9,7 @@
 -- workflow, so the workflow filter skips most other workflows' row groups undecoded.
 INSERT INTO mantis_candidates BY NAME
 SELECT
-    NULL AS source,
-    run_id,
-    workflow_id,
-    status,
-    finished_at,
-    mantis_finite(total_time_s) AS total_time_s,
-    wall_time_breakdown AS known,
-    wall_time_breakdown_other AS other,
-    model,
-    plan_signature,
-    profile_id,
-    tenant_id,
-    $step AS step,
+    @stats_workflow_columns@,
     false AS jsonl
 FROM read_parquet($files)
-WHERE workflow_id = $workflow_id
-  AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
-  AND ($at_least IS NULL OR finished_at >= CAST($at_least AS TIMESTAMPTZ))
-  AND ($before IS NULL OR finished_at < CAST($before AS TIMESTAMPTZ) OR finished_at IS NULL);
+WHERE @stats_window@;

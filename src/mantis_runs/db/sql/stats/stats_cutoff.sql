@@ -10,11 +10,7 @@ SELECT CAST(min(finished_at) AS VARCHAR) AS cutoff
 FROM (
     SELECT finished_at
     FROM read_parquet($files)
-    WHERE workflow_id = $workflow_id
-      AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
-      AND ($status IS NULL OR status = $status)
-      AND ($finished_before IS NULL OR finished_at < CAST($finished_before AS TIMESTAMPTZ))
-      AND finished_at IS NOT NULL
+    WHERE @stats_cutoff_rows@
     ORDER BY finished_at DESC
     LIMIT $k
 )

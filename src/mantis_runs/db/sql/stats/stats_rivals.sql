@@ -8,16 +8,8 @@
 -- Parameters: $files, $workflow_id, $since, $step (for the new rows), $min_step (only runs
 -- gathered at that step or later; NULL: every run), $shared, $lo and $hi (stats_rival_range).
 INSERT INTO mantis_candidates BY NAME
-SELECT run_id, workflow_id, status, finished_at, mantis_finite(total_time_s) AS total_time_s,
-       $step AS step, false AS jsonl
+SELECT @stats_rival_columns@, false AS jsonl
 FROM read_parquet($files)
-WHERE workflow_id IS DISTINCT FROM $workflow_id
-  AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
-  AND run_id BETWEEN $lo AND $hi
-  AND run_id IN (
-      SELECT run_id
-      FROM mantis_candidates
-      WHERE workflow_id = $workflow_id
-        AND ($min_step IS NULL OR step >= $min_step)
+WHERE @stats_rival_of@
         AND (jsonl OR list_contains($shared, hash(run_id)))
   );

@@ -1,0 +1,173 @@
+"""`mantis runs stats` over a lake table, cold, against DuckDB and polars reading the table.
+
+Cold processes, alternated, ``--repeat`` times each, for two questions: ``default`` (``--last
+100``) and ``full`` (``--since 400d --last 100000000``):
+
+* ``mantis/lake``: ``mantis runs stats WF --json --data-dir file://TABLE`` (the copy order
+  across every shipped copy, exact numpy percentiles, n, the failure rate);
+* ``duckdb/delta``: DuckDB over deltalake's Arrow dataset of the same table, ``quantile_cont``
+  of total_time_s over the newest runs (``ORDER BY finished_at DESC LIMIT N``), no dedupe;
+* ``polars/delta``: ``pl.scan_delta`` with the same filters, no dedupe;
+* with ``--s3``: the same three over a copy of the table on a loopback S3 server (moto in a
+  subprocess, tests/lake_s3.py), as ``.../s3``;
+* with ``--data-dir``: ``mantis/local`` over the data dir the table was built from
+  (benchmarks/build_lake.py), and with ``--src-before DIR`` the same command with another source
+  tree first on ``PYTHONPATH`` (``mantis/local@before``): the local path must not get slower.
+
+Usage::
+
+    python benchmarks/build_lake.py --data-dir /work/bench-data/c10m2 \\
+        --out /work/bench-data/lake-10m
+    python benchmarks/bench_lake_read.py --table /work/bench-data/lake-10m \\
+        --workflow default__marketplace-listings-v1 --data-dir /work/bench-data/c10m2 \\
+        [--src-before /tmp/base/src] [--repeat 5] [--s3] [--questions default,full]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+SINCE_DAYS = 400
+QUESTIONS = {"default": ["--last", "100"],
+             "full": ["--since", f"{SINCE_DAYS}d", "--last", "100000000"]}
+
+_PEER_SETUP = """\
+import os, sys
+from datetime import datetime, timedelta, timezone
+table, wf, last = sys.argv[1], sys.argv[2], int(sys.argv[3])
+opts = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP", "AWS_REGION",
+                                   "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+        if k in os.environ} if table.startswith("s3://") else None
+since = None if last <= 100 else datetime.now(timezone.utc) - timedelta(days=400)
+"""
+
+DUCKDB_PEER = _PEER_SETUP + """\
+import duckdb
+from deltalake import DeltaTable
+runs_raw = DeltaTable(table, storage_options=opts).to_pyarrow_dataset()
+con = duckdb.connect()
+con.register("runs_raw", runs_raw)
+print(con.execute(
+    "SELECT count(*), quantile_cont(total_time_s, [0.5, 0.95, 0.99]) FROM ("
+    " SELECT total_time_s FROM runs_raw WHERE workflow_id = $wf AND status = 'succeeded'"
+    " AND ($since IS NULL OR finished_at >= $since) ORDER BY finished_at DESC LIMIT $last)",
+    {"wf": wf, "since": since, "last": last}).fetchall())
+"""
+
+POLARS_PEER = _PEER_SETUP + """\
+import polars as pl
+lf = pl.scan_delta(table, storage_options=opts).filter((pl.col("workflow_id") == wf)
+                                 & (pl.col("status") == "succeeded"))
+if since is not None:
+    lf = lf.filter(pl.col("finished_at") >= since)
+top = lf.sort("finished_at", descending=True).head(last).select("total_time_s")
+print(top.select(pl.len(), *[pl.col("total_time_s").quantile(q, "linear").alias(str(q))
+                             for q in (0.5, 0.95, 0.99)]).collect())
+"""
+
+
+Commands = dict[str, tuple[list[str], dict[str, str]]]
+
+
+def commands(args: argparse.Namespace, question: str, s3: dict[str, str] | None) -> Commands:
+    py = sys.executable
+    env = dict(os.environ)
+    mantis = [py, "-m", "mantis_runs", "runs", "stats", args.workflow, "--json",
+              *QUESTIONS[question]]
+    last = QUESTIONS[question][-1]
+    table = str(Path(args.table).resolve())
+    out: Commands = {}
+    for where, uri, e in (("", f"file://{table}", env), ("/s3", S3_URI, {**env, **(s3 or {})})):
+        if where and s3 is None:
+            continue
+        out[f"mantis/lake{where}"] = ([*mantis, "--data-dir", uri], e)
+        path = uri.removeprefix("file://")
+        out[f"duckdb/delta{where}"] = ([py, "-c", DUCKDB_PEER, path, args.workflow, last], e)
+        out[f"polars/delta{where}"] = ([py, "-c", POLARS_PEER, path, args.workflow, last], e)
+    if args.data_dir:
+        out["mantis/local"] = ([*mantis, "--data-dir", args.data_dir], env)
+        if args.src_before:
+            before = {**env, "PYTHONPATH": args.src_before}
+            out["mantis/local@before"] = ([*mantis, "--data-dir", args.data_dir], before)
+    return out
+
+
+S3_URI = "s3://lake/bench"
+
+
+@contextmanager
+def s3_copy(table: str) -> Iterator[dict[str, str]]:
+    """The table uploaded to a loopback S3 server (tests/lake_s3.py); the variables to reach
+    it."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    import boto3
+
+    from lake_s3 import env, s3_server
+
+    with s3_server() as endpoint:
+        variables = env(endpoint)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id=variables["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=variables["AWS_SECRET_ACCESS_KEY"])
+        root = Path(table)
+        for path in sorted(root.rglob("*")):
+            if path.is_file():
+                s3.upload_file(str(path), "lake", f"bench/{path.relative_to(root)}")
+        yield variables
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:  # a peer that crashes (at exit, after its answer) is counted apart
+        print(f"  ({' '.join(cmd[2:4])[:60]}... exit {done.returncode}: "
+              f"{done.stderr.strip()[-200:]})", flush=True)
+        if not done.stdout.strip():
+            return float("nan"), done.stdout
+    return wall, done.stdout
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--table", required=True, help="a local-filesystem lake table")
+    ap.add_argument("--workflow", required=True)
+    ap.add_argument("--data-dir", help="the data dir the table was built from")
+    ap.add_argument("--src-before", help="another source tree for mantis/local@before")
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--questions", default="default,full")
+    ap.add_argument("--s3", action="store_true", help="also over a loopback S3 copy")
+    args = ap.parse_args()
+    with s3_copy(args.table) if args.s3 else nullcontext() as s3:
+        for question in args.questions.split(","):
+            measure(args, commands(args, question, s3), question)
+
+
+def measure(args: argparse.Namespace, cmds: Commands, question: str) -> None:
+    times: dict[str, list[float]] = {name: [] for name in cmds}
+    for _ in range(args.repeat):  # alternated: the machine's load hits every command alike
+        for name, (cmd, env) in cmds.items():
+            times[name].append(run(cmd, env)[0])
+    ref = statistics.median(times["mantis/lake"])
+    print(f"\n{question}: median of {args.repeat} cold runs (min), vs mantis/lake")
+    for name, all_ts in times.items():
+        ts = [t for t in all_ts if t == t] or [float("nan")]  # NaN: the run failed
+        med = statistics.median(ts)
+        print(f"  {name:22s} {med:7.3f}s ({min(ts):.3f}s)  {med / ref:5.2f}x")
+    if "mantis/local@before" in times:
+        pairs = [a / b for a, b in zip(times["mantis/local"], times["mantis/local@before"],
+                                       strict=True)]
+        print(f"  local now/before, pair by pair: median {statistics.median(pairs):.3f} "
+              f"({', '.join(f'{p:.2f}' for p in pairs)})")
+
+
+if __name__ == "__main__":
+    main()

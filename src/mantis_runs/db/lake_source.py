@@ -1,0 +1,219 @@
+"""What a read is over: local data dirs and lake tables, as the readers take them.
+
+A lake table (docs/lake.md) reaches the readers as a :class:`LakeSource`: the table's rows as an
+Arrow dataset (from ``deltalake``, opened by ``mantis_runs.lake.read``; this wing never imports
+deltalake), and per ``month`` partition the latest ``finished_at`` its files may hold (from the
+Delta log's file statistics), so a reader plans lake months as it plans local ones. DuckDB reads
+the dataset registered as ``mantis_lake`` (:func:`register`): the month and ``finished_at``
+filters reach the scan, so only the files of the months read are fetched.
+
+:class:`Sources` is a read over several places at once (``--data-dir`` given more than once):
+every run once, its winning copy chosen by the copy order across all of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final
+
+import duckdb
+
+from ..errors import MantisError, UsageError
+from ..log.layout import MonthFiles, resolve_data_dir
+from .connection import old_layout, query_failed, snapshot
+from .sqlfiles import load
+
+#: The name a read's lake rows have in DuckDB (every lake of the read, as one dataset).
+LAKE_RELATION: Final = "mantis_lake"
+
+
+@dataclass(frozen=True)
+class LakeMonth:
+    """One ``month`` partition of a lake table (``None``: the runs without a finished_at)."""
+
+    month: str | None
+    #: every dated row of the month finished at or before it (None: the month has none)
+    latest: datetime | None
+    rows: int
+
+
+@dataclass(frozen=True)
+class LakeSource:
+    """A lake table opened for reading: its URI, its rows as an Arrow dataset
+    (``pyarrow.dataset.Dataset``) and its months."""
+
+    uri: str
+    dataset: Any
+    months: list[LakeMonth]
+    #: the one line (credentials taken out) for a failed read of the dataset
+    failure: Callable[[BaseException], MantisError] = field(compare=False)
+
+
+@dataclass
+class LakeMonthFiles(MonthFiles):
+    """A month partition of the lake among a read's months (``month`` is ``lake:YYYY-MM``, or
+    ``lake:`` for the runs without a finished_at): no file of a data dir, its rows are in
+    ``mantis_lake``; stats.plan plans it by ``latest``."""
+
+    lake_month: str | None = None
+    latest: datetime | None = None
+    rows: int = 0
+
+
+def month_files(lake: LakeSource | None) -> list[LakeMonthFiles]:
+    """The lake's months as a read's months (none without a lake)."""
+    return [LakeMonthFiles(f"lake:{m.month or ''}", lake_month=m.month, latest=m.latest,
+                           rows=m.rows)
+            for m in (lake.months if lake is not None else []) if m.rows]
+
+
+def set_months(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
+    """Point the lake's rows of the ``runs`` view (view_runs_lake.sql) at the lake months
+    among ``months`` (session variables ``mantis_lake_months``, ``mantis_lake_undated``)."""
+    chosen = month_filter([mf.lake_month for mf in months if isinstance(mf, LakeMonthFiles)])
+    con.execute("SET VARIABLE mantis_lake_months = CAST($value AS VARCHAR[])",
+                {"value": chosen["months"]})
+    con.execute("SET VARIABLE mantis_lake_undated = $value", {"value": chosen["undated"]})
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The places one read is over: local data dirs and lake tables."""
+
+    local: list[Path]
+    lakes: list[LakeSource] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """The sources as messages name them."""
+        return ", ".join([*map(str, self.local), *(lk.uri for lk in self.lakes)])
+
+    @property
+    def one_local(self) -> bool:
+        """Whether this is one local data dir and no lake."""
+        return not self.lakes and len(self.local) == 1
+
+    def lake(self) -> LakeSource | None:
+        """Every lake of the read as one (None: there is none)."""
+        return merged(self.lakes)
+
+    def failure(self, exc: BaseException) -> MantisError | None:
+        """The lake's one line for ``exc`` when a lake is read (else None: a local failure)."""
+        return self.lakes[0].failure(exc) if self.lakes else None
+
+
+DataDirs = str | os.PathLike[str] | LakeSource | Sources | Sequence[
+    "str | os.PathLike[str] | LakeSource"] | None
+
+
+def sources_of(data_dir: DataDirs) -> Sources:
+    """``data_dir`` as the readers take it: None (the default data dir), a path, a
+    ``LakeSource``, ``Sources``, or a list of paths and lake sources."""
+    if isinstance(data_dir, Sources):
+        return data_dir
+    if data_dir is None or isinstance(data_dir, str | os.PathLike):
+        return Sources([resolve_data_dir(data_dir)])
+    if isinstance(data_dir, LakeSource):
+        return Sources([], [data_dir])
+    local: list[Path] = []
+    lakes: list[LakeSource] = []
+    for item in data_dir:
+        if isinstance(item, LakeSource):
+            lakes.append(item)
+        elif isinstance(item, str) and "://" in item:
+            raise UsageError(f"{item} is a lake URI: open it with "
+                             "mantis_runs.lake.read.open_source first")
+        else:
+            path = resolve_data_dir(item)
+            if path not in local:
+                local.append(path)
+    if not local and not lakes:
+        raise UsageError("no data dir given")
+    return Sources(local, lakes)
+
+
+def merged(lakes: list[LakeSource]) -> LakeSource | None:
+    """Several lakes as one: a union of their datasets, their months merged by name."""
+    if len(lakes) <= 1:
+        return lakes[0] if lakes else None
+    import pyarrow.dataset as ds
+
+    by_month: dict[str | None, LakeMonth] = {}
+    for lake in lakes:
+        for m in lake.months:
+            seen = by_month.get(m.month)
+            if seen is None:
+                by_month[m.month] = m
+                continue
+            latest = max((t for t in (seen.latest, m.latest) if t is not None), default=None)
+            by_month[m.month] = LakeMonth(m.month, latest, seen.rows + m.rows)
+    return LakeSource(" + ".join(lk.uri for lk in lakes),
+                      ds.dataset([lk.dataset for lk in lakes]), list(by_month.values()),
+                      lakes[0].failure)
+
+
+def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None) -> None:
+    """Make the lake's rows ``mantis_lake`` on ``con`` (an empty relation when there is no
+    lake is never needed: the readers only name it when a lake month is read)."""
+    if lake is not None:
+        con.register(LAKE_RELATION, lake.dataset)
+
+
+def month_filter(months: Sequence[str | None]) -> dict[str, Any]:
+    """The parameters that select lake ``months`` (``$months``, ``$undated``)."""
+    return {"months": [m for m in months if m is not None], "undated": None in months}
+
+
+def install_views(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
+                  months: Iterable[MonthFiles]) -> None:
+    """With a lake: register its rows and make ``runs`` the merged view (view_runs_lake.sql)
+    over the local one, which views.install defined, over the lake ``months`` among
+    ``months``; nothing without a lake."""
+    if lake is None:
+        return
+    register(con, lake)
+    set_months(con, months)
+    con.execute(load("view_runs_local"))
+    con.execute(load("view_runs_lake"))
+
+
+def read_failed(exc: duckdb.Error, months: Iterable[MonthFiles],
+                lake: LakeSource | None) -> MantisError:
+    """The one line for a failed read: the lake's (credentials taken out) when a lake is read,
+    unless a local part in an older layout explains it."""
+    if lake is None:
+        return query_failed(exc, months)
+    return old_layout(months) or lake.failure(exc)
+
+
+@contextmanager
+def snapshot_all(sources: Sources) -> Iterator[dict[str, MonthFiles]]:
+    """A snapshot of every local data dir (connection.snapshot), their months merged by name
+    (``merged_months``), and the lake's months (``month_files``)."""
+    with ExitStack() as stack:
+        found = merged_months([stack.enter_context(snapshot(d)) for d in sources.local])
+        yield found | {mf.month: mf for mf in month_files(sources.lake())}
+
+
+def merged_months(stores: Iterable[dict[str, MonthFiles]]) -> dict[str, MonthFiles]:
+    """The months of several data dirs' snapshots as one store's, by name: a month's files of
+    every data dir (the live shards beyond the first listed with the sealed ones: each is
+    JSONL read whole)."""
+    out: dict[str, MonthFiles] = {}
+    for found in stores:
+        for month, mf in found.items():
+            seen = out.get(month)
+            if seen is None:
+                out[month] = mf
+                continue
+            out[month] = replace(seen, live=seen.live or mf.live,
+                                 sealed=[*seen.sealed, *([mf.live] if mf.live and seen.live
+                                                         else []), *mf.sealed],
+                                 parts=[*seen.parts, *mf.parts],
+                                 superseded=[*seen.superseded, *mf.superseded])
+    return dict(sorted(out.items()))
