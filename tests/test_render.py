@@ -285,6 +285,36 @@ def test_visible_escapes_every_control_character(text: str, shown: str) -> None:
     assert render.visible(text) == shown
 
 
+@pytest.mark.parametrize(("text", "shown"), [
+    # a right-to-left override: `invoice\u202efdp.exe` would read `invoiceexe.pdf`
+    ("invoice\u202efdp.exe", "invoice\\u202efdp.exe"),
+    ("\u202a\u202b\u202c\u202d", "\\u202a\\u202b\\u202c\\u202d"),  # embeddings, pop
+    ("\u2066a\u2067b\u2068c\u2069", "\\u2066a\\u2067b\\u2068c\\u2069"),  # isolates
+    ("\u200e\u200f\u061c", "\\u200e\\u200f\\u061c"),  # LRM, RLM, Arabic letter mark
+    ("\u2065 \u2029 \u200d \u05d0", "\u2065 \u2029 \u200d \u05d0"),  # not bidi controls
+])
+def test_visible_escapes_bidirectional_controls(text: str, shown: str) -> None:
+    assert render.visible(text) == shown
+    assert render.visible(text + "\t\n", keep_lines=True) == shown + "\t\n"  # CSV's too
+
+
+def test_event_text_escapes_bidirectional_controls_in_every_part() -> None:
+    from mantis_runs.store.events import RunStatus, Timeline
+
+    e: Any = {"run_id": "r\u202e1", "type": "task", "ts": datetime(2026, 11, 3, tzinfo=UTC),
+              "fields": {"note\u2066": "a\u202eb", "ok": "\x1b"}}
+    assert render.event_line(e) == (
+        '2026-11-03T00:00:00Z r\\u202e1 task {"note\\u2066": "a\\u202eb", "ok": "\\u001b"}')
+    s = RunStatus("r\u202e1", "pending", "inference", 900.0, workflow_id="w\u202e",
+                  last_event=e)
+    assert render.status_text(s).splitlines()[:2] == [
+        "run r\\u202e1: pending (source: inference)", "  workflow:   w\\u202e"]
+    assert render.status_text(s).endswith('{"note\\u2066": "a\\u202eb", "ok": "\\u001b"}')
+    timeline = Timeline.of([{**e, "type": "failure", "fields": {"message": "x\u202ey"}}])
+    assert timeline is not None and render.timeline_lines(timeline)[-2] == (
+        "  failure:  2026-11-03 00:00:00 UTC x\\u202ey")
+
+
 def test_json_strings_escape_del_and_c1_and_stay_the_same_string() -> None:
     text = "a\x1b]0;x\x07 \x7f \x9b \x85 ü"
     out = render.to_json({"k": text})
@@ -341,3 +371,12 @@ def test_watch_text_escapes_the_stored_status_and_error(tmp_path: Path) -> None:
     row: Any = {"run_id": "r1", "status": "failed\x1b[8m", "error": "boom\x07\nat step"}
     r = WatchResult("r1", WatchOutcome.FAILED, tmp_path, None, row=row)
     assert render.watch_text(r) == "run r1 failed\\x1b[8m: boom\\x07 at step"
+
+
+def test_json_output_escapes_bidirectional_controls() -> None:
+    """A right-to-left override in stored text cannot reorder a terminal line showing JSON."""
+    from mantis_runs.cli.render import to_json
+
+    text = to_json({"run": "a\u202eb\u2066c\u200fd"})
+    assert text == '{\n  "run": "a\\u202eb\\u2066c\\u200fd"\n}'
+    assert json.loads(text) == {"run": "a\u202eb\u2066c\u200fd"}  # still the same value

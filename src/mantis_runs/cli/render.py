@@ -26,6 +26,8 @@ if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
     from ..stats import StatsResult
     from ..stats.result import GroupedStats
     from ..store import RunReport, RunRow
+    from ..store.events import EventRow, RunStatus, Timeline
+    from ..store.open_runs import OpenRun
     from ..store.watch import WatchResult
 
 def _when(dt: datetime | None) -> str:
@@ -56,6 +58,11 @@ def watch_text(r: WatchResult) -> str:
         return visible(f"error: cannot read {r.data_dir}: {r.error}")
     if r.outcome is WatchOutcome.TIMED_OUT:
         return f"timed out after {r.timeout:g}s waiting for run {visible(r.run_id)}"
+    if r.outcome is WatchOutcome.LOST and r.status is not None:
+        last = r.status.last_event
+        return (f"run {visible(r.run_id)} lost: no terminal row and no event for over "
+                f"{r.status.stale_after_s:g}s"
+                + (f" (last: {_when(last['ts'])} UTC {visible(last['type'])})" if last else ""))
     assert r.row is not None
     error = r.row["error"]
     return visible(f"run {r.run_id} {r.row['status']}" + (f": {_one_line(error)}" if error else ""))
@@ -189,8 +196,10 @@ def run_text(rep: RunReport, *, full: bool = False) -> str:
         out.append("")
     if r["error"]:
         out += ["Error:", *("  " + visible(line) for line in r["error"].splitlines()), ""]
+    if rep.timeline is not None:
+        out += timeline_lines(rep.timeline)
     if full and r["extra"]:
-        out += ["Other fields:", *(f"  {visible(k)}: {json_text(plain(v), strict=False)}"
+        out += ["Other fields:", *(f"  {visible(k)}: {visible(json_text(plain(v), strict=False))}"
                                    for k, v in sorted(r["extra"].items())), ""]
     return "\n".join(out).rstrip() + "\n"
 
@@ -212,3 +221,104 @@ def verify_text(r: VerifyReport) -> str:
     lines.append(f"{count(len(r.damaged), 'damaged file')} found." if r.damaged
                  else "No damage found.")
     return "\n".join(lines)
+
+
+# -- run events --------------------------------------------------------------------------------
+
+
+def event_line(e: EventRow) -> str:
+    """``2026-12-04T20:52:49.123456Z r-1 heartbeat {"progress": 0.5}``: one event on one line
+    (the exact ts, the fields as JSON with terminal-unsafe characters escaped)."""
+    return (f"{format_timestamp(e['ts'])} {visible(e['run_id'])} {visible(e['type'])} "
+            f"{_json_fields(e['fields'])}")
+
+
+def _json_fields(fields: dict[str, Any]) -> str:
+    """An event's fields as JSON for a terminal: JSON escapes the controls, :func:`visible` the
+    bidirectional ones (``\\u202e``, still JSON for the same text)."""
+    return visible(json_text(plain(fields)))
+
+
+def events_text(events: list[EventRow]) -> str:
+    return "\n".join(event_line(e) for e in events) if events else "No events found."
+
+
+def _event_brief(e: EventRow) -> str:
+    return f"{_when(e['ts'])} UTC {visible(e['type'])}"
+
+
+def _progress(p: float | None) -> str:
+    return "" if p is None else f"{p * 100:.1f}%"
+
+
+def status_text(s: RunStatus) -> str:
+    """``mantis runs status``: the answer and its source, then what is known."""
+    return "\n".join([f"run {visible(s.run_id)}: {s.status} (source: {s.source})",
+                      *_status_facts(s)])
+
+
+def _status_facts(s: RunStatus, *more: tuple[str, str]) -> list[str]:
+    """What ``status`` knows of a run, a line each (after ``more``)."""
+    facts: list[tuple[str, str | None]] = [
+        *more, ("workflow", visible(s.workflow_id) if s.workflow_id else None),
+        ("started", _when(s.started_at) + " UTC" if s.started_at else None),
+        ("finished", _when(s.finished_at) + " UTC" if s.finished_at else None),
+        ("progress", _progress(s.progress) or None),
+        ("last event", _event_brief(s.last_event) + " " + _json_fields(s.last_event["fields"])
+         if s.last_event else None)]
+    lines = [f"  {k + ':':<12}{v}" for k, v in facts if v]
+    if s.status == "lost":
+        lines.append(f"  no terminal row, and no event for over {s.stale_after_s:g}s")
+    return lines
+
+
+def report_text(rep: RunReport | OpenRun, *, full: bool = False) -> str:
+    """``show`` (``full``: ``report``) of a finished run, or of one with no terminal row."""
+    from ..store import open_runs  # loaded already: ``rep`` comes from the store
+
+    if isinstance(rep, open_runs.OpenRun):
+        return open_run_text(rep, full=full)
+    return run_text(rep, full=full)
+
+
+def open_run_text(o: OpenRun, *, full: bool = False) -> str:
+    """``show`` and ``report`` of a run with events and no terminal row: what ``status`` says
+    of it, then its timeline."""
+    title = f"{'Run report:' if full else 'Run'} {visible(o.run_id)}: no terminal row"
+    out = [title, *(["=" * _width(title), ""] if full else [])]
+    out += _status_facts(o.status, ("status", f"{o.status.status} (source: {o.status.source})"))
+    return "\n".join([*out, "", *timeline_lines(o.timeline)]).rstrip() + "\n"
+
+
+def open_runs_list(states: list[RunStatus], what: str) -> str:
+    """``mantis runs list --running`` / ``--lost``: one line per run, newest start first."""
+    if not states:
+        return f"No {what} runs found."
+    body = [[_when(s.started_at), s.status, visible(s.workflow_id or ""), visible(s.run_id),
+             _progress(s.progress), _when(s.last_event["ts"]) if s.last_event else "",
+             visible(s.last_event["type"]) if s.last_event else ""] for s in states]
+    text: str = tabulate(body, headers=["started (UTC)", "status", "workflow", "run_id",
+                                        "progress", "last event (UTC)", "type"],
+                         tablefmt="plain", disable_numparse=True,
+                         colalign=("left", "left", "left", "left", "right", "left", "left"))
+    return "\n".join(line.rstrip() for line in text.splitlines())
+
+
+def timeline_lines(t: Timeline) -> list[str]:
+    """The ``Events:`` section of ``show`` and ``report``."""
+    out = ["Events:", f"  {'first:':<10}{_event_brief(t.first)}",
+           f"  {'last:':<10}{_event_brief(t.last)}",
+           f"  {'counts:':<10}" + ", ".join(f"{visible(k)} {n}" for k, n in t.counts.items())]
+    for f in t.failures:
+        message = f["fields"].get("message")
+        text = _short(message if isinstance(message, str) else None, 100)
+        out.append(f"  {'failure:':<10}{_when(f['ts'])} UTC" + (f" {text}" if text else ""))
+    return [*out, ""]
+
+
+def watch_status(s: RunStatus) -> str:
+    """A line of ``watch`` while the run has no terminal row (stderr, when it changes)."""
+    extra = ", ".join(x for x in (_progress(s.progress),
+                                  f"last event {_event_brief(s.last_event)}"
+                                  if s.last_event else "") if x)
+    return f"run {visible(s.run_id)} {s.status}" + (f": {extra}" if extra else "")

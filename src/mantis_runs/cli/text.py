@@ -30,19 +30,29 @@ def seconds(v: float | None) -> str:
     return f"{v:.1f}s" if abs(v) >= 1 else f"{v:.3f}s"
 
 
+#: The bidirectional controls (U+061C, U+200E, U+200F, U+202A-U+202E, U+2066-U+2069), as a
+#: regex character class: a terminal reorders what follows them (a right-to-left override makes
+#: ``evil\u202etxt.exe`` read ``evilexe.txt``), so stored text shows them as escapes too.
+BIDI_CONTROLS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
 #: C0 controls, DEL and C1 controls: a terminal acts on them (cursor moves, window titles...).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # tab and \n kept
+_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
+_CONTROL_BUT_LINES = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{BIDI_CONTROLS}]")  # \t, \n kept
 _SHORT_ESCAPES = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escape(ch: str) -> str:
+    code = ord(ch)
+    return _SHORT_ESCAPES.get(ch) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
 
 
 def visible(text: str, *, keep_lines: bool = False) -> str:
     """``text`` safe for a terminal: each control character (C0, DEL, C1) as an escape, ``\\t``,
-    ``\\n``, ``\\r`` or ``\\x1b``, so that stored text shows what it holds instead of acting;
-    ``keep_lines`` keeps tabs and line feeds (CSV quotes them). Everything else, backslashes
-    included, is unchanged: JSON output has the exact text."""
+    ``\\n``, ``\\r`` or ``\\x1b``, and each bidirectional control (``BIDI_CONTROLS``) as
+    ``\\u202e``, so that stored text shows what it holds instead of acting; ``keep_lines`` keeps
+    tabs and line feeds (CSV quotes them). Everything else, backslashes included, is unchanged:
+    JSON output has the exact text."""
     pattern = _CONTROL_BUT_LINES if keep_lines else _CONTROL
-    return pattern.sub(lambda m: _SHORT_ESCAPES.get(m[0]) or f"\\x{ord(m[0]):02x}", text)
+    return pattern.sub(lambda m: _escape(m[0]), text)
 
 
 def _width(text: str) -> int:

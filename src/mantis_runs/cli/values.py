@@ -21,7 +21,7 @@ from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any
 
 from ..log.record import format_timestamp
-from .text import tabulate, visible
+from .text import BIDI_CONTROLS, tabulate, visible
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -106,7 +106,9 @@ def json_text(value: Any, *, indent: int | None = None, strict: bool = True, lev
     return start + inner + ("," + inner).join(items) + outer + end
 
 
-_DEL_AND_C1 = re.compile("[\\x7f-\\x9f]")
+#: Escaped as \uXXXX in JSON output, beyond what JSON requires: DEL, C1 controls and the
+#: bidirectional controls, which would reorder a terminal line showing the JSON.
+_DEL_AND_C1 = re.compile(f"[\\x7f-\\x9f{BIDI_CONTROLS}]")
 
 
 def _json_string(text: str) -> str:
