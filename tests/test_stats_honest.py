@@ -298,3 +298,16 @@ def test_grouped_and_intervals_are_the_same_before_and_after_compaction(tmp_path
     before = answers()
     compact(tmp_path, now=NOW + timedelta(days=60))
     assert answers() == before
+
+
+def test_interval_ranks_are_scipy_stats_binomial_quantiles() -> None:
+    """interval_ranks calls scipy.special's binomial ufuncs (scipy.stats costs a second to
+    import): the ranks are scipy.stats.binom's, for small and very large n."""
+    from scipy import stats as sps_
+
+    for n in [*range(1, 1500), 10**5, 10**6 + 7, 3 * 10**6]:
+        for p in (0.5, 0.95, 0.99):
+            d = sps_.binom(n, p)
+            low, high = int(d.ppf(0.025)) - 1, int(d.isf(0.025))
+            assert interval_ranks(n, p) == ((low if low >= 0 else None),
+                                            (high if high < n else None)), (n, p)

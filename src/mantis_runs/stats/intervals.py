@@ -9,12 +9,15 @@ reported from fewer runs is *rough*: it is the right number for these runs, but 
 may move it anywhere above (or below).
 
 ``min_runs`` and ``rough`` are arithmetic (no scipy); ``interval_ranks`` uses scipy's binomial
-quantiles, so that the interval is the one scipy's quantile_test gives, bit for bit.
+quantiles, so that the interval is the one scipy's quantile_test gives, bit for bit: the very
+functions ``scipy.stats.binom.ppf``/``isf`` call (``scipy.special``'s boost ufuncs), since
+importing ``scipy.stats`` costs a cold process about 0.6 s more than ``scipy.special`` does.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 #: The confidence of every interval `stats` reports (two-sided).
 CONFIDENCE = 0.95
@@ -43,12 +46,24 @@ def interval_ranks(n: int, p: float,
     """The 0-based ranks, in the sorted sample of ``n`` values, of the two ends of the
     distribution-free interval of the ``p`` quantile; None for an unbounded end. As scipy's
     ``quantile_test(x, p=p).confidence_interval(confidence)`` (two-sided) picks them."""
-    from scipy import stats
-
     if n < 1:
         return None, None
-    dist = stats.binom(n, p)
+    ppf, isf = _binom_quantiles()
     tail = (1.0 - confidence) / 2.0
-    low = int(dist.ppf(tail)) - 1
-    high = int(dist.isf(tail))
+    low = int(ppf(tail, n, p)) - 1
+    high = int(isf(tail, n, p))
     return (low if low >= 0 else None), (high if high < n else None)
+
+
+def _binom_quantiles() -> tuple[Any, Any]:
+    """Binomial ppf and isf as (q, n, p) functions: scipy.special's ufuncs behind
+    ``scipy.stats.binom`` (the same numbers for 0 < q < 1), or scipy.stats' own where a scipy
+    has no such ufuncs (tests/test_stats_honest.py compares both with quantile_test)."""
+    try:
+        from scipy.special import _ufuncs
+
+        return _ufuncs._binom_ppf, _ufuncs._binom_isf
+    except (ImportError, AttributeError):  # pragma: no cover - another scipy
+        from scipy import stats
+
+        return stats.binom.ppf, stats.binom.isf
