@@ -8,8 +8,6 @@ import errno
 import json
 import logging
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
@@ -22,7 +20,7 @@ from mantis_runs import append_event, append_events, append_run
 from mantis_runs.log.events import MAX_EVENT_BYTES, MAX_RUN_ID_CHARS
 from mantis_runs.log.writer import SEAL
 from test_writer import FaultWrite, WriteFn, _Hostile, _partial_then_raise, _short, warnings_of
-from torture.test_writer_torture import _userns_available
+from torture.test_writer_torture import run_on_a_64k_tmpfs
 
 TS = "2026-05-13T18:09:34.250000Z"
 
@@ -500,18 +498,7 @@ print(json.dumps({"ok": ok, "failed": failed, "warnings": warnings,
 
 
 def test_real_enospc_keeps_batches_whole(tmp_path: Path) -> None:
-    reason = _userns_available()
-    if reason:
-        pytest.skip(reason)
-    mnt = tmp_path / "mnt"
-    mnt.mkdir()
-    script = 'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" -c "$3" "$1"'
-    r = subprocess.run(["unshare", "-Urm", "sh", "-c", script, "sh", str(mnt), sys.executable,
-                        _ENOSPC], capture_output=True, text=True, timeout=120, check=False)
-    if r.returncode != 0 and "mount" in r.stderr and "tmpfs" in r.stderr:
-        pytest.skip(f"cannot mount tmpfs in a user namespace: {r.stderr.strip()}")
-    assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+    res = run_on_a_64k_tmpfs(tmp_path, _ENOSPC)
     data = base64.b64decode(res["file"])
     assert data.endswith(b"\n")
     run_ids = [json.loads(x)["run_id"] for x in data.splitlines()]  # every line parses

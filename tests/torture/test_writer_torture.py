@@ -350,8 +350,10 @@ def _userns_available() -> str | None:
     return None
 
 
-def test_real_enospc_leaves_a_clean_file(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+def run_on_a_64k_tmpfs(tmp_path: Path, source: str) -> dict[str, Any]:
+    """Run the Python ``source`` with the mount point of a fresh 64 KiB tmpfs as its argv[1],
+    in a user namespace (a really full disk); its stdout, one JSON object. Skips, saying why,
+    where user namespaces or the mount are unavailable."""
     reason = _userns_available()
     if reason:
         pytest.skip(reason)
@@ -359,11 +361,17 @@ def test_real_enospc_leaves_a_clean_file(tmp_path: Path,
     mnt.mkdir()
     script = 'mount -t tmpfs -o size=64k tmpfs "$1" && exec "$2" -c "$3" "$1"'
     r = subprocess.run(["unshare", "-Urm", "sh", "-c", script, "sh", str(mnt), sys.executable,
-                        _ENOSPC], capture_output=True, text=True, timeout=120, check=False)
+                        source], capture_output=True, text=True, timeout=120, check=False)
     if r.returncode != 0 and "mount" in r.stderr and "tmpfs" in r.stderr:
         pytest.skip(f"cannot mount tmpfs in a user namespace: {r.stderr.strip()}")
     assert r.returncode == 0, r.stderr
-    res = json.loads(r.stdout)
+    found: dict[str, Any] = json.loads(r.stdout)
+    return found
+
+
+def test_real_enospc_leaves_a_clean_file(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    res = run_on_a_64k_tmpfs(tmp_path, _ENOSPC)
     data = base64.b64decode(res["file"])
 
     assert res["first_fail"] is not None, "the 64 KiB tmpfs never filled up"

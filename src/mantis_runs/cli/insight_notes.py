@@ -11,27 +11,16 @@ from pathlib import Path
 import click
 
 from ..errors import MantisError
-from .text import _width, visible
+from .text import cut, visible
 
 #: The width every text of these commands fits in, in terminal cells.
 WIDTH = 100
-ELLIPSIS = "…"
 
 
 def clip(text: str, cells: int) -> str:
     """``text`` made visible (control characters escaped) and, when it takes more than
     ``cells`` terminal cells, cut to ``cells`` cells ending with ``…``."""
-    shown = visible(text)
-    if _width(shown) <= cells:
-        return shown
-    out, used = [], 0
-    for ch in shown:
-        w = _width(ch)
-        if used + w > cells - 1:
-            break
-        out.append(ch)
-        used += w
-    return "".join(out) + ELLIPSIS
+    return cut(visible(text), cells)
 
 
 def warn_skipped(skipped: Mapping[str, int]) -> None:

@@ -246,6 +246,7 @@ def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, sta
     from ..stats import GroupedStats, StatsResult, grouped_stats
     from ..stats import stats as run_stats
     from . import render, stats_text
+    from .insight_notes import warn_skipped
 
     options: dict[str, Any] = {"data_dir": data_dir, "last": last, "since": since,
                                "status": status, "buckets": buckets or None, "ci": ci}
@@ -254,9 +255,7 @@ def stats(workflow_id: str, last: int, buckets: tuple[str, ...], since: Any, sta
         result = run_stats(workflow_id, **options)
     else:
         result = grouped_stats(workflow_id, group_by, **options)
-    warning = render.skipped_warning(result.skipped_lines)
-    if warning:
-        click.echo(warning, err=True)
+    warn_skipped(result.skipped_lines)
     if as_json:
         click.echo(render.to_json(result.to_json()))
     elif isinstance(result, GroupedStats):

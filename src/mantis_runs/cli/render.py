@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .. import messages
 from ..log.record import format_timestamp
 from ..units import human_bytes
-from .text import _pad, _width, seconds, tabulate, visible, warning
+from .text import _pad, _width, cut, seconds, tabulate, visible, warning
 from .values import json_text, plain
 
 if TYPE_CHECKING:  # keep `mantis --help` free of the duckdb import
@@ -132,16 +132,7 @@ def _short(text: str | None, width: int) -> str:
     """``text`` on one line, made :func:`visible`, within ``width`` terminal cells."""
     if not text:
         return ""
-    line = visible(_one_line(text))
-    if _width(line) <= width:
-        return line
-    kept, used = [], 0
-    for ch in line:
-        used += max(_width(ch), 0)
-        if used > width - 1:
-            break
-        kept.append(ch)
-    return "".join(kept) + "…"
+    return cut(visible(_one_line(text)), width)
 
 
 def _pct(share: float | None) -> str:

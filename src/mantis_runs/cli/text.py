@@ -67,6 +67,20 @@ def _width(text: str) -> int:
     return len(text) if cells < 0 else cells
 
 
+def cut(shown: str, cells: int) -> str:
+    """``shown`` (already :func:`visible`) within ``cells`` terminal cells: as it is when it
+    fits, else cut to ``cells`` cells ending with ``…``."""
+    if _width(shown) <= cells:
+        return shown
+    kept, used = [], 0
+    for ch in shown:
+        used += _width(ch)
+        if used > cells - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "…"
+
+
 def _pad(text: str, width: int) -> str:
     """``text`` left-aligned in ``width`` terminal cells."""
     return text + " " * max(width - _width(text), 0)

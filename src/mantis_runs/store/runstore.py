@@ -233,8 +233,8 @@ class RunStore(InsightMethods, EventMethods):
                                  "views`)")
             if statements:
                 check_read_only(con, statements[0])
-            _warn({**lookup.cached_bad_lines(con, found),  # and events_log/NAME's (views.py)
-                   **views.event_bad_lines(con, self._event_files())})
+            warn_skipped({**lookup.cached_bad_lines(con, found),  # and events_log/NAME's
+                          **views.event_bad_lines(con, self._event_files())})
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
                 raise UsageError("the query is empty")
@@ -259,7 +259,7 @@ class RunStore(InsightMethods, EventMethods):
 
     def _warn_bad_lines(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         bad = self._quiet_bad_lines(con)
-        _warn(bad)
+        warn_skipped(bad)
         return bad
 
     # -- rows ----------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ class RunStore(InsightMethods, EventMethods):
         """
         answer, bad = self._runs(workflow_id, last=last, since=since, status=status,
                                  arrow=arrow)
-        _warn(bad)
+        warn_skipped(bad)
         return answer if arrow else _rows(answer)
 
     def _runs(self, workflow_id: str | None, *, last: int | None,
@@ -325,7 +325,7 @@ class RunStore(InsightMethods, EventMethods):
         malformed lines (for callers that poll)."""
         row, bad = self._get(run_id)
         if warn:
-            _warn(bad)
+            warn_skipped(bad)
         return row
 
     def _get(self, run_id: str) -> tuple[RunRow | None, dict[str, int]]:
@@ -354,7 +354,7 @@ class RunStore(InsightMethods, EventMethods):
         percentile's 95 % interval; the same as ``mantis runs stats``."""
         result = stats(workflow_id, data_dir=self.sources, last=last, since=since,
                        status=status, buckets=buckets, ci=ci)
-        _warn(result.skipped_lines)
+        warn_skipped(result.skipped_lines)
         return result
 
     def grouped_stats(self, workflow_id: str, group_by: str, *, last: int = 100,
@@ -364,7 +364,7 @@ class RunStore(InsightMethods, EventMethods):
         same as ``mantis runs stats --group-by``."""
         result = grouped_stats(workflow_id, group_by, data_dir=self.sources, last=last,
                                since=since, status=status, buckets=buckets, ci=ci)
-        _warn(result.skipped_lines)
+        warn_skipped(result.skipped_lines)
         return result
 
     @overload
@@ -416,7 +416,7 @@ class RunStore(InsightMethods, EventMethods):
             newest, bad = self._runs(None, last=1, since=None, status=None)
             found = _rows(newest)[0] if newest else None
         if found is None:
-            _warn(bad)
+            warn_skipped(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
         run = _numbers_only(found)
@@ -425,7 +425,7 @@ class RunStore(InsightMethods, EventMethods):
                 if run["workflow_id"] else None)
         for shard, n in (base.skipped_lines if base else {}).items():
             bad[shard] = max(n, bad.get(shard, 0))  # the same shard read twice counts once
-        _warn(bad)
+        warn_skipped(bad)
         ref = {b.bucket: b for b in base.buckets} if base else {}
         total = run["total_time_s"]
         lines: list[BucketLine] = []
@@ -492,7 +492,3 @@ def _locked_connection(found: dict[str, MonthFiles], *, lossless: bool = False,
         raise
     return con
 
-
-def _warn(bad: dict[str, int]) -> None:
-    """The one WARNING of a read that skipped malformed lines: how many, in which shards."""
-    warn_skipped(bad)
