@@ -23,6 +23,7 @@ import json
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
@@ -36,16 +37,24 @@ from .cache import cache_root, entry_for, read_entry, write_entry
 from .connection import BASE_MACROS, connect, duckdb_path
 from .shared_ids import cached_shared_run_ids, shared_run_ids
 from .sqlfiles import load
+from .view_reads import Listing, live_reads
+from .view_reads import Reads as Reads  # re-exported: store/runstore.py names views.Reads
 
 MACROS = (*BASE_MACROS, "macro_bad_line", "macro_breakdown", "macro_part_rows",
           "macro_contested_ids", "macro_view_jsonl_rows", "macro_bad_event", "macro_event_of",
-          "macro_event_rows")
+          "macro_event_parts", "macro_event_rows")
 #: The breakdown fields: each is typed by a json_transform of its own (mantis_view_jsonl_rows).
 _MAPS = {"wall_time_breakdown": "mantis_wall", "cost_breakdown": "mantis_cost"}
 VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines",
          "view_run_events", "view_run_events_bad_lines")
-#: The events files the run_events views read (ending with the empty JSONL placeholder).
+#: The events files the run_events views read (ending with the empty placeholders: event_list).
 EVENT_FILES = "mantis_event_files"
+#: The session variables whose value may be an empty list (which has no type without a cast).
+_LIST_TYPES = {"mantis_shared_ids": "VARCHAR[]", "mantis_checked_shards": "VARCHAR[]",
+               "mantis_checked_lines": "BIGINT[]"}
+#: The reads (db/view_reads.py) each connection's views were installed with.
+_READS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Reads] = (
+    weakref.WeakKeyDictionary())
 
 
 def write_placeholders(folder: Path) -> tuple[Path, Path]:
@@ -100,33 +109,68 @@ def file_lists(months: Iterable[MonthFiles],
 
 def readable(months: Iterable[MonthFiles],
              holders: tuple[Path, Path] | None = None,
-             event_files: Iterable[Path] = ()) -> list[str]:
+             event_files: Iterable[Path] = (), reads: Reads | None = None) -> list[str]:
     """Every file the views over ``months`` (and the events files ``event_files``) read: what a
-    locked-down connection may read (``connection.lock_down``). Each name is there as the views
-    give it (``duckdb_path``) and as DuckDB's glob expands it, since DuckDB checks both."""
+    locked-down connection may read (``connection.lock_down``), with the checkpoints and tail
+    copies of ``reads``. Each name is there as the views give it (``duckdb_path``) and as
+    DuckDB's glob expands it, since DuckDB checks both."""
     months = list(months)
     holders = holders or placeholders()
     jsonl, parquet = file_lists(months, holders)
     events = list(event_files)
+    extra = reads.files() if reads is not None else []
     named = [str(p) for mf in months for p in (*mf.jsonl, *mf.parts)] + [str(p) for p in events]
+    named += [str(p) for p in extra] + [duckdb_path(p) for p in extra]
     return sorted({*jsonl, *parquet, *named, *map(str, holders),
                    *event_list(events, holders)})
 
 
-def event_list(event_files: Iterable[Path], holders: tuple[Path, Path] | None = None
+def event_list(event_files: Iterable[Path | str], holders: tuple[Path, Path] | None = None
                ) -> list[str]:
-    """The value of ``mantis_event_files``: the events files, then the empty JSONL placeholder
-    (DuckDB refuses an empty list), so the run_events views always exist."""
+    """The value of ``mantis_event_files``: the events files (JSONL shards and events parts),
+    then the empty JSONL placeholder and the empty events part (DuckDB refuses an empty list;
+    mantis_event_rows reads each kind from its own list), so the run_events views always
+    exist."""
     jsonl_holder = (holders or placeholders())[0]
-    return [*(duckdb_path(p) for p in event_files), duckdb_path(jsonl_holder)]
+    return [*(duckdb_path(p) for p in event_files), duckdb_path(jsonl_holder),
+            duckdb_path(event_part_placeholder(jsonl_holder))]
 
 
-def variables(jsonl: list[str], parquet: list[str], shared: list[str]) -> dict[str, object]:
+#: The empty events part beside the JSONL placeholder; the number follows its columns
+#: (macro_event_part_rows.sql).
+_EVENT_PART_HOLDER = "empty-events-1.parquet"
+
+
+def event_part_placeholder(jsonl_holder: Path) -> Path:
+    """An events part with no rows (the columns of mantis_event_part_rows) beside the empty
+    JSONL placeholder ``jsonl_holder``; written under a temporary name and renamed."""
+    path = jsonl_holder.parent / _EVENT_PART_HOLDER
+    if path.exists():
+        return path
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    with closing(connect()) as con:
+        for name in ("macro_bad_event", "macro_event_of", "macro_event_part_rows"):
+            con.execute(load(name))
+        con.execute(load("events_part_empty"), {"files": [duckdb_path(jsonl_holder)],
+                                                "path": duckdb_path(tmp)})
+    os.replace(tmp, path)
+    return path
+
+
+def variables(listing: Listing, clean: list[Path], shared: list[str],
+              holders: tuple[Path, Path] | None = None) -> dict[str, object]:
+    """The session variables of the views over ``listing``, whose Parquet files ``clean`` pass
+    through unfiltered (db/view_reads.py); each file list ends with its placeholder."""
+    jsonl_holder, parquet_holder = holders or placeholders()
     columns = schema.duckdb_columns()
     return {
-        "mantis_jsonl_files": jsonl,
-        "mantis_parquet_files": parquet,
+        "mantis_jsonl_files": [*map(duckdb_path, listing.jsonl), duckdb_path(jsonl_holder)],
+        "mantis_parquet_files": [*(duckdb_path(p) for p in listing.parquet if p not in clean),
+                                 duckdb_path(parquet_holder)],
+        "mantis_clean_files": [*map(duckdb_path, clean), duckdb_path(parquet_holder)],
         "mantis_shared_ids": shared,
+        "mantis_checked_shards": list(listing.checked_bad),
+        "mantis_checked_lines": list(listing.checked_bad.values()),
         "mantis_scalars": json.dumps({k: t for k, t in columns.items() if k not in _MAPS}),
         **{var: json.dumps({k: columns[k]}) for k, var in _MAPS.items()},
         "mantis_known": json.dumps(dict.fromkeys(schema.FIELD_NAMES)),
@@ -134,22 +178,40 @@ def variables(jsonl: list[str], parquet: list[str], shared: list[str]) -> dict[s
 
 
 def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
-            event_files: Iterable[Path] = ()) -> None:
+            event_files: Iterable[Path] = (), reads: Reads | None = None) -> None:
     """Define the macros and views on ``con`` over ``months`` and the events files
-    ``event_files`` (values bound, never formatted)."""
+    ``event_files`` (values bound, never formatted). With ``reads`` (``prepare``), the views
+    read live shards as their checkpoints and tails and pass through the Parquet files proven
+    clean, on this connection from now on; its copies are removed with the connection."""
+    if reads is not None:
+        _READS[con] = reads
+        weakref.finalize(con, reads.close)
     set_files(con, months)
     set_event_files(con, event_files)
     for name in (*MACROS, *VIEWS):
         con.execute(load(name))
 
 
+def close_reads(con: duckdb.DuckDBPyConnection) -> None:
+    """Remove the private copies ``install`` gave ``con`` now, not when it is collected."""
+    reads = _READS.pop(con, None)
+    if reads is not None:
+        reads.close()
+
+
 def set_files(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
     """Point the views at other months (the views re-read the variables on every query)."""
     months = list(months)
-    jsonl, parquet = file_lists(months)
-    for name, value in variables(jsonl, parquet, shared(months)).items():
-        if name == "mantis_shared_ids":  # a list literal with no element has no type
-            con.execute(f"SET VARIABLE {name} = CAST($value AS VARCHAR[])", {"value": value})
+    reads = _READS.get(con)
+    if reads is None:
+        listing, clean, ids = _in_place(months), [], shared(months)
+    else:
+        listing = reads.listing(months)
+        clean, ids = reads.split(con, listing)[0], reads.shared
+    for name, value in variables(listing, clean, ids).items():
+        if name in _LIST_TYPES:  # a list literal with no element has no type
+            con.execute(f"SET VARIABLE {name} = CAST($value AS {_LIST_TYPES[name]})",
+                        {"value": value})
         else:
             con.execute(f"SET VARIABLE {name} = $value", {"value": value})  # name: a constant
     lake_source.set_months(con, months)  # a lake's months too (db/lake_source.py), if any
@@ -173,8 +235,8 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
     (read,), = con.execute(load("events_files_of_views")).fetchall()
     bad: dict[str, int] = {}
     for path in files:
-        if duckdb_path(path) not in read:  # not in this snapshot: the views did not read it
-            continue
+        if duckdb_path(path) not in read or path.suffix == ".parquet":
+            continue  # not in this snapshot (the views did not read it), or an events part
         entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
         n = read_entry(entry) if entry is not None else None
         if type(n) is not int:
@@ -188,18 +250,46 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
     return bad
 
 
-def shared(months: Iterable[MonthFiles]) -> list[str]:
+def shared(months: Iterable[MonthFiles], checkpoints: list[Path] | None = None) -> list[str]:
     """The run_ids with more than one copy among the Parquet files of the store ``months`` are
     in (a superset for the parts of ``months``; ``shared_ids.shared_run_ids``).
 
     The files are every part of the store plus each live month's checkpoint, the set that
     compaction warms the cache for, so the answer is usually one cached file; without a usable
-    checkpoint file, the parts alone. Computing it (a cache miss) reads every run_id once, on
-    a private connection: the views' own may be locked down to the files they read."""
+    checkpoint file, the parts alone. ``checkpoints``: the checkpoint files the views read as
+    Parquet (``prepare``); the answer then covers them without fail (a checkpoint that cannot be
+    read is a ``duckdb.Error``). Computing it (a cache miss) reads every run_id once, on a
+    private connection: the views' own may be locked down to the files they read."""
     months = list(months)
+    must = list(checkpoints or [])
     bases = _data_dirs(months)  # several when a read merges data dirs (db/lake_source.py)
-    if not bases or not any(mf.parts for mf in months):
+    if not bases or not (must or any(mf.parts for mf in months)):
         return []
+    parts, manifests = _store_files(bases)
+    if manifests and set(must) <= set(manifests):
+        known = cached_shared_run_ids(parts + manifests)
+        if known is not None:
+            return known
+    if must:
+        known = cached_shared_run_ids(parts + must)
+        if known is not None:
+            return known
+        with closing(connect()) as con:
+            return shared_run_ids(con, parts + must)
+    known = cached_shared_run_ids(parts)
+    if known is not None:
+        return known
+    with closing(connect()) as con:
+        if manifests:
+            try:
+                return shared_run_ids(con, parts + manifests)
+            except duckdb.Error:
+                pass  # a checkpoint file that is gone or damaged: the parts are what matters
+        return shared_run_ids(con, parts)
+
+
+def _store_files(bases: list[Path]) -> tuple[list[Path], list[Path]]:
+    """Every part of the stores ``bases``, and the checkpoint file of each live month's manifest."""
     parts: list[Path] = []
     checkpoints: list[Path] = []
     for base in bases:
@@ -207,20 +297,32 @@ def shared(months: Iterable[MonthFiles]) -> list[str]:
         parts += [p for mf in store.values() for p in mf.parts]
         checkpoints += [base / CHECKPOINTS / cp.parquet for m, mf in store.items()
                         if mf.live is not None and (cp := checkpoint.load(base, m)) is not None]
-    if checkpoints:
-        known = cached_shared_run_ids(parts + checkpoints)
-        if known is not None:
-            return known
-    known = cached_shared_run_ids(parts)
-    if known is not None:
-        return known
-    with closing(connect()) as con:
-        if checkpoints:
-            try:
-                return shared_run_ids(con, parts + checkpoints)
-            except duckdb.Error:
-                pass  # a checkpoint file that is gone or damaged: the parts are what matters
-        return shared_run_ids(con, parts)
+    return parts, checkpoints
+
+
+def prepare(months: Iterable[MonthFiles]) -> Reads:
+    """How the views of one connection may read ``months`` fast (db/view_reads.py): each live
+    shard with a valid checkpoint as the checkpoint plus a private copy of its tail (the others
+    copied whole while small), and the run_ids shared among the Parquet files so read. Call
+    it under the shared publish lock, and pass it to ``readable`` and ``install``;
+    ``Reads.close`` removes the copies (``install`` does it when the connection goes)."""
+    months = list(months)
+    folder, live, copies = live_reads(months)
+    try:
+        try:
+            ids = shared(months, [lr.parquet for lr in live.values()])
+        except duckdb.Error:  # a checkpoint that cannot be read after all: its shard, whole
+            live, ids = {}, shared(months)
+        return Reads(folder, live, ids, copies)
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def _in_place(months: list[MonthFiles]) -> Listing:
+    """Every file of ``months`` read as it is (JSONL shards whole): nothing is proven."""
+    return Listing([p for mf in months for p in mf.jsonl], [p for mf in months for p in mf.parts],
+                   {}, stable=False)
 
 
 def _data_dirs(months: list[MonthFiles]) -> list[Path]:
@@ -237,19 +339,25 @@ def _literal(value: object) -> str:
 
 
 def script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
-           event_files: Iterable[Path] = ()) -> str:
-    """The whole setup as one SQL script for any DuckDB client (1.5.x or 2.0)."""
+           event_files: Iterable[Path] = (), reads: Reads | None = None) -> str:
+    """The whole setup as one SQL script for any DuckDB client (1.5.x or 2.0); with ``reads``
+    (``prepare``: for a session that ends before its copies are removed), read fast."""
     months = list(months)
     events = event_list(event_files, holders)
-    jsonl, parquet = file_lists(months, holders)
+    if reads is None:
+        listing, clean, ids = _in_place(months), [], shared(months)
+    else:
+        listing, ids = reads.listing(months), reads.shared
+        with closing(connect()) as con:
+            clean = reads.split(con, listing)[0]
     out = [
         "-- mantis-runs views. Generated by `mantis runs views`; the file lists are a snapshot:",
         "-- generate it again after new months appear or a compaction runs. It only defines",
         "-- views; `mantis runs shell` also makes the session read-only (docs/sql.md).",
         "SET TimeZone = 'UTC';",
     ]
-    for name, value in variables(jsonl, parquet, shared(months)).items():
-        cast = "::VARCHAR[]" if name == "mantis_shared_ids" else ""
+    for name, value in variables(listing, clean, ids, holders).items():
+        cast = f"::{_LIST_TYPES[name]}" if name in _LIST_TYPES else ""
         out.append(f"SET VARIABLE {name} = {_literal(value)}{cast};")
     out.append(f"SET VARIABLE {EVENT_FILES} = {_literal(events)};")
     out.extend(load(name).rstrip() for name in (*MACROS, *VIEWS))
@@ -257,7 +365,7 @@ def script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
 
 
 def read_only_script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
-                     event_files: Iterable[Path] = ()) -> str:
+                     event_files: Iterable[Path] = (), reads: Reads | None = None) -> str:
     """What ``mantis runs shell`` adds after ``script``: the session reads only the files of the
     views and writes none (``connection.lock_down`` without its last step: the DuckDB 1.5.x shell
     fails once its configuration is locked; turning file access back on is refused anyway)."""
@@ -265,6 +373,6 @@ def read_only_script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
         "-- Read-only (docs/sql.md): from here on DuckDB reads only the files above and creates",
         "-- none (COPY TO, EXPORT, ATTACH of a file are refused). The dot commands are the",
         "-- shell's own, not DuckDB's: `.once FILE` writes the next result to FILE.",
-        f"SET allowed_paths = {_literal(readable(months, holders, event_files))};",
+        f"SET allowed_paths = {_literal(readable(months, holders, event_files, reads))};",
         "SET enable_external_access = false;",
     ]) + "\n"

@@ -18,9 +18,10 @@ checkpoint whose file does not match it (a flipped byte, a truncated file) is ig
 one. So is a manifest that cannot be read (not UTF-8, not JSON, not a manifest of this format):
 :func:`load` treats it as absent, and the next compaction removes it.
 
-Checkpoints are derived data. Nothing is lost without them, and they are never read by the views,
-the shell or other engines (they live outside ``compacted/``), so no row is ever counted from both
-a checkpoint and its shard: a reader uses either the checkpoint plus the tail, or the whole shard.
+Checkpoints are derived data. Nothing is lost without them. ``stats`` and mantis's views (and so
+``mantis runs shell``) read a valid one plus a copy of the shard's tail; other engines never see
+them (they live outside ``compacted/``). No row is ever counted from both a checkpoint and its
+shard: a reader uses either the checkpoint plus the tail, or the whole shard.
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 ``watch``."""
 
 from .events import EventRow, RunStatus, Timeline
-from .runstore import BucketLine, QueryResult, RunReport, RunRow, RunStore, row_to_json
+from .rows import BucketLine, RunReport, RunRow, row_to_json
+from .runstore import QueryResult, RunStore
 
 __all__ = ["BucketLine", "EventRow", "QueryResult", "RunReport", "RunRow", "RunStatus", "RunStore",
            "Timeline", "row_to_json"]

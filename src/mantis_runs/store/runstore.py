@@ -7,14 +7,13 @@ question can touch.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import duckdb
 
@@ -32,7 +31,6 @@ from ..db.sqlfiles import load
 from ..errors import NotFound, UsageError
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles, resolve_data_dir
-from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats.engine import (
     GroupedStats,
@@ -42,106 +40,15 @@ from ..stats.engine import (
     stats,
 )
 from . import lookup
-from .events import EventMethods, Timeline, warn_skipped
+from .events import EventMethods, warn_skipped
 from .insights import InsightMethods
+from .rows import BucketLine, RunReport, RunRow, as_rows
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
     from ..analysis.compare import CompareResult, GroupedCompareResult
     from ..analysis.verdicts import Options
-
-
-class RunRow(TypedDict):
-    """One run as the ``runs`` view returns it (timestamps are aware UTC datetimes)."""
-
-    schema_version: int | None
-    run_id: str
-    tenant_id: str | None
-    profile_id: str | None
-    workflow_id: str | None
-    plan_signature: str | None
-    model: str | None
-    status: str | None
-    created_at: datetime | None
-    finished_at: datetime | None
-    total_time_s: float | None
-    wall_time_breakdown: dict[str, float] | None
-    cost_breakdown: dict[str, float] | None
-    steps_executed: int | None
-    viable: int | None
-    error: str | None
-    extra: dict[str, Any] | None
-
-
-@dataclass(frozen=True)
-class BucketLine:
-    """One bucket of one run, next to its workflow's recent distribution."""
-
-    bucket: str
-    seconds: float
-    share: float | None  # of the run's total_time_s
-    p50: float | None
-    p95: float | None
-    n: int  # runs in the baseline that had this bucket
-
-    @property
-    def verdict(self) -> str:
-        if self.p95 is not None and self.seconds > self.p95:
-            return "above p95"
-        if self.p50 is not None and self.seconds > self.p50:
-            return "above p50"
-        return ""
-
-
-@dataclass(frozen=True)
-class RunReport:
-    """A post-mortem of one run: the row, its buckets against the workflow's recent runs."""
-
-    run: RunRow
-    buckets: list[BucketLine]  # largest first
-    unaccounted_s: float | None  # total_time_s minus the sum of buckets, when positive
-    baseline: StatsResult | None  # the workflow's succeeded runs that finished before it
-    cost_total: float | None
-    timeline: Timeline | None = None  # the run's events in short (None: it has none)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "run": row_to_json(self.run),
-            "buckets": [{"bucket": b.bucket, "seconds": b.seconds, "share": b.share,
-                         "p50": b.p50, "p95": b.p95, "n": b.n, "verdict": b.verdict}
-                        for b in self.buckets],
-            "unaccounted_s": self.unaccounted_s,
-            "baseline": None if self.baseline is None else {
-                "run_count": self.baseline.run_count, "status": self.baseline.status,
-                "last": self.baseline.last,
-                "total_time_s": self.baseline.total.as_dict()},
-            "cost_total": self.cost_total,
-            **({"timeline": self.timeline.to_json()} if self.timeline else {}),
-        }
-
-
-def row_to_json(row: RunRow) -> dict[str, Any]:
-    out: dict[str, Any] = dict(row)
-    for key in ("created_at", "finished_at"):
-        v = out.get(key)
-        if isinstance(v, datetime):
-            out[key] = format_timestamp(v)
-    return out
-
-
-def _rows(records: lookup.Rows) -> list[RunRow]:
-    """The views' rows (``lookup.fetch`` or ``lookup.pylist``) as ``RunRow``s."""
-    rows: list[RunRow] = []
-    for rec in records:
-        for key in ("wall_time_breakdown", "cost_breakdown"):
-            if rec.get(key) is not None:
-                rec[key] = dict(rec[key])
-        extra = rec.get("extra")
-        if isinstance(extra, str):
-            rec["extra"] = json.loads(extra)
-        rows.append(cast(RunRow, rec))
-    return rows
 
 
 @dataclass(frozen=True)
@@ -179,17 +86,14 @@ class RunStore(InsightMethods, EventMethods):
             check_parts([p for mf in found.values() for p in mf.parts])
             chosen = list(found.values()) if months is None else [
                 found[m] for m in months if m in found]
-            events = self._event_files()
-            con = _locked_connection(found, lossless=lossless, events=events)
-            lake = self.sources.lake()
+            con = self._viewed(found, chosen, lossless=lossless)
             try:
-                views.install(con, chosen, events)
-                lake_source.install_views(con, lake, chosen)
                 yield con, found
             except duckdb.Error as exc:
-                raise lake_source.read_failed(exc, found.values(), lake) from exc
+                raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
             finally:
                 con.close()
+                views.close_reads(con)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs``,
@@ -199,15 +103,30 @@ class RunStore(InsightMethods, EventMethods):
         fixed; your statements are yours, not checked (docs/sql.md)."""
         with lake_source.snapshot_all(self.sources) as found:
             check_parts([p for mf in found.values() for p in mf.parts])
-            events = self._event_files()
-            con = _locked_connection(found, events=events)
-            try:
-                views.install(con, found.values(), events)
-                lake_source.install_views(con, self.sources.lake(), found.values())
-            except BaseException:
-                con.close()
-                raise
-            return con
+            return self._viewed(found, list(found.values()))
+
+    def _viewed(self, found: dict[str, MonthFiles], chosen: list[MonthFiles], *,
+                lossless: bool = False) -> duckdb.DuckDBPyConnection:
+        """A locked-down connection with the views over ``chosen``; the views' private copies
+        (``views.prepare``) go with it (``views.close_reads``, or when it is collected)."""
+        events = self._event_files()
+        reads = views.prepare(found.values()) if self.shortcuts else None
+        try:
+            con = _locked_connection(found, lossless=lossless, events=events, reads=reads)
+        except BaseException:
+            if reads is not None:
+                reads.close()
+            raise
+        try:
+            views.install(con, chosen, events, reads)
+            lake_source.install_views(con, self.sources.lake(), chosen)
+        except BaseException as exc:
+            con.close()
+            views.close_reads(con)
+            if isinstance(exc, duckdb.Error):
+                raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
+            raise
+        return con
 
     def relation(self) -> duckdb.DuckDBPyRelation:
         """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``
@@ -285,7 +204,7 @@ class RunStore(InsightMethods, EventMethods):
         answer, bad = self._runs(workflow_id, last=last, since=since, status=status,
                                  arrow=arrow)
         warn_skipped(bad)
-        return answer if arrow else _rows(answer)
+        return answer if arrow else as_rows(answer)
 
     def _runs(self, workflow_id: str | None, *, last: int | None,
               since: str | datetime | None, status: str | None, arrow: bool = False,
@@ -339,7 +258,7 @@ class RunStore(InsightMethods, EventMethods):
             with self._reading() as (con, _):
                 rows = lookup.fetch(con.sql(load("runs_by_id"), params={"run_id": run_id}))
                 bad = self._quiet_bad_lines(con)
-        return (_rows(rows)[0] if rows else None), bad
+        return (as_rows(rows)[0] if rows else None), bad
 
     def latest(self, workflow_id: str | None = None) -> RunRow | None:
         rows = self.runs(workflow_id, last=1)
@@ -414,7 +333,7 @@ class RunStore(InsightMethods, EventMethods):
             found, bad = self._get(run_id)
         else:
             newest, bad = self._runs(None, last=1, since=None, status=None)
-            found = _rows(newest)[0] if newest else None
+            found = as_rows(newest)[0] if newest else None
         if found is None:
             warn_skipped(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
@@ -478,15 +397,16 @@ def _numbers_only(run: RunRow) -> RunRow:
 
 
 def _locked_connection(found: dict[str, MonthFiles], *, lossless: bool = False,
-                       events: Iterable[Path] = ()) -> duckdb.DuckDBPyConnection:
+                       events: Iterable[Path] = (), reads: views.Reads | None = None
+                       ) -> duckdb.DuckDBPyConnection:
     """A connection for the views that reads only the files of the snapshot ``found``, the
-    events files ``events`` (and the views' placeholders), creates none and has its settings
-    fixed (``lock_down``)."""
+    events files ``events`` (and the views' placeholders, and the checkpoints and tail copies
+    of ``reads``), creates none and has its settings fixed (``lock_down``)."""
     con = connect(memory_limit=VIEW_MEMORY_LIMIT)
     try:
         if lossless:  # before lock_down: no setting changes after it
             con.execute("SET arrow_lossless_conversion = true")
-        lock_down(con, views.readable(found.values(), event_files=events))
+        lock_down(con, views.readable(found.values(), event_files=events, reads=reads))
     except BaseException:
         con.close()
         raise

@@ -12,7 +12,8 @@ from pathlib import Path
 from ..db.connection import PathLike
 from ..errors import MantisError, NoDataDir, NoRunLog
 from .events import LOST_AFTER_S, RunStatus, check_stale_after
-from .runstore import RunRow, RunStore
+from .rows import RunRow
+from .runstore import RunStore
 
 
 class WatchOutcome(Enum):

@@ -3,7 +3,9 @@
 --   mantis_jsonl_files, mantis_parquet_files: file lists (each always has a placeholder file);
 --   mantis_scalars, mantis_wall, mantis_cost, mantis_known: the row schema, derived from
 --   schema.py (mantis_view_jsonl_rows);
---   mantis_shared_ids: the run_ids with more than one copy among the store's Parquet files.
+--   mantis_shared_ids: the run_ids with more than one copy among the store's Parquet files;
+--   mantis_clean_files: Parquet files whose footers prove they hold no contested run_id and no
+--   NULL one (db/view_reads.py; only the placeholder when nothing is proven).
 -- Timestamps are TIMESTAMPTZ (UTC), the breakdowns are MAP(VARCHAR, DOUBLE) (mantis_part_rows
 -- rebuilds the wall-time one from the Parquet layout's two columns), and the keys beyond
 -- the schema are in `extra` (JSON): extra->>'host'. Bad lines are not rows (see runs_bad_lines).
@@ -18,10 +20,17 @@
 -- writes). Every copy of a contested run_id, and every row without a run_id, is ranked below
 -- with the same window as before, so each run_id still has exactly its winning copy. Nothing
 -- else is sorted, so a query that reads few columns reads only those (projection pushdown),
--- and filters on finished_at or workflow_id still prune row groups.
+-- and filters on finished_at or workflow_id still prune row groups. The files of
+-- mantis_clean_files are the rows of the first branch known before any query: they pass
+-- through with no filter at all, so count(*) comes from their footers and a query that does not
+-- name run_id does not read it.
 CREATE OR REPLACE TEMP VIEW runs AS
 SELECT * REPLACE (CAST(extra AS JSON) AS extra)
 FROM (
+    -- the Parquet files proven to hold no contested run_id: as they are, unfiltered
+    SELECT *
+    FROM mantis_part_rows(getvariable('mantis_clean_files'))
+    UNION ALL BY NAME
     -- the Parquet rows whose run_id has no other copy: as they are
     SELECT *
     FROM mantis_part_rows(getvariable('mantis_parquet_files'))
