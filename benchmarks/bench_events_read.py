@@ -11,12 +11,19 @@ compacted); the run_ids are picked from it: the newest finished run (row + event
 (events, no row), a run of the oldest month, and an unknown run (every month searched). Two
 references: ``RunStore.get`` of the finished run (the row lookup ``status`` starts with, as
 ``show`` does) and ``mantis runs status --help`` (the interpreter and the CLI's imports).
+``events RUN_ID`` (goal: 0.3 s) and ``events --type failover --since 30d`` (goal: 1 s) are timed
+too; on a copy whose events months were compacted (``events_log/compacted/``, the run_ids of the
+oldest month are then read from its part) they read the parts by their row-group statistics.
 
 Usage::
 
     python benchmarks/gen_events.py --source /work/bench-data/1m \\
         --dest /work/bench-data/events-1m --compact
     python benchmarks/bench_events_read.py --data-dir /work/bench-data/events-1m [--repeat 7]
+    # the events months compacted, on a copy (the bench data is never modified):
+    cp -a /work/bench-data/events-1m/. /tmp/s7-events/
+    mantis runs compact --data-dir /tmp/s7-events
+    python benchmarks/bench_events_read.py --data-dir /tmp/s7-events
 """
 
 from __future__ import annotations
@@ -44,8 +51,15 @@ def pick_run_ids(data_dir: Path) -> dict[str, str]:
     opened = next(json.loads(x)["run_id"] for x in reversed(newest) if b"_open" in x)
     finished = next(json.loads(x)["run_id"] for x in reversed(newest)
                     if b"_open" not in x and b"run_started" in x)
-    with open(files[0], "rb") as f:
-        oldest = json.loads(f.readline())["run_id"]
+    parts = sorted((data_dir / "events_log" / "compacted").glob("*/part-*.parquet"))
+    if parts and parts[0].parent.name < files[0].name[:7]:  # the oldest month is compacted
+        import pyarrow.parquet as pq
+
+        ids = pq.read_table(parts[0], columns=["run_id"]).column(0)
+        oldest = ids[len(ids) // 2].as_py()  # mid-part: neither end of its statistics
+    else:
+        with open(files[0], "rb") as f:
+            oldest = json.loads(f.readline())["run_id"]
     return {"finished (newest)": finished, "open": opened, "oldest month": oldest,
             "unknown": "20261204_000000_nosuchrun"}
 
@@ -64,6 +78,11 @@ def scenarios(data_dir: Path) -> dict[str, list[str]]:
     out["list --running"] = [mantis(), "runs", "list", "--running", *d]
     out["list --lost"] = [mantis(), "runs", "list", "--lost", *d]
     out["events --last 50"] = [mantis(), "runs", "events", *d]
+    ids = pick_run_ids(data_dir)
+    out["events RUN_ID, oldest month"] = [mantis(), "runs", "events", ids["oldest month"], *d]
+    out["events RUN_ID, newest"] = [mantis(), "runs", "events", ids["finished (newest)"], *d]
+    out["events --type failover --since 30d"] = [
+        mantis(), "runs", "events", "--type", "failover", "--since", "30d", *d]
     return out
 
 

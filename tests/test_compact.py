@@ -40,6 +40,7 @@ from helpers import (
     run_cli,
     stored_run_ids,
 )
+from mantis_runs import RunStore
 from mantis_runs.compaction import COMPACT_LOCK, CompactionBusy, compact
 from mantis_runs.db import arrow_schema
 from mantis_runs.demo import WORKFLOWS, synth_runs, write_demo
@@ -948,10 +949,26 @@ print(json.dumps(ops))
 """
 
 
+def crash_events(d: Path) -> list[Any]:
+    """Run events in a closed month (a sealed shard and a bad line to quarantine, equal
+    timestamps) and in an open one; every event as readers see it."""
+    from mantis_runs import append_events
+
+    when = datetime(2026, 2, 20, tzinfo=UTC)
+    assert append_events([{"run_id": f"e{i % 3}", "type": "step", "ts": when + timedelta(
+        seconds=i // 2), "fields": {"i": i}} for i in range(12)], data_dir=d)
+    assert append_events([{"run_id": "e0", "type": "late", "ts": datetime(2026, 5, 2, tzinfo=UTC),
+                           "fields": {}}], data_dir=d)
+    with open(d / "events_log" / "2026-02.jsonl", "ab") as f:
+        f.write(b'{"run_id": "e9"}\n')
+    return RunStore(d).events()
+
+
 def quarantine_entries(d: Path) -> list[tuple[str, str, int, str]]:
     """Every quarantined line: month, original shard, line, bytes (lineage ids are random)."""
     out = []
-    for q in (d / "quarantine").rglob("*.jsonl"):
+    for q in [*(d / "quarantine").rglob("*.jsonl"),
+              *(d / "events_log" / "quarantine").rglob("*.jsonl")]:
         for line in q.read_bytes().splitlines():
             e = json.loads(line)
             assert q.stem == e["sealed_as"].split(".sealed-")[1]
@@ -973,6 +990,7 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
     s.add("2026-03.jsonl", late_mar, tail=b'{"torn":')  # March: a live shard to seal, bad tail
     s.check_readers()
     expected_stats = all_stats(template, ["wa", "wb"])
+    expected_events = crash_events(template)  # the events months go through the same steps
 
     def child(target: Path, crash_at: int) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", _CRASH_CHILD, str(target), str(crash_at),
@@ -989,9 +1007,10 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
     s.d = full
     s.check_readers()
     assert same(all_stats(full, ["wa", "wb"]), expected_stats)
+    assert RunStore(full).events() == expected_events
     final_rows = stored_rows(full)
     quarantined = quarantine_entries(full)
-    assert len(quarantined) == 3  # February's two torn tails, March's
+    assert len(quarantined) == 4  # February's two torn tails, March's; an events line
     # Under kill -9 (not power loss) an fsync changes nothing anyone can see: the states worth
     # making are those right before every other operation (a part's first batch included).
     points = [k for k, op in enumerate(ops, 1) if op != "fsync"]
@@ -1004,8 +1023,10 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
         assert r.returncode == -signal.SIGKILL, (k, r.returncode, r.stderr)
         state = disk_state(d, CLOSED)
         s.check_readers(d)  # each row exactly once, whatever the step
+        assert RunStore(d).events() == expected_events, k  # each event once, in order
         compact(d, now=CRASH_NOW, checkpoint_min_bytes=0)  # the next run recovers, finishes
         assert_clean(d, CLOSED)
+        assert RunStore(d).events() == expected_events, k
         assert stored_rows(d) == final_rows, k  # the very rows of the uninterrupted run
         # each bad line is quarantined once, whatever was quarantined before the kill
         assert quarantine_entries(d) == quarantined, k

@@ -14,6 +14,12 @@
   than before;
 * at the end a final compaction runs (recovering whatever the last kill left): every acknowledged
   run_id is stored exactly once, and stats counts each stored run once.
+
+Run events go through the same protocol (docs/compaction.md, "Events months"): each writer also
+appends one event per run (``append_event``, in the month of its row: 70 % into the closed
+events month, compacted again and again) and acknowledges it in a file of its own; the reader
+checks ``RunStore.events`` never shows an event twice nor fewer than before; at the end every
+acknowledged event is there exactly once (events have no id: no dedupe can hide a repeat).
 """
 
 from __future__ import annotations
@@ -50,12 +56,13 @@ WRITERS = 3
 _WRITER = """
 import os, random, sys, time
 from pathlib import Path
-from mantis_runs import append_run
+from mantis_runs import append_event, append_run
 
 data_dir, name, seed, acks, stop = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], \\
     Path(sys.argv[5])
 rng = random.Random(seed)
 fd = os.open(acks, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+efd = os.open(acks + ".events", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
 print("ready", flush=True)
 seq = 0
 while not stop.exists():
@@ -73,6 +80,8 @@ while not stop.exists():
            "finished_at": fin, "total_time_s": total,
            "wall_time_breakdown": {"think": round(total * 0.7, 3), "act": round(total * 0.2, 3)},
            "pad": "x" * int(10 * 30 ** rng.random())}  # 10 B .. 300 B
+    if append_event(run_id, "task", ts=fin, data_dir=data_dir, seq=seq):
+        os.write(efd, (run_id + "\\n").encode())
     if append_run(row, data_dir):
         os.write(fd, (run_id + "\\n").encode())
     time.sleep(rng.uniform(0.002, 0.012))
@@ -98,10 +107,11 @@ import json, sys
 from pathlib import Path
 sys.path.insert(0, sys.argv[4])  # tests/: the same exactly-once counter as the final check
 from helpers import stored_run_ids
+from mantis_runs import RunStore
 from mantis_runs.stats.engine import stats
 
 data_dir, stop, out = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-seen, iterations, errors, violations, history = 0, 0, [], [], []
+seen, iterations, errors, violations, history, events_seen = 0, 0, [], [], [], 0
 
 def visible():
     # the rows of the files stats reads (a checkpointed live shard: checkpoint plus tail)
@@ -122,6 +132,12 @@ while not stop.exists():
             violations.append(f"count went down: {seen} -> {n} (stats)")
         seen = max(seen, n)
         history.append(n)
+        ids = RunStore(data_dir).events(arrow=True).column("run_id").to_pylist()
+        if len(ids) != len(set(ids)):
+            violations.append(f"an event seen twice: {len(ids)} events, {len(set(ids))} runs")
+        if len(ids) < events_seen:
+            violations.append(f"events went down: {events_seen} -> {len(ids)}")
+        events_seen = max(events_seen, len(ids))
         iterations += 1
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
@@ -262,7 +278,9 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     assert disk_state(d, []) == {"clean"}  # no stray checkpoint file
     assert (d / "checkpoints" / f"{OPEN}.json").is_file()  # the open month was checkpointed
 
-    acked: list[str] = [a for f in sorted(acks.iterdir()) for a in complete_lines(f)]
+    _check_events(d, acks, killed_writers)
+    acked: list[str] = [a for f in sorted(acks.iterdir()) if f.suffix != ".events"
+                        for a in complete_lines(f)]
     assert len(acked) == len(set(acked))
     # stored: the part (pyarrow) and the open month's shard (DuckDB)
     stored: Counter[str] = Counter(pq.read_table(months[CLOSED].parts[0],
@@ -325,3 +343,23 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     tags = set().union(*states)
     assert len(tags) >= 3, states
     assert len(acked) > 1000
+
+
+def _check_events(d: Path, acks: Path, killed_writers: set[str]) -> None:
+    """After the final compaction: the closed events month is one part, and every acknowledged
+    event is stored exactly once (an unacknowledged one only as a killed writer's last)."""
+    from mantis_runs import RunStore
+    from mantis_runs.log.layout import scan_event_months
+
+    months = scan_event_months(d)
+    assert months[CLOSED].live is None and months[CLOSED].sealed == []
+    assert months[CLOSED].superseded == [] and len(months[CLOSED].parts) == 1
+    assert months[OPEN].parts == [] and months[OPEN].live is not None
+    acked = [a for f in sorted(acks.glob("*.events")) for a in complete_lines(f)]
+    stored = Counter(RunStore(d).events(arrow=True).column("run_id").to_pylist())
+    in_part = pq.read_table(months[CLOSED].parts[0], columns=["run_id"]).num_rows
+    assert in_part > 100 and len(acked) > 1000
+    assert [k for k, c in stored.items() if c > 1] == []
+    assert [a for a in acked if stored[a] != 1] == []
+    for u in set(stored) - set(acked):
+        assert u.rsplit("-", 1)[0] in killed_writers, u

@@ -85,10 +85,10 @@ def compaction_text(r: CompactionReport) -> str:
         lines.append(f"Dry run in {data_dir}: months before {r.closed_before} are closed.")
         lines.extend([visible(line) for line in r.plan] or ["Nothing to compact or checkpoint."])
         return "\n".join(lines)
-    if not r.months:
+    if not r.months and not r.events_months:
         lines.append(f"No closed month to compact in {data_dir} (months before "
                      f"{r.closed_before} are closed).")
-    else:
+    if r.months:
         rows = [[m.month, m.rows_in, m.rows_written, m.duplicates_dropped,
                  m.bad_lines_quarantined, human_bytes(m.bytes_before),
                  human_bytes(m.bytes_after)]
@@ -96,9 +96,17 @@ def compaction_text(r: CompactionReport) -> str:
         lines.append(tabulate(rows, headers=["month", "rows in", "rows written", "duplicates",
                                              "quarantined", "before", "after"],
                               tablefmt="simple", intfmt=","))
-        for m in r.months:
+    if r.events_months:
+        rows = [[m.month, m.rows_in, m.rows_written, m.bad_lines_quarantined,
+                 human_bytes(m.bytes_before), human_bytes(m.bytes_after)]
+                for m in r.events_months]
+        lines.append(tabulate(rows, headers=["events month", "events in", "events written",
+                                             "quarantined", "before", "after"],
+                              tablefmt="simple", intfmt=","))
+    for kind, months in (("", r.months), ("events ", r.events_months)):
+        for m in months:
             for q in m.quarantine:
-                lines.append(f"{m.month}: {m.bad_lines_quarantined} bad lines kept in "
+                lines.append(f"{kind}{m.month}: {m.bad_lines_quarantined} bad lines kept in "
                              f"{visible(q)}")
     for c in r.checkpoints:
         bad = f"; {c.bad_lines:,} bad line{'' if c.bad_lines == 1 else 's'}" if c.bad_lines else ""

@@ -27,6 +27,10 @@ or after a publish, never half-way. The compactor waits for the exclusive locks 
 (:func:`mantis_runs.log.locks.exclusive_blocking`), so readers querying back to back do not starve
 it. A failed run removes its scratch (a part that did not fit must not keep the disk full).
 
+Closed events months (``events_log/``) take steps 3 to 5 too, with the same code: each step
+takes a kind (kinds.py: ``runs`` or ``events``); an events shard is converted by events.py
+(every good line once, no dedupe, in the order written).
+
 After a crash at any point, readers still see each row once: an absorbed sealed shard is recognised
 by its lineage id in the part name, and only the newest part generation is read.
 

@@ -7,6 +7,8 @@ with the shard and the previous generation deleted after it. The part's name car
 lineage id, so once it exists readers and recovery know that shard is absorbed. The month's
 newest part is checked against its checksum first, every byte: a damaged part is never built
 on (the new generation would copy the damage, and publishing it would delete the evidence).
+An events shard takes the same steps under ``events_log/`` (kinds.py), converted by
+events.py: every good line once, no dedupe.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..log.integrity import check_part
-from ..log.layout import MonthFiles, part_generation, part_path, scan, sealed_lineage
+from ..log.layout import MonthFiles, part_generation, part_path, sealed_lineage
 from ..log.locks import makedirs_durable
 from ..units import human_bytes
 from .convert import Conversion, nothing_lost, parquet_rows, scratch_connection, write_quarantine
+from .events import EventsConversion
+from .kinds import Kind
 from .publish import publish_part
 from .report import MonthReport, Progress
 
@@ -36,23 +40,24 @@ class _Converted:
     quarantine: Path | None
 
 
-def absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limit: str,
+def absorb(kind: Kind, scratch: Path, shard: Path, mr: MonthReport, memory_limit: str,
            say: Progress) -> None:
     """Turn one sealed shard plus the month's current part into the next part generation."""
     month, lineage = sealed_lineage(shard) or ("", "")
-    current = scan(base).get(month, MonthFiles(month))
+    base, label = kind.base, kind.label(month)
+    current = kind.scan().get(month, MonthFiles(month))
     previous = current.parts[0] if current.parts else None
     if previous is not None:  # never build on a damaged part: the damage would be copied
         check_part(previous, full=True)
     generation = part_generation(previous)[0] + 1 if previous else 1
     size = shard.stat().st_size
     previous_size = previous.stat().st_size if previous is not None else 0
-    say(f"{month}: reading {shard.name} ({human_bytes(size)})"
+    say(f"{label}: reading {shard.name} ({human_bytes(size)})"
         + (f" and {previous.name}" if previous else ""))
     tmp = scratch / f"part-{generation:06d}-{lineage}.parquet.inprogress"
-    converted = _convert(base, scratch, shard, previous, tmp, memory_limit)
+    converted = _convert(kind, scratch, shard, previous, tmp, memory_limit)
 
-    final = part_path(base, month, generation, lineage)
+    final = part_path(kind.root, month, generation, lineage)
     makedirs_durable(final.parent)
     publish_part(base, converted.tmp, final, shard, previous)
 
@@ -61,21 +66,23 @@ def absorb(base: Path, scratch: Path, shard: Path, mr: MonthReport, memory_limit
     mr.part = str(final.relative_to(base))
     if converted.quarantine is not None:
         mr.quarantine.append(str(converted.quarantine.relative_to(base)))
-    say(f"{month}: wrote {final.name}: {converted.written} rows")
+    say(f"{label}: wrote {final.name}: {converted.written} rows")
 
 
-def _convert(base: Path, scratch: Path, shard: Path, previous: Path | None, tmp: Path,
+def _convert(kind: Kind, scratch: Path, shard: Path, previous: Path | None, tmp: Path,
              memory_limit: str) -> _Converted:
     """Quarantine the shard's bad lines (durably), then write ``previous`` + its rows to ``tmp``."""
     month, lineage = sealed_lineage(shard) or ("", "")
     scratch.mkdir(parents=True, exist_ok=True)
     con = scratch_connection(scratch, memory_limit)
     with nothing_lost(f"compacting {shard.name}"), closing(con):
-        conv = Conversion(con, scratch, shard, previous)
+        conv = (Conversion if kind.name == "runs" else EventsConversion)(
+            con, scratch, shard, previous)
         lines, bad = conv.lines, conv.bad
         quarantine: Path | None = None
         if bad:
-            quarantine = write_quarantine(base, scratch, con, shard, month, lineage, lines, bad)
+            quarantine = write_quarantine(kind.root, scratch, con, shard, month, lineage, lines,
+                                          bad, conv.events)
         previous_rows = parquet_rows(previous) if previous is not None else 0
         written = conv.write(tmp)
     return _Converted(tmp=tmp, lines=lines, bad=bad, previous_rows=previous_rows,

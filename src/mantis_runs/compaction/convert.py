@@ -65,6 +65,9 @@ class Conversion:
     """JSONL lines plus an earlier Parquet file (or none) into one Parquet file, one row per
     run_id: the id pass runs first (line and bad-line counts, repeated run_ids), then ``write``."""
 
+    #: whose lines these are: a run shard's (False) or an events shard's (write_quarantine)
+    events = False
+
     def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
                  previous: Path | None) -> None:
         self.con = con
@@ -104,13 +107,16 @@ def parquet_rows(path: Path) -> int:
 
 
 def write_quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, shard: Path,
-                     month: str, lineage: str, lines: int, bad: int) -> Path:
-    """Copy the shard's bad lines, byte for byte, to the quarantine file; durable before return.
+                     month: str, lineage: str, lines: int, bad: int,
+                     events: bool = False) -> Path:
+    """Copy the shard's bad lines, byte for byte, to the quarantine file under ``base`` (the
+    kind's root: kinds.py); durable before return.
 
-    ``lines`` and ``bad`` are the counts of the shard's :class:`Conversion`; the copy must find
-    the same, or the shard stays sealed (and readable) and nothing is quarantined.
+    ``lines`` and ``bad`` are the counts of the shard's :class:`Conversion` (or, with
+    ``events``, ``EventsConversion``: bad lines are then those that are no event); the copy must
+    find the same, or the shard stays sealed (and readable) and nothing is quarantined.
     """
-    wanted = set(_bad_ordinals(con, shard, bad))
+    wanted = set(_bad_ordinals(con, shard, bad, events))
     original = shard.name.split(".sealed-", 1)[0]
     tmp = scratch / f"quarantine-{lineage}.jsonl.inprogress"
     found = 0
@@ -135,12 +141,15 @@ def write_quarantine(base: Path, scratch: Path, con: duckdb.DuckDBPyConnection, 
     return final
 
 
-def _bad_ordinals(con: duckdb.DuckDBPyConnection, shard: Path, bad: int) -> list[int]:
+def _bad_ordinals(con: duckdb.DuckDBPyConnection, shard: Path, bad: int,
+                  events: bool) -> list[int]:
     """The ordinals (among non-blank lines, 1-based) of the shard's ``bad`` bad lines."""
     con.execute("SET preserve_insertion_order = true")  # ordinals follow the file
     try:
-        ordinals = [int(r[0]) for r in con.execute(load("compact_bad_lines"),
-                                                   {"files": [duckdb_path(shard)]}).fetchall()]
+        for macro in ("macro_bad_line", "macro_bad_event"):  # the query names both rules
+            con.execute(load(macro))
+        ordinals = [int(r[0]) for r in con.execute(load("compact_bad_lines"), {
+            "files": [duckdb_path(shard)], "events": events}).fetchall()]
     finally:
         con.execute("SET preserve_insertion_order = false")
     if len(ordinals) != bad:

@@ -16,6 +16,7 @@ from ..log.integrity import check_part
 from ..log.layout import MonthFiles, scan
 from ..units import human_bytes
 from .checkpoints import unchecked_bytes
+from .kinds import Kind
 from .report import CompactionReport
 from .upgrade import older_parts
 
@@ -37,6 +38,11 @@ def plan(base: Path, report: CompactionReport, wanted: Callable[[str], bool],
         step = _absorb_step(month, mf)
         if step is not None:
             report.plan.append(step)
+    events = Kind("events", base)
+    for month, mf in events.scan().items():  # the events months (no layout upgrades yet)
+        step = _absorb_step(events.label(month), mf) if wanted(month) else None
+        if step is not None:
+            report.plan.append(step)
 
 
 def _checkpoint_step(base: Path, month: str, live: Path, min_bytes: int) -> str | None:
@@ -51,7 +57,8 @@ def _checkpoint_step(base: Path, month: str, live: Path, min_bytes: int) -> str 
 
 
 def _absorb_step(month: str, mf: MonthFiles) -> str | None:
-    """Which shards of a closed month would be sealed and absorbed (None: none)."""
+    """Which shards of a closed month (``month``: its label, kinds.py) would be sealed and
+    absorbed (None: none)."""
     todo = [p.name for p in mf.sealed]
     if mf.live is not None:
         todo.append(f"{mf.live.name} (to be sealed)")

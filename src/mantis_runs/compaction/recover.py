@@ -5,8 +5,8 @@ is not read; only a month's newest part generation is; checkpoints that do not m
 shard are ignored); recovery only deletes the leftovers: the scratch directory, absorbed sealed
 shards and superseded part generations (``MonthFiles.superseded``), stale checkpoint files
 (:func:`~.checkpoints.stale_checkpoints`) and checksum files without their part
-(:func:`~mantis_runs.log.integrity.stale_checksums`). Deleting is idempotent, so a crash in here
-is fine too.
+(:func:`~mantis_runs.log.integrity.stale_checksums`), of the run log and of the events
+(kinds.py). Deleting is idempotent, so a crash in here is fine too.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ import shutil
 from pathlib import Path
 
 from ..log.integrity import stale_checksums
-from ..log.layout import SCRATCH, refuse_links, scan
+from ..log.layout import SCRATCH, refuse_links
 from ..log.locks import fsync_dir
 from .checkpoints import stale_checkpoints
+from .kinds import kinds
 from .publish import publishing
 
 
@@ -44,8 +45,10 @@ def stale_leftovers(base: Path) -> list[Path]:
     """Files no reader uses any more: absorbed sealed shards, older part generations,
     checkpoint files that no manifest names, that no longer match a live shard or that are
     damaged, and checksum files of parts that are not the newest generation (or do not exist)."""
-    months = scan(base)
-    stale: list[Path] = [p for mf in months.values() for p in mf.superseded]
+    stale: list[Path] = []
+    for kind in kinds(base):
+        months = kind.scan()
+        stale += [p for mf in months.values() for p in mf.superseded]
+        stale += stale_checksums(kind.root, {p for mf in months.values() for p in mf.parts})
     stale += stale_checkpoints(base)
-    stale += stale_checksums(base, {p for mf in months.values() for p in mf.parts})
     return stale

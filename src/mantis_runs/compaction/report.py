@@ -52,6 +52,8 @@ class CompactionReport:
     dry_run: bool
     closed_before: str  # months before this one are closed
     months: list[MonthReport] = field(default_factory=list)
+    #: the events months compacted (events_log/compacted/): rows are events, never deduplicated
+    events_months: list[MonthReport] = field(default_factory=list)
     checkpoints: list[CheckpointReport] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)  # leftovers removed by recovery
     upgraded: list[str] = field(default_factory=list)  # parts rewritten in the current layout

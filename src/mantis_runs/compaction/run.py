@@ -37,10 +37,12 @@ from ..log.layout import (
     next_month,
     resolve_data_dir,
     scan,
+    written_order,
 )
 from ..log.locks import LockTimeout, locked
 from .absorb import absorb
 from .checkpoints import write_checkpoint
+from .kinds import kinds
 from .plan import plan
 from .recover import recover
 from .report import CompactionBusy, CompactionReport, MonthReport, Progress
@@ -74,7 +76,8 @@ def compact(
     closed_before = _closed_before(now or datetime.now(UTC), grace, months or ())
     _check_memory_limit(memory_limit)  # a bad memory limit must fail before anything is sealed
     report = CompactionReport(data_dir=str(base), dry_run=dry_run, closed_before=closed_before)
-    check_data_dir(base)  # a data dir without a run log is an error, not an empty report
+    check_data_dir(base, events=True)  # a data dir with neither log is an error, not an empty
+    # report (one with events only compacts its events)
     only = set(months) if months else None
 
     def wanted(month: str) -> bool:
@@ -179,24 +182,30 @@ class _Steps:
                 self.found_damaged(mf.month, exc)
 
     def seal_closed_months(self) -> None:
-        """Seal every closed month's live shard first (cheap renames), then convert."""
-        for month, mf in scan(self.base).items():
-            if self.wanted(month) and mf.live is not None:
-                self.say(f"{month}: sealing {mf.live.name}")
-                seal(self.base, month)
+        """Seal every closed month's live shard first (cheap renames), then convert: the run
+        log's, then the events'."""
+        for kind in kinds(self.base):
+            for month, mf in kind.scan().items():
+                if self.wanted(month) and mf.live is not None:
+                    self.say(f"{kind.label(month)}: sealing {mf.live.name}")
+                    seal(self.base, month, kind.name)
 
     def absorb_sealed_shards(self) -> None:
-        for month, mf in scan(self.base).items():
-            if not self.wanted(month) or not mf.sealed:
-                continue
-            mr = MonthReport(month)
-            try:
-                for shard in sorted(mf.sealed):
-                    absorb(self.base, self.scratch, shard, mr, self.memory_limit, self.say)
-            except Damaged as exc:  # this month stays as it is; the others go on
-                self.found_damaged(month, exc)
-            if mr.shards:
-                self.report.months.append(mr)
+        """Each sealed shard into its month's next part, in the order they were written (an
+        events part keeps that order; the run log's rows do not depend on it)."""
+        for kind in kinds(self.base):
+            done = self.report.months if kind.name == "runs" else self.report.events_months
+            for month, mf in kind.scan().items():
+                if not self.wanted(month) or not mf.sealed:
+                    continue
+                mr = MonthReport(month)
+                try:
+                    for shard in written_order(mf.sealed):
+                        absorb(kind, self.scratch, shard, mr, self.memory_limit, self.say)
+                except Damaged as exc:  # this month stays as it is; the others go on
+                    self.found_damaged(kind.label(month), exc)
+                if mr.shards:
+                    done.append(mr)
 
     def found_damaged(self, month: str, exc: Damaged) -> None:
         """A part of ``month`` does not match its checksum: the month is left as it is."""

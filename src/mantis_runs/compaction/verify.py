@@ -32,7 +32,8 @@ from ..db.connection import PathLike
 from ..db.parquet_layout import decode_problem
 from ..log import checkpoint
 from ..log.integrity import RESTORE, Damaged, check_part, full_problem
-from ..log.layout import CHECKPOINTS, MONTH_RE, QUARANTINE, check_data_dir, resolve_data_dir, scan
+from ..log.layout import CHECKPOINTS, MONTH_RE, QUARANTINE, check_data_dir, resolve_data_dir
+from .kinds import kinds
 
 #: What is said of a damaged checkpoint: nothing is lost.
 DERIVED = ("a checkpoint is derived data: readers ignore it and read the shard, and the next "
@@ -69,15 +70,17 @@ class VerifyReport:
 def verify(data_dir: PathLike | None = None) -> VerifyReport:
     """Check every compacted part, checkpoint and quarantine file of ``data_dir``."""
     base = resolve_data_dir(data_dir)
-    check_data_dir(base)
+    check_data_dir(base, events=True)
     report = VerifyReport(data_dir=str(base))
-    for mf in scan(base).values():
-        for part in mf.parts:
-            _part(base, part, report)
+    for kind in kinds(base):  # the run log's parts, then the events' (events_log/compacted/)
+        for mf in kind.scan().values():
+            for part in mf.parts:
+                _part(base, part, report)
     for month in _manifest_months(base):
         _checkpoint(base, month, report)
-    for path in sorted((base / QUARANTINE).glob("*/*.jsonl")):
-        _quarantine(base, path, report)
+    for kind in kinds(base):
+        for path in sorted((kind.root / QUARANTINE).glob("*/*.jsonl")):
+            _quarantine(base, path, report)
     return report
 
 

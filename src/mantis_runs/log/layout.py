@@ -16,6 +16,9 @@
       checkpoints/
         2026-05.json                        the live shard's checkpoint: which bytes it covers
         2026-05-<id>.parquet                their rows (derived data: see checkpoint.py)
+      events_log/                           run events (events_root): laid out as the above,
+        2026-05.jsonl                       with its shards in it, and compacted/, checksums/
+        compacted/2026-04/part-...parquet   and quarantine/ under it (scan_event_months)
       .tmp/                                 compaction's scratch (DuckDB spill, unpublished parts)
 
 The data dir itself may be a symbolic link, but nothing mantis manages inside it may be one
@@ -35,7 +38,7 @@ import contextlib
 import os
 import re
 import stat
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -284,16 +287,11 @@ def sealed_lineage(path: Path) -> tuple[str, str] | None:
     return (m.group(1), m.group(2)) if m else None
 
 
-def scan(data_dir: Path) -> dict[str, MonthFiles]:
-    """List every month present, oldest first. Hold the publish lock (shared) for a stable view."""
-    months: dict[str, MonthFiles] = {}
-
-    def get(month: str) -> MonthFiles:
-        return months.setdefault(month, MonthFiles(month))
-
+def _scan_parts(comp: Path, get: Callable[[str], MonthFiles]) -> set[tuple[str, str]]:
+    """Each month's newest part generation under ``comp`` (the older ones as superseded); the
+    (month, lineage) of every part, so that the sealed shards they absorbed are known."""
     # No symbolic link is followed, nor skipped: a month behind one would vanish from readers
     # while compaction wrote a second part behind it (refuse_links says why).
-    comp = data_dir / COMPACTED
     refuse_link(comp)
     lineages: set[tuple[str, str]] = set()
     try:
@@ -318,10 +316,25 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
             mf = get(d.name)
             mf.parts.append(found[-1][1])
             mf.superseded.extend(p for _, p in found[:-1])
+    return lineages
 
-    refuse_link(data_dir / RUNS_LOG)
+
+def scan(data_dir: Path, log_folder: Path | None = None) -> dict[str, MonthFiles]:
+    """List every month present, oldest first. Hold the publish lock (shared) for a stable view.
+
+    ``log_folder`` (default ``data_dir/runs_log``) is where the live and sealed shards are: the
+    events' store root is ``events_log/`` itself (:func:`events_root`)."""
+    months: dict[str, MonthFiles] = {}
+    logs = data_dir / RUNS_LOG if log_folder is None else log_folder
+
+    def get(month: str) -> MonthFiles:
+        return months.setdefault(month, MonthFiles(month))
+
+    lineages = _scan_parts(data_dir / COMPACTED, get)
+
+    refuse_link(logs)
     try:
-        entries = sorted(os.scandir(data_dir / RUNS_LOG), key=lambda e: e.name)
+        entries = sorted(os.scandir(logs), key=lambda e: e.name)
     except (FileNotFoundError, NotADirectoryError):
         entries = []
     for e in entries:
@@ -343,18 +356,48 @@ def scan(data_dir: Path) -> dict[str, MonthFiles]:
     return dict(sorted(months.items()))
 
 
-def scan_events(data_dir: Path) -> dict[str, list[Path]]:
-    """Every month of run events present, oldest first: ``{month: [files]}``, each list the
-    files that hold that month's events in the order they were written (for now the live shard
-    ``events_log/YYYY-MM.jsonl`` alone; compacted events will be listed here too). A symbolic
-    link among them, or in ``events_log``'s place, is refused; no events_log/ is no events."""
-    folder = data_dir / EVENTS_LOG
-    refuse_link(folder)
-    months: dict[str, list[Path]] = {}
-    for e in _entries(folder):
+def events_root(data_dir: Path) -> Path:
+    """The events' store root, ``events_log/``: laid out as a data dir is for runs, with the
+    shards in it rather than in ``runs_log/``: ``YYYY-MM.jsonl`` (live), ``YYYY-MM.jsonl.sealed-
+    <id>``, ``compacted/<month>/part-<gen>-<id>.parquet``, ``checksums/<month>/<part>.json``
+    and ``quarantine/<month>/<id>.jsonl`` (docs/storage-format.md)."""
+    return data_dir / EVENTS_LOG
+
+
+def scan_event_months(data_dir: Path) -> dict[str, MonthFiles]:
+    """:func:`scan` of the events' store root: each month's part, sealed and live shards,
+    its sealed shards in the order they were written (:func:`written_order`)."""
+    root = events_root(data_dir)
+    refuse_link(root)
+    if not root.is_dir():
+        return {}
+    # a link in events_log/ is refused, as in runs_log/, and in its quarantine/ and checksums/
+    for e in [*_entries(root), *_entries(root / QUARANTINE), *_entries(root / CHECKSUMS)]:
         if e.is_symlink():
             link_refused(e.path)
-        m = _LIVE_RE.match(e.name)
-        if m and e.is_file(follow_symlinks=False):
-            months[m.group(1)] = [Path(e.path)]
+    months = scan(root, root)
+    for mf in months.values():
+        mf.sealed = written_order(mf.sealed)
     return months
+
+
+def written_order(shards: list[Path]) -> list[Path]:
+    """Sealed shards of one month in the order they were written: a month's live shard is
+    sealed before a late writer starts the next one, so the one last written to (mtime, which a
+    rename keeps) is the newer; the name breaks a tie."""
+    def key(p: Path) -> tuple[int, str]:
+        try:
+            return (p.stat().st_mtime_ns, p.name)
+        except FileNotFoundError:
+            return (0, p.name)
+    return sorted(shards, key=key)
+
+
+def scan_events(data_dir: Path) -> dict[str, list[Path]]:
+    """Every month of run events present, oldest first: ``{month: [files]}``, each list the
+    files that hold that month's events in the order they were written: the newest part (its
+    rows carry their order in ``seq``), the sealed shards not yet absorbed, the live shard. A
+    symbolic link among them, or in ``events_log``'s place, is refused; no events_log/ is no
+    events. Hold the publish lock (shared) for a stable view, as for :func:`scan`."""
+    return {m: [*mf.parts, *mf.sealed, *([mf.live] if mf.live else [])]
+            for m, mf in scan_event_months(data_dir).items()}

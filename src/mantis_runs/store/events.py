@@ -2,13 +2,16 @@
 ``status``, ``running``, ``lost`` and a report's timeline (``EventMethods``, mixed into
 ``RunStore``); ``mantis runs events``, ``status``, ``list --running/--lost`` and ``watch``.
 
-Events are read from the events files of ``layout.scan_events`` (live ``events_log/YYYY-MM.jsonl``
-shards), typed by the SQL of db/sql/macros/macro_event_rows.sql (bad lines, by
-``mantis_bad_event``, are never events) on a private connection: no user SQL runs there.
+Events are read from the events files of ``layout.scan_events`` (each month's events part, if
+compacted, then its sealed and live ``events_log/YYYY-MM.jsonl`` shards), listed and read under
+the shared publish lock (``publish_shared``, parts checked by ``event_months``), typed by the
+SQL of db/sql/macros/macro_event_rows.sql (bad lines, by ``mantis_bad_event``, are never
+events; a part's rows by mantis_event_parts) on a private connection: no user SQL runs there.
 
 * One run's events (``status``, a timeline, ``events RUN_ID``): the lines of each month that may
   hold the run_id, found by its bytes (db/linesearch.py: a plain run_id, or ``\\u``) and copied
-  into a private file, months newest first; ``status`` stops at the month of its
+  into a private file, months newest first (a month's part is read in place, its row groups
+  found by their run_id statistics); ``status`` stops at the month of its
   ``run_started``. A run_id that is not plain copies whole months.
 * Across runs (``events``): months newest first until ``last`` events are found (an event is in
   the file of its ts's month, as the writer files it).
@@ -20,35 +23,33 @@ What a run's state is, from its terminal row and its events, is :func:`judge`, a
 
 from __future__ import annotations
 
-import json
 import logging
-import shutil
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
-import duckdb
-
-from ..db import views
-from ..db.connection import connect, duckdb_path, private_temp_dir
-from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
-from ..db.sqlfiles import load
 from ..errors import NoRunLog, NotFound, UsageError
 from ..log.events import EventRefused, checked_type
-from ..log.layout import check_data_dir, has_run_log, month_of, scan_events
+from ..log.layout import (
+    check_data_dir,
+    has_run_log,
+    month_of,
+)
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..messages import skipped_lines
+from .event_files import EventReader, event_months
+from .event_files import EventRow as EventRow  # re-exported: the public type of an event
+from .event_files import reader as reader  # re-exported (follow, open_runs, tests)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
 
     from ..db.lake_source import Sources
     from .open_runs import OpenRun
-    from .runstore import RunReport, RunRow
+    from .rows import RunReport, RunRow
 
 log = logging.getLogger("mantis_runs")
 
@@ -59,20 +60,8 @@ LOST_AFTER_S: Final = 900.0
 FUTURE_SLACK_S: Final = 300.0
 #: How far back ``running`` / ``lost`` (``list --running/--lost``) look for run_started events.
 OPEN_SINCE: Final = "7d"
-SCRATCH_PREFIX: Final = "mantis-events-"
 #: Where a status comes from: the run log's row, a recent event, or the lack of either.
 TERMINAL_ROW, HEARTBEAT, INFERENCE = "terminal row", "heartbeat", "inference"
-_MACROS = ("macro_bad_line", "macro_bad_event", "macro_event_of", "macro_event_rows",
-           "macro_events_chosen", "view_run_events_bad_lines")
-
-
-class EventRow(TypedDict):
-    """One run event (ts an aware UTC datetime, fields its JSON object)."""
-
-    run_id: str
-    type: str
-    ts: datetime
-    fields: dict[str, Any]
 
 
 def event_to_json(event: EventRow) -> dict[str, Any]:
@@ -204,108 +193,16 @@ def check_stale_after(stale_after: float) -> float:
     return float(stale_after)
 
 
-@dataclass
-class EventReader:
-    """A private connection with the events macros, and a private scratch folder (made on
-    first use); no user SQL runs here."""
-
-    data_dir: Path
-    con: duckdb.DuckDBPyConnection | None = None
-    scratch: Path | None = None
-    _copies: int = field(default=0)
-
-    def connection(self) -> duckdb.DuckDBPyConnection:
-        if self.con is None:
-            self.con = connect()
-            views.set_event_files(self.con, [])  # the bad-lines view reads the variable
-            for name in _MACROS:
-                self.con.execute(load(name))
-        return self.con
-
-    def copy(self, lines: list[tuple[int, bytes]], name: str) -> Path:
-        """``lines`` (from ``lines_with``) into a new private file whose name sorts as
-        ``name`` does (file order is month order)."""
-        if self.scratch is None:
-            self.scratch = private_temp_dir(SCRATCH_PREFIX)
-        self._copies += 1
-        dest = self.scratch / f"{name}-{self._copies:06d}.jsonl"
-        write_lines(dest, lines)
-        return dest
-
-    def close(self) -> None:
-        if self.con is not None:
-            self.con.close()
-        if self.scratch is not None:
-            shutil.rmtree(self.scratch, ignore_errors=True)
-
-    def relation(self, name: str, files: Sequence[Path | str], flt: EventFilter,
-                 workflow_runs: Iterable[str] = (), **more: Any) -> duckdb.DuckDBPyRelation:
-        return self.connection().sql(load(name), params={
-            "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
-            **flt.params(workflow_runs), **more})
-
-    def rows(self, name: str, files: Sequence[Path | str], flt: EventFilter,
-             workflow_runs: Iterable[str] = (), **more: Any) -> list[EventRow]:
-        if not files:
-            return []
-        return to_events(self.relation(name, files, flt, workflow_runs, **more).fetchall())
-
-    def workflow_runs(self, files: Sequence[Path], workflow: str | None) -> list[str]:
-        """The run_ids whose run_started names ``workflow`` in ``files`` (events_workflow_runs)."""
-        if workflow is None or not files:
-            return []
-        return [str(r[0]) for r in self.connection().execute(load("events_workflow_runs"), {
-            "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
-            "workflow": workflow}).fetchall()]
-
-    def bad_lines(self, files: Sequence[Path]) -> dict[str, int]:
-        con = self.connection()
-        views.set_event_files(con, files)
-        return views.event_bad_lines(con, files)
-
-    def run_lines(self, run_id: str, month: str, files: Sequence[Path]) -> list[Path]:
-        """Private copies of the lines of ``files`` (one month's) that may hold ``run_id``."""
-        needles = [run_id.encode(), ESCAPE] if plain(run_id) else None
-        out: list[Path] = []
-        for path in files:
-            try:
-                lines = ([(0, path.read_bytes())] if needles is None
-                         else lines_with(path, needles))
-            except FileNotFoundError:
-                continue
-            if lines and lines[0][1]:
-                out.append(self.copy(lines, month))
-        return out
-
-
-@contextmanager
-def reader(data_dir: Path) -> Iterator[EventReader]:
-    r = EventReader(data_dir)
-    try:
-        yield r
-    finally:
-        r.close()
-
-
-def to_events(records: Iterable[tuple[Any, ...]]) -> list[EventRow]:
-    """Rows of the events queries (run_id, type, ts, fields, ...) as ``EventRow``s."""
-    out: list[EventRow] = []
-    for rec in records:
-        out.append(EventRow(run_id=rec[0], type=rec[1], ts=rec[2].astimezone(UTC),
-                            fields=json.loads(rec[3])))  # an object (mantis_bad_event)
-    return out
-
-
 def run_events(r: EventReader, run_id: str) -> list[Path]:
     """Private copies of the lines that may hold ``run_id``'s events, oldest month first."""
-    months = scan_events(r.data_dir) if run_id else {}
+    months = event_months(r.data_dir) if run_id else {}
     return [p for month in sorted(months) for p in r.run_lines(run_id, month, months[month])]
 
 
 def events_until_started(r: EventReader, run_id: str) -> list[EventRow]:
     """``run_id``'s events in order, from the newest month down to the one that holds its
     run_started (what ``status`` needs: the newest event, the newest progress, the start)."""
-    months = scan_events(r.data_dir) if run_id else {}
+    months = event_months(r.data_dir) if run_id else {}
     found: list[EventRow] = []
     for month in sorted(months, reverse=True):
         copies = r.run_lines(run_id, month, months[month])
@@ -322,7 +219,7 @@ def newest_events(r: EventReader, flt: EventFilter, last: int | None, arrow: boo
                   ) -> tuple[Any, dict[str, int]]:
     """Events across runs, newest first: months newest first (from ``flt.since``'s) until
     ``last`` are found; (the answer, the malformed lines of the files read)."""
-    months = scan_events(r.data_dir)
+    months = event_months(r.data_dir)
     every = [p for files in months.values() for p in files]
     chosen = [m for m in sorted(months, reverse=True)
               if flt.since is None or m >= month_of(flt.since)]
@@ -355,7 +252,7 @@ class EventMethods:
 
     def _event_files(self) -> list[Path]:
         """Every events file of the data dir, oldest month first (the run_events view's)."""
-        return [p for files in scan_events(self.data_dir).values() for p in files]
+        return [p for files in event_months(self.data_dir).values() for p in files]
 
     @overload
     def events(self, run_id: str | None = ..., *, types: Sequence[str] | None = ...,
@@ -385,27 +282,29 @@ class EventMethods:
                           workflow=workflow_id, fields=fields)
         with reader(self.data_dir) as r:
             if run_id is None:
-                answer, bad = newest_events(r, flt, last, arrow)
+                newest, bad = newest_events(r, flt, last, arrow)
                 warn_skipped(bad)
-                return answer
+                return newest
             copies = run_events(r, run_id)
             wf_runs = r.workflow_runs(self._event_files(), workflow_id)
+            answer: list[EventRow] | pa.Table
             if arrow:
-                table = r.relation("events_in_order", copies, flt, wf_runs).project(
+                answer = r.relation("events_in_order", copies, flt, wf_runs).project(
                     "run_id, type, ts, fields").to_arrow_table()
-                if not table.num_rows:
-                    self._known(r, run_id, copies)
-                return table.slice(max(table.num_rows - last, 0)) if last else table
-            found = r.rows("events_in_order", copies, flt, wf_runs)
-            if not found:
-                self._known(r, run_id, copies)
-            return found[-last:] if last else found
+                answer = answer.slice(max(answer.num_rows - last, 0)) if last else answer
+            else:
+                found = r.rows("events_in_order", copies, flt, wf_runs)
+                answer = found[-last:] if last else found
+            # any event of the run at all (the filters may have left none)
+            known = bool(len(answer)) or bool(copies and r.rows(
+                "events_in_order", copies, EventFilter(one_run=run_id)))
+        if not known:  # outside the events' lock: the run log's read takes its own
+            self._known(run_id)
+        return answer
 
-    def _known(self, r: EventReader, run_id: str, copies: list[Path]) -> None:
-        """``NotFound`` when ``run_id`` has neither an event nor a terminal row (as ``status``):
-        ``events RUN_ID`` of a mistyped id is an error, not an empty answer."""
-        if r.rows("events_in_order", copies, EventFilter(one_run=run_id)):
-            return
+    def _known(self, run_id: str) -> None:
+        """``NotFound`` when ``run_id``, which has no event, has no terminal row either (as
+        ``status``): ``events RUN_ID`` of a mistyped id is an error, not an empty answer."""
         if not has_run_log(self.data_dir) or self._get(run_id)[0] is None:
             raise NotFound(f"no run {run_id!r} in {self.data_dir}")
 
@@ -453,15 +352,10 @@ class EventMethods:
         if since_dt is None:
             raise UsageError("since is required: how far back to look for started runs")
         check_data_dir(self.data_dir, events=True)
-        first = month_of(since_dt)
-        months = scan_events(self.data_dir)
-        files = [p for m, fs in months.items() if m >= first for p in fs]
-        if not files:
-            return []
         from .open_runs import open_run_events
 
         by_run: dict[str, list[EventRow]] = {}
-        for e in open_run_events(self.data_dir, files, since_dt, first):
+        for e in open_run_events(self.data_dir, since_dt, month_of(since_dt)):
             by_run.setdefault(e["run_id"], []).append(e)
         when = now or datetime.now(UTC)
         states = [s for run_id, evs in by_run.items()

@@ -17,16 +17,8 @@ from ..db import views
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log.layout import has_run_log
-from .events import (
-    EventFilter,
-    EventRow,
-    RunStatus,
-    Timeline,
-    judge,
-    reader,
-    run_events,
-    to_events,
-)
+from .event_files import EventRow, event_months, reader, to_events
+from .events import EventFilter, RunStatus, Timeline, judge, run_events
 
 
 @dataclass(frozen=True)
@@ -59,22 +51,28 @@ def open_run(data_dir: Path, run_id: str, *, stale_after: float, now: datetime
     return None if state is None or timeline is None else OpenRun(state, timeline)
 
 
-def open_run_events(data_dir: Path, files: list[Path], since: datetime,
-                    first: str) -> list[EventRow]:
-    """The events of ``files`` of the runs started since ``since`` with no row in the run log's
-    months from ``first`` on (events_open_runs.sql); a store without a run log has no rows."""
+def open_run_events(data_dir: Path, since: datetime, first: str) -> list[EventRow]:
+    """The events of the months from ``first`` on of the runs started since ``since`` with no
+    row in the run log's months from ``first`` on (events_open_runs.sql); a store without a
+    run log has no rows. The events files are listed under the same shared publish lock as the
+    run log's (``lookup.session``), or the events' own (``reader``) without a run log."""
     from . import lookup
 
-    params: dict[str, Any] = {
-        "files": [*map(duckdb_path, files), duckdb_path(views.placeholders()[0])],
-        "since": since.isoformat()}
+    def params(months: dict[str, list[Path]]) -> dict[str, Any] | None:
+        files = [p for m, fs in months.items() if m >= first for p in fs]
+        return {"files": views.event_list(files), "since": since.isoformat()} if files else None
+
     if not has_run_log(data_dir):
         no_jsonl, no_parquet = views.placeholders()
         with reader(data_dir) as r:
-            return to_events(r.connection().execute(load("events_open_runs"), {
-                **params, "parquet": [duckdb_path(no_parquet)],
-                "jsonl": [duckdb_path(no_jsonl)]}).fetchall())
+            common = params(event_months(data_dir))
+            return [] if common is None else to_events(r.connection().execute(
+                load("events_open_runs"), {**common, "parquet": [duckdb_path(no_parquet)],
+                                           "jsonl": [duckdb_path(no_jsonl)]}).fetchall())
     with lookup.session(data_dir) as s:
+        common = params(event_months(data_dir))
+        if common is None:
+            return []
         parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items() if m >= first])
         return to_events(s.con.execute(load("events_open_runs"), {
-            **params, "parquet": parquet, "jsonl": jsonl}).fetchall())
+            **common, "parquet": parquet, "jsonl": jsonl}).fetchall())

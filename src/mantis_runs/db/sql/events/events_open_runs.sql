@@ -7,12 +7,19 @@
 -- first by what mantis_event_of reads (j ->> 'run_id', j ->> 'type', the ts as a timestamp):
 -- the run_started lines since $since, then the lines of the open runs; each step materialized,
 -- so that the costly checks run on few lines.
--- Parameters: $files (VARCHAR[]: events files, ending with the placeholder), $since (ISO text),
---             $parquet, $jsonl (VARCHAR[], each ending with its placeholder).
+-- Events parts (*.parquet among $files) hold typed events only (mantis_event_rows reads them
+-- the same way): their run_started rows since $since count as started, their rows of the open
+-- runs are returned beside the JSONL lines'.
+-- Parameters: $files (VARCHAR[]: events files, ending with the placeholders: views.event_list),
+--             $since (ISO text), $parquet, $jsonl (VARCHAR[], each ending with its placeholder).
 WITH lines AS MATERIALIZED (
     SELECT json, json ->> 'run_id' AS run_id, json ->> 'type' AS type, filename, seq
-    FROM read_ndjson_objects($files, ignore_errors = true, filename = true)
+    FROM read_ndjson_objects(list_filter($files, lambda f: NOT suffix(f, '.parquet')),
+                             ignore_errors = true, filename = true)
          WITH ORDINALITY AS l(json, filename, seq)
+),
+part_rows AS (
+    SELECT * FROM mantis_event_parts($files)
 ),
 start_lines AS MATERIALIZED (
     SELECT json, run_id
@@ -21,7 +28,10 @@ start_lines AS MATERIALIZED (
       AND try_cast(json ->> 'ts' AS TIMESTAMPTZ) >= CAST($since AS TIMESTAMPTZ)
 ),
 started AS (
-    SELECT DISTINCT run_id FROM start_lines WHERE NOT mantis_bad_event(json)
+    SELECT run_id FROM start_lines WHERE NOT mantis_bad_event(json)
+    UNION
+    SELECT run_id FROM part_rows
+    WHERE type = 'run_started' AND ts >= CAST($since AS TIMESTAMPTZ)
 ),
 finished AS (
     SELECT run_id
@@ -47,5 +57,10 @@ FROM (
     SELECT unnest(mantis_event_of(json)), parse_filename(filename) AS file, seq
     FROM open_lines
     WHERE NOT mantis_bad_event(json)
+    UNION ALL
+    SELECT *
+    FROM part_rows
+    WHERE run_id IN (SELECT run_id FROM started)
+      AND run_id NOT IN (SELECT run_id FROM finished)
 )
 ORDER BY run_id, ts, file, seq;

@@ -1,6 +1,7 @@
 -- run_events: one typed row per run event (docs/events.md), across the events shards
--- (events_log/YYYY-MM.jsonl) listed in the session variable mantis_event_files (set by mantis;
--- it always ends with an empty placeholder file). Join it with `runs` on run_id.
+-- (events_log/YYYY-MM.jsonl) and events parts (events_log/compacted/) listed in the session
+-- variable mantis_event_files (set by mantis; it always ends with the empty placeholders).
+-- Join it with `runs` on run_id.
 -- fields is JSON: fields->>'progress'. month is the month of the file the event is in (the
 -- month of its ts, as the writer files it). Bad lines are not rows (see run_events_bad_lines).
 CREATE OR REPLACE TEMP VIEW run_events AS

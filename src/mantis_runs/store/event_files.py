@@ -1,0 +1,168 @@
+"""Reading the events files (docs/events.md, "Reading events"): the shared publish lock they are
+listed and read under (``publish_shared``), the listing with each events part checked
+(``event_months``), and ``EventReader``, a private DuckDB connection with the events macros and
+a private scratch folder for the copies of a run's lines. store/events.py answers the questions
+with them; store/follow.py polls with them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TypedDict
+
+import duckdb
+
+from ..db import views
+from ..db.connection import PUBLISH_LOCK_TIMEOUT_S, connect, private_temp_dir
+from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
+from ..db.sqlfiles import load
+from ..errors import MantisError
+from ..log.integrity import check_parts
+from ..log.layout import PUBLISH_INTENT, PUBLISH_LOCK, scan_events
+from ..log.locks import LockTimeout, shared_if_present
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .events import EventFilter
+
+SCRATCH_PREFIX: Final = "mantis-events-"
+_MACROS = ("macro_bad_line", "macro_bad_event", "macro_event_of", "macro_event_parts",
+           "macro_event_rows", "macro_events_chosen", "view_run_events_bad_lines")
+
+
+class EventRow(TypedDict):
+    """One run event (ts an aware UTC datetime, fields its JSON object)."""
+
+    run_id: str
+    type: str
+    ts: datetime
+    fields: dict[str, Any]
+
+
+
+@dataclass
+class EventReader:
+    """A private connection with the events macros, and a private scratch folder (made on
+    first use); no user SQL runs here."""
+
+    data_dir: Path
+    con: duckdb.DuckDBPyConnection | None = None
+    scratch: Path | None = None
+    _copies: int = field(default=0)
+
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self.con is None:
+            self.con = connect()
+            views.set_event_files(self.con, [])  # the bad-lines view reads the variable
+            for name in _MACROS:
+                self.con.execute(load(name))
+        return self.con
+
+    def copy(self, lines: list[tuple[int, bytes]], name: str) -> Path:
+        """``lines`` (from ``lines_with``) into a new private file whose name sorts as
+        ``name`` does (file order is month order), after ``name`` itself: a month's copies
+        (``YYYY-MM.jsonl-N``) come after the rows of its part, which keep ``YYYY-MM.jsonl``."""
+        if self.scratch is None:
+            self.scratch = private_temp_dir(SCRATCH_PREFIX)
+        self._copies += 1
+        dest = self.scratch / f"{name}.jsonl-{self._copies:06d}"
+        write_lines(dest, lines)
+        return dest
+
+    def close(self) -> None:
+        if self.con is not None:
+            self.con.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def relation(self, name: str, files: Sequence[Path | str], flt: EventFilter,
+                 workflow_runs: Iterable[str] = (), **more: Any) -> duckdb.DuckDBPyRelation:
+        return self.connection().sql(load(name), params={
+            "files": views.event_list(files),
+            **flt.params(workflow_runs), **more})
+
+    def rows(self, name: str, files: Sequence[Path | str], flt: EventFilter,
+             workflow_runs: Iterable[str] = (), **more: Any) -> list[EventRow]:
+        if not files:
+            return []
+        return to_events(self.relation(name, files, flt, workflow_runs, **more).fetchall())
+
+    def workflow_runs(self, files: Sequence[Path], workflow: str | None) -> list[str]:
+        """The run_ids whose run_started names ``workflow`` in ``files`` (events_workflow_runs)."""
+        if workflow is None or not files:
+            return []
+        return [str(r[0]) for r in self.connection().execute(load("events_workflow_runs"), {
+            "files": views.event_list(files),
+            "workflow": workflow}).fetchall()]
+
+    def bad_lines(self, files: Sequence[Path]) -> dict[str, int]:
+        con = self.connection()
+        views.set_event_files(con, files)
+        return views.event_bad_lines(con, files)
+
+    def run_lines(self, run_id: str, month: str, files: Sequence[Path]) -> list[Path]:
+        """Private copies of the lines of ``files`` (one month's) that may hold ``run_id``."""
+        needles = [run_id.encode(), ESCAPE] if plain(run_id) else None
+        out: list[Path] = []
+        for path in files:
+            if path.suffix == ".parquet":  # an events part: read in place, by its run_id stats
+                out.append(path)
+                continue
+            try:
+                lines = ([(0, path.read_bytes())] if needles is None
+                         else lines_with(path, needles))
+            except FileNotFoundError:
+                continue
+            if lines and lines[0][1]:
+                out.append(self.copy(lines, month))
+        return out
+
+
+@contextmanager
+def publish_shared(data_dir: Path) -> Iterator[None]:
+    """The shared publish lock, taken as ``db.connection.snapshot`` takes it (through the
+    intent first): compaction neither seals nor publishes an events month meanwhile, so every
+    event is in exactly one listed file. Never taken around a read of the run log (which takes
+    it itself: a compactor queued at the intent would wait for us, and we for it)."""
+    try:
+        with shared_if_present(data_dir / PUBLISH_INTENT, PUBLISH_LOCK_TIMEOUT_S):
+            pass  # a compactor waiting to publish goes first
+        with shared_if_present(data_dir / PUBLISH_LOCK, PUBLISH_LOCK_TIMEOUT_S):
+            yield
+    except LockTimeout:
+        raise MantisError(f"{data_dir / PUBLISH_LOCK} has been locked for over "
+                          f"{PUBLISH_LOCK_TIMEOUT_S:g}s; is a compaction stuck?") from None
+
+
+def event_months(data_dir: Path) -> dict[str, list[Path]]:
+    """``scan_events``, each events part checked against its checksum (quickly, as readers
+    check the run log's parts: ``check_parts``). Under :func:`publish_shared`."""
+    months = scan_events(data_dir)
+    check_parts([p for files in months.values() for p in files if p.suffix == ".parquet"])
+    return months
+
+
+@contextmanager
+def reader(data_dir: Path, *, locked: bool = True) -> Iterator[EventReader]:
+    """An :class:`EventReader` under the shared publish lock (``locked``: ``--follow`` takes
+    it for each poll instead)."""
+    r = EventReader(data_dir)
+    try:
+        with publish_shared(data_dir) if locked else nullcontext():
+            yield r
+    finally:
+        r.close()
+
+
+def to_events(records: Iterable[tuple[Any, ...]]) -> list[EventRow]:
+    """Rows of the events queries (run_id, type, ts, fields, ...) as ``EventRow``s."""
+    out: list[EventRow] = []
+    for rec in records:
+        out.append(EventRow(run_id=rec[0], type=rec[1], ts=rec[2].astimezone(UTC),
+                            fields=json.loads(rec[3])))  # an object (mantis_bad_event)
+    return out
