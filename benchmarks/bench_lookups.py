@@ -102,17 +102,35 @@ def ends(data_dir: Path) -> tuple[str, str]:
     return rows[1][0], rows[0][0]
 
 
+def middle(data_dir: Path) -> str | None:
+    """The oldest run of the middle compacted month (a report whose baseline has a history
+    before it and after it), or None without parts."""
+    import duckdb
+
+    months = sorted(p for p in (data_dir / "compacted").iterdir() if p.is_dir()) if (
+        data_dir / "compacted").is_dir() else []
+    parts = [str(p) for p in months[len(months) // 2].glob("part-*.parquet")] if months else []
+    if not parts:
+        return None
+    rows = duckdb.connect().sql("SELECT run_id FROM read_parquet($p) ORDER BY finished_at "
+                                "LIMIT 1", params={"p": parts}).fetchall()
+    return str(rows[0][0]) if rows else None
+
+
 def scenarios(data_dir: Path, newest: str, oldest: str, raw: bool) -> list[Scenario]:
     if raw:
         shards = sorted(p.name[:7] for p in (data_dir / "runs_log").glob("*.jsonl"))
         return [Scenario("watch oldest", "get", oldest, ["runs", "watch", oldest], shards[0]),
                 Scenario("watch newest", "get", newest, ["runs", "watch", newest], shards[-1])]
+    mid = middle(data_dir)
     return [
         Scenario("watch newest", "get", newest, ["runs", "watch", newest]),
         Scenario("watch oldest", "get", oldest, ["runs", "watch", oldest]),
         Scenario("show newest", "report", newest, ["runs", "show", newest]),
         Scenario("report --run-id oldest", "report", oldest,
                  ["runs", "report", "--run-id", oldest]),
+        *([Scenario("report --run-id middle", "report", mid, ["runs", "report", "--run-id", mid])]
+          if mid else []),
         Scenario("list --last 20", "runs", "20", ["runs", "list", "--last", "20"]),
         Scenario("report --latest", "report", "", ["runs", "report", "--latest"]),
     ]

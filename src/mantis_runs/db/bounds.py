@@ -21,20 +21,23 @@ from .cache import per_file
 from .connection import duckdb_path
 from .sqlfiles import load
 
-#: Version of the cached entries' format; a change makes old entries unused.
-FORMAT = 1
+#: Version of the cached entries' format; a change makes old entries unused (2: ``earliest``).
+FORMAT = 2
 
 
 @dataclass(frozen=True)
 class Bounds:
-    """The newest ``finished_at`` a file may hold.
+    """The newest ``finished_at`` a file may hold, and the oldest.
 
     ``latest`` None with ``dated`` False: the file holds no dated row at all (its runs rank after
     every dated run). ``latest`` None with ``dated`` True: unknown, so the file may hold anything.
+    ``earliest``: every dated row of the file finished at or after it (None: unknown); a
+    ``stats(before=...)`` baseline need not read a file whose ``earliest`` is not before it.
     """
 
     latest: datetime | None
     dated: bool
+    earliest: datetime | None = None
 
     @property
     def known(self) -> bool:
@@ -53,8 +56,8 @@ def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Pa
     """
     def compute(todo: list[Path]) -> dict[Path, Bounds]:
         names = {duckdb_path(p): p for p in todo}
-        return {names[name]: Bounds(latest=latest, dated=bool(dated))
-                for name, dated, latest in con.execute(
+        return {names[name]: Bounds(latest=latest, dated=bool(dated), earliest=earliest)
+                for name, dated, latest, earliest in con.execute(
                     load("bounds_parquet"), {"files": list(names)}).fetchall()
                 if name in names}
 
@@ -65,12 +68,17 @@ def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Pa
 
 def _decode(raw: Any) -> Bounds | None:
     try:
-        latest = None if raw["latest"] is None else datetime.fromisoformat(raw["latest"])
-        return Bounds(latest=latest, dated=bool(raw["dated"]))
+        return Bounds(latest=_time(raw["latest"]), dated=bool(raw["dated"]),
+                      earliest=_time(raw["earliest"]))
     except (ValueError, KeyError, TypeError):
         return None
 
 
+def _time(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
 def _encode(bounds: Bounds) -> dict[str, Any]:
     return {"latest": None if bounds.latest is None else bounds.latest.isoformat(),
-            "dated": bounds.dated}
+            "dated": bounds.dated,
+            "earliest": None if bounds.earliest is None else bounds.earliest.isoformat()}

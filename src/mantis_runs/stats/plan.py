@@ -5,11 +5,18 @@ to hold only older rows than the newest ``--last`` runs it has (see ``Horizon``)
 per file, not per month name: a JSONL shard may hold rows of any date (hand-written lines
 sharded by local date), so every JSONL file is read; a Parquet file's footer says the latest
 ``finished_at`` it holds (:mod:`mantis_runs.db.bounds`).
+
+A ``before`` bound (``report``'s baseline) needs no Parquet file whose footer says every dated
+row finished at or after it (``plan_before``): none of its rows is a run before the bound. Its
+rows may still be the winning copies of runs read elsewhere, which they then move past the
+bound; ``After.check`` finds those copies (only of runs read that may have one there) and adds
+them to the candidates before each dedupe.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +24,9 @@ from pathlib import Path
 import duckdb
 
 from ..db.bounds import Bounds, parquet_bounds
-from ..db.connection import QUERY_MEMORY_LIMIT
+from ..db.connection import QUERY_MEMORY_LIMIT, duckdb_path
 from ..db.lake_source import LakeMonthFiles
+from ..db.sqlfiles import load
 from ..log.checkpoint import LiveRead
 from ..log.layout import MonthFiles
 from .sources import month_sources
@@ -84,10 +92,26 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     they lose to any copy inside it (the copy order ranks by finished_at first). The lake's
     months (db/lake_source.py ``LakeMonthFiles``: bounds from the Delta log) are planned
     beside the local ones."""
+    return plan_before(con, months, live, since, None)[0]
+
+
+def plan_before(con: duckdb.DuckDBPyConnection, months: list[MonthFiles],
+                live: dict[Path, LiveRead], since: datetime | None,
+                before: datetime | None) -> tuple[list[MonthSource], After]:
+    """``plan``, and with ``before`` (and no lake) the Parquet files whose every dated row
+    finished at or after ``before`` left out of it, as an ``After`` to check for copies. A
+    month left with no file is not read; JSONL files and files of unknown bounds always are."""
     sources = [month_sources(mf, live) for mf in months]
     bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
+    if before is None or any(isinstance(mf, LakeMonthFiles) for mf in months):
+        after: list[Path] = []
+    else:
+        after = [p for _, parquet in sources for p in parquet if _after(bounds[p], before)]
+        sources = [(jsonl, [p for p in parquet if p not in after]) for jsonl, parquet in sources]
     found: list[MonthSource] = []
     for mf, (jsonl, parquet) in zip(months, sources, strict=True):
+        if after and not jsonl and not parquet and not isinstance(mf, LakeMonthFiles):
+            continue  # every file after the bound
         if isinstance(mf, LakeMonthFiles):
             found.append(MonthSource(mf.month, [], [], latest=mf.latest,
                                      dated=mf.lake_month is not None, lake=True,
@@ -103,7 +127,43 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     known = sorted((m for m in found if m.known),
                    key=lambda m: (m.latest is not None, m.latest or _EARLIEST, m.month),
                    reverse=True)
-    return unknown + known
+    return unknown + known, After([duckdb_path(p) for p in after], before)
+
+
+def _after(b: Bounds, before: datetime) -> bool:
+    """Whether a file of bounds ``b`` holds no dated row before ``before`` (proven)."""
+    return b.earliest is not None and b.latest is not None and b.earliest >= before
+
+
+@dataclass
+class After:
+    """The Parquet files a ``before`` bound leaves unread (``plan_before``), and how far the
+    runs gathered so far were checked for copies in them."""
+
+    files: list[str] = field(default_factory=list)
+    before: datetime | None = None
+    checked: int = 0  # runs gathered at this step or earlier were checked
+
+    def check(self, con: duckdb.DuckDBPyConnection, workflow_id: str, step: int,
+              shared: Callable[[], list[int]]) -> None:
+        """Add to mantis_candidates, at ``step``, every copy in these files of the workflow's
+        runs gathered since the last check that finished before the bound and may have a copy
+        there (``shared``: hashes of run_ids with copies in two Parquet files). Such a copy
+        finished at or after the bound, so it wins: the dedupe that follows leaves the run
+        out of the baseline, as reading every file would."""
+        if not self.files or step <= self.checked or self.before is None:
+            return
+        params = {"workflow_id": workflow_id, "after_step": self.checked,
+                  "finished_before": self.before.isoformat()}
+        self.checked = step
+        (n, _, _), = con.execute(load("before_range"), {**params, "shared": []}).fetchall()
+        if not n:
+            return
+        params["shared"] = shared()
+        (_, lo, hi), = con.execute(load("before_range"), params).fetchall()
+        if lo is not None:
+            con.execute(load("before_copies"), {**params, "lo": lo, "hi": hi,
+                                                "files": self.files, "step": step})
 
 
 def _month(month: str, jsonl: list[Path], parquet: list[Path],
