@@ -10,7 +10,7 @@ from ..log import schema
 from .intervals import CONFIDENCE, min_runs, rough
 
 #: The percentiles `stats` reports, as fractions (p50, p95, p99); the SQL gets them as a
-#: bound list ($quantiles), and numpy_percentiles selects the same ranks.
+#: bound list ($quantiles), and stats.order selects the same ranks.
 QUANTILES: tuple[float, ...] = (0.5, 0.95, 0.99)
 #: Their names, in the same order: "p50", "p95", "p99".
 NAMES: tuple[str, ...] = tuple(f"p{round(q * 100)}" for q in QUANTILES)

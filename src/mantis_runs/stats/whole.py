@@ -1,9 +1,10 @@
 """Whole-history `stats` in place: percentiles over every matching run without gathering them.
 
 When a large --last may keep every matching run, and the run_ids provably never repeat (so
-nothing needs deduplicating), the Parquet rows are read where they are: once for the counts,
-once for the samples, which go to Arrow, where a selection (not a sort) picks the two order
-statistics numpy interpolates between (stats.order).
+nothing needs deduplicating), the Parquet rows are read where they are: once for the counts
+(and whether any run has buckets of other names, which only then are read), once for the
+samples, which go to Arrow, then to numpy, where a selection (np.partition, not a sort) picks
+the order statistics numpy interpolates between (stats.order).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import duckdb
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log import schema
-from .order import intervals, numpy_percentiles
+from .order import column_statistics, finite
 from .plan import WHOLE_MAX_RUNS, MonthSource
 from .result import QUANTILES
 from .rows import PercentileRow, percentile_rows
@@ -70,29 +71,38 @@ def whole_history(con: duckdb.DuckDBPyConnection, parts: list[str], q: StatsQuer
     params = {**q.common, "files": parts, "status": q.status}
     if repeats(con, params, shared_ids):
         return None
-    (runs, since, early, failed, dated), = con.execute(load("stats_whole_counts"),
-                                                       params).fetchall()
+    (runs, since, early, failed, dated, other), = con.execute(load("stats_whole_counts"),
+                                                              params).fetchall()
     if int(runs) > min(q.last, WHOLE_MAX_RUNS):
         return None
     samples = con.sql(load("stats_whole_measures"), params=params).to_arrow_table()
     names = [name for name in samples.column_names
              if name == schema.TOTAL_BUCKET or q.buckets is None or name in q.buckets]
-    columns = [samples.column(name) for name in names]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # Arrow's kernels release the GIL
-        picked = list(pool.map(numpy_percentiles, columns))
-        cis = list(pool.map(intervals, columns)) if q.ci else [None] * len(names)
-    rows: list[PercentileRow] = []
-    for name, (n, qs), ci in zip(names, picked, cis, strict=True):
-        ci = ci if n else None
-        if name == schema.TOTAL_BUCKET:
-            rows.append(PercentileRow(None, "total", name, n, int(runs), qs, ci))
-        elif n:  # as in stats_percentiles, a bucket with no sample is not a row
-            rows.append(PercentileRow(None, "bucket", name, n, None, qs, ci))
-    rows += percentile_rows(con.sql(load("stats_whole_other"), params={
-        **params, "known": list(schema.KNOWN_BUCKETS), "buckets": q.buckets,
-        "quantiles": list(QUANTILES), "with_sample": q.ci}).to_arrow_table())
+    rows = measure_rows({name: samples.column(name) for name in names}, int(runs), q.ci)
+    if other:  # a run with buckets of other names (rare, small samples)
+        rows += percentile_rows(con.sql(load("stats_whole_other"), params={
+            **params, "known": list(schema.KNOWN_BUCKETS), "buckets": q.buckets,
+            "quantiles": list(QUANTILES), "with_sample": q.ci}).to_arrow_table())
     if early is None or since is None or early >= since:  # every dated run is in the window
         failures = [(None, since, failed, dated)]
     else:
         failures = con.execute(load("stats_whole_failures"), params).fetchall()
     return rows, failures
+
+
+def measure_rows(columns: dict[str, Any], runs: int, ci: bool) -> list[PercentileRow]:
+    """The percentile rows of total_time_s and the known buckets (Arrow ``columns`` by name,
+    NULL for no sample): one selection per column, two columns at a time (numpy releases the
+    GIL while it partitions), each column's samples copied once (stats.order.finite)."""
+    def one(name: str) -> tuple[int, list[float] | None, Any]:
+        return column_statistics(finite(columns[name]), ci=ci)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        picked = list(pool.map(one, columns))
+    rows: list[PercentileRow] = []
+    for name, (n, qs, cis) in zip(columns, picked, strict=True):
+        if name == schema.TOTAL_BUCKET:
+            rows.append(PercentileRow(None, "total", name, n, runs, qs, cis))
+        elif n:  # as in stats_percentiles, a bucket with no sample is not a row
+            rows.append(PercentileRow(None, "bucket", name, n, None, qs, cis))
+    return rows

@@ -2,7 +2,7 @@
 -- the Parquet files `files` with workflow_id `wf` and finished_at >= `since` (ISO text; NULL: any
 -- time), plus the workflow's JSONL rows already gathered in mantis_candidates (which hold no
 -- Parquet rows of the workflow on this path). Copies of a run_id are not merged here:
--- stats_whole_counts proves there are none, rivals under other workflows included.
+-- stats.whole.repeats proves there are none, rivals under other workflows included.
 CREATE OR REPLACE TEMP MACRO mantis_whole_rows(files, wf, since) AS TABLE
 SELECT run_id, status, finished_at,
        mantis_finite(total_time_s) AS total_time_s,
