@@ -5,16 +5,16 @@ imports, every section's read and statistics, the page). The peer is this script
 ``--peer`` mode, also a fresh process: pandas reads the same Parquet parts and the live month's
 checkpoint (every file whose month the window touches), keeps the latest copy of each run_id,
 and computes the same sections: the stats table (numpy percentiles of the newest 100 succeeded
-runs), the daily or weekly p50/p95 per metric with PELT change points (ruptures, as mantis, when
-installed) each checked by a Mann-Whitney U on the runs of 7 periods either side, compare's
-verdicts (scipy's Mann-Whitney U for p50, a resampling bootstrap of the p95 ratio with
-``--peer-draws`` resamples, Holm), the tail (excess per bucket, Fisher's exact test per
-attribute value, Benjamini-Hochberg) and the failure classes (first line, digits and hex
-replaced), then writes the tables with ``DataFrame.to_html`` (no charts: a lower bound for the
-peer). The two are alternated pair by pair (this machine's timings drift; compare the pairs),
-after one unmeasured run of each to warm the page cache. Wall, CPU (user + sys) and peak RSS
-per process come from ``os.wait4``. It also checks that both print the same stats table (the
-page's ``data-value`` cells against the peer's numbers).
+runs), the daily or weekly p50/p95 per metric with PELT change points (ruptures when installed:
+the breakpoints of mantis's own PELT) each checked by a Mann-Whitney U on the runs of 7 periods
+either side, compare's verdicts (scipy's Mann-Whitney U for p50, a resampling bootstrap of the
+p95 ratio with ``--peer-draws`` resamples, Holm), the tail (excess per bucket, Fisher's exact
+test per attribute value, Benjamini-Hochberg) and the failure classes (first line, digits and
+hex replaced), then writes the tables with ``DataFrame.to_html`` (no charts: a lower bound for
+the peer). The two are alternated pair by pair (this machine's timings drift; compare the
+pairs), after one unmeasured run of each to warm the page cache. Wall, CPU (user + sys) and
+peak RSS per process come from ``os.wait4``. It also checks that both print the same stats
+table (the page's ``data-value`` cells against the peer's numbers).
 
 The busiest workflow of the last 90 days::
 
@@ -22,6 +22,9 @@ The busiest workflow of the last 90 days::
         FROM runs WHERE finished_at > now() - INTERVAL 90 DAY GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
 
     python benchmarks/bench_dashboard.py --data-dir /work/bench-data/c10m2 --repeat 3
+
+``--before SRC`` times this tree against mantis from another source tree instead of the peer
+(``git worktree add /tmp/old HEAD``, then ``--before /tmp/old/src``).
 """
 
 from __future__ import annotations
@@ -205,9 +208,15 @@ def main() -> None:
     ap.add_argument("--peer", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--now", default=None, help=argparse.SUPPRESS)
     ap.add_argument("--output", default=None, help=argparse.SUPPRESS)
+    ap.add_argument("--before", type=Path, default=None, metavar="SRC",
+                    help="time against mantis from this source tree (e.g. a git worktree of "
+                         "the previous commit) instead of the pandas peer")
     args = ap.parse_args()
     if args.peer:
         peer(args)
+        return
+    if args.before:
+        before(args)
         return
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as work:
@@ -232,6 +241,33 @@ def main() -> None:
         print(f"peer / mantis wall per pair: median {statistics.median(pairs):.2f} "
               f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
         _agreement(page.read_text(encoding="utf-8"), results["pandas peer"][-1][4])
+
+
+def before(args: argparse.Namespace) -> None:
+    """``--before SRC``: this tree's dashboard against SRC's, alternated pair by pair after one
+    unmeasured run of each; and whether both pages hold the same numbers (data-value cells)."""
+    with tempfile.TemporaryDirectory(prefix="bench-dashboard-") as work:
+        trees = {"after": ROOT / "src", "before": args.before}
+        pages = {name: Path(work) / f"{name}.html" for name in trees}
+        cmds = {name: ["-m", "mantis_runs", "runs", "dashboard", args.workflow, "--data-dir",
+                       args.data_dir, "--output", str(page)] for name, page in pages.items()}
+        print("command: python " + " ".join(cmds["after"]))
+        for name, src in trees.items():
+            cold(cmds[name], src)
+        results: dict[str, list[tuple[float, float, float, int, bytes]]] = {k: [] for k in trees}
+        for _ in range(args.repeat):
+            for name, src in trees.items():
+                results[name].append(cold(cmds[name], src))
+        for name, runs in results.items():
+            print(summary(name, runs))
+        pairs = [b[0] / a[0] for a, b in zip(results["after"], results["before"], strict=True)]
+        print(f"before / after wall per pair: median {statistics.median(pairs):.2f} "
+              f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
+        cells = [re.findall(r'data-value="([^"]*)"', p.read_text(encoding="utf-8"))
+                 for p in pages.values()]
+        print(f"data-value cells: {'the same' if cells[0] == cells[1] else 'DIFFERENT'} "
+              f"({len(cells[0])}; each process reads at its own now: runs at a window's edge "
+              "may differ)")
 
 
 def _agreement(html: str, peer_out: bytes) -> None:

@@ -20,6 +20,10 @@ JSONL reader), so its counts may differ from mantis's by the runs of the last mi
 files and dedupe; the p95 tail, the p40-p60 band, the bucket shares, and scipy's Fisher test with
 BH over the supported attribute values); the bucket shares and findings of both are printed.
 
+``--before SRC`` times this tree's mantis against another source tree's instead of the peer
+(``git worktree add /tmp/old HEAD``; ``--before /tmp/old/src``, ``--detect`` for the trend's
+change points) and says whether both printed the same answer.
+
 ``trend``: ``mantis runs trend WF --since <365 days ago> --every 1d --json`` against
 ``peer_trend`` (the same files and dedupe; count, p50 and p95 per UTC day and metric, pandas'
 linear quantiles); the (metric, day) cells before the live month are compared exactly.
@@ -267,6 +271,41 @@ def bench_trend(args: argparse.Namespace) -> None:
     print(f"(metric, day) cells before {before}: {same:,} equal, {differ:,} differ")
 
 
+#: --before: each command's window (days) and its further options.
+BEFORE = {"failures": (365, []), "tail": (30, []), "trend": (365, ["--every", "1d"])}
+
+
+def bench_before(args: argparse.Namespace, command: str) -> None:
+    """``--before SRC``: this tree's ``mantis runs COMMAND`` (``--src``) against SRC's (the
+    old code, e.g. a ``git worktree``), alternated pair by pair after one unmeasured run each;
+    the per-pair ratio of wall times, and whether both printed the same answer (but ``end``,
+    the instant each ran)."""
+    days, extra = BEFORE[command]
+    at = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0)
+    cmd = [sys.executable, "-m", "mantis_runs", "runs", command, args.workflow, "--data-dir",
+           str(args.data_dir), "--since", at.strftime("%Y-%m-%dT%H:%M:%S"), *extra,
+           *(["--detect"] if args.detect and command == "trend" else []), "--json"]
+    print("command: " + " ".join(cmd[1:]))
+    trees = {"after": args.src, "before": args.before}
+    for src in trees.values():
+        run_once(cmd, src)
+    results: dict[str, list[tuple[float, float, float, int, bytes]]] = {k: [] for k in trees}
+    for _ in range(args.repeat):
+        for name, src in trees.items():
+            results[name].append(run_once(cmd, src))
+    for name, runs in results.items():
+        print(f"{name:>8}: wall median {statistics.median(r[0] for r in runs):.3f} s, cpu "
+              f"median {statistics.median(r[1] for r in runs):.3f} s, peak RSS median "
+              f"{statistics.median(r[2] for r in runs):.0f} MiB, exit {runs[-1][3]}")
+    pairs = [b[0] / a[0] for a, b in zip(results["after"], results["before"], strict=True)]
+    print(f"before / after wall per pair: median {statistics.median(pairs):.2f} "
+          f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
+    answers = [json.loads(results[k][-1][4]) for k in trees]
+    for answer in answers:
+        answer.pop("end", None)
+    print(f"answers: {'the same' if answers[0] == answers[1] else 'DIFFERENT'}")
+
+
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"failures": bench_failures,
                                                              "tail": bench_tail,
                                                              "trend": bench_trend}
@@ -285,6 +324,9 @@ def main() -> None:
     ap.add_argument("--peer", choices=sorted(PEERS), default=None,
                     help="run this peer once and print its JSON (what the timings run)")
     ap.add_argument("--since", default=None, help="the peer's --since (ISO, UTC)")
+    ap.add_argument("--before", type=Path, default=None, metavar="SRC",
+                    help="time against mantis from this source tree instead of the peer")
+    ap.add_argument("--detect", action="store_true", help="--before: trend with --detect")
     args = ap.parse_args()
     if args.peer:
         since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)
@@ -293,7 +335,7 @@ def main() -> None:
     for name, bench in COMMANDS.items():
         if args.only in (None, name):
             print(f"== {name}")
-            bench(args)
+            bench_before(args, name) if args.before else bench(args)
 
 
 if __name__ == "__main__":

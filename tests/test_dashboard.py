@@ -5,6 +5,7 @@ itself, and the command's options and refusals. The real browser is tests/test_d
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import random
@@ -239,6 +240,18 @@ def test_the_trend_tail_and_failures_are_the_librarys(store: Path, busiest_page:
     assert f"<strong>{failed.failed:,}</strong> failed of {failed.terminal:,} runs" in busiest_page
 
 
+@pytest.mark.parametrize("since", ["90d", "10d"])
+def test_one_read_gives_compare_and_trend_their_own_answers(store: Path, since: str) -> None:
+    """build reads the runs of compare's windows and the trend's once: every number is the
+    one the separate calls give (10d: the trend's window is inside compare's)."""
+    page = build(BUSIEST, data_dir=store, since=since, now=NOW)
+    alone = compare(BUSIEST, data_dir=store, baseline="35d..7d", current="7d", now=NOW)
+    trend = trend_of(BUSIEST, data_dir=store, since=since, detect=True, now=NOW)
+    assert json.dumps(page.compare.to_json()) == json.dumps(alone.to_json())
+    assert json.dumps(page.trend.to_json()) == json.dumps(trend.to_json())
+    assert alone.metrics and (trend.changes or since == "10d")  # not vacuous
+
+
 def test_stored_text_cannot_escape_its_element(store: Path, hostile_page: str) -> None:
     page = parse(hostile_page)
     tags = {tag for tag, _ in page.tags}
@@ -329,18 +342,20 @@ def test_cli_checks_the_output_before_reading(store: Path, tmp_path: Path) -> No
                      r"2030-01-01T00:00:00Z\n$", err), err
 
 
-def test_without_ruptures_the_page_says_why_in_its_own_words(store: Path) -> None:
+def test_the_change_points_need_neither_ruptures_nor_scipy_stats(store: Path) -> None:
+    """PELT is mantis' own: with ruptures and scipy.stats unimportable the page still has its
+    change points table (the fixture's busiest workflow has a confirmed step)."""
     import subprocess
     import sys
 
-    code = ("import sys; sys.modules['ruptures'] = None; from mantis_runs.cli import main; "
+    code = ("import sys; sys.modules['ruptures'] = sys.modules['scipy.stats'] = None; "
+            "from mantis_runs.cli import main; "
             f"sys.argv = ['mantis', 'runs', 'dashboard', {BUSIEST!r}, '--data-dir', "
-            f"{str(store)!r}, '-o', '-']; main()")
+            f"{str(store)!r}, '--since', {SINCE!r}, '-o', '-']; main()")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
-    assert ('<p class="note">No change points: finding them (ruptures) needs the trend extra: '
-            "pip install &#x27;mantis-runs[trend]&#x27;.</p>") in p.stdout
-    assert "--detect" not in p.stdout.replace("trend --detect</code>", "")
+    assert "No change points" not in p.stdout and "ruptures" not in p.stdout
+    assert '<table class="changes">' in p.stdout, p.stdout
 
 
 def test_cli_unknown_workflow_still_writes_a_page_and_hints(store: Path) -> None:

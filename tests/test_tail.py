@@ -13,13 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
 from scipy import stats as sps
 
+import test_details_agreement as agree
 from helpers import run_cli
 from mantis_runs import RunStore, append_run
 from mantis_runs.analysis import enrichment
 from mantis_runs.analysis.enrichment import benjamini_hochberg, enrich, fisher_greater, supported
-from mantis_runs.analysis.runs import WindowRuns
+from mantis_runs.analysis.runs import WindowRuns, read_runs
 from mantis_runs.analysis.tail import (
     ERROR,
     NOT_ENOUGH,
@@ -33,6 +35,7 @@ from mantis_runs.compaction import compact
 from mantis_runs.errors import UsageError
 from mantis_runs.log.record import format_timestamp
 from mantis_runs.log.schema import KNOWN_BUCKETS
+from test_agreement import WORKFLOWS, copies
 
 BUCKETS = KNOWN_BUCKETS
 MEDIANS = (90.0, 65.0, 28.0, 18.0, 11.0, 10.0, 6.0, 4.0, 2.0)
@@ -365,3 +368,50 @@ def test_the_cli_s_errors_and_exit_statuses(data_dir: Path) -> None:
         RunStore(data_dir).tail(WF, above="p50")
     with pytest.raises(UsageError):
         RunStore(data_dir).tail(WF, min_support=0)
+
+
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=copies)
+@example(rows=[  # copies that lose, win across workflows and shards, with and without errors
+    ("r1", "wa", "failed", "2026-03-10T10:00:00Z", 5.0, "2026-03"),
+    ("r1", "wa", "failed", "2026-04-15T12:00:00Z", 1.0, "2026-04"),
+    ("r2", "wa", "failed", "2026-03-31T23:30:00-02:00", 7.5, "2026-04"),
+    ("r2", "wb", "succeeded", "2026-03-10T10:00:00Z", 5.0, "2026-05"),
+    ("r3", "wb", "failed", "2026-05-02T08:00:00.250000Z", 1.0, "2026-05"),
+    ("r3", "wa", "failed", "2026-05-01T00:30:00+02:00", 1.0, "2026-03"),
+    ("r4", "wa", "succeeded", "2026-05-10T09:00:00Z", 5.0, "2026-05"),
+    ("r4", "wa", "failed", "2026-05-10T09:00:00Z", None, "2026-04"),
+    ("r5", "wb", "failed", "2026-03-10T10:00:00Z", 7.5, "2026-03"),
+    ("r5", "wb", "failed", "yesterday", 7.5, "2026-05"),
+    ("r5", "wa", "failed", "2026-04-01T00:30:00+02:00", 5.0, "2026-05")])
+def test_errors_only_reads_the_winning_copys_error_before_and_after_compaction(
+        rows: list[tuple[Any, ...]]) -> None:
+    """`tail` without extra keys reads only the error texts (read_runs(errors_only=True)): on
+    tests/test_agreement.py's hostile copies, each run's error is its winning copy's (one of
+    the tied best copies'), as the full details read gives it, before and after compaction;
+    run_ids and extra are not fetched."""
+    import shutil
+    import tempfile
+
+    d = Path(tempfile.mkdtemp(prefix="mantis-tail-errors-"))
+    try:
+        agree.write(d, rows)
+        for _ in range(2):
+            for wf in WORKFLOWS:
+                full = read_runs(wf, data_dir=d, start=agree.START, end=agree.END,
+                                 details=True)
+                sparse = read_runs(wf, data_dir=d, start=agree.START, end=agree.END,
+                                   details=True, errors_only=True)
+                assert (sparse.run_ids, sparse.extra) == (None, None)
+                assert sparse.errors is not None and full.run_ids is not None
+                assert sparse.finished_us.tolist() == full.finished_us.tolist()
+                want = agree.expected(rows, wf)
+                instants = full.finished_us.tolist()
+                for i, run_id in enumerate(full.run_ids.tolist()):
+                    if instants.count(instants[i]) == 1:  # its position is the same in both
+                        assert sparse.errors[i] in [e for e, _ in want[run_id]], (wf, run_id)
+            compact(d, now=agree.NOW, checkpoint_min_bytes=0)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)

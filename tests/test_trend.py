@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from helpers import run_cli, write_rows
 from mantis_runs import RunStore
@@ -221,7 +223,6 @@ def detected(seed: int, step: float) -> list[tuple[int, bool]]:
 
 
 def test_a_step_of_1_3_is_placed_within_2_days_in_90_percent_of_50_seeds() -> None:
-    pytest.importorskip("ruptures")
     hits = confirmed = 0
     for seed in range(50):
         found = detected(seed, 1.3)
@@ -233,7 +234,6 @@ def test_a_step_of_1_3_is_placed_within_2_days_in_90_percent_of_50_seeds() -> No
 
 
 def test_null_series_raise_a_false_alarm_in_at_most_10_percent_of_50_seeds() -> None:
-    pytest.importorskip("ruptures")
     alarms = [detected(10_000 + seed, 1.0) for seed in range(50)]
     # measured over 1,000 seeds: 2.3 % with a candidate (more than 5 of 50: 0.1 %), 1.3 % with
     # a confirmed one
@@ -258,7 +258,6 @@ def weekly_detected(seed: int, week: int) -> list[int]:
 def test_a_step_in_the_last_weeks_of_a_weekly_series_is_placed_on_its_week() -> None:
     """PELT's segments of 5 periods cannot end in the last 4 weeks: the refinement on the runs
     must reach them (it looked only ±3 periods around PELT's candidate, a week early)."""
-    pytest.importorskip("ruptures")
     for week, least in ((12, 19), (13, 10)):
         found = [weekly_detected(seed, week) for seed in range(20)]
         late = [w for f in found for w in f if w >= 9]  # what PELT found near the end
@@ -268,7 +267,6 @@ def test_a_step_in_the_last_weeks_of_a_weekly_series_is_placed_on_its_week() -> 
 
 
 def test_detect_end_to_end_reports_the_date_ratio_and_verdict(tmp_path: Path) -> None:
-    pytest.importorskip("ruptures")
     per_day = [30] * 40
     write_rows(tmp_path, fixture_rows(per_day, wf="step", step_day=25, step=1.5, seed=3))
     since = (TODAY - timedelta(days=40)).date()
@@ -298,11 +296,10 @@ def _without(module: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 def test_a_missing_extra_is_one_line_naming_it(store: tuple[Path, list[dict[str, Any]]],
                                                tmp_path: Path) -> None:
+    """--detect needs no extra (PELT is mantis' own); --plot needs matplotlib."""
     d, _ = store
-    p = _without("ruptures", "runs", "trend", "wf", "--data-dir", str(d), "--detect")
-    assert (p.returncode, p.stdout) == (1, "")
-    assert p.stderr == ("error: --detect (ruptures) needs the trend extra: "
-                        "pip install 'mantis-runs[trend]'\n")
+    p = _without("ruptures", "runs", "trend", "wf", "--data-dir", str(d), "--detect", "--json")
+    assert (p.returncode, p.stderr) == (0, "") and json.loads(p.stdout)["changes"] == []
     chart = tmp_path / "c.png"
     p = _without("matplotlib", "runs", "trend", "wf", "--data-dir", str(d), "--plot", str(chart))
     assert (p.returncode, p.stdout) == (1, "")
@@ -337,7 +334,6 @@ def test_png_and_svg_charts_are_drawn(store: tuple[Path, list[dict[str, Any]]],
 
 def test_the_svg_marks_change_points() -> None:
     pytest.importorskip("matplotlib")
-    pytest.importorskip("ruptures")
     from mantis_runs.analysis.trend_plot import trend_svg
 
     def chart(seed: int, detect: bool) -> str:
@@ -371,6 +367,97 @@ def test_the_prefix_sum_l2_cost_segments_as_ruptures_own_l2() -> None:
         assert ours == [int(e) for e in ends[:-1]], seed
         found += bool(ours)
     assert found >= 20  # the steps are there to be found: the comparison is not vacuous
+
+
+def _ruptures_pelt(y: list[float], pen: float, min_size: int, jump: int) -> list[int] | None:
+    """ruptures' own Pelt on changepoints' l2 cost (None where it refuses the parameters)."""
+    rpt = pytest.importorskip("ruptures")
+    from mantis_runs.analysis.changepoints import PrefixL2
+
+    class Cost(rpt.base.BaseCost):  # type: ignore[misc]
+        model, min_size = "prefix-l2", 1
+
+        def fit(self, signal: Any) -> Any:
+            self.signal, self.ours = signal.reshape(-1, 1), PrefixL2(signal)
+            return self
+
+        def error(self, start: int, end: int) -> float:
+            return self.ours.error(start, end)
+
+    algo = rpt.Pelt(custom_cost=Cost(), min_size=min_size, jump=jump).fit(np.array(y))
+    try:
+        return [int(e) for e in algo.predict(pen=pen)]
+    except rpt.exceptions.BadSegmentationParameters:
+        return None
+
+
+#: Series with shifts, ties (small whole numbers, constant stretches) and noise, short ones too.
+_LEVELS = st.lists(st.tuples(st.sampled_from([0.0, 1.0, 2.0, 5.0, -3.0, 0.1]),
+                             st.integers(1, 15)), min_size=1, max_size=6)
+_NOISE = st.one_of(st.just("none"), st.just("whole"), st.just("normal"))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(levels=_LEVELS, noise_kind=_NOISE, seed=st.integers(0, 2**16),
+       min_size=st.integers(1, 8), jump=st.integers(1, 5),
+       pen=st.one_of(st.sampled_from([0.5, 1.0, 2.0, 4.0, 1e-9]), st.floats(1e-3, 60.0)))
+def test_pelt_gives_ruptures_breakpoints_exactly(levels: list[tuple[float, int]],
+                                                 noise_kind: str, seed: int, min_size: int,
+                                                 jump: int, pen: float) -> None:
+    """changepoints.pelt is ruptures' Pelt, breakpoint for breakpoint: the jump grid, min_size,
+    the pruning and which of equal totals wins (whole-number series tie often)."""
+    from mantis_runs.analysis.changepoints import PrefixL2, pelt
+
+    r = np.random.default_rng(seed)
+    y = np.concatenate([np.full(length, level) for level, length in levels])
+    if noise_kind == "whole":
+        y = y + r.integers(-1, 2, y.size)
+    elif noise_kind == "normal":
+        y = y + r.normal(0.0, 0.7, y.size)
+    expected = _ruptures_pelt(y.tolist(), pen, min_size, jump)
+    if expected is None:
+        with pytest.raises(ValueError, match="has no segment of"):
+            pelt(PrefixL2(y), pen, min_size=min_size, jump=jump)
+        return
+    assert pelt(PrefixL2(y), pen, min_size=min_size, jump=jump) == expected
+
+
+@settings(max_examples=80, deadline=None, derandomize=True)
+@given(values=st.lists(st.sampled_from([0.0, 1.0, 1.5, 2.0, 7.0, -1.0]) | st.floats(-5.0, 5.0),
+                       min_size=1, max_size=60),
+       splits=st.lists(st.integers(1, 59), min_size=2, max_size=7))
+def test_midranks_and_a_shared_order_rank_as_scipy(values: list[float],
+                                                    splits: list[int]) -> None:
+    """midranks is scipy's average rank, bit for bit; a refinement with the shared argsort of
+    all the runs picks the split it picks when it ranks its own range (the old computation)."""
+    from scipy.stats import rankdata
+
+    from mantis_runs.analysis.changepoints import midranks, refine
+
+    x = np.array(values, dtype=np.float64)
+    assert midranks(x).tolist() == rankdata(x, method="average").tolist()
+    cuts = sorted({0, x.size, *[c % x.size for c in splits]})  # where each period starts
+    order = np.argsort(x)
+    for lo in range(len(cuts) - 1):
+        for hi in range(lo + 1, len(cuts)):
+            for at in range(lo, hi + 1):
+                assert refine(x, cuts, at, lo, hi, order=order) == refine(x, cuts, at, lo, hi)
+
+
+def test_pelt_on_the_trend_series_against_ruptures() -> None:
+    """The series trend feeds it (log p50 of 91 days, min_size 5, jump 1) and a coarser grid
+    (jump 3), with steps: the same breakpoints as ruptures, and some are found."""
+    from mantis_runs.analysis.changepoints import PrefixL2, pelt
+
+    found = 0
+    for seed in range(20):
+        r = np.random.default_rng(seed)
+        y = np.log(np.r_[r.normal(100, 10, 40), r.normal(130, 13, 30), r.normal(90, 9, 21)])
+        for jump in (1, 3):
+            ours = pelt(PrefixL2(y), 0.05, min_size=5, jump=jump)
+            assert ours == _ruptures_pelt(y.tolist(), 0.05, 5, jump), (seed, jump)
+            found += len(ours) > 1
+    assert found >= 20
 
 
 def test_a_dollar_in_the_workflow_id_is_drawn_as_text() -> None:
@@ -474,7 +561,6 @@ def test_buckets_once_periods_from_the_first_run_and_one_run_a_day(
 
 
 def test_the_text_fits_100_columns_and_json_keeps_whole_names(tmp_path: Path) -> None:
-    pytest.importorskip("ruptures")
     from wcwidth import wcswidth
 
     wf, bucket = "w" * 130, "think_" + "b" * 120

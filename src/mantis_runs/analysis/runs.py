@@ -143,7 +143,8 @@ class WindowRuns:
         details = read.get("details")
         detail = {} if details is None else {
             name: _by_row({"row": details["row"], "value": details[column]}, position)
-            for name, column in (("run_ids", "run_id"), ("errors", "error"), ("extra", "extra"))}
+            for name, column in (("run_ids", "run_id"), ("errors", "error"), ("extra", "extra"))
+            if column in details}
         return cls(finished_us=finished[order],
                    succeeded=np.asarray(runs["succeeded"], dtype=bool)[order],
                    failed=np.asarray(runs["failed"], dtype=bool)[order],
@@ -207,19 +208,28 @@ def _micros(dt: datetime) -> int:
 def read_runs(workflow_id: str, *, data_dir: Path | Sources, start: datetime | None,
               end: datetime | None,
               attributes: Sequence[str] = (), memory_limit: str | None = None,
-              details: bool = False, last: int | None = None) -> WindowRuns:
+              details: bool = False, last: int | None = None,
+              errors_only: bool = False) -> WindowRuns:
     """Every run of ``workflow_id`` whose winning copy finished in [start, end) (None: no
     bound; undated runs are never read), every status, or only the newest ``last`` of them
     (the order of `stats --last`), read by the stats engine (the same files, dedupe and rival
     rules as `stats`), with the text of the ``attributes`` asked for (the others are not
     read), and with ``details`` each run's run_id, error and extra (WindowRuns.run_ids,
-    errors, extra; None without: then they are not read at all). The malformed lines skipped
+    errors, extra; None without: then they are not read at all); with ``errors_only`` too,
+    only the error text of the runs that have one (WindowRuns.errors, None for the others;
+    run_ids and extra are not fetched). The malformed lines skipped
     are in ``WindowRuns.skipped_lines``, counted as `stats` counts them."""
+    from ..db.sqlfiles import load
     from ..stats.engine import Collector, StatsQuery, collect
 
     query = StatsQuery(workflow_id=workflow_id, last=ALL_RUNS if last is None else last,
                        since=start, status=None, buckets=None, before=end)
     def step(c: Collector) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-        return c.rows(attributes, details=details), c.skipped_lines()
+        if not (details and errors_only):
+            return c.rows(attributes, details=details), c.skipped_lines()
+        out, params = c.rows(attributes), {"workflow_id": workflow_id, **query.chosen}
+        c.find_details(params)  # the copies of the chosen runs, as rows_details finds them
+        out["details"] = c.con.execute(load("stats_rows_errors"), params).fetchnumpy()
+        return out, c.skipped_lines()
 
     return WindowRuns.from_columns(*collect(data_dir, query, step, memory_limit=memory_limit))

@@ -280,7 +280,8 @@ def tail(workflow_id: str, *, data_dir: PathLike | None = None, since: str | dat
     start = resolve_since(since, end)
     if start is None:
         raise UsageError("since is required (7d, 30d, an ISO date)")
+    # without extra keys only the error texts are tested: the runs without one are not fetched
     runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir), start=start, end=end,
-                     attributes=ATTRIBUTES, details=True)
+                     attributes=ATTRIBUTES, details=True, errors_only=not extra_keys)
     return analyse(workflow_id, runs, start, end, requested=above, extra_keys=extra_keys,
                    min_support=min_support)

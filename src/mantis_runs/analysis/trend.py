@@ -20,6 +20,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -171,12 +172,15 @@ class _Cut:
 
 def metric_trend(runs: WindowRuns, cut: _Cut, metric: str, status: str | None,
                  ) -> tuple[MetricTrend, list[npt.NDArray[np.float64]]]:
-    """One metric's n, p50 and p95 per period, and each period's sorted sample."""
-    values, keep = runs.metric(metric), runs.with_status(status)
+    """One metric's n, p50 and p95 per period, and each period's sorted sample (views of one
+    array of the metric's finite values with the status, sorted period by period in place)."""
+    values = runs.metric(metric)
+    chosen = np.isfinite(values) & runs.with_status(status)
+    everything = values[chosen]  # a copy, in the runs' order: each period a slice of it
+    bounds = np.searchsorted(np.flatnonzero(chosen), cut.starts).tolist()
     samples, n, p50, p95 = [], [], [], []
-    for lo, hi in zip(cut.starts[:-1].tolist(), cut.starts[1:].tolist(), strict=True):
-        chunk = values[lo:hi]
-        sample = chunk[np.isfinite(chunk) & keep[lo:hi]]  # a copy: sorted in place
+    for lo, hi in pairwise(bounds):
+        sample = everything[lo:hi]
         sample.sort()
         samples.append(sample)
         n.append(int(sample.size))
@@ -252,12 +256,15 @@ def candidates(m: MetricTrend, samples: Sequence[npt.NDArray[np.float64]],
     values = np.concatenate([*samples, np.zeros(0)])
     starts = np.concatenate([[0], np.cumsum([s.size for s in samples])]).astype(np.intp)
     found: dict[int, tuple[str, ...]] = {}
+    order = None  # the runs' ranks come from one argsort, shared by every refinement
     for name, series in (("p50", enough), ("p95", m.p95)):
         at, y = _series(series)
         points = [int(at[i]) for i in cp.change_points(y)]
         bounds = [0, *points, len(samples)]
         for k, point in enumerate(points):
-            moved = cp.refine(values, starts.tolist(), point, bounds[k], bounds[k + 2])
+            order = np.argsort(values) if order is None else order
+            moved = cp.refine(values, starts.tolist(), point, bounds[k], bounds[k + 2],
+                              order=order)
             found[moved] = tuple(dict.fromkeys((*found.get(moved, ()), name)))
     return dict(sorted(found.items()))
 
@@ -286,6 +293,21 @@ def detect_changes(m: MetricTrend, samples: Sequence[npt.NDArray[np.float64]],
     return out
 
 
+def window(since: str | datetime, now: datetime) -> tuple[datetime, datetime]:
+    """(start, floor) of a trend since ``since`` at ``now``: ``since`` resolved, and the
+    Monday of its week, from which the runs are read (weeks may be chosen once they are
+    counted); a UsageError when it is not before ``now``."""
+    from ..log.timewindow import resolve_since
+
+    start = resolve_since(since, now)
+    if start is None or start >= now:
+        got = repr(since) if start is None else format_timestamp(start)
+        when = format_timestamp(now.replace(microsecond=0))
+        raise UsageError(f"since must be before now ({when}), got {got}")
+    monday = _day_of(start) - (_day_of(start) + _TO_MONDAY) % 7
+    return start, datetime.combine(_EPOCH_DAY + timedelta(days=monday), datetime.min.time(), UTC)
+
+
 def trend(workflow_id: str, *, data_dir: PathLike | None = None,
           since: str | datetime = "90d", every: str | None = None,
           buckets: Sequence[str] | None = None, status: str | None = "succeeded",
@@ -294,25 +316,15 @@ def trend(workflow_id: str, *, data_dir: PathLike | None = None,
     when the median day has fewer than 20 runs) of ``workflow_id``'s runs with ``status``
     since ``since`` (``90d``, an ISO date; from the start of its day or week), for
     total_time_s and each bucket (or those in ``buckets``); with ``detect``, the change points
-    and their verdicts (needs the ``trend`` extra)."""
+    and their verdicts."""
     from ..log.layout import resolve_data_dir
-    from ..log.timewindow import resolve_since
     from ..stats.engine import checked_status
     from .runs import read_runs
 
     now = now or datetime.now(UTC)
-    start = resolve_since(since, now)
-    if start is None or start >= now:
-        got = repr(since) if start is None else format_timestamp(start)
-        when = format_timestamp(now.replace(microsecond=0))
-        raise UsageError(f"since must be before now ({when}), got {got}")
+    start, floor = window(since, now)
     _check_every(every)
-    if detect:
-        cp.check_installed()
     status = checked_status(status)
-    # from the Monday of since's week: weeks may be chosen once the runs are counted
-    monday = _day_of(start) - (_day_of(start) + _TO_MONDAY) % 7
-    floor = datetime.combine(_EPOCH_DAY + timedelta(days=monday), datetime.min.time(), UTC)
     runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir), start=floor, end=now)
     return trend_of(runs, workflow_id=workflow_id, start=start, end=now, status=status,
                     every=every, buckets=buckets, detect=detect, seed=seed)

@@ -35,8 +35,8 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -
 @click.option("--status", default="succeeded", show_default=True, callback=_status,
               help="Runs whose percentiles are shown; '' every status.")
 @click.option("--detect", is_flag=True,
-              help="Find change points (PELT, needs the 'trend' extra) and check each with "
-                   "compare's verdict on the runs either side.")
+              help="Find change points (PELT) and check each with compare's verdict on the "
+                   "runs either side.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of the verdicts' bootstrap (--detect).")
 @click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,

@@ -42,11 +42,9 @@ class DashboardData:
     since: datetime  # the start of the page's window
     stats: StatsResult  # RunStore.stats(workflow_id, last=..., since=since, ci=True)
     compare: CompareResult  # compare(workflow_id, baseline=BASELINE, current=CURRENT)
-    trend: TrendResult  # trend(workflow_id, since=since, detect=True when ruptures is there)
+    trend: TrendResult  # trend(workflow_id, since=since, detect=True)
     tail: TailResult  # tail(workflow_id, since=CURRENT): the slow runs of compare's current week
     failures: FailuresResult  # failures(workflow_id, since=since)
-    #: Why the trend has no change points, when the `trend` extra (ruptures) is missing.
-    trend_note: str | None = None
 
 
 def build(workflow_id: str, *, data_dir: PathLike | None = None,
@@ -56,7 +54,6 @@ def build(workflow_id: str, *, data_dir: PathLike | None = None,
     the stats table over the newest ``last`` runs since ``since``, `compare`'s verdicts of the
     last week against the four before, what makes the slow runs of that last week slow (`tail`),
     and the trend and the failure classes of the runs since ``since``."""
-    from ..analysis.compare import compare
     from ..analysis.failures import failures
     from ..analysis.tail import tail
     from ..store import RunStore
@@ -70,25 +67,35 @@ def build(workflow_id: str, *, data_dir: PathLike | None = None,
         raise UsageError("the dashboard reads one local data dir, not a lake table or several "
                          f"data dirs (got {store.sources.label})")
     result = store.stats(workflow_id, last=last, since=start, ci=True)
-    verdicts = compare(workflow_id, data_dir=store.data_dir, baseline=BASELINE, current=CURRENT,
-                       now=now)
-    trend, note = _trend(workflow_id, store.data_dir, start, now)
+    verdicts, trend = _compare_and_trend(workflow_id, store.data_dir, start, now)
     slow = tail(workflow_id, data_dir=store.data_dir, since=CURRENT, now=now)
     failed = failures(workflow_id, data_dir=store.data_dir, since=start, now=now)
     return DashboardData(workflow_id=workflow_id, data_dir=str(store.data_dir),
                          generated_at=now, since=start, stats=result, compare=verdicts,
-                         trend=trend, tail=slow, failures=failed, trend_note=note)
+                         trend=trend, tail=slow, failures=failed)
 
 
-def _trend(workflow_id: str, data_dir: Path, start: datetime, now: datetime
-           ) -> tuple[TrendResult, str | None]:
-    """The trend with its change points; without them (and a note saying why) when the
-    ``trend`` extra is not installed."""
-    from ..analysis.changepoints import MissingExtra, missing_extra
-    from ..analysis.trend import trend
+def _compare_and_trend(workflow_id: str, data_dir: Path, since: datetime, now: datetime,
+                       ) -> tuple[CompareResult, TrendResult]:
+    """`compare`'s verdicts and the trend with its change points, from one read of the runs of
+    both windows: the same answers as ``compare(workflow_id, baseline=BASELINE,
+    current=CURRENT, now=now)`` and ``trend(workflow_id, since=since, detect=True, now=now)``,
+    which would read the last five weeks twice (tests/test_dashboard.py compares them); the
+    trend's ``skipped_lines`` are those of the shared read (the page does not show them)."""
+    from ..analysis.compare import Window, judge
+    from ..analysis.runs import read_runs
+    from ..analysis.trend import trend_of, window
+    from ..analysis.verdicts import Options
+    from ..log.timewindow import parse_window
 
-    try:
-        return trend(workflow_id, data_dir=data_dir, since=start, detect=True, now=now), None
-    except MissingExtra as exc:  # worded for the page, which has no --detect
-        note = str(missing_extra(exc.extra, "finding them (ruptures)"))
-        return trend(workflow_id, data_dir=data_dir, since=start, now=now), note
+    start, floor = window(since, now)
+    b_start, b_end = parse_window(BASELINE, now, "baseline")
+    c_start, c_end = parse_window(CURRENT, now, "current")
+    runs = read_runs(workflow_id, data_dir=data_dir, start=min(floor, b_start, c_start),
+                     end=max(now, b_end, c_end))
+    base, cur = Window(b_start, b_end, {}), Window(c_start, c_end, {})
+    verdicts = judge(workflow_id, "succeeded", base, cur, runs.select(b_start, b_end),
+                     runs.select(c_start, c_end), None, Options())
+    trend = trend_of(runs.select(floor, now), workflow_id=workflow_id, start=start, end=now,
+                     detect=True)
+    return verdicts, trend

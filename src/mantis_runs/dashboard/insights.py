@@ -40,7 +40,7 @@ def _change_row(c: ChangePoint) -> str:
             + "".join(cells) + "</tr>")
 
 
-def trend_section(r: TrendResult, note: str | None) -> str:
+def trend_section(r: TrendResult) -> str:
     per = "day" if r.every == "1d" else "week"
     who = f"{r.status} runs" if r.status else "runs (any status)"
     out = [f"<p>p50 and p95 per UTC {per} of {text(who)} finished since "
@@ -49,8 +49,6 @@ def trend_section(r: TrendResult, note: str | None) -> str:
            "it needs.</p>"]
     if r.note:
         out.append(f'<p class="note">{text(r.note)}.</p>')
-    if note:
-        out.append(f'<p class="note">No change points: {text(note)}.</p>')
     if r.empty:
         out.append(f'<p class="empty">No {text(who)} in this window.</p>')
         return "\n".join(out)

@@ -48,7 +48,7 @@ def render_html(data: DashboardData) -> str:
     template = Template(resources.files(__package__).joinpath("page.html")
                         .read_text(encoding="utf-8"))
     sections = [_section("stats", _stats_section(data.stats)),
-                _section("trend", trend_section(data.trend, data.trend_note)),
+                _section("trend", trend_section(data.trend)),
                 _section("compare", _compare_section(data.compare)),
                 _section("tail", tail_section(data.tail)),
                 _section("failures", failures_section(data.failures))]
