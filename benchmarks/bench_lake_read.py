@@ -10,9 +10,13 @@ Cold processes, alternated, ``--repeat`` times each, for two questions: ``defaul
 * ``polars/delta``: ``pl.scan_delta`` with the same filters, no dedupe;
 * with ``--s3``: the same three over a copy of the table on a loopback S3 server (moto in a
   subprocess, tests/lake_s3.py), as ``.../s3``;
+* with ``--cold-cache``: every mantis run with a new, empty cache folder (``XDG_CACHE_HOME``):
+  a whole history over a local table reads in place once the run_ids shared by its files are
+  known (db/shared_ids.py, cached per set of files), and the first read finds them;
 * with ``--data-dir``: ``mantis/local`` over the data dir the table was built from
   (benchmarks/build_lake.py), and with ``--src-before DIR`` the same command with another source
-  tree first on ``PYTHONPATH`` (``mantis/local@before``): the local path must not get slower.
+  tree first on ``PYTHONPATH`` (``mantis/local@before``): the local path must not get slower;
+  ``--src-before`` also adds ``mantis/lake@before`` (and ``mantis/lake/s3@before``).
 
 Usage::
 
@@ -20,16 +24,19 @@ Usage::
         --out /work/bench-data/lake-10m
     python benchmarks/bench_lake_read.py --table /work/bench-data/lake-10m \\
         --workflow default__marketplace-listings-v1 --data-dir /work/bench-data/c10m2 \\
-        [--src-before /tmp/base/src] [--repeat 5] [--s3] [--questions default,full]
+        [--src-before /tmp/base/src] [--repeat 5] [--s3] [--questions default,full] \\
+        [--cold-cache]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -85,10 +92,14 @@ def commands(args: argparse.Namespace, question: str, s3: dict[str, str] | None)
     last = QUESTIONS[question][-1]
     table = str(Path(args.table).resolve())
     out: Commands = {}
+    cache = {"XDG_CACHE_HOME": FRESH_CACHE} if args.cold_cache else {}
     for where, uri, e in (("", f"file://{table}", env), ("/s3", S3_URI, {**env, **(s3 or {})})):
         if where and s3 is None:
             continue
-        out[f"mantis/lake{where}"] = ([*mantis, "--data-dir", uri], e)
+        out[f"mantis/lake{where}"] = ([*mantis, "--data-dir", uri], {**e, **cache})
+        if args.src_before:
+            out[f"mantis/lake{where}@before"] = ([*mantis, "--data-dir", uri], {
+                **e, **cache, "PYTHONPATH": args.src_before})
         path = uri.removeprefix("file://")
         out[f"duckdb/delta{where}"] = ([py, "-c", DUCKDB_PEER, path, args.workflow, last], e)
         out[f"polars/delta{where}"] = ([py, "-c", POLARS_PEER, path, args.workflow, last], e)
@@ -124,16 +135,28 @@ def s3_copy(table: str) -> Iterator[dict[str, str]]:
         yield variables
 
 
-def run(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
-    t0 = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    wall = time.perf_counter() - t0
+#: In a command's environment: run it with a new, empty cache folder (``--cold-cache``).
+FRESH_CACHE = "XDG_CACHE_HOME=<fresh>"
+
+
+def run(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall time, CPU time (user + system: the figure to trust on a loaded machine) and
+    stdout of one cold run; NaN times when it failed without an answer."""
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as fresh:
+        if env.get("XDG_CACHE_HOME") == FRESH_CACHE:
+            env = {**env, "XDG_CACHE_HOME": fresh}
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     if done.returncode != 0:  # a peer that crashes (at exit, after its answer) is counted apart
         print(f"  ({' '.join(cmd[2:4])[:60]}... exit {done.returncode}: "
               f"{done.stderr.strip()[-200:]})", flush=True)
         if not done.stdout.strip():
-            return float("nan"), done.stdout
-    return wall, done.stdout
+            return float("nan"), float("nan"), done.stdout
+    return wall, cpu, done.stdout
 
 
 def main() -> None:
@@ -145,6 +168,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--questions", default="default,full")
     ap.add_argument("--s3", action="store_true", help="also over a loopback S3 copy")
+    ap.add_argument("--cold-cache", action="store_true",
+                    help="run mantis with a new, empty cache folder each time")
+    ap.add_argument("--only", help="comma-separated command names to run (default: all)")
     args = ap.parse_args()
     with s3_copy(args.table) if args.s3 else nullcontext() as s3:
         for question in args.questions.split(","):
@@ -152,16 +178,22 @@ def main() -> None:
 
 
 def measure(args: argparse.Namespace, cmds: Commands, question: str) -> None:
+    if args.only:
+        cmds = {k: v for k, v in cmds.items() if k in args.only.split(",")}
     times: dict[str, list[float]] = {name: [] for name in cmds}
+    cpus: dict[str, list[float]] = {name: [] for name in cmds}
     for _ in range(args.repeat):  # alternated: the machine's load hits every command alike
         for name, (cmd, env) in cmds.items():
-            times[name].append(run(cmd, env)[0])
-    ref = statistics.median(times["mantis/lake"])
-    print(f"\n{question}: median of {args.repeat} cold runs (min), vs mantis/lake")
+            wall, cpu, _ = run(cmd, env)
+            times[name].append(wall)
+            cpus[name].append(cpu)
+    ref = statistics.median(times.get("mantis/lake") or next(iter(times.values())))
+    print(f"\n{question}: median of {args.repeat} cold runs (min), vs mantis/lake; median CPU")
     for name, all_ts in times.items():
         ts = [t for t in all_ts if t == t] or [float("nan")]  # NaN: the run failed
         med = statistics.median(ts)
-        print(f"  {name:22s} {med:7.3f}s ({min(ts):.3f}s)  {med / ref:5.2f}x")
+        cpu = statistics.median([c for c in cpus[name] if c == c] or [float("nan")])
+        print(f"  {name:22s} {med:7.3f}s ({min(ts):.3f}s)  {med / ref:5.2f}x  cpu {cpu:.2f}s")
     if "mantis/local@before" in times:
         pairs = [a / b for a, b in zip(times["mantis/local"], times["mantis/local@before"],
                                        strict=True)]

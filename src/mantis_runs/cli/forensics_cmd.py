@@ -13,6 +13,7 @@ from ..errors import UsageError
 from .main import (
     DATA_DIR_HELP,
     Count,
+    LocalPath,
     Seconds,
     _similar_workflows_hint,
     _since,
@@ -120,7 +121,7 @@ WATCH_TIMEOUT_EXIT = 124
                    "Default (or inf): wait forever.")
 # Not data_dir_option: a data dir that is a file is exit 1 ("cannot be read", as when it turns
 # into one while watching), not click's usage error.
-@click.option("--data-dir", type=click.Path(path_type=Path), metavar="DIRECTORY", default=None,
+@click.option("--data-dir", type=LocalPath(path_type=Path), metavar="DIRECTORY", default=None,
               help=DATA_DIR_HELP)
 @stale_after_option
 @handle_errors

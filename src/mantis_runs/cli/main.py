@@ -54,12 +54,21 @@ local_data_dir_option = data_dir_option  # commands that change or check one sto
 
 
 class _LocalDir(click.Path):
+    """A local path; a lake URI is refused with one line (no usage text) and exit status 2,
+    without echoing the URI (it may hold credentials)."""
+
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> Any:
         if isinstance(value, str) and "://" in value:
-            self.fail(f"{value} is a lake URI: this command reads one local data dir "
-                      "(stats, list and sql read lakes)", param, ctx)
+            command = f"`{ctx.info_name}`" if ctx is not None else "this command"
+            click.echo(f"error: {value.split('://', 1)[0]}://... is a lake URI: {command} "
+                       f"reads one local data dir (stats, compare, list, show, report and sql "
+                       f"read lakes)", err=True)
+            raise click.exceptions.Exit(2)
         return super().convert(value, param, ctx)
+
+
+LocalPath = _LocalDir  # a --data-dir that may name a file (watch: its own exit status then)
 
 
 READ_DIR_HELP = (DATA_DIR_HELP + " Or a lake table (s3://bucket/prefix, file:///path; "

@@ -5,7 +5,10 @@ Arrow dataset (from ``deltalake``, opened by ``mantis_runs.lake.read``; this win
 deltalake), and per ``month`` partition the latest ``finished_at`` its files may hold (from the
 Delta log's file statistics), so a reader plans lake months as it plans local ones. DuckDB reads
 the dataset registered as ``mantis_lake`` (:func:`register`): the month and ``finished_at``
-filters reach the scan, so only the files of the months read are fetched.
+filters reach the scan, so only the files of the months read are fetched. A table on a local
+filesystem is read by DuckDB itself instead (``LakeSource.files``: one ``read_parquet`` per
+month partition, the month a constant that prunes whole branches), which needs no Arrow dataset
+and scans two to three times faster.
 
 :class:`Sources` is a read over several places at once (``--data-dir`` given more than once):
 every run once, its winning copy chosen by the copy order across all of them.
@@ -18,6 +21,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Final
 
@@ -45,13 +49,21 @@ class LakeMonth:
 @dataclass(frozen=True)
 class LakeSource:
     """A lake table opened for reading: its URI, its rows as an Arrow dataset
-    (``pyarrow.dataset.Dataset``) and its months."""
+    (``pyarrow.dataset.Dataset``, built by ``opener`` when first needed) and its months."""
 
     uri: str
-    dataset: Any
+    opener: Callable[[], Any] = field(compare=False)
     months: list[LakeMonth]
     #: the one line (credentials taken out) for a failed read of the dataset
     failure: Callable[[BaseException], MantisError] = field(compare=False)
+    #: the current version's data files per month partition when every one is a local file
+    #: (a table on a local filesystem, Delta reader version 1): DuckDB reads them directly
+    files: dict[str | None, list[str]] | None = field(default=None, compare=False)
+
+    @cached_property
+    def dataset(self) -> Any:
+        """The table's rows as an Arrow dataset (built once)."""
+        return self.opener()
 
 
 @dataclass
@@ -152,16 +164,46 @@ def merged(lakes: list[LakeSource]) -> LakeSource | None:
                 continue
             latest = max((t for t in (seen.latest, m.latest) if t is not None), default=None)
             by_month[m.month] = LakeMonth(m.month, latest, seen.rows + m.rows)
+    files: dict[str | None, list[str]] | None = None
+    if all(lk.files is not None for lk in lakes):
+        files = {}
+        for lk in lakes:
+            for month, paths in (lk.files or {}).items():
+                files.setdefault(month, []).extend(paths)
     return LakeSource(" + ".join(lk.uri for lk in lakes),
-                      ds.dataset([lk.dataset for lk in lakes]), list(by_month.values()),
-                      lakes[0].failure)
+                      lambda: ds.dataset([lk.dataset for lk in lakes]), list(by_month.values()),
+                      lakes[0].failure, files)
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None) -> None:
+def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None, *,
+             direct: bool = True) -> None:
     """Make the lake's rows ``mantis_lake`` on ``con`` (an empty relation when there is no
-    lake is never needed: the readers only name it when a lake month is read)."""
-    if lake is not None:
+    lake is never needed: the readers only name it when a lake month is read): with ``direct``,
+    a view over the local files when there are (``local_view``), else the Arrow dataset (which
+    a locked-down connection can read: its files are read by Arrow, not by DuckDB)."""
+    if lake is None:
+        return
+    if direct and lake.files:
+        local_view(con, lake.files).create_view(LAKE_RELATION, replace=True)
+    else:
         con.register(LAKE_RELATION, lake.dataset)
+
+
+def local_view(con: duckdb.DuckDBPyConnection,
+               files: dict[str | None, list[str]]) -> duckdb.DuckDBPyRelation:
+    """The rows of a local table's ``files`` as the dataset has them (the ``month`` partition
+    last): per month, its files read by DuckDB with the month as a constant, so a filter on the
+    month drops whole branches before any file is opened. Built with the relation API: the
+    paths are values, never SQL text."""
+    month_type = duckdb.sqltype("VARCHAR")
+    out: duckdb.DuckDBPyRelation | None = None
+    for month, paths in sorted(files.items(), key=lambda kv: kv[0] or ""):
+        rel = con.read_parquet(paths, hive_partitioning=False).select(
+            duckdb.StarExpression(),
+            duckdb.ConstantExpression(month).cast(month_type).alias("month"))
+        out = rel if out is None else out.union(rel)
+    assert out is not None
+    return out
 
 
 def month_filter(months: Sequence[str | None]) -> dict[str, Any]:
@@ -176,7 +218,7 @@ def install_views(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
     ``months``; nothing without a lake."""
     if lake is None:
         return
-    register(con, lake)
+    register(con, lake, direct=False)  # con is locked down (connection.lock_down)
     set_months(con, months)
     con.execute(load("view_runs_local"))
     con.execute(load("view_runs_lake"))

@@ -5,14 +5,18 @@ readers a :class:`~mantis_runs.db.lake_source.LakeSource`: the table's current v
 Arrow dataset (deltalake's, which prunes by the ``month`` partition and the files' statistics)
 and, per month, the latest ``finished_at`` it may hold, from the Delta log alone (no data file is
 read to plan). DuckDB scans the dataset; its own ``delta`` and ``httpfs`` extensions cannot be
-installed offline for DuckDB 2.0 (docs/lake.md).
+installed offline for DuckDB 2.0 (docs/lake.md). A table on a local filesystem is read by
+DuckDB as plain Parquet instead (``local_files``: the files the Delta log lists, never a glob),
+and the Arrow dataset is then never built.
 """
 
 from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 from ..db.lake_source import LakeMonth, LakeSource
 from ..errors import MantisError
@@ -21,43 +25,73 @@ from .table import PARTITION, open_table
 
 #: Delta file statistics of timestamps may be cut to the millisecond: a bound one later is safe.
 _STATS_SLACK = timedelta(milliseconds=1)
+#: Compressed bytes of a lake row, about (62 in a 10M-run table): rows of a file without
+#: statistics, for planning only.
+_BYTES_PER_ROW = 64
 
 
 def open_source(target: Target) -> LakeSource:
     """The lake table at ``target`` for reading (``NoLake``, ``LakeError``: one line)."""
     dt = open_table(target)
-    try:
-        dataset = dt.to_pyarrow_dataset()
-        months = lake_months(dt.get_add_actions(flatten=True))
-    except MantisError:
-        raise
-    except Exception as exc:  # deltalake raises OSError and its own errors for the store
-        raise failure(exc, target, "cannot read the lake table") from None
 
     def read_failed(exc: BaseException) -> MantisError:
         return failure(exc, target, "cannot read the lake table")
 
-    return LakeSource(target.uri, dataset, months, read_failed)
+    def dataset() -> Any:
+        try:
+            return dt.to_pyarrow_dataset()
+        except Exception as exc:  # deltalake raises OSError and its own errors for the store
+            raise read_failed(exc) from None
+
+    try:
+        actions = dt.get_add_actions(flatten=True)
+        months = lake_months(actions)
+        files = local_files(dt, actions)
+    except MantisError:
+        raise
+    except Exception as exc:  # deltalake raises OSError and its own errors for the store
+        raise read_failed(exc) from None
+    return LakeSource(target.uri, dataset, months, read_failed, files)
+
+
+def local_files(dt: Any, actions: Any) -> dict[str | None, list[str]] | None:
+    """Per month partition, the paths of the current version's data files when the table is on
+    a local filesystem and DuckDB may read them as plain Parquet (Delta reader version 1: no
+    column mapping, no deletion vectors); else None (the Arrow dataset reads the table)."""
+    root = str(dt.table_uri)
+    if not root.startswith("file://") or dt.protocol().min_reader_version > 1:
+        return None
+    base = Path(unquote(root.removeprefix("file://")))
+    out: dict[str | None, list[str]] = {}
+    for path, month in zip(actions.column("path").to_pylist(),
+                           actions.column(f"partition.{PARTITION}").to_pylist(), strict=True):
+        if "://" in path:  # an absolute URI: only a local one is read directly
+            if not path.startswith("file://"):
+                return None
+            path = path.removeprefix("file://")
+        out.setdefault(month, []).append(str(base / unquote(path)))
+    return out
 
 
 def lake_months(actions: Any) -> list[LakeMonth]:
-    """Per month partition of the table's files (their add actions, flattened): the latest
-    finished_at its dated rows may hold (the files' maximum, else the month's end) and its row
-    count."""
-    import pyarrow as pa
-
-    table = pa.table(actions)
-    names = set(table.column_names)
-    parts = table.column(f"partition.{PARTITION}").to_pylist()
-    counts = table.column("num_records").to_pylist()
-    highs = (table.column("max.finished_at").to_pylist() if "max.finished_at" in names
+    """Per month partition of the table's files (their add actions, flattened: deltalake's
+    arro3 table, read column by column without pyarrow, whose import is a fifth of a cold read):
+    the latest finished_at its dated rows may hold (the files' maximum, else the month's end)
+    and its row count (a file without statistics counted by its size: a month is never taken
+    for empty because a writer left them out)."""
+    names = set(actions.column_names)
+    parts = actions.column(f"partition.{PARTITION}").to_pylist()
+    counts = [n if n is not None else max(1, size // _BYTES_PER_ROW) for n, size in zip(
+        actions.column("num_records").to_pylist(), actions.column("size_bytes").to_pylist(),
+        strict=True)]
+    highs = (actions.column("max.finished_at").to_pylist() if "max.finished_at" in names
              else [None] * len(parts))
     found: dict[str | None, tuple[datetime | None, int]] = {}
     for month, rows, high in zip(parts, counts, highs, strict=True):
         bound = None if month is None else _bound(month, high)
         seen, n = found.get(month, (None, 0))
         latest = max((t for t in (seen, bound) if t is not None), default=None)
-        found[month] = (latest, n + int(rows or 0))
+        found[month] = (latest, n + int(rows))
     return [LakeMonth(m, latest, n) for m, (latest, n) in found.items()]
 
 

@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,8 +88,7 @@ class StatsQuery:
     @property
     def chosen(self) -> dict[str, Any]:
         """The filters applied to each run's winning copy, after dedupe."""
-        before = self.before.isoformat() if self.before is not None else None
-        return {"status": self.status, "finished_before": before}
+        return {"status": self.status, "finished_before": self.before and self.before.isoformat()}
 
 
 def stats(
@@ -205,6 +203,7 @@ class Collector(LakeSteps):
     _lake_new: list[str | None] = field(default_factory=list)
     _lake_searched: list[str | None] = field(default_factory=list)
     _lake_seen: int = 0
+    after: planning.After = field(default_factory=planning.After)  # files after q.before
     jsonl_read: list[str] = field(default_factory=list)  # JSONL files read (for rows' details)
 
     def run(self) -> StatsResult:
@@ -282,9 +281,11 @@ class Collector(LakeSteps):
         q = self.query
         self.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
         self.con.execute(load("macro_chosen"))  # the call's filters, over the new table
-        todo = planning.plan(self.con, self.months, self.live, q.since)
+        todo, self.after = planning.plan_before(self.con, self.months, self.live, q.since, q.before)
         # In place needs every matching row to count; `before` applies after dedupe, so not then.
-        # A lake may hold several copies of a run: never in place.
+        # A lake may hold several copies of a run: in place only from its files, once proven.
+        if in_place and (in_lake := self.lake_whole(todo)) is not None:
+            return self.result(*in_lake)
         whole = (in_place and q.before is None and q.group_by is None and self.lake is None
                  and q.last > CUTOFF_MAX_LAST
                  and may_fit(self.con, todo, q))
@@ -313,16 +314,8 @@ class Collector(LakeSteps):
         cutoff (the rest only when the cutoff's rows do not decide the answer)."""
         jsonl, parts = self.files(chunk)
         self.collect_jsonl(jsonl)
-        lake = [m.lake_month for m in chunk if m.lake]
-        if lake and not (parts or jsonl):  # the lake's alone: from a cutoff, as parts are
-            self.from_cutoff(horizon, "stats_lake_cutoff", lake_source.month_filter(lake),
-                             partial(self.collect_lake, lake), lambda: self.resolve_rivals([]))
-            return
-        if lake:  # whole, so that a cutoff's proof holds for the parts
-            self.collect_lake(lake, None, None)
-            if self.checked:  # Parquet files read before may hold copies of these rows
-                self._rivals(self.checked, min_step=self.step)
-        self.collect_parquet_rows(parts, horizon)
+        if not self.batch_lake(chunk, horizon, alone=not (parts or jsonl)):
+            self.collect_parquet_rows(parts, horizon)
 
     def whole_batch(self, chunk: list[MonthSource]) -> Answer | None:
         """Every month at once: in place when the run_ids provably never repeat (whole), else
@@ -416,6 +409,7 @@ class Collector(LakeSteps):
         if self.checked:
             self._rivals(self.checked, min_step=self.step)
         self.checked += new
+        self.after.check(self.con, self.query.workflow_id, self.step, self.shared_ids)
         if self.lake is not None:
             self.lake_rivals()
 

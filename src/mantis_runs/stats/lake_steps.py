@@ -5,16 +5,28 @@ Lake rows are gathered like a compacted part's (``stats_collect_lake``, from a c
 batch is the lake's alone), but marked as JSONL rows are: the lake keeps every shipped copy, so
 any of them may have another copy in a Parquet file (``stats_rivals``) or in the lake itself,
 under another workflow (``lake_rivals``).
+
+A whole history over a lake alone, on a local filesystem, is read in place as a compacted
+store's is (``lake_whole``, stats.whole): the table's data files are plain Parquet, and the
+run_ids with more than one copy among them (db/shared_ids.py, cached per set of files: Delta
+files never change) prove that no run of the window has a second copy.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ..db.lake_source import month_filter
+from ..db.lake_source import LakeSource, month_filter
+from ..db.shared_ids import shared_run_ids
 from ..db.sqlfiles import load
+from .plan import CUTOFF_MAX_LAST, Horizon, MonthSource
+from .rows import PercentileRow
+from .whole import whole_history
 
 if TYPE_CHECKING:  # pragma: no cover
     from .engine import StatsQuery
@@ -27,10 +39,33 @@ class LakeSteps:
 
     con: duckdb.DuckDBPyConnection
     query: StatsQuery
+    lake: LakeSource | None
     step: int
+    checked: list[str]  # Parquet files searched for rivals
+    # the Collector's steps these call (engine.py)
+    from_cutoff: Callable[[Horizon, str | None, dict[str, Any],
+                           Callable[[str | None, str | None], None], Callable[[], None]], None]
+    resolve_rivals: Callable[[list[str]], None]
+    _rivals: Callable[..., None]
     _lake_new: list[str | None]
     _lake_searched: list[str | None]
     _lake_seen: int
+
+    def batch_lake(self, chunk: list[MonthSource], horizon: Horizon, *, alone: bool) -> bool:
+        """Gather the lake's months of a batch. ``alone`` (no local file in the batch): from a
+        cutoff, as parts are, with their rivals and dedupe; True, the batch is done. Else the
+        months whole, so that a cutoff's proof holds for the batch's parts, and their copies in
+        the Parquet files read before; False, the parts are still to gather."""
+        lake = [m.lake_month for m in chunk if m.lake]
+        if lake and alone:
+            self.from_cutoff(horizon, "stats_lake_cutoff", month_filter(lake),
+                             partial(self.collect_lake, lake), lambda: self.resolve_rivals([]))
+            return True
+        if lake:
+            self.collect_lake(lake, None, None)
+            if self.checked:  # Parquet files read before may hold copies of these rows
+                self._rivals(self.checked, min_step=self.step)
+        return False
 
     def collect_lake(self, months: list[str | None], at_least: str | None,
                      before: str | None) -> None:
@@ -41,6 +76,26 @@ class LakeSteps:
             **self.query.common, **month_filter(months), "step": self.step,
             "at_least": at_least, "before": before})
         self._lake_new += [m for m in months if m not in self._lake_new]
+
+    def lake_whole(self, todo: list[MonthSource]
+                   ) -> tuple[list[PercentileRow], list[tuple[Any, ...]]] | None:
+        """A whole history read in place from the lake's files (stats.whole ``whole_history``:
+        percentile rows and failure rows), or None when it is not possible here: the months to
+        read are not all the lake's, the lake is not on a local filesystem, the query needs
+        every run gathered (``before``, ``group_by``, a --last a cutoff serves), or a run_id of
+        the window may have a second copy. Months left out of ``todo`` hold only rows before
+        --since, which lose to any copy in the window."""
+        q = self.query
+        lake = self.lake
+        if (lake is None or not lake.files or not todo or not all(m.lake for m in todo)
+                or q.before is not None or q.group_by is not None
+                or q.last <= CUTOFF_MAX_LAST):
+            return None
+        files = [p for m in todo for p in lake.files.get(m.lake_month, [])]
+        if not files:
+            return None
+        return whole_history(self.con, files, q,
+                             lambda: shared_run_ids(self.con, [Path(p) for p in files]))
 
     def lake_rivals(self) -> None:
         """Gather the lake's copies under other workflows of the runs gathered so far: months

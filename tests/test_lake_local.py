@@ -1,0 +1,167 @@
+"""A lake table on a local filesystem (``file://``) is read by DuckDB from the files the Delta log
+lists (db/lake_source.py ``local_view``), and a whole history over it is read in place when no
+run of the window has a second copy (stats/lake_steps.py ``lake_whole``). Each answer must be
+the Arrow dataset's (the general reader of a lake), the shipped data dirs' and the numpy
+oracle's: late rows, a run shipped by two hosts, copies that win or lose, a file whose
+statistics are missing. No S3 server here: tests/test_lake_read.py covers S3."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from helpers import assert_matches, oracle, run_cli, write_rows
+from lake_s3 import require_lake
+from test_lake_read import START, later, rows
+
+require_lake()
+
+
+def _ship(table: Path, *dirs: Path) -> None:
+    assert run_cli("runs", "lake", "init", str(table)).code == 0
+    for i, d in enumerate(dirs):
+        done = run_cli("runs", "ship", "--to", str(table), "--data-dir", str(d),
+                       "--host-id", f"host-{i}")
+        assert done.code == 0, done.err
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """``hostile``: two data dirs shipped, with a later copy that wins (shipped late, into a
+    month that already has a file), an earlier copy that loses, a copy under another workflow,
+    and one run shipped unchanged by both hosts; ``clean``: one data dir, no run twice."""
+    root = tmp_path_factory.mktemp("lake-local")
+    a, b, solo = root / "a", root / "b", root / "solo"
+    ra = rows(120, "a", START)
+    rb = [*rows(40, "b", START + timedelta(days=20)),
+          later(ra[3], 45, total_time_s=99.0), later(ra[10], -3, total_time_s=0.1),
+          later(ra[21], 30, workflow_id="wf-9"), ra[5]]
+    write_rows(a, ra)
+    write_rows(b, rb)
+    write_rows(solo, ra)  # a ship/ folder belongs to one table: the same runs, another dir
+    _ship(root / "hostile", a, b)
+    _ship(root / "clean", solo)
+    return {"root": root, "a": a, "b": b, "solo": solo, "rows_a": ra, "rows_ab": ra + rb}
+
+
+def _source(table: Path) -> Any:
+    from mantis_runs.lake.read import open_source
+    from mantis_runs.lake.storage import target
+
+    return open_source(target(f"file://{table}"))
+
+
+FLAGS: list[dict[str, Any]] = [
+    {}, {"last": 7}, {"last": 10**6, "status": None},
+    {"last": 10**6, "since": START + timedelta(days=30), "buckets": ["act"]},
+]
+
+
+def _answers(src: Any, dirs: list[Path], everything: list[dict[str, Any]],
+             workflows: tuple[str, ...] = ("wf-0", "wf-9")) -> None:
+    """stats over the local table = over its Arrow dataset = over the dirs = the oracle."""
+    from mantis_runs.stats import stats
+
+    assert src.files  # read by DuckDB from the listed files
+    arrow = replace(src, files=None)
+    for flags in FLAGS:
+        for wf in workflows:
+            got = stats(wf, data_dir=src, **flags).to_json()
+            assert got == stats(wf, data_dir=arrow, **flags).to_json(), (wf, flags)
+            assert got == {**stats(wf, data_dir=dirs, **flags).to_json(),
+                           "skipped_lines": {}}, (wf, flags)
+            assert_matches(got, oracle(everything, wf, **flags))
+
+
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each whole-history try over the lake's files was read in place."""
+    from mantis_runs.stats import lake_steps
+
+    seen: list[bool] = []
+    real = lake_steps.whole_history
+    monkeypatch.setattr(lake_steps, "whole_history",  # append returns None: `or` gives found
+                        lambda *a, **k: seen.append((found := real(*a, **k)) is not None) or found)
+    return seen
+
+
+def test_hostile_copies_read_from_the_files_as_from_the_dataset(
+        lake: dict[str, Any], spy: list[bool]) -> None:
+    src = _source(lake["root"] / "hostile")
+    assert sum(len(v) for v in src.files.values()) >= 4  # late rows: months with two files
+    _answers(src, [lake["a"], lake["b"]], lake["rows_ab"])
+    # whole histories (--last 10**6) are tried in place: refused while runs of the window
+    # repeat; read in place since a day after every repeated run's older copy (whose months
+    # are not read: in-window copies beat them), for wf-0 and wf-9 alike
+    assert spy == [False, False, True, True]
+
+
+def test_a_clean_table_is_read_in_place_with_the_same_answers(
+        lake: dict[str, Any], spy: list[bool]) -> None:
+    src = _source(lake["root"] / "clean")
+    _answers(src, [lake["solo"]], lake["rows_a"], ("wf-0", "wf-1"))
+    assert spy and all(spy)
+
+
+def test_a_file_without_statistics(lake: dict[str, Any], tmp_path: Path) -> None:
+    """Add actions without ``stats`` (another writer may leave them out): the month's bound is
+    its end, and every answer stays the same."""
+    table = tmp_path / "nostats"
+    shutil.copytree(lake["root"] / "hostile", table)
+    log = table / "_delta_log"
+    for extra in [*log.glob("*.checkpoint*.parquet"), log / "_last_checkpoint"]:
+        extra.unlink(missing_ok=True)
+    stripped = 0
+    for commit in sorted(log.glob("*.json"))[-2:]:  # the second host's batch
+        lines = []
+        for line in commit.read_text().splitlines():
+            action = json.loads(line)
+            if "add" in action and action["add"].pop("stats", None) is not None:
+                stripped += 1
+            lines.append(json.dumps(action))
+        commit.write_text("\n".join(lines) + "\n")
+    assert stripped
+    src = _source(table)
+    ends = {m.month: m.latest for m in src.months}
+    assert any(t is not None and t.day == 1 and t.hour == 0 for t in ends.values()), ends
+    _answers(src, [lake["a"], lake["b"]], lake["rows_ab"], ("wf-0",))
+
+
+def test_the_views_read_a_local_table(lake: dict[str, Any]) -> None:
+    """RunStore's connection is locked down (it reads no file the snapshot does not name):
+    its views read a local table through the Arrow dataset, not the files."""
+    from mantis_runs import RunStore
+
+    src = _source(lake["root"] / "hostile")
+    ours, arrow = RunStore(src), RunStore(replace(src, files=None))
+    assert ours.runs("wf-0", last=15) == arrow.runs("wf-0", last=15)
+    assert ours.get("a-0003") == arrow.get("a-0003") == RunStore(
+        [lake["a"], lake["b"]]).get("a-0003")
+    q = ("SELECT month, host_id, count(*) AS n FROM mantis_lake GROUP BY ALL ORDER BY ALL")
+    assert ours.sql(q).to_pylist() == arrow.sql(q).to_pylist()
+
+
+@pytest.mark.parametrize("args", [
+    ("trend", "wf-0"), ("tail", "wf-0"), ("failures",), ("advise", "wf-0"), ("watch", "a-0001"),
+    ("dashboard", "wf-0", "--output", "page.html"), ("compact",), ("verify",), ("shell",),
+])
+def test_commands_that_read_one_data_dir_refuse_a_lake_in_one_line(
+        lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        args: tuple[str, ...]) -> None:
+    """No usage text, no traceback, never the URI (it may hold credentials): one line, exit 2,
+    and nothing read or written."""
+    monkeypatch.chdir(tmp_path)
+    for uri in (f"file://{lake['root'] / 'hostile'}", "s3://KEYID:s3cr3t@bucket/runs"):
+        done = run_cli("runs", *args, "--data-dir", uri)
+        assert done.code == 2 and done.out == "", (args, done)
+        command = " ".join(args[:1])
+        assert done.err.splitlines() == [
+            f"error: {uri.split('://')[0]}://... is a lake URI: `{command}` reads "
+            "one local data dir (stats, compare, list, show, report and sql read lakes)"]
+    assert list(tmp_path.iterdir()) == []
