@@ -164,7 +164,7 @@ def write(d: Path, rows: list[tuple[Any, ...]]) -> None:
                      line(run_id, wf, status, when, total, float(i)))
 
 
-@settings(max_examples=15, deadline=None,
+@settings(max_examples=11, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=copies)
 def test_every_path_agrees_before_and_after_compaction(rows: list[tuple[Any, ...]]) -> None:
@@ -328,7 +328,7 @@ def check_shortcuts(d: Path, rows: list[tuple[Any, ...]]) -> None:
     assert same_rows([fast.report(first).run], [slow.report(first).run], ties)
 
 
-@settings(max_examples=8, deadline=None,
+@settings(max_examples=6, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(rows=hostile, late=hostile)
 def test_shortcuts_agree_with_the_general_path(rows: list[tuple[Any, ...]],

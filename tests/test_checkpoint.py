@@ -181,7 +181,7 @@ batch_strategy = st.lists(
     min_size=0, max_size=15)
 
 
-@settings(max_examples=25, deadline=None,
+@settings(max_examples=16, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batches=st.lists(st.tuples(batch_strategy, st.booleans()), min_size=1, max_size=4),
        torn=st.booleans())
