@@ -331,6 +331,30 @@ def test_the_text_report_has_a_table_of_the_events_months(tmp_path: Path) -> Non
     assert not any(line.startswith("No closed month") for line in text)
 
 
+def test_a_stray_newer_part_never_costs_the_real_generation(tmp_path: Path) -> None:
+    """A file named like a newer generation that compaction did not publish (no checksum file):
+    recovery must not take it for the newest part and delete the real one, of runs or events."""
+    from mantis_runs.errors import MantisError
+
+    d = tmp_path / "data"
+    make(d)
+    compact(d, now=NOW)
+    before = answers(d, every=False)
+    real = sorted(p.relative_to(d) for p in d.rglob("part-*.parquet*"))
+    strays = [d / "compacted" / "2026-10" / "part-000009-deadbeef.parquet",
+              d / "events_log" / "compacted" / "2026-10" / "part-000009-deadbeef.parquet"]
+    for stray in strays:
+        stray.touch()
+    with pytest.raises(MantisError, match="part-000009-deadbeef"):
+        compact(d, now=NOW)
+    for stray in strays:
+        stray.unlink()
+    assert sorted(p.relative_to(d) for p in d.rglob("part-*.parquet*")) == real
+    assert answers(d, every=False) == before
+    assert RunStore(d).sql("SELECT count(*) AS n FROM runs").to_pylist() == [{"n": 2}]
+    assert compact(d, now=NOW).recovered == []
+
+
 def test_a_link_among_the_events_parts_is_refused(tmp_path: Path) -> None:
     from mantis_runs.log.layout import LinkRefused
 

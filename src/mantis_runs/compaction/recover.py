@@ -14,7 +14,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..log.integrity import stale_checksums
+from ..log.integrity import Damaged, quick_problem, read_checksum, stale_checksums
 from ..log.layout import SCRATCH, refuse_links
 from ..log.locks import fsync_dir
 from .checkpoints import stale_checkpoints
@@ -48,7 +48,24 @@ def stale_leftovers(base: Path) -> list[Path]:
     stale: list[Path] = []
     for kind in kinds(base):
         months = kind.scan()
-        stale += [p for mf in months.values() for p in mf.superseded]
-        stale += stale_checksums(kind.root, {p for mf in months.values() for p in mf.parts})
+        kept: set[Path] = set()
+        for mf in months.values():
+            if mf.superseded and not (mf.parts and _proven(mf.parts[-1])):
+                # the newest "generation" is not one this protocol published (no checksum, or
+                # it does not match): a stray file must never cost the real data
+                kept.update(mf.superseded)
+        stale += [p for mf in months.values() for p in mf.superseded if p not in kept]
+        stale += stale_checksums(kind.root, {p for mf in months.values() for p in mf.parts}
+                                 | kept)
     stale += stale_checkpoints(base)
     return stale
+
+
+def _proven(part: Path) -> bool:
+    """``part`` has its checksum file and matches it (size and footer): it was published by
+    this protocol, which writes the checksum first, and is whole."""
+    try:
+        checksum = read_checksum(part)
+        return checksum is not None and quick_problem(part, checksum) is None
+    except (Damaged, OSError):
+        return False
