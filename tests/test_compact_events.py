@@ -331,6 +331,25 @@ def test_the_text_report_has_a_table_of_the_events_months(tmp_path: Path) -> Non
     assert not any(line.startswith("No closed month") for line in text)
 
 
+def test_damaged_pages_of_an_events_part_are_one_line_not_a_traceback(tmp_path: Path) -> None:
+    """The footer intact (readers' quick check passes), a data page flipped: every events read
+    that reaches the part says so in one line, exit 1."""
+    from helpers import run_cli
+
+    d = tmp_path / "data"
+    make(d)
+    compact(d, now=NOW)
+    (part,) = (d / "events_log" / "compacted" / "2026-10").glob("part-*.parquet")
+    data = bytearray(part.read_bytes())
+    data[200] ^= 0xFF
+    os.chmod(part, 0o644)
+    part.write_bytes(bytes(data))
+    for args in (["events", "r-bad"], ["events"], ["status", "r-bad"], ["show", "r-bad"]):
+        got = run_cli("runs", *args, "--data-dir", str(d))
+        assert (got.code, got.out) == (1, ""), (args, got.err)
+        assert got.err.startswith("error: query failed: ") and got.err.count("\n") == 1, got.err
+
+
 def test_a_stray_newer_part_never_costs_the_real_generation(tmp_path: Path) -> None:
     """A file named like a newer generation that compaction did not publish (no checksum file):
     recovery must not take it for the newest part and delete the real one, of runs or events."""

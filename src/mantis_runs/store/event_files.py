@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypedDict
 import duckdb
 
 from ..db import views
-from ..db.connection import PUBLISH_LOCK_TIMEOUT_S, connect, private_temp_dir
+from ..db.connection import PUBLISH_LOCK_TIMEOUT_S, connect, private_temp_dir, query_failed
 from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
 from ..db.sqlfiles import load
 from ..errors import MantisError
@@ -155,6 +155,8 @@ def reader(data_dir: Path, *, locked: bool = True) -> Iterator[EventReader]:
     try:
         with publish_shared(data_dir) if locked else nullcontext():
             yield r
+    except duckdb.Error as exc:  # e.g. a part whose pages are damaged: one line, not a trace
+        raise query_failed(exc, []) from exc
     finally:
         r.close()
 
