@@ -369,6 +369,26 @@ def test_the_prefix_sum_l2_cost_segments_as_ruptures_own_l2() -> None:
     assert found >= 20  # the steps are there to be found: the comparison is not vacuous
 
 
+def test_nearly_flat_series_far_from_zero_segment_as_ruptures_own_l2() -> None:
+    """A level far from zero with tiny noise (prefix sums of raw values cancel there): the same
+    breakpoints as ruptures' CostL2, which takes each segment's variance directly."""
+    rpt = pytest.importorskip("ruptures")
+    import math
+
+    from mantis_runs.analysis.changepoints import PrefixL2, pelt
+
+    rng = np.random.default_rng(7)
+    for base, scale in ((5.5, 1e-7), (12.0, 1e-8), (1e3, 1e-6)):
+        for i in range(12):
+            n = int(rng.integers(10, 120))
+            y = base + scale * rng.standard_normal(n)
+            if i % 2:
+                y[n // 2:] += 3 * scale
+            pen = 3 * scale * scale * math.log(n)
+            expected = rpt.Pelt(model="l2", min_size=5, jump=1).fit(y).predict(pen=pen)
+            assert pelt(PrefixL2(y), pen, min_size=5, jump=1) == expected, (base, scale, i)
+
+
 def _ruptures_pelt(y: list[float], pen: float, min_size: int, jump: int) -> list[int] | None:
     """ruptures' own Pelt on changepoints' l2 cost (None where it refuses the parameters)."""
     rpt = pytest.importorskip("ruptures")

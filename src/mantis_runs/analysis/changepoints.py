@@ -67,6 +67,8 @@ class PrefixL2:
     def __init__(self, signal: Floats) -> None:
         y = np.asarray(signal, dtype=np.float64).reshape(-1)
         self.size = int(y.size)
+        if y.size:  # centred: the costs do not change, their rounding does (far less
+            y = y - y.mean()  # cancellation in s2 - s1²/n for a series far from zero)
         self.s1 = np.concatenate([[0.0], np.cumsum(y)])
         self.s2 = np.concatenate([[0.0], np.cumsum(y * y)])
 
