@@ -165,3 +165,24 @@ def test_commands_that_read_one_data_dir_refuse_a_lake_in_one_line(
             f"error: {uri.split('://')[0]}://... is a lake URI: `{command}` reads "
             "one local data dir (stats, compare, list, show, report and sql read lakes)"]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_events_are_never_read_from_another_store_than_the_lake_named(
+        lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With only a lake given, a default data dir that has events is not read in its place:
+    run_events is empty, and --running/--lost say in one line that a lake has no events."""
+    from mantis_runs import append_event
+
+    home = tmp_path / "home"
+    assert append_event("x-1", "run_started", data_dir=home)
+    monkeypatch.setenv("MANTIS_DATA_DIR", str(home))
+    uri = f"file://{lake['root'] / 'hostile'}"
+    done = run_cli("runs", "sql", "SELECT count(*) AS n FROM run_events", "--data-dir", uri,
+                   "--format", "json")
+    assert (done.code, json.loads(done.out)) == (0, [{"n": 0}]), done.err
+    for flag in ("--running", "--lost"):
+        done = run_cli("runs", "list", flag, "--data-dir", uri)
+        assert (done.code, done.out) == (2, ""), done
+        assert done.err.splitlines()[-1] == (
+            "Error: running and lost runs are found by their events, which a data dir holds "
+            "and a lake does not: name a data dir")

@@ -251,7 +251,10 @@ class EventMethods:
                    ) -> RunReport: ...
 
     def _event_files(self) -> list[Path]:
-        """Every events file of the data dir, oldest month first (the run_events view's)."""
+        """Every events file of the data dir, oldest month first (the run_events view's); none
+        when only lakes are read (a lake holds no events; never the default data dir's)."""
+        if not self.sources.local:
+            return []
         return [p for files in event_months(self.data_dir).values() for p in files]
 
     @overload
@@ -351,6 +354,9 @@ class EventMethods:
         since_dt = resolve_since(since)
         if since_dt is None:
             raise UsageError("since is required: how far back to look for started runs")
+        if not self.sources.local:
+            raise UsageError("running and lost runs are found by their events, which a data "
+                             "dir holds and a lake does not: name a data dir")
         check_data_dir(self.data_dir, events=True)
         from .open_runs import open_run_events
 
