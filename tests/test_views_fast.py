@@ -263,3 +263,18 @@ def test_nan_totals_agree(tmp_path: Path) -> None:
     add(tmp_path, "2026-05", line(rid("2026-03", 1), "2026-05", 4, day=1, total=math.nan))
     got = check(tmp_path)
     assert len(got["runs"]) == 2
+
+
+def test_an_unreadable_part_is_one_line_on_both_paths(tmp_path: Path) -> None:
+    """A file named like a newer part that is not Parquet: the shortcut's preparation (which
+    reads the parts' run_ids) fails with the general path's one-line error, not DuckDB's."""
+    d = tmp_path / "data"
+    scene(d)
+    compact(d, now=NOW, checkpoint_min_bytes=0)
+    (d / "compacted" / "2026-03" / "part-000009-deadbeef.parquet").write_bytes(b"not parquet")
+    for fast in (True, False):
+        store = RunStore(d)
+        store.shortcuts = fast
+        with pytest.raises(MantisError) as caught:
+            store.sql("SELECT count(*) FROM runs")
+        assert str(caught.value).startswith("query failed: "), fast

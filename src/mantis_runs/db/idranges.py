@@ -9,6 +9,7 @@ and the file is read; so is a file in another Parquet layout than this mantis-ru
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,13 @@ Range = tuple[str | None, str | None] | None
 UNKNOWN: Range = (None, None)
 
 
-def id_ranges(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, list[Range]]:
+def id_ranges(connection: duckdb.DuckDBPyConnection | Callable[[], duckdb.DuckDBPyConnection],
+              files: list[Path]) -> dict[Path, list[Range]]:
     """The run_id range of every row group of each file, from its footer. Kept in the user's
-    cache under each file's stat identity (a published file never changes)."""
+    cache under each file's stat identity (a published file never changes). ``connection``
+    (or a function that gives it) reads the footers the cache does not have."""
     def compute(todo: list[Path]) -> dict[Path, list[Range]]:
+        con = connection() if callable(connection) else connection
         names = {duckdb_path(p): p for p in todo} | {str(p): p for p in todo}
         groups: dict[Path, list[Range]] = {}
         for name, _group, has_ids, low, high in con.execute(

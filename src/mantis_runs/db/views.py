@@ -47,6 +47,14 @@ MACROS = (*BASE_MACROS, "macro_bad_line", "macro_breakdown", "macro_part_rows",
 _MAPS = {"wall_time_breakdown": "mantis_wall", "cost_breakdown": "mantis_cost"}
 VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines",
          "view_run_events", "view_run_events_bad_lines")
+#: What ``install`` creates (``connect`` made BASE_MACROS) unless told ``only``: binding each
+#: view costs milliseconds at every start, so store/lookup.py's sessions name what they query.
+_INSTALLED = tuple(name for name in (*MACROS, *VIEWS) if name not in BASE_MACROS)
+#: The ``runs`` view and the macros it reads.
+RUNS_VIEW = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view_jsonl_rows",
+             "macro_contested_ids", "view_runs")
+#: The macros that read events files (mantis_event_rows), without the run_events views.
+EVENT_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_parts", "macro_event_rows")
 #: The events files the run_events views read (ending with the empty placeholders: event_list).
 EVENT_FILES = "mantis_event_files"
 #: The session variables whose value may be an empty list (which has no type without a cast).
@@ -178,17 +186,19 @@ def variables(listing: Listing, clean: list[Path], shared: list[str],
 
 
 def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
-            event_files: Iterable[Path] = (), reads: Reads | None = None) -> None:
-    """Define the macros and views on ``con`` over ``months`` and the events files
-    ``event_files`` (values bound, never formatted). With ``reads`` (``prepare``), the views
-    read live shards as their checkpoints and tails and pass through the Parquet files proven
-    clean, on this connection from now on; its copies are removed with the connection."""
+            event_files: Iterable[Path] = (), reads: Reads | None = None, *,
+            only: Iterable[str] | None = None) -> None:
+    """Define the macros and views on ``con`` (from ``connect``) over ``months`` and the events
+    files ``event_files`` (values bound, never formatted). With ``reads`` (``prepare``), the
+    views read live shards as their checkpoints and tails and pass through the Parquet files
+    proven clean, on this connection from now on; its copies are removed with the connection.
+    ``only``: these macros and views alone, in this order (``RUNS_VIEW``, ``EVENT_MACROS``)."""
     if reads is not None:
         _READS[con] = reads
         weakref.finalize(con, reads.close)
     set_files(con, months)
     set_event_files(con, event_files)
-    for name in (*MACROS, *VIEWS):
+    for name in _INSTALLED if only is None else only:
         con.execute(load(name))
 
 

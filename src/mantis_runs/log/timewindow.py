@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from ..errors import UsageError
 from .record import parse_timestamp
+from .schema import TERMINAL_STATUSES
 
 _DURATION = re.compile(r"^\s*([0-9]+)\s*([smhdw])\s*$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -58,6 +59,17 @@ def resolve_since(since: str | datetime | None, now: datetime | None = None) -> 
 def normalise_status(status: str | None) -> str | None:
     """A ``status`` filter: None or "" means every terminal status."""
     return None if status is None or status == "" else status
+
+
+def checked_status(status: str | None) -> str | None:
+    """A status filter as every reader takes it: None or "" is every terminal status (None),
+    else one of ``schema.TERMINAL_STATUSES``; anything else is a UsageError naming them (a typo
+    must not read as "no such runs")."""
+    status = normalise_status(status)
+    if status is not None and status not in TERMINAL_STATUSES:
+        known = ", ".join(repr(s) for s in TERMINAL_STATUSES)
+        raise UsageError(f"status must be {known} or '' (every status), got {status!r}")
+    return status
 
 
 def parse_window(text: str, now: datetime | None = None,

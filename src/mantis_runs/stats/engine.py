@@ -35,8 +35,8 @@ from ..errors import UsageError
 from ..log import schema
 from ..log.checkpoint import LiveRead
 from ..log.layout import MonthFiles
-from ..log.schema import TERMINAL_STATUSES
-from ..log.timewindow import normalise_status, resolve_since
+from ..log.timewindow import checked_status as checked_status  # re-exported: its old home
+from ..log.timewindow import resolve_since
 from . import plan as planning
 from .lake_steps import LakeSteps
 from .plan import CUTOFF_MAX_LAST, MonthSource
@@ -49,17 +49,6 @@ T = TypeVar("T")
 
 __all__ = ["BucketStats", "GroupedStats", "StatsQuery", "StatsResult", "checked_status",
            "grouped_stats", "stats"]
-
-
-def checked_status(status: str | None) -> str | None:
-    """A status filter as every reader takes it: None or "" is every terminal status (None),
-    else one of ``schema.TERMINAL_STATUSES``; anything else is a UsageError naming them (a typo
-    must not read as "no such runs")."""
-    status = normalise_status(status)
-    if status is not None and status not in TERMINAL_STATUSES:
-        known = ", ".join(repr(s) for s in TERMINAL_STATUSES)
-        raise UsageError(f"status must be {known} or '' (every status), got {status!r}")
-    return status
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,12 +97,16 @@ class Shard:
 class Session:
     """One snapshot of the store, a connection with the views, and a private scratch folder."""
 
-    con: duckdb.DuckDBPyConnection
+    connecting: Connecting
     found: dict[str, MonthFiles]
     scratch: Path
     shards: dict[Path, Shard]
     _facts: dict[Path, ShardFacts] = field(default_factory=dict)
     _written: int = 0
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.connecting.get()
 
     def months(self, names: list[str] | None = None) -> list[MonthFiles]:
         return list(self.found.values()) if names is None else [self.found[m] for m in names]
@@ -185,25 +190,64 @@ def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, S
     return found
 
 
-@contextmanager
-def session(data_dir: Path) -> Iterator[Session]:
-    """A :class:`Session` under the shared publish lock (``snapshot``), parts checked."""
-    with snapshot(data_dir) as found:
-        months = list(found.values())
-        check_parts([p for mf in months for p in mf.parts])
-        scratch = private_temp_dir(SCRATCH_PREFIX)
+class Connecting:
+    """A connection with the ``runs`` view (and with ``events`` the macros that read events
+    files), made on a helper thread while the caller lists, checks and searches files: DuckDB
+    releases the GIL while it starts a database and binds the views (about 50 ms of CPU)."""
+
+    def __init__(self, *, events: bool) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._make, args=(events,), daemon=True)
+        self._thread.start()
+
+    def _make(self, events: bool) -> None:
         try:
-            shards = _shards(data_dir, months, scratch)
             con = connect(memory_limit=VIEW_MEMORY_LIMIT)
             try:
-                views.install(con, [])
-                yield Session(con, found, scratch, shards)
+                views.install(con, [], only=(*views.RUNS_VIEW,
+                                             *(views.EVENT_MACROS if events else ())))
+            except BaseException:
+                con.close()
+                raise
+            self._con = con
+        except BaseException as exc:  # raised where the connection is asked for
+            self._error = exc
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        """The connection, once made (its error, if making it failed)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._con is not None
+        return self._con
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._con is not None:
+            self._con.close()
+
+
+@contextmanager
+def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
+    """A :class:`Session` under the shared publish lock (``snapshot``), parts checked; its
+    connection (``Connecting``) has the ``runs`` view, and with ``events`` the macros that
+    read events files."""
+    connecting = Connecting(events=events)
+    try:
+        with snapshot(data_dir) as found:
+            months = list(found.values())
+            check_parts([p for mf in months for p in mf.parts])
+            scratch = private_temp_dir(SCRATCH_PREFIX)
+            try:
+                shards = _shards(data_dir, months, scratch)
+                yield Session(connecting, found, scratch, shards)
             except duckdb.Error as exc:
                 raise query_failed(exc, months) from exc
             finally:
-                con.close()
-        finally:
-            shutil.rmtree(scratch, ignore_errors=True)
+                shutil.rmtree(scratch, ignore_errors=True)
+    finally:
+        connecting.close()
 
 
 Rows = list[dict[str, Any]]
@@ -249,8 +293,8 @@ def find_run(data_dir: Path, run_id: str) -> tuple[Rows, dict[str, int]] | None:
         with session(data_dir) as s:
             ids = [run_id]
             every_part = [p for mf in s.months() for p in mf.parts]
-            ranges = id_ranges(s.con, every_part + [sh.checkpoint for sh in s.shards.values()
-                                                    if sh.checkpoint is not None])
+            checkpoints = [sh.checkpoint for sh in s.shards.values() if sh.checkpoint is not None]
+            ranges = id_ranges(s.connecting.get, every_part + checkpoints)
             files = []
             for sh in s.shards.values():
                 lines = s.search(sh, ids, ranges)
@@ -385,7 +429,8 @@ def _from_lines(s: Session, ids: list[str], months: list[MonthFiles], *,
     shards = [s.shards[p] for mf in months for p in mf.jsonl]
     if _bare_bytes(s, months) > SEARCH_MAX_BYTES:
         return None
-    ranges = id_ranges(s.con, [sh.checkpoint for sh in shards if sh.checkpoint is not None])
+    ranges = id_ranges(s.connecting.get,
+                       [sh.checkpoint for sh in shards if sh.checkpoint is not None])
     files = []
     for sh in shards:
         lines = s.search(sh, ids, ranges, last_only=last_only, escapes=not last_only)

@@ -69,7 +69,7 @@ def open_run_events(data_dir: Path, since: datetime, first: str) -> list[EventRo
             return [] if common is None else to_events(r.connection().execute(
                 load("events_open_runs"), {**common, "parquet": [duckdb_path(no_parquet)],
                                            "jsonl": [duckdb_path(no_jsonl)]}).fetchall())
-    with lookup.session(data_dir) as s:
+    with lookup.session(data_dir, events=True) as s:
         common = params(event_months(data_dir))
         if common is None:
             return []

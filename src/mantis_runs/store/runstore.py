@@ -31,14 +31,7 @@ from ..db.sqlfiles import load
 from ..errors import NotFound, UsageError
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles, resolve_data_dir
-from ..log.timewindow import resolve_since
-from ..stats.engine import (
-    GroupedStats,
-    StatsResult,
-    checked_status,
-    grouped_stats,
-    stats,
-)
+from ..log.timewindow import checked_status, resolve_since
 from . import lookup
 from .events import EventMethods, warn_skipped
 from .insights import InsightMethods
@@ -49,6 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..analysis.compare import CompareResult, GroupedCompareResult
     from ..analysis.verdicts import Options
+    from ..stats.engine import GroupedStats, StatsResult
 
 
 @dataclass(frozen=True)
@@ -110,7 +104,10 @@ class RunStore(InsightMethods, EventMethods):
         """A locked-down connection with the views over ``chosen``; the views' private copies
         (``views.prepare``) go with it (``views.close_reads``, or when it is collected)."""
         events = self._event_files()
-        reads = views.prepare(found.values()) if self.shortcuts else None
+        try:  # prepare reads the parts' run_ids (shared_ids) and the checkpoints
+            reads = views.prepare(found.values()) if self.shortcuts else None
+        except duckdb.Error as exc:
+            raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
         try:
             con = _locked_connection(found, lossless=lossless, events=events, reads=reads)
         except BaseException:
@@ -271,6 +268,8 @@ class RunStore(InsightMethods, EventMethods):
               ci: bool = False) -> StatsResult:
         """p50/p95/p99 per bucket, n, rough marks, the failure rate and (``ci``) each
         percentile's 95 % interval; the same as ``mantis runs stats``."""
+        from ..stats.engine import stats  # the engine loads when asked: lookups do not need it
+
         result = stats(workflow_id, data_dir=self.sources, last=last, since=since,
                        status=status, buckets=buckets, ci=ci)
         warn_skipped(result.skipped_lines)
@@ -281,6 +280,8 @@ class RunStore(InsightMethods, EventMethods):
                       buckets: Sequence[str] | None = None, ci: bool = False) -> GroupedStats:
         """``stats`` split by an attribute (model, plan_signature, profile_id or tenant_id): the
         same as ``mantis runs stats --group-by``."""
+        from ..stats.engine import grouped_stats
+
         result = grouped_stats(workflow_id, group_by, data_dir=self.sources, last=last,
                                since=since, status=status, buckets=buckets, ci=ci)
         warn_skipped(result.skipped_lines)
@@ -339,6 +340,8 @@ class RunStore(InsightMethods, EventMethods):
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
         run = _numbers_only(found)
+        from ..stats.engine import stats
+
         base = (stats(run["workflow_id"], data_dir=self.sources, last=baseline_runs,
                       before=run["finished_at"])
                 if run["workflow_id"] else None)
