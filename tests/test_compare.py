@@ -123,6 +123,10 @@ def test_the_cli_exit_statuses(demo: Path) -> None:
     assert code == 2 and "cannot narrow a window by host" in err
     code, _, err = run_cli("runs", "compare", wf, "--data-dir", str(demo), "--where", "model")
     assert code == 2 and "takes KEY=VALUE" in err
+    # a failure is 3, never 1 (a regression): a CI job must tell them apart
+    missing = demo.parent / "no-such-dir"
+    code, out, err = run_cli("runs", "compare", wf, "--data-dir", str(missing))
+    assert (code, out, err) == (3, "", f"error: data dir {missing} does not exist\n")
 
 
 def run(i: int, model: str, fin: datetime, think: float) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from .main import Number, _similar_workflows_hint, _status, handle_errors, sources_option
+from .main import Number, _similar_workflows_hint, _status, failing_with, sources_option
 
 
 def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
@@ -58,7 +58,7 @@ def _where(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) 
                    " largest group first.")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
 @sources_option
-@handle_errors
+@failing_with(3)  # 1 means a regression: a failure must not look like one
 def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str],
             baseline_where: dict[str, str], current_where: dict[str, str], status: str,
             buckets: tuple[str, ...], min_ratio: float, min_delta_s: float, alpha: float,
@@ -66,8 +66,9 @@ def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str]
             data_dir: Any) -> None:
     """Which metric of WORKFLOW_ID regressed: the current window against the baseline.
 
-    Exit status: 0 no regression, 1 a regression, 2 not enough runs (or a usage error). With
-    --group-by: 1 when a group regressed, else 2 when every group has too few runs, else 0.
+    Exit status: 0 no regression, 1 a regression, 2 not enough runs (or a usage error), 3 the
+    comparison failed (a missing data dir, a damaged file: one line on stderr). With --group-by:
+    1 when a group regressed, else 2 when every group has too few runs, else 0.
     """
     from ..analysis.compare import compare as run_compare
     from ..analysis.verdicts import Options

@@ -117,22 +117,31 @@ def _data_dirs(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 
 def handle_errors(f: F) -> F:
     """Turn library errors into one line on stderr and an exit status; never a traceback."""
+    return failing_with(1)(f)
 
-    @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return f(*args, **kwargs)
-        except UsageError as exc:
-            raise click.UsageError(str(exc)) from None
-        except MantisError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(exc.exit_code)
-        except OSError as exc:
-            click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
-                       err=True)
-            sys.exit(1)
 
-    return wrapper  # type: ignore[return-value]
+def failing_with(code: int) -> Callable[[F], F]:
+    """``handle_errors``, with exit status ``code`` for a failure (not a usage error): for a
+    command whose exit status 1 means an answer (``compare``: a regression)."""
+
+    def decorate(f: F) -> F:
+        @functools.wraps(f)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return f(*args, **kwargs)
+            except UsageError as exc:
+                raise click.UsageError(str(exc)) from None
+            except MantisError as exc:
+                click.echo(f"error: {exc}", err=True)
+                sys.exit(code if exc.exit_code == 1 else exc.exit_code)
+            except OSError as exc:
+                click.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                           err=True)
+                sys.exit(code)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
 
 
 def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
@@ -150,7 +159,7 @@ def _since(ctx: click.Context, param: click.Parameter, value: str | None) -> Any
 
 def _status(ctx: click.Context, param: click.Parameter, value: str | None) -> Any:
     """--status: '' or one of the terminal statuses (the library's check), else a usage error."""
-    from ..stats.engine import checked_status
+    from ..log.timewindow import checked_status
 
     try:
         checked_status(value)
