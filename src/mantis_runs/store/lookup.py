@@ -11,7 +11,8 @@ still through the same views and the same copy order:
   out, spares searching the bytes it covers.
 * ``newest_runs``: the months are planned and read as the general path reads them
   (``read_newest``), but each live shard with a checkpoint is read as the checkpoint plus a copy
-  of its tail, and only the columns of the copy order; then each chosen run's row is read from
+  of its tail, and only the columns of the copy order, ranking first only the runs with a copy
+  among the newest finish times (``newest_copies``); then each chosen run's row is read from
   its own line (or part), and must be the winning copy the first step found.
 
 The malformed-line warning is the general path's: the bad lines of every shard it would have
@@ -71,6 +72,9 @@ observer: Callable[[str, Path], None] | None = None
 #: runs, ``newest_runs`` leaves it to the general path (which parsed those bytes anyway).
 SEARCH_MAX_BYTES = 64 * 1024 * 1024
 SCRATCH_PREFIX = "mantis-lookup-"
+#: ``newest_runs`` first ranks only the runs with a copy among the newest this many finish
+#: times per run asked for (lookup_newest's $window), and every run when that proves too few.
+WINDOW_PER_RUN = 10
 #: The columns that decide which copy wins and where a run ranks, and their DuckDB types.
 KEY = ("run_id", "finished_at", "total_time_s", "status", "workflow_id")
 STRUCTURE = json.dumps({k: schema.duckdb_columns()[k] for k in KEY})
@@ -353,8 +357,8 @@ def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
                 return None  # the rows' lines would take as long to find as to parse
             def query(months: list[MonthFiles]) -> Rows:
                 parquet, jsonl = month_sources(s, months)
-                return fetch(s.con.sql(load("lookup_newest"), params={
-                    **params, "parquet": parquet, "jsonl": jsonl, "structure": STRUCTURE}))
+                return newest_copies(s.con, {**params, "parquet": parquet, "jsonl": jsonl,
+                                             "structure": STRUCTURE})
 
             winners, read = read_newest(s.con, s.found, params["limit"], since, query)
             rows = _rows_of(s, winners, s.months(read))
@@ -363,6 +367,32 @@ def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
             return rows, s.bad_lines(s.months(read))
     except OSError:
         return None
+
+
+def newest_copies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Rows:
+    """lookup_newest's answer: first ranking only the runs with a copy among the newest
+    ``WINDOW_PER_RUN * $limit`` finish times, kept when that answer proves itself (full, and
+    its last run dated at or after the bound), else ranking every run."""
+    limit = params["limit"]
+    rows = ranked(con, params, WINDOW_PER_RUN * limit)
+    if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
+        return [_unbound(row) for row in rows]
+    return [_unbound(row) for row in ranked(con, params, None)]
+
+
+def ranked(con: duckdb.DuckDBPyConnection, params: dict[str, Any], window: int | None) -> Rows:
+    """lookup_newest with this ``$window`` (None: every run ranked); rows with their bound."""
+    return fetch(con.sql(load("lookup_newest"), params={**params, "window": window}))
+
+
+def _unbound(row: dict[str, Any]) -> dict[str, Any]:
+    del row["bound"]
+    return row
+
+
+def bounded(finished_at: Any, bound: Any) -> bool:
+    """Whether a run finished at ``finished_at`` ranks before every run left out by the bound."""
+    return finished_at is not None and bound is not None and finished_at >= bound
 
 
 def month_sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:

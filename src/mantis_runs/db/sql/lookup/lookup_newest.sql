@@ -4,26 +4,48 @@
 -- The same runs, in the same order, as runs_select over the views on the same rows (JSONL lines
 -- typed by json_transform with the schema's types, $structure, as the views type them; bad lines
 -- left out by mantis_bad_line); store/lookup.py then reads each run's row from its own line.
+-- With a $window, only the runs with a copy finished at or after `bound`, the oldest of the
+-- newest $window finish times of the copies that pass the filters, are ranked (all their copies:
+-- each one's winner is the one found without a window; any bound would do, this one is likely
+-- to leave enough). Every other run has only copies finished before `bound` (or undated), so it
+-- ranks after any run dated `bound` or later (newest_order puts the newest finish first):
+-- store/lookup.py keeps the answer only when it is full and its last run is dated at or after
+-- `bound` (a column of every row), else asks again without a window.
 -- Parameters: $parquet, $jsonl (VARCHAR[], each ending with its placeholder file), $structure
 --             (JSON: the five columns' DuckDB types, from schema.py), $workflow_id (NULL = all),
---             $status (NULL = all), $since (ISO text or NULL), $limit (NULL = no limit).
-SELECT run_id, finished_at, total_time_s, status, workflow_id, source
+--             $status (NULL = all), $since (ISO text or NULL), $limit (NULL = no limit),
+--             $window (BIGINT; NULL = rank every run).
+WITH copies AS (
+    SELECT run_id, finished_at, total_time_s, status, workflow_id, filename AS source
+    FROM read_parquet($parquet, filename = true)
+    UNION ALL BY NAME
+    SELECT t.run_id, t.finished_at, t.total_time_s, t.status, t.workflow_id, NULL AS source
+    FROM (
+        SELECT json_transform(json, $structure) AS t
+        FROM read_ndjson_objects($jsonl, ignore_errors = true)
+        WHERE NOT mantis_bad_line(json)
+    )
+),
+bound AS (
+    SELECT min(finished_at) AS bound
+    FROM (
+        SELECT finished_at
+        FROM copies
+        WHERE $window IS NOT NULL AND finished_at IS NOT NULL
+          AND ($workflow_id IS NULL OR workflow_id = $workflow_id)
+          AND ($status IS NULL OR status = $status)
+        ORDER BY finished_at DESC
+        LIMIT $window
+    )
+)
+SELECT run_id, finished_at, total_time_s, status, workflow_id, source, bound
 FROM (
     SELECT *
-    FROM (
-        SELECT run_id, finished_at, total_time_s, status, workflow_id, filename AS source
-        FROM read_parquet($parquet, filename = true)
-        UNION ALL BY NAME
-        SELECT t.run_id, t.finished_at, t.total_time_s, t.status, t.workflow_id,
-               NULL AS source
-        FROM (
-            SELECT json_transform(json, $structure) AS t
-            FROM read_ndjson_objects($jsonl, ignore_errors = true)
-            WHERE NOT mantis_bad_line(json)
-        )
-    )
+    FROM copies
+    WHERE $window IS NULL
+       OR run_id IN (SELECT run_id FROM copies, bound WHERE copies.finished_at >= bound.bound)
     QUALIFY row_number() OVER (PARTITION BY run_id ORDER BY @copy_order@) = 1
-)
+), bound
 WHERE ($workflow_id IS NULL OR workflow_id = $workflow_id)
   AND ($status IS NULL OR status = $status)
   AND ($since IS NULL OR finished_at >= CAST($since AS TIMESTAMPTZ))
