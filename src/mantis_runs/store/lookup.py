@@ -75,6 +75,8 @@ SCRATCH_PREFIX = "mantis-lookup-"
 #: ``newest_runs`` first ranks only the runs with a copy among the newest this many finish
 #: times per run asked for (lookup_newest's $window), and every run when that proves too few.
 WINDOW_PER_RUN = 10
+#: Above this many runs asked for, every run is ranked at once (and $window stays a BIGINT).
+WINDOW_MAX_RUNS = 100_000
 #: The columns that decide which copy wins and where a run ranks, and their DuckDB types.
 KEY = ("run_id", "finished_at", "total_time_s", "status", "workflow_id")
 STRUCTURE = json.dumps({k: schema.duckdb_columns()[k] for k in KEY})
@@ -374,9 +376,10 @@ def newest_copies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Row
     ``WINDOW_PER_RUN * $limit`` finish times, kept when that answer proves itself (full, and
     its last run dated at or after the bound), else ranking every run."""
     limit = params["limit"]
-    rows = ranked(con, params, WINDOW_PER_RUN * limit)
-    if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
-        return [_unbound(row) for row in rows]
+    if limit is not None and limit <= WINDOW_MAX_RUNS:  # a larger --last ranks every run anyway
+        rows = ranked(con, params, WINDOW_PER_RUN * limit)
+        if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
+            return [_unbound(row) for row in rows]
     return [_unbound(row) for row in ranked(con, params, None)]
 
 
