@@ -22,7 +22,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -747,6 +747,7 @@ while True:
 """
 
 
+@pytest.mark.exclusive  # an upper bound on a wait
 def test_compaction_is_not_starved_by_a_reader_in_a_loop(demo: Path) -> None:
     # A reader that queries back to back holds .publish.lock shared almost all the time. Polling
     # for the exclusive lock (LOCK_NB + sleep) waited 10-30 s per publish here; a kernel wait
@@ -978,7 +979,7 @@ def quarantine_entries(d: Path) -> list[tuple[str, str, int, str]]:
 
 @pytest.mark.slow
 def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  figures: Callable[[str], None]) -> None:
     """SIGKILL a compactor right before each rename, unlink, mkdir, ... it makes, in turn."""
     template = tmp_path / "template"
     s = gen1_scene(template)
@@ -1042,10 +1043,9 @@ def test_kill_9_before_every_filesystem_operation(tmp_path: Path,
     assert tags >= {"scratch", "unpublished part", "sealed, not converted", "older generation",
                     "absorbed shard left", "live shard of a closed month",
                     "checkpoint manifest in progress", "checkpoint file no manifest names"}, tags
-    with capsys.disabled():
-        print(f"\n[kill -9 before each step] {len(points)} kills of {len(ops)} operations "
-              f"({', '.join(f'{n} {c}' for n, c in sorted(Counter(ops).items()))}); "
-              f"{len(states)} distinct crash states")
+    figures(f"[kill -9 before each step] {len(points)} kills of {len(ops)} operations "
+            f"({', '.join(f'{n} {c}' for n, c in sorted(Counter(ops).items()))}); "
+            f"{len(states)} distinct crash states")
 
 
 # --------------------------------------------------------------------------------------------

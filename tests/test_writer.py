@@ -597,6 +597,7 @@ def lock_holder(tmp_path: Path) -> Iterator[subprocess.Popen[str]]:
     proc.wait(timeout=10)
 
 
+@pytest.mark.exclusive  # bounds its waits in seconds: alone under xdist
 def test_lock_timeout_raises_from_write_prepared(tmp_path: Path,
                                                  lock_holder: subprocess.Popen[str]) -> None:
     t0 = time.monotonic()
@@ -607,6 +608,7 @@ def test_lock_timeout_raises_from_write_prepared(tmp_path: Path,
     assert not shard(tmp_path).exists()
 
 
+@pytest.mark.exclusive  # bounds its waits in seconds: alone under xdist
 def test_lock_timeout_makes_append_run_return_false(tmp_path: Path,
                                                     caplog: pytest.LogCaptureFixture,
                                                     monkeypatch: pytest.MonkeyPatch,
@@ -626,6 +628,7 @@ def test_lock_timeout_makes_append_run_return_false(tmp_path: Path,
     assert shard(tmp_path).read_bytes() == line(row("r-free"))
 
 
+@pytest.mark.exclusive  # bounds its waits in seconds: alone under xdist
 def test_writer_waits_for_a_briefly_held_lock(tmp_path: Path,
                                               lock_holder: subprocess.Popen[str]) -> None:
     assert lock_holder.stdin is not None

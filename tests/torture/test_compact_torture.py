@@ -33,6 +33,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -154,8 +155,9 @@ def complete_lines(path: Path) -> list[str]:
     return data.split("\n")[:-1]  # a line cut by a kill has no "\n": not an acknowledgement
 
 
+@pytest.mark.exclusive  # kills and compactions in DURATION_S seconds, counted below
 def test_writers_reader_and_a_compactor_killed_over_and_over(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+        tmp_path: Path, figures: Callable[[str], None]) -> None:
     d = tmp_path / "data"
     d.mkdir()
     stop = tmp_path / "stop"
@@ -323,18 +325,17 @@ def test_writers_reader_and_a_compactor_killed_over_and_over(
     report = json.loads(reader_out.read_text())
     closed_rows = final.months[0].rows_written if final.months else len(
         pq.read_table(months[CLOSED].parts[0], columns=["run_id"]))
-    with capsys.disabled():
-        print(f"\n[compaction torture {DURATION_S:g}s] compactor kills={compactor_kills} "
-              f"writer kills={writer_kills} acked={len(acked)} stored={len(stored)} "
-              f"(closed month {closed_rows}) unacked-but-present={len(unacked)} "
-              f"compactions finished between kills={completed} (incarnations let finish one "
-              f"first: {finished_first}) "
-              f"torn rows quarantined={len(torn)} skipped={torn_open} "
-              f"reader iterations={report['iterations']} "
-              f"reader runs {report['first']}->{report['last']}")
-        print("  states at kill: " + "; ".join(
-            f"{'+'.join(sorted(s))} x{c}" for s, c in states.most_common()))
-        print("  last phase at kill: " + ", ".join(f"{p} x{c}" for p, c in phases.most_common()))
+    figures(f"[compaction torture {DURATION_S:g}s] compactor kills={compactor_kills} "
+            f"writer kills={writer_kills} acked={len(acked)} stored={len(stored)} "
+            f"(closed month {closed_rows}) unacked-but-present={len(unacked)} "
+            f"compactions finished between kills={completed} (incarnations let finish one "
+            f"first: {finished_first}) "
+            f"torn rows quarantined={len(torn)} skipped={torn_open} "
+            f"reader iterations={report['iterations']} "
+            f"reader runs {report['first']}->{report['last']}\n"
+            "  states at kill: " + "; ".join(
+                f"{'+'.join(sorted(s))} x{c}" for s, c in states.most_common()) + "\n"
+            "  last phase at kill: " + ", ".join(f"{p} x{c}" for p, c in phases.most_common()))
 
     assert report["errors"] == [] and report["violations"] == []
     assert report["iterations"] >= 10

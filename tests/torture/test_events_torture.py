@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -186,7 +187,7 @@ _PLAN: dict[str, tuple[int, int, float, float]] = {"tmp_path": (3, 60, 0.003, 0.
 
 
 def test_kill_9_never_loses_an_acknowledged_event(kill_dir: Path, request: pytest.FixtureRequest,
-                                                  capsys: pytest.CaptureFixture[str]) -> None:
+                                                  figures: Callable[[str], None]) -> None:
     where = request.node.callspec.params["kill_dir"]
     writers, kills, lo, hi = _PLAN[where]
     rng = random.Random(20261204)
@@ -238,10 +239,9 @@ def test_kill_9_never_loses_an_acknowledged_event(kill_dir: Path, request: pytes
     # sealed fragment), or killed between a batch's two months, its May half: never acknowledged.
     per_batch = Counter((w, s) for w, s, _i, _n in found)
     partial = sum(per_batch[(w, s)] < n for w, s, n in {(w, s, n) for w, s, _i, n in found})
-    with capsys.disabled():
-        print(f"\n[events kill -9, {where}] writers={writers} kills={kills} "
-              f"acked_batches={len(z.acked)} acked_events={acked_events} "
-              f"unacked_but_present={unacked} partial_batches={partial} torn={len(garbage)} "
-              f"bytes={sizes}")
+    figures(f"[events kill -9, {where}] writers={writers} kills={kills} "
+            f"acked_batches={len(z.acked)} acked_events={acked_events} "
+            f"unacked_but_present={unacked} partial_batches={partial} torn={len(garbage)} "
+            f"bytes={sizes}")
     for month in ("2026-05", "2026-06"):  # tens of MB; pytest keeps the last few tmp dirs
         (kill_dir / "events_log" / f"{month}.jsonl").unlink()

@@ -20,7 +20,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +119,7 @@ data_dir, writer, count, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]),
 rng = random.Random(seed)
 sizes = [int(200 * 100 ** rng.random()) for _ in range(count)]  # 200 B .. 20 KB, log-uniform
 import time
+print("ready", flush=True)  # imported: the parent waits for every writer's before "go"
 sys.stdin.readline()  # start barrier
 t0 = time.monotonic()  # CLOCK_MONOTONIC is system-wide, so the parent can compare intervals
 failed = []
@@ -134,13 +135,17 @@ print(json.dumps({"failed": failed, "bytes": sum(sizes), "t0": t0, "t1": t1}), f
 """
 
 
+@pytest.mark.exclusive  # the writers must overlap in time: nothing else competes for the CPUs
 def test_concurrent_writers_never_interleave(tmp_path: Path) -> None:
     n, m = 4, 500
     procs = [subprocess.Popen([sys.executable, "-c", _CONCURRENT, str(tmp_path), str(w), str(m),
                                str(1000 + w)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for w in range(n)]
-    time.sleep(0.5)  # let every interpreter import and reach the barrier
+    # A real barrier: every interpreter has imported the writer before any starts (a fixed
+    # sleep let a slow import start its writer after the others were done, on a busy machine).
+    for p in procs:
+        assert p.stdout is not None and p.stdout.readline() == "ready\n"
     for p in procs:
         assert p.stdin is not None
         p.stdin.write("go\n")
@@ -223,7 +228,7 @@ _KILL_PLAN = {"tmp_path": (100, 0.002, 0.03), "tmpfs": (300, 0.0005, 0.008)}
 
 
 def test_kill_9_never_loses_an_acknowledged_row(kill_dir: Path, request: pytest.FixtureRequest,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                                figures: Callable[[str], None]) -> None:
     kills, lo, hi = _KILL_PLAN[request.node.callspec.params["kill_dir"]]
     rng = random.Random(20260513)
     shard = kill_dir / "runs_log" / f"{MONTH}.jsonl"
@@ -287,10 +292,9 @@ def test_kill_9_never_loses_an_acknowledged_row(kill_dir: Path, request: pytest.
     assert frag_ids.isdisjoint(acked)
     # each torn tail became exactly one sealed garbage line (a torn seal adds no line)
     assert len(garbage) == torn_tails
-    with capsys.disabled():
-        print(f"\n[kill -9, {request.node.callspec.params['kill_dir']}] kills={kills} "
-              f"acked={len(acked)} rows={len(rows)} unacked-but-present={len(rows) - len(acked)} "
-              f"torn_tails={torn_tails} bytes={len(data)}")
+    figures(f"[kill -9, {request.node.callspec.params['kill_dir']}] kills={kills} "
+            f"acked={len(acked)} rows={len(rows)} unacked-but-present={len(rows) - len(acked)} "
+            f"torn_tails={torn_tails} bytes={len(data)}")
     shard.unlink()  # tens of MB; pytest keeps the last few tmp dirs
 
 
@@ -370,7 +374,7 @@ def run_on_a_64k_tmpfs(tmp_path: Path, source: str) -> dict[str, Any]:
 
 
 def test_real_enospc_leaves_a_clean_file(tmp_path: Path,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+                                         figures: Callable[[str], None]) -> None:
     res = run_on_a_64k_tmpfs(tmp_path, _ENOSPC)
     data = base64.b64decode(res["file"])
 
@@ -391,7 +395,6 @@ def test_real_enospc_leaves_a_clean_file(tmp_path: Path,
         assert "No space left on device" in msg or "short write" in msg
     assert len(data) <= 64 * 1024 - 4096  # (the filler took two pages, one was given back)
     kinds = Counter("short write" if "short write" in w else "ENOSPC" for w in res["warnings"])
-    with capsys.disabled():
-        print(f"\n[ENOSPC, 64 KiB tmpfs] first failure at row {res['first_fail']}, "
-              f"{len(res['ok'])} rows written, {len(res['failed'])} refused, "
-              f"file {len(data)} bytes; failures: {dict(kinds)}")
+    figures(f"[ENOSPC, 64 KiB tmpfs] first failure at row {res['first_fail']}, "
+            f"{len(res['ok'])} rows written, {len(res['failed'])} refused, "
+            f"file {len(data)} bytes; failures: {dict(kinds)}")
