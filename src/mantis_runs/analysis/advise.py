@@ -20,6 +20,7 @@ no timeout, "not enough runs", and how many are needed. Rules: docs/insights.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -27,14 +28,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..db.connection import PathLike
+from ..db.lake_source import DataDirs, sources_of
 from ..errors import UsageError
 from ..log import schema
-from ..log.layout import resolve_data_dir
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats.intervals import CONFIDENCE, interval_ranks, min_runs
-from .runs import WindowRuns, read_runs
+from . import trend_fast
+from .runs import WindowRuns, gather_runs, runs_query
+from .runs_in_place import first_of
+from .trend_fast import PlacedRuns, wanted
 
 #: The percentile a timeout is derived from.
 QUANTILE = 0.99
@@ -95,27 +98,52 @@ class AdviceResult:
                 "skipped_lines": dict(self.skipped_lines)}
 
 
-def advise(workflow_id: str, *, data_dir: PathLike | None = None,
+def advise(workflow_id: str, *, data_dir: DataDirs = None,
            since: str | datetime | None = None,
            last: int | None = None, margin: float = MARGIN,
            now: datetime | None = None) -> AdviceResult:
     """Suggested timeouts for ``workflow_id`` (module doc): from its runs since ``since`` (a
     duration such as ``30d``, an ISO date, a datetime; None: all history), the newest ``last``
-    of them when given."""
+    of them when given. ``data_dir``: what ``db.lake_source.sources_of`` takes (a data dir,
+    several, lake sources)."""
     if not (math.isfinite(margin) and margin > 0):
         raise UsageError(f"margin must be a positive number, got {margin!r}")
     if last is not None and last < 1:
         raise UsageError(f"last must be at least 1, got {last}")
+    from ..stats.engine import collect
+
     start = resolve_since(since, now)
-    runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir), start=start, end=None,
-                     last=last)
-    metrics = [metric_advice(name, runs, margin) for name in runs.buckets]
+    # a whole window of runs is read in place when no run_id can repeat (analysis.trend_fast)
+    fast = (lambda c: trend_fast.read_in_place(c, None)) if (
+        last is None and trend_fast.IN_PLACE) else None
+    runs = collect(sources_of(data_dir), runs_query(workflow_id, start=start, end=None, last=last),
+                   first_of(fast, gather_runs))
+    total, *metrics = [metric_advice(name, values, ok, failed, margin)
+                       for name, values, ok, failed in _metrics(runs)]
     metrics.sort(key=lambda m: (-m.n, m.metric))
     return AdviceResult(workflow_id=workflow_id, since=start, last=last, margin=margin,
                         succeeded=int(np.count_nonzero(runs.succeeded)),
                         failed=int(np.count_nonzero(runs.failed)),
-                        total=metric_advice(schema.TOTAL_BUCKET, runs, margin), buckets=metrics,
-                        skipped_lines=dict(runs.skipped_lines))
+                        total=total, buckets=metrics, skipped_lines=dict(runs.skipped_lines))
+
+
+Flags = npt.NDArray[np.bool_]
+
+
+def _metrics(runs: WindowRuns | PlacedRuns,
+             ) -> Iterator[tuple[str, npt.NDArray[np.float64], Flags, Flags]]:
+    """total_time_s, then every bucket some run has: (name, values, succeeded, failed), each
+    made when it is used."""
+    if isinstance(runs, WindowRuns):
+        for name in [schema.TOTAL_BUCKET, *runs.buckets]:
+            yield name, runs.metric(name), runs.succeeded, runs.failed
+        return
+    values = np.empty(len(runs.day))
+    for name in [schema.TOTAL_BUCKET, *schema.KNOWN_BUCKETS]:
+        if runs.fill_known(name, values) or name == schema.TOTAL_BUCKET:
+            yield name, values, runs.succeeded, runs.failed
+    for name, m in runs.other.items():
+        yield name, m.values, wanted(m.code, "succeeded"), wanted(m.code, "failed")
 
 
 def upper_p99(values: npt.NDArray[np.float64]) -> tuple[float | None, float | None, bool]:
@@ -131,12 +159,12 @@ def upper_p99(values: npt.NDArray[np.float64]) -> tuple[float | None, float | No
     return p99, float(np.partition(values, high)[high]), high == n - 1
 
 
-def metric_advice(name: str, runs: WindowRuns, margin: float) -> MetricAdvice:
-    """The advice for one metric of ``runs`` (module doc)."""
-    values = runs.metric(name)
+def metric_advice(name: str, values: npt.NDArray[np.float64], succeeded: Flags, failed: Flags,
+                  margin: float) -> MetricAdvice:
+    """The advice for one metric of runs with ``values`` (module doc)."""
     finite = np.isfinite(values)
-    judged = values[finite & (runs.succeeded | runs.failed)]
-    sample = values[finite & runs.succeeded]
+    judged = values[finite & (succeeded | failed)]
+    sample = values[finite & succeeded]
     p99, upper, is_max = upper_p99(sample)
     timeout = None if upper is None else upper * margin
     cut = 0 if timeout is None else int(np.count_nonzero(judged > timeout))

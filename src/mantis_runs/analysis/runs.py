@@ -23,6 +23,7 @@ from .limits import ALL_RUNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..db.lake_source import Sources
+    from ..stats.engine import Collector, StatsQuery
     from .compare import FailureRate
 
 #: The run attributes a window may be narrowed by.
@@ -219,17 +220,34 @@ def read_runs(workflow_id: str, *, data_dir: Path | Sources, start: datetime | N
     only the error text of the runs that have one (WindowRuns.errors, None for the others;
     run_ids and extra are not fetched). The malformed lines skipped
     are in ``WindowRuns.skipped_lines``, counted as `stats` counts them."""
-    from ..db.sqlfiles import load
-    from ..stats.engine import Collector, StatsQuery, collect
+    from ..stats.engine import collect
 
-    query = StatsQuery(workflow_id=workflow_id, last=ALL_RUNS if last is None else last,
-                       since=start, status=None, buckets=None, before=end)
-    def step(c: Collector) -> tuple[dict[str, dict[str, Any]], dict[str, int]]:
-        if not (details and errors_only):
-            return c.rows(attributes, details=details), c.skipped_lines()
-        out, params = c.rows(attributes), {"workflow_id": workflow_id, **query.chosen}
+    return collect(data_dir, runs_query(workflow_id, start=start, end=end, last=last),
+                   lambda c: gather_runs(c, attributes, details=details,
+                                         errors_only=errors_only),
+                   memory_limit=memory_limit)
+
+
+def runs_query(workflow_id: str, *, start: datetime | None, end: datetime | None,
+               last: int | None = None) -> StatsQuery:
+    """The stats engine's query of ``read_runs``: every status, no percentile."""
+    from ..stats.engine import StatsQuery
+
+    return StatsQuery(workflow_id=workflow_id, last=ALL_RUNS if last is None else last,
+                      since=start, status=None, buckets=None, before=end)
+
+
+def gather_runs(c: Collector, attributes: Sequence[str] = (), *, details: bool = False,
+                errors_only: bool = False) -> WindowRuns:
+    """``read_runs``'s step over the engine's Collector (of ``runs_query``): the runs as
+    ``WindowRuns``, gathered and deduplicated by the engine."""
+    from ..db.sqlfiles import load
+
+    if not (details and errors_only):
+        out = c.rows(attributes, details=details)
+    else:
+        out = c.rows(attributes)
+        params = {"workflow_id": c.query.workflow_id, **c.query.chosen}
         c.find_details(params)  # the copies of the chosen runs, as rows_details finds them
         out["details"] = c.con.execute(load("stats_rows_errors"), params).fetchnumpy()
-        return out, c.skipped_lines()
-
-    return WindowRuns.from_columns(*collect(data_dir, query, step, memory_limit=memory_limit))
+    return WindowRuns.from_columns(out, c.skipped_lines())

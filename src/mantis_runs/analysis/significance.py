@@ -143,7 +143,7 @@ def ratio_test(base: Floats, cur: Floats, p: float, *, draws: int, rng: np.rando
         rc = exact_bootstrap(cur, p, draws, rng)
     if qb <= 0.0:
         return RatioTest(None, Interval(None, None), 1.0, 1.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # 1e300 / 1e-300: inf
         r = rc / rb
     r = np.where(rb > 0, r, np.inf)
     a = (1.0 - confidence) / 2.0

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..db.connection import PathLike
+from ..db.lake_source import DataDirs
 from ..errors import UsageError
 from ..log.record import format_timestamp
 from .enrichment import Candidate, enrich, support_floor
@@ -203,14 +203,14 @@ def attribute_values(runs: WindowRuns, extra_keys: Sequence[str] = ()
 
 
 def _error_classes(errors: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
-    """Each run's error class (None without error text), each distinct text normalised once."""
-    from .errors import normalise_error
+    """Each run's error class (None without error text), each distinct text classed once
+    (``errors.classes``: texts that differ only in their digits share one normalisation)."""
+    from .errors import classes
 
-    classes: dict[str | None, str | None] = {None: None}
-    for text in dict.fromkeys(errors.tolist()):
-        if text is not None:
-            classes[text] = normalise_error(text) or None
-    return np.array([classes[text] for text in errors.tolist()], dtype=object)
+    texts = [text for text in dict.fromkeys(errors.tolist()) if text is not None]
+    found: dict[str | None, str | None] = dict(zip(texts, classes(texts), strict=True))
+    found[None] = None
+    return np.array([found[text] for text in errors.tolist()], dtype=object)
 
 
 def _extra_value(value: Any) -> str | None:
@@ -257,17 +257,20 @@ def analyse(workflow_id: str, runs: WindowRuns, start: datetime, end: datetime, 
                       candidates=candidates)
 
 
-def tail(workflow_id: str, *, data_dir: PathLike | None = None, since: str | datetime = "7d",
+def tail(workflow_id: str, *, data_dir: DataDirs = None, since: str | datetime = "7d",
          above: str = "p95", extra_keys: Sequence[str] = (), min_support: int | None = None,
          now: datetime | None = None) -> TailResult:
     """What makes the slow runs of ``workflow_id`` slow, over the runs that finished since
     ``since`` (``7d``, ``30d``, an ISO date) and before ``now``: the tail is the runs above
     ``above`` (p90, p95 or p99) of total_time_s. ``extra_keys`` names keys of the runs'
     extra fields whose values are tested too; ``min_support`` (runs) replaces the default
-    support rule (max(20, 1 % of the runs))."""
-    from ..log.layout import resolve_data_dir
+    support rule (max(20, 1 % of the runs)). ``data_dir``: what ``db.lake_source.sources_of``
+    takes (a data dir, several, lake sources)."""
+    from ..db.lake_source import sources_of
     from ..log.timewindow import resolve_since
-    from .runs import read_runs
+    from ..stats.engine import collect
+    from . import runs_in_place
+    from .runs import gather_runs, runs_query
 
     if above not in PERCENTILES:
         raise UsageError(f"above must be one of {', '.join(PERCENTILES)}, got {above!r}")
@@ -280,8 +283,11 @@ def tail(workflow_id: str, *, data_dir: PathLike | None = None, since: str | dat
     start = resolve_since(since, end)
     if start is None:
         raise UsageError("since is required (7d, 30d, an ISO date)")
-    # without extra keys only the error texts are tested: the runs without one are not fetched
-    runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir), start=start, end=end,
-                     attributes=ATTRIBUTES, details=True, errors_only=not extra_keys)
+    # without extra keys only the error texts are tested: the runs without one are not fetched;
+    # and they are read in place when no run_id can repeat (analysis.runs_in_place)
+    fast = runs_in_place.tail_runs if runs_in_place.IN_PLACE and not extra_keys else None
+    runs = collect(sources_of(data_dir), runs_query(workflow_id, start=start, end=end),
+                   runs_in_place.first_of(fast, lambda c: gather_runs(
+                       c, ATTRIBUTES, details=True, errors_only=not extra_keys)))
     return analyse(workflow_id, runs, start, end, requested=above, extra_keys=extra_keys,
                    min_support=min_support)

@@ -17,7 +17,7 @@ verdict is regressed or improved (docs/trend.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..db.connection import PathLike
+from ..db.lake_source import DataDirs
 from ..errors import UsageError
 from ..log import schema
 from ..log.record import format_timestamp
@@ -163,11 +163,33 @@ class _Cut:
     starts: npt.NDArray[np.intp]
 
     @classmethod
-    def of(cls, runs: WindowRuns, first: int, last: int, every: str) -> _Cut:
-        ids = np.arange(first, last + 1, dtype=np.int64)
+    def of(cls, runs: WindowRuns, ids: npt.NDArray[np.int64], every: str) -> _Cut:
         run_periods = _period_ids(runs.day, every)
-        bounds = np.searchsorted(run_periods, np.append(ids, last + 1), side="left")
+        bounds = np.searchsorted(run_periods, np.append(ids, ids[-1] + 1), side="left")
         return cls(ids, bounds.astype(np.intp))
+
+
+def span(start: datetime, end: datetime, every: str, first_day: int | None,
+         ) -> npt.NDArray[np.int64]:
+    """The consecutive period ids of a trend: from the period holding ``start`` (or the one
+    holding ``first_day``, the first run's day, when that is later) to the one holding the
+    instant before ``end``; at least one."""
+    first = int(_period_ids(np.array([_day_of(start), *([] if first_day is None else
+                                                        [first_day])]), every).max())
+    last = int(_period_ids(np.array([_day_of(end - timedelta(microseconds=1))]), every)[0])
+    return np.arange(first, max(first, last) + 1, dtype=np.int64)
+
+
+def metric_names(buckets: Sequence[str] | None, present: Iterable[str]) -> list[str]:
+    """The metrics of a trend in order: total_time_s, then ``buckets`` (each once) or else
+    every bucket ``present`` by name."""
+    names = list(dict.fromkeys(buckets)) if buckets else sorted(present)
+    return [schema.TOTAL_BUCKET, *[b for b in names if b != schema.TOTAL_BUCKET]]
+
+
+def period_days(ids: npt.NDArray[np.int64], every: str) -> tuple[date, ...]:
+    """Each period's first day."""
+    return tuple(_EPOCH_DAY + timedelta(days=_first_day(int(p), every)) for p in ids)
 
 
 def metric_trend(runs: WindowRuns, cut: _Cut, metric: str, status: str | None,
@@ -194,10 +216,14 @@ def choose_every(runs: WindowRuns, status: str | None, first_day: int,
     """Days, unless the median day with runs (from ``first_day`` on) has fewer than
     DAILY_MIN_RUNS runs of total_time_s with the status: then weeks, and that median."""
     keep = runs.with_status(status) & np.isfinite(runs.total) & (runs.day >= first_day)
-    days = runs.day[keep]
-    if not days.size:
+    return every_of(np.unique(runs.day[keep], return_counts=True)[1])
+
+
+def every_of(per_day: npt.NDArray[np.int64]) -> tuple[str, float | None]:
+    """``choose_every`` from the runs of each day that has one (in any order)."""
+    if not per_day.size:
         return DAILY, None
-    median = float(np.median(np.unique(days, return_counts=True)[1]))
+    median = float(np.median(per_day))
     return (WEEKLY, median) if median < DAILY_MIN_RUNS else (DAILY, None)
 
 
@@ -215,15 +241,13 @@ def trend_of(runs: WindowRuns, *, workflow_id: str, start: datetime, end: dateti
     ``end``. Buckets asked for twice are shown once."""
     _check_every(every)
     chosen, because = (every, None) if every else choose_every(runs, status, _day_of(start))
-    first = int(_period_ids(np.array([_day_of(start), *runs.day[:1]]), chosen).max())
-    last = int(_period_ids(np.array([_day_of(end - timedelta(microseconds=1))]), chosen)[0])
-    cut = _Cut.of(runs, first, max(first, last), chosen)
-    names = list(dict.fromkeys(buckets)) if buckets else sorted(runs.buckets)
+    cut = _Cut.of(runs, span(start, end, chosen, int(runs.day[0]) if len(runs) else None),
+                  chosen)
     metrics, samples = [], {}
-    for name in [schema.TOTAL_BUCKET, *[b for b in names if b != schema.TOTAL_BUCKET]]:
+    for name in metric_names(buckets, runs.buckets):
         found, samples[name] = metric_trend(runs, cut, name, status)
         metrics.append(found)
-    periods = tuple(_EPOCH_DAY + timedelta(days=_first_day(int(p), chosen)) for p in cut.ids)
+    periods = period_days(cut.ids, chosen)
     changes = None
     if detect:
         changes = [c for m in metrics for c in detect_changes(m, samples[m.metric], runs, cut,
@@ -308,7 +332,7 @@ def window(since: str | datetime, now: datetime) -> tuple[datetime, datetime]:
     return start, datetime.combine(_EPOCH_DAY + timedelta(days=monday), datetime.min.time(), UTC)
 
 
-def trend(workflow_id: str, *, data_dir: PathLike | None = None,
+def trend(workflow_id: str, *, data_dir: DataDirs = None,
           since: str | datetime = "90d", every: str | None = None,
           buckets: Sequence[str] | None = None, status: str | None = "succeeded",
           detect: bool = False, seed: int = 0, now: datetime | None = None) -> TrendResult:
@@ -316,15 +340,22 @@ def trend(workflow_id: str, *, data_dir: PathLike | None = None,
     when the median day has fewer than 20 runs) of ``workflow_id``'s runs with ``status``
     since ``since`` (``90d``, an ISO date; from the start of its day or week), for
     total_time_s and each bucket (or those in ``buckets``); with ``detect``, the change points
-    and their verdicts."""
-    from ..log.layout import resolve_data_dir
-    from ..stats.engine import checked_status
-    from .runs import read_runs
+    and their verdicts. ``data_dir``: what ``db.lake_source.sources_of`` takes (a data dir,
+    several, lake sources)."""
+    from ..db.lake_source import sources_of
+    from ..stats.engine import checked_status, collect
+    from .runs import runs_query
+    from .trend_fast import PlacedRuns, placed_trend, read_step
 
     now = now or datetime.now(UTC)
     start, floor = window(since, now)
     _check_every(every)
     status = checked_status(status)
-    runs = read_runs(workflow_id, data_dir=resolve_data_dir(data_dir), start=floor, end=now)
+    # in place when proven safe (analysis.trend_fast); --detect needs the runs themselves
+    runs = collect(sources_of(data_dir), runs_query(workflow_id, start=floor, end=now),
+                   read_step(now, fast=not detect))
+    if isinstance(runs, PlacedRuns):
+        return placed_trend(runs, workflow_id=workflow_id, start=start, end=now,
+                            status=status, every=every, buckets=buckets)
     return trend_of(runs, workflow_id=workflow_id, start=start, end=now, status=status,
                     every=every, buckets=buckets, detect=detect, seed=seed)

@@ -19,12 +19,12 @@ from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log import schema
 from .order import column_statistics, finite
-from .plan import WHOLE_MAX_RUNS, MonthSource
+from .plan import WHOLE_MAX_RUNS, MonthSource, plan
 from .result import QUANTILES
 from .rows import PercentileRow, percentile_rows
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .engine import StatsQuery
+    from .engine import Collector, StatsQuery
 
 
 def repeats(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
@@ -43,6 +43,28 @@ def repeats(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
         "files": params["files"], "workflow_id": params["workflow_id"],
         "since": params["since"], "shared_ids": ids}).fetchall()
     return bool(overlap)
+
+
+def proven_files(c: Collector) -> list[str] | None:
+    """The Parquet files whose rows of the Collector's workflow since its ``since`` can be read
+    in place (``mantis_whole_rows``), once every JSONL row of the window and the Parquet rivals
+    of those rows are gathered and ``repeats`` proved that no run_id of them repeats; None when
+    that is not possible (a lake, no Parquet file, a run_id that may repeat): then the caller
+    reads by the general path, on a Collector whose steps start afresh."""
+    q = c.query
+    if c.lake is not None:  # a lake may hold several copies of a run
+        return None
+    c.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
+    c.con.execute(load("macro_chosen"))
+    jsonl, parts = c.files(plan(c.con, c.months, c.live, q.since))
+    if not parts:
+        return None
+    c.collect_jsonl(jsonl)
+    c.resolve_rivals(parts)
+    c.con.execute(load("macro_whole_rows"))
+    if repeats(c.con, {**q.common, "files": parts, "status": None}, c.shared_run_ids):
+        return None
+    return parts
 
 
 def may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthSource], q: StatsQuery) -> bool:
