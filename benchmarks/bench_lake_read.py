@@ -9,7 +9,9 @@ Cold processes, alternated, ``--repeat`` times each, for two questions: ``defaul
   of total_time_s over the newest runs (``ORDER BY finished_at DESC LIMIT N``), no dedupe;
 * ``polars/delta``: ``pl.scan_delta`` with the same filters, no dedupe;
 * with ``--s3``: the same three over a copy of the table on a loopback S3 server (moto in a
-  subprocess, tests/lake_s3.py), as ``.../s3``;
+  subprocess, tests/lake_s3.py), as ``.../s3`` (mantis reads copies of the files of the months
+  it reads, lake/fetch.py: the server's time to serve them is in the wall-clock time, not in
+  the CPU time);
 * with ``--cold-cache``: every mantis run with a new, empty cache folder (``XDG_CACHE_HOME``):
   a whole history over a local table reads in place once the run_ids shared by its files are
   known (db/shared_ids.py, cached per set of files), and the first read finds them;

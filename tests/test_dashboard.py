@@ -316,9 +316,6 @@ def test_cli_refuses_a_file_in_the_data_dir_and_needs_output(store: Path) -> Non
     assert code == 2 and "is inside the data dir" in err and not target.exists()
     code, _, err = run_cli("runs", "dashboard", BUSIEST, "--data-dir", str(store))
     assert code == 2 and "Missing option '--output'" in err
-    # one local data dir, not a lake (--data-dir takes one: given twice, the last one counts)
-    code, stdout, err = run_cli("runs", "dashboard", BUSIEST, "--data-dir", "s3://b/p", "-o", "-")
-    assert code == 2 and stdout == "" and "reads one local data dir" in err
 
 
 def test_cli_checks_the_output_before_reading(store: Path, tmp_path: Path) -> None:

@@ -148,10 +148,9 @@ def test_the_views_read_a_local_table(lake: dict[str, Any]) -> None:
 
 
 @pytest.mark.parametrize("args", [
-    ("trend", "wf-0"), ("tail", "wf-0"), ("failures",), ("advise", "wf-0"), ("watch", "a-0001"),
-    ("dashboard", "wf-0", "--output", "page.html"), ("compact",), ("verify",), ("shell",),
+    ("compact",), ("verify",), ("shell",), ("views",), ("events",), ("status", "a-0001"),
 ])
-def test_commands_that_read_one_data_dir_refuse_a_lake_in_one_line(
+def test_commands_that_work_on_one_data_dir_refuse_a_lake_in_one_line(
         lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         args: tuple[str, ...]) -> None:
     """No usage text, no traceback, never the URI (it may hold credentials): one line, exit 2,
@@ -162,8 +161,9 @@ def test_commands_that_read_one_data_dir_refuse_a_lake_in_one_line(
         assert done.code == 2 and done.out == "", (args, done)
         command = " ".join(args[:1])
         assert done.err.splitlines() == [
-            f"error: {uri.split('://')[0]}://... is a lake URI: `{command}` reads "
-            "one local data dir (stats, compare, list, show, report and sql read lakes)"]
+            f"error: {uri.split('://')[0]}://... is a lake URI: `{command}` works on one "
+            "local data dir (stats, compare, list, show, report, sql, trend, tail, failures, "
+            "advise, watch and dashboard read lakes)"]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -186,3 +186,40 @@ def test_events_are_never_read_from_another_store_than_the_lake_named(
         assert done.err.splitlines()[-1] == (
             "Error: running and lost runs are found by their events, which a data dir holds "
             "and a lake does not: name a data dir")
+
+
+@pytest.mark.parametrize(("preset", "expected"), [(None, "error"), ("warn", "warn")])
+def test_delta_rs_warnings_stay_off_stderr_unless_asked_for(preset: str | None,
+                                                             expected: str) -> None:
+    """delta-rs's Rust logger prints the AWS SDK's IMDS probes (several lines of response
+    headers) on a failed lookup; the lake wing turns it down to errors before deltalake is
+    imported, unless the user set RUST_LOG."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "RUST_LOG"}
+    if preset is not None:
+        env["RUST_LOG"] = preset
+    code = ("import os, sys, mantis_runs.lake.table; import deltalake; "
+            "print(os.environ.get('RUST_LOG'), 'deltalake' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         check=True, timeout=60).stdout
+    assert out == f"{expected} True\n"
+
+
+def test_a_lake_uri_given_as_a_path_to_the_python_api_is_one_clear_error() -> None:
+    """A URI string where the library takes paths (RunStore, stats, trend) is refused with a
+    hint, never taken for a relative folder named ``s3:`` and never repeated (credentials)."""
+    from mantis_runs import RunStore
+    from mantis_runs.analysis.trend import trend
+    from mantis_runs.errors import UsageError
+    from mantis_runs.stats import stats
+
+    uri = "s3://KEY:SECRET@bucket/prefix"
+    for call in (lambda: RunStore(uri).stats("wf"), lambda: RunStore([uri]).stats("wf"),
+                 lambda: stats("wf", data_dir=uri), lambda: trend("wf", data_dir=uri)):
+        with pytest.raises(UsageError) as caught:
+            call()
+        assert str(caught.value) == ("s3://... is a lake URI: open it with "
+                                     "mantis_runs.lake.read.open_source first")

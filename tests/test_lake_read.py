@@ -120,6 +120,77 @@ def test_stats_over_the_lake_is_stats_over_the_shipped_dirs(lake: dict[str, Any]
     assert over_dirs["skipped_lines"] == {}  # the torn line was compacted into quarantine
 
 
+def test_a_remote_table_is_read_from_copies_of_the_months_asked_for(
+        lake: dict[str, Any]) -> None:
+    """On S3, DuckDB reads copies of the data files (lake/fetch.py), fetched month by month
+    as the planner asks: the newest runs fetch the newest month alone. Every answer is the
+    Arrow dataset's (the general reader), whole histories included; the copies go with the
+    source."""
+    import gc
+    import tempfile
+    from dataclasses import replace
+
+    from mantis_runs.lake.fetch import FETCH_PREFIX
+    from mantis_runs.stats import stats
+
+    def folders() -> list[str]:
+        return [p.name for p in Path(tempfile.gettempdir()).glob(f"{FETCH_PREFIX}{os.getpid()}-*")]
+
+    src = _source(lake["uri"])
+    assert src.fetch is not None and src.files is None
+    before = folders()
+    got = stats("wf-0", data_dir=src, last=7).to_json()
+    assert set(src.fetch([])) == {"2026-05"}
+    assert got == stats("wf-0", data_dir=replace(src, fetch=None), last=7).to_json()
+    for flags in FLAGS[2:]:
+        fresh = _source(lake["uri"])
+        assert stats("wf-0", data_dir=fresh, **flags).to_json() == stats(
+            "wf-0", data_dir=replace(fresh, fetch=None), **flags).to_json(), flags
+    assert len(folders()) > len(before)
+    del src, fresh
+    gc.collect()
+    assert folders() == before
+
+
+def test_a_copy_that_fails_is_one_line_without_credentials(lake: dict[str, Any]) -> None:
+    """The store goes away between opening the table and fetching a month's files: the read
+    fails with the lake's one line, never a traceback or a credential."""
+    from deltalake._internal import DeltaFileSystemHandler
+
+    from mantis_runs.errors import MantisError
+    from mantis_runs.lake.storage import target
+    from mantis_runs.stats import stats
+
+    src = _source(lake["uri"])
+    options = {**target(lake["uri"]).options, "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+               "max_retries": "0", "retry_timeout": "1s"}
+    src.fetch._store = DeltaFileSystemHandler(lake["uri"], options)  # type: ignore[union-attr]
+    with pytest.raises(MantisError) as raised:
+        stats("wf-0", data_dir=src, last=7)
+    text = str(raised.value)
+    assert text.startswith(f"cannot read the lake table {lake['uri']}: ") and "\n" not in text
+    assert SECRET not in text and src.fetch([]) == {}, text
+
+
+def test_copies_that_would_not_fit_leave_the_read_to_the_dataset(
+        lake: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies never take more than half of the free space where they go: without room, the
+    read scans the Arrow dataset, with the same answers, and copies nothing."""
+    from collections import namedtuple
+    from dataclasses import replace
+
+    from mantis_runs.stats import stats
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr("shutil.disk_usage", lambda path: usage(10**9, 10**9, 1000))
+    for flags in ({"last": 7}, FLAGS[4]):
+        src = _source(lake["uri"])
+        assert src.fetch is not None
+        got = stats("wf-0", data_dir=src, **flags).to_json()
+        assert src.fetch([]) == {}
+        assert got == stats("wf-0", data_dir=replace(src, fetch=None), **flags).to_json()
+
+
 def test_the_copy_order_decides_between_the_lake_and_a_local_dir(lake: dict[str, Any]) -> None:
     from mantis_runs import RunStore
     from mantis_runs.stats import grouped_stats, stats
@@ -167,6 +238,9 @@ def _dirs(*values: Any) -> list[str]:
     ("sql", "SELECT bucket, count(*) FROM run_buckets GROUP BY 1 ORDER BY 1"),
     ("compare", "wf-0", "--baseline", "2026-03-10..2026-04-20", "--current",
      "2026-04-20..2026-07-01", "--json"),
+    ("failures", "--since", "2026-03-01", "--json"),
+    ("failures", "wf-9", "--since", "2026-03-01", "--json"),
+    ("watch", "a-0003", "--timeout", "5"),
 ])
 def test_every_reading_command_over_the_lake_answers_as_over_the_dirs(
         lake: dict[str, Any], args: tuple[str, ...]) -> None:

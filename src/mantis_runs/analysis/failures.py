@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from ..db.connection import PathLike
+from ..db.lake_source import DataDirs, month_filter, ready, sources_of
 from ..db.sqlfiles import load
 from ..log import schema
-from ..log.layout import resolve_data_dir
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats import plan as planning
@@ -97,7 +96,7 @@ class _Class:
 Found = tuple[dict[str, _Class], int]
 
 
-def failures(workflow_id: str | None, *, data_dir: PathLike | None = None,
+def failures(workflow_id: str | None, *, data_dir: DataDirs = None,
              since: str | datetime | None = "30d", now: datetime | None = None,
              ) -> FailuresResult:
     """The failed runs of ``workflow_id`` (None: of every workflow) since ``since`` (a
@@ -116,7 +115,7 @@ def failures(workflow_id: str | None, *, data_dir: PathLike | None = None,
             c, query=dataclasses.replace(query, workflow_id=name), step=0, checked=[],
             skipped={}, jsonl_read=[]), skipped) for name in names}
 
-    found = collect(resolve_data_dir(data_dir), query, step)
+    found = collect(sources_of(data_dir), query, step)
     return dataclasses.replace(summarise(found, workflow_id=workflow_id, since=start, now=now),
                                skipped_lines=dict(sorted(skipped.items())))
 
@@ -132,12 +131,17 @@ def _workflows(c: Collector, skipped: dict[str, int]) -> list[str]:
     """Every workflow with a row since --since in the snapshot's files (their malformed lines
     added to ``skipped``)."""
     c.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
-    jsonl, parts = c.files(planning.plan(c.con, c.months, c.live, c.query.since))
+    todo = planning.plan(c.con, c.months, c.live, c.query.since)
+    jsonl, parts = c.files(todo)
     c.collect_jsonl(jsonl)
     found = {str(r[0]) for r in c.con.execute(load("failures_workflows_jsonl")).fetchall()}
     if parts:
         found |= {str(r[0]) for r in c.con.execute(load("failures_workflows_parquet"), {
             "files": parts, "since": c.query.common["since"]}).fetchall()}
+    if lake := [m.lake_month for m in todo if m.lake]:
+        ready(c.con, c.lake, lake)
+        found |= {str(r[0]) for r in c.con.execute(load("failures_workflows_lake"), {
+            **month_filter(lake), "since": c.query.common["since"]}).fetchall()}
     _note_skipped(skipped, c)
     return sorted(found)
 

@@ -7,11 +7,14 @@ Registered on the ``runs`` group by :func:`register`; one library call
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from .main import Count, _similar_workflows_hint, _since, data_dir_option, handle_errors
+from .main import Count, _similar_workflows_hint, _since, handle_errors, sources_option
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
 
 
 @click.command()
@@ -23,10 +26,10 @@ from .main import Count, _similar_workflows_hint, _since, data_dir_option, handl
               help="The page's window: 90d, 12w, or an ISO date/datetime (UTC).")
 @click.option("--last", type=Count(), default=100, show_default=True, metavar="N",
               help="The stats table is over the newest N runs of the window.")
-@data_dir_option
+@sources_option
 @handle_errors
 def dashboard(workflow_id: str, output: Path, since: Any, last: int,
-              data_dir: Path | None) -> None:
+              data_dir: Path | Sources | None) -> None:
     """One self-contained HTML page for WORKFLOW_ID: the stats table, compare's verdicts of the
     last week against the four before, and their charts. It opens offline: no script, nothing
     fetched."""

@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -11,13 +13,12 @@ import click
 
 from ..errors import UsageError
 from .main import (
-    DATA_DIR_HELP,
     Count,
-    LocalPath,
     Seconds,
     _similar_workflows_hint,
     _since,
     _status,
+    file_sources_option,
     handle_errors,
     sources_option,
     stale_after_option,
@@ -46,6 +47,8 @@ def list_runs(workflow_id: str | None, last: int, since: Any, status: str, runni
               data_dir: Any) -> None:
     """The newest runs, one line each (of WORKFLOW_ID when given); with --running or --lost,
     the runs started that have not finished (docs/events.md)."""
+    if not (running or lost):
+        _connect_ahead(data_dir, table=not as_json)
     from ..store import RunStore, row_to_json
     from . import render, values
 
@@ -72,6 +75,7 @@ def list_runs(workflow_id: str | None, last: int, since: Any, status: str, runni
 def show(run_id: str, as_json: bool, data_dir: Any) -> None:
     """One run's post-mortem: buckets against its workflow's p50/p95, cost and error. A run
     with events and no terminal row: its status (pending, running, lost) and events."""
+    _connect_ahead(data_dir, table=not as_json)
     from ..store import RunStore
     from . import render, values
 
@@ -92,11 +96,12 @@ def show(run_id: str, as_json: bool, data_dir: Any) -> None:
 def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
            data_dir: Any) -> None:
     """A full report of one run, as text or JSON."""
+    if latest and run_id:
+        raise UsageError("give --latest or --run-id, not both")
+    _connect_ahead(data_dir, table=fmt == "text")
     from ..store import RunStore
     from . import render, values
 
-    if latest and run_id:
-        raise UsageError("give --latest or --run-id, not both")
     store = RunStore(data_dir)
     rep = store.report() if run_id is None else store.show(run_id)  # show: unfinished runs too
     text = (render.to_json(values.plain(rep.to_json())) + "\n" if fmt == "json"
@@ -106,6 +111,19 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
     else:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
+
+
+def _connect_ahead(data_dir: Any, *, table: bool) -> None:
+    """Start DuckDB for the lookup's session (db/connecting.py) while the store's modules
+    load, when the read is of one local data dir (the lookups' shortcuts read one); with
+    ``table``, import the table renderer (tabulate and wcwidth, about 20 ms) on a helper
+    thread, which runs while the library call waits for DuckDB."""
+    if data_dir is None or isinstance(data_dir, Path):
+        from ..db.connecting import connect_ahead
+
+        connect_ahead()
+    if table:
+        threading.Thread(target=importlib.import_module, args=("tabulate",), daemon=True).start()
 
 
 #: `mantis runs watch`'s exit status on timeout: timeout(1)'s, distinct from a usage error (2).
@@ -119,10 +137,9 @@ WATCH_TIMEOUT_EXIT = 124
 @click.option("--timeout", type=Seconds(min=0), default=None, metavar="S",
               help=f"Give up after this many seconds (exit {WATCH_TIMEOUT_EXIT}). "
                    "Default (or inf): wait forever.")
-# Not data_dir_option: a data dir that is a file is exit 1 ("cannot be read", as when it turns
-# into one while watching), not click's usage error.
-@click.option("--data-dir", type=LocalPath(path_type=Path), metavar="DIRECTORY", default=None,
-              help=DATA_DIR_HELP)
+# A local data dir that is a file is exit 1 ("cannot be read", as when it turns into one while
+# watching), not click's usage error: file_sources_option.
+@file_sources_option
 @stale_after_option
 @handle_errors
 def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | None,

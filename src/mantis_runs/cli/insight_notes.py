@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ..errors import MantisError
 from .text import cut, visible
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
 
 #: The width every text of these commands fits in, in terminal cells.
 WIDTH = 100
@@ -32,7 +36,7 @@ def warn_skipped(skipped: Mapping[str, int]) -> None:
         click.echo(text, err=True)
 
 
-def no_runs_hint(data_dir: Path | None, workflow_id: str) -> None:
+def no_runs_hint(data_dir: Path | Sources | None, workflow_id: str) -> None:
     """After a window without any run of ``workflow_id``: one line on stderr saying whether the
     store has runs of it outside the window, or none at all (then the workflow ids that look
     like it, as `stats` hints). Only a hint: a failure to read the workflow ids changes neither

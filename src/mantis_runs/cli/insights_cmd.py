@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .insight_notes import WIDTH, clip, no_runs_hint, warn_skipped
-from .main import Count, Number, _since, data_dir_option, handle_errors
+from .main import Count, Number, _since, handle_errors, sources_option
 from .text import _width, seconds, tabulate
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.advise import AdviceResult, MetricAdvice
     from ..analysis.failures import FailureClass, FailuresResult
+    from ..db.lake_source import Sources
 
 #: A week without failures, then eight levels of a weekly count up to the busiest week. The
 #: empty week is a visible character: tables strip leading and trailing blanks.
@@ -52,9 +53,10 @@ class _Margin(Number):
 @click.option("--since", default="30d", show_default=True, callback=_since, metavar="DUR",
               help="Failed runs finished since: 24h, 7d, 2w, or an ISO date/datetime.")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
+@sources_option
 @handle_errors
-def failures(workflow_id: str | None, since: Any, as_json: bool, data_dir: Path | None) -> None:
+def failures(workflow_id: str | None, since: Any, as_json: bool,
+             data_dir: Path | Sources | None) -> None:
     """Failed runs of WORKFLOW_ID (every workflow when omitted) grouped by the class of their
     error: the first line with numbers, hex ids, quoted strings, paths, URLs and IPs replaced.
 
@@ -87,10 +89,10 @@ def failures(workflow_id: str | None, since: Any, as_json: bool, data_dir: Path 
 @click.option("--margin", type=_Margin(), default=1.2, show_default=True, metavar="X",
               help="The timeout is the upper end of p99's 95% interval times X.")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
+@sources_option
 @handle_errors
 def advise(workflow_id: str, since: Any, last: int | None, margin: float, as_json: bool,
-           data_dir: Path | None) -> None:
+           data_dir: Path | Sources | None) -> None:
     """Suggested timeouts for WORKFLOW_ID and each bucket: the upper end of the 95% interval of
     p99 of the succeeded runs (failed runs never count), times --margin; and the share of the
     runs, succeeded and failed, that took longer.

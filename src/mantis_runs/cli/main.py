@@ -13,13 +13,16 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import __version__
 from ..errors import MantisError, UsageError
 from ..log.schema import ATTRIBUTES
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
 
 F = TypeVar("F", bound=Callable[..., Any])
 MAX_LAST = 2**62  # a SQL LIMIT is a 64-bit integer
@@ -53,8 +56,14 @@ def data_dir_option(f: F) -> F:
 local_data_dir_option = data_dir_option  # commands that change or check one store
 
 
+#: The commands whose --data-dir may be a lake URI, or given more than once (sources_option).
+LAKE_READERS = ("stats", "compare", "list", "show", "report", "sql", "trend", "tail", "failures",
+                "advise", "watch", "dashboard")
+
+
 class _LocalDir(click.Path):
-    """A local path; a lake URI is refused with one line (no usage text) and exit status 2,
+    """A local path, for the commands that change or check one store, or read what only a data
+    dir holds (events); a lake URI is refused with one line (no usage text) and exit status 2,
     without echoing the URI (it may hold credentials)."""
 
     def convert(self, value: Any, param: click.Parameter | None,
@@ -62,13 +71,10 @@ class _LocalDir(click.Path):
         if isinstance(value, str) and "://" in value:
             command = f"`{ctx.info_name}`" if ctx is not None else "this command"
             click.echo(f"error: {value.split('://', 1)[0]}://... is a lake URI: {command} "
-                       f"reads one local data dir (stats, compare, list, show, report and sql "
-                       f"read lakes)", err=True)
+                       f"works on one local data dir ({', '.join(LAKE_READERS[:-1])} and "
+                       f"{LAKE_READERS[-1]} read lakes)", err=True)
             raise click.exceptions.Exit(2)
         return super().convert(value, param, ctx)
-
-
-LocalPath = _LocalDir  # a --data-dir that may name a file (watch: its own exit status then)
 
 
 READ_DIR_HELP = (DATA_DIR_HELP + " Or a lake table (s3://bucket/prefix, file:///path; "
@@ -76,12 +82,14 @@ READ_DIR_HELP = (DATA_DIR_HELP + " Or a lake table (s3://bucket/prefix, file:///
                  "copy across all of them.")
 
 
-def sources_option(f: F) -> F:
+def sources_option(f: F, *, file_okay: bool = False) -> F:
     """``--data-dir`` of the commands that read several places: data dirs and lake tables,
     repeatable, with the lake's ``--endpoint``, ``--region`` and ``--allow-http`` (read before
-    it: eager). The command gets None, a Path or ``db.lake_source.Sources``."""
+    it: eager). The command gets None, a Path or ``db.lake_source.Sources``. ``file_okay``: a
+    local value that names a file reaches the library (``watch``: its own exit status then)."""
     f = click.option("--data-dir", "data_dir", multiple=True, metavar="DIR|URI",
-                     callback=_data_dirs, help=READ_DIR_HELP)(f)
+                     callback=functools.partial(_data_dirs, file_okay=file_okay),
+                     help=READ_DIR_HELP)(f)
     for name, flag, what in (
             ("endpoint", False, "A lake's S3-compatible endpoint. Default: $AWS_ENDPOINT_URL."),
             ("region", False, "A lake's region. Default: $AWS_REGION."),
@@ -97,12 +105,18 @@ def _lake_store(ctx: click.Context, param: click.Parameter, value: Any) -> None:
         ctx.meta.setdefault("mantis_lake_store", {})[param.name] = value
 
 
-def _data_dirs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> Any:
+def file_sources_option(f: F) -> F:
+    """``sources_option`` whose local values may name a file (``watch``)."""
+    return sources_option(f, file_okay=True)
+
+
+def _data_dirs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...], *,
+               file_okay: bool = False) -> Any:
     """The values of ``--data-dir`` as the library takes them (cli/lake.py
     ``read_sources``); a lake that cannot be opened is one line and exit status 1."""
     from .lake import is_uri, read_sources
 
-    local = click.Path(file_okay=False)
+    local = click.Path(file_okay=file_okay)
     for value in values:
         if not is_uri(value):
             local.convert(value, param, ctx)
@@ -203,7 +217,7 @@ class Seconds(Number):
     name = "number of seconds"
 
 
-def _similar_workflows_hint(data_dir: Path | None, workflow_id: str) -> None:
+def _similar_workflows_hint(data_dir: Path | Sources | None, workflow_id: str) -> None:
     """After an empty answer: the store's workflow ids that look like ``workflow_id``, on
     stderr, when no run has it at all (a typo). Only a hint: the answer is out already, so a
     failure to read the workflow ids changes neither it nor the exit status."""

@@ -13,12 +13,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from .insight_notes import clip, no_runs_hint, warn_skipped
-from .main import _since, data_dir_option, handle_errors
+from .main import _since, handle_errors, sources_option
 from .text import seconds, tabulate
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.enrichment import Candidate
     from ..analysis.tail import Line, TailResult
+    from ..db.lake_source import Sources
 
 #: Cells of the text's names and values (longer ones are cut with …; never in --json), so that
 #: every line fits 100 columns.
@@ -39,10 +40,10 @@ _NAME_CELLS, _BUCKET_CELLS, _ATTRIBUTE_CELLS, _VALUE_CELLS = 40, 24, 16, 36
               help="Test values that at least N runs of the window have (default: 20 runs or "
                    "1% of the runs, whichever is more).")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
+@sources_option
 @handle_errors
 def tail(workflow_id: str, since: Any, above: str, extra_keys: tuple[str, ...],
-         min_support: int | None, as_json: bool, data_dir: Path | None) -> None:
+         min_support: int | None, as_json: bool, data_dir: Path | Sources | None) -> None:
     """What makes the slow runs of WORKFLOW_ID slow: each bucket's share of the gap between the
     tail and the typical (p40-p60) succeeded runs, and the attribute values (model,
     plan_signature, profile_id, tenant_id, error class, --extra-key) over-represented in the

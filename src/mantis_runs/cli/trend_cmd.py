@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .insight_notes import warn_skipped
-from .main import _similar_workflows_hint, _since, _status, data_dir_option, handle_errors
+from .main import _similar_workflows_hint, _since, _status, handle_errors, sources_option
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..db.lake_source import Sources
 
 
 def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -> Any:
@@ -43,11 +46,11 @@ def _plot_path(ctx: click.Context, param: click.Parameter, value: Path | None) -
               callback=_plot_path, metavar="FILE.png|FILE.svg",
               help="Also draw the chart into this file (needs the 'plot' extra).")
 @click.option("--json", "as_json", is_flag=True, help="Print every number as JSON.")
-@data_dir_option
+@sources_option
 @handle_errors
 def trend(workflow_id: str, every: str | None, since: Any, buckets: tuple[str, ...],
           status: str, detect: bool, seed: int, plot: Path | None, as_json: bool,
-          data_dir: Path | None) -> None:
+          data_dir: Path | Sources | None) -> None:
     """p50, p95 and n of WORKFLOW_ID's runs per day or week, for total_time_s and each bucket
     (p95 only from 72 runs a period); with --detect, when they changed.
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..db.connection import PathLike
-from ..db.lake_source import Sources
+from ..db.lake_source import DataDirs, Sources
 from ..errors import UsageError
 from ..log.timewindow import resolve_since
 
@@ -37,7 +35,7 @@ class DashboardData:
     """One workflow's page: every section's typed result, as the library returned it."""
 
     workflow_id: str
-    data_dir: str
+    data_dir: str  # the data dir, or every data dir and lake read (Sources.label)
     generated_at: datetime  # the `now` every section was asked at
     since: datetime  # the start of the page's window
     stats: StatsResult  # RunStore.stats(workflow_id, last=..., since=since, ci=True)
@@ -47,7 +45,7 @@ class DashboardData:
     failures: FailuresResult  # failures(workflow_id, since=since)
 
 
-def build(workflow_id: str, *, data_dir: PathLike | None = None,
+def build(workflow_id: str, *, data_dir: DataDirs = None,
           since: str | datetime = DEFAULT_SINCE, last: int = DEFAULT_LAST,
           now: datetime | None = None) -> DashboardData:
     """Every section of ``workflow_id``'s dashboard, read at ``now`` (default: the current time):
@@ -63,19 +61,17 @@ def build(workflow_id: str, *, data_dir: PathLike | None = None,
     if start is None:
         raise UsageError("the dashboard needs the start of its window (since)")
     store = RunStore(data_dir)
-    if store.sources != Sources([store.data_dir]):
-        raise UsageError("the dashboard reads one local data dir, not a lake table or several "
-                         f"data dirs (got {store.sources.label})")
+    sources = store.sources  # a lake opened once serves every section
     result = store.stats(workflow_id, last=last, since=start, ci=True)
-    verdicts, trend = _compare_and_trend(workflow_id, store.data_dir, start, now)
-    slow = tail(workflow_id, data_dir=store.data_dir, since=CURRENT, now=now)
-    failed = failures(workflow_id, data_dir=store.data_dir, since=start, now=now)
-    return DashboardData(workflow_id=workflow_id, data_dir=str(store.data_dir),
+    verdicts, trend = _compare_and_trend(workflow_id, sources, start, now)
+    slow = tail(workflow_id, data_dir=sources, since=CURRENT, now=now)
+    failed = failures(workflow_id, data_dir=sources, since=start, now=now)
+    return DashboardData(workflow_id=workflow_id, data_dir=sources.label,
                          generated_at=now, since=start, stats=result, compare=verdicts,
                          trend=trend, tail=slow, failures=failed)
 
 
-def _compare_and_trend(workflow_id: str, data_dir: Path, since: datetime, now: datetime,
+def _compare_and_trend(workflow_id: str, data_dir: Sources, since: datetime, now: datetime,
                        ) -> tuple[CompareResult, TrendResult]:
     """`compare`'s verdicts and the trend with its change points, from one read of the runs of
     both windows: the same answers as ``compare(workflow_id, baseline=BASELINE,

@@ -8,7 +8,9 @@ the dataset registered as ``mantis_lake`` (:func:`register`): the month and ``fi
 filters reach the scan, so only the files of the months read are fetched. A table on a local
 filesystem is read by DuckDB itself instead (``LakeSource.files``: one ``read_parquet`` per
 month partition, the month a constant that prunes whole branches), which needs no Arrow dataset
-and scans two to three times faster.
+and scans two to three times faster; and so is a remote table by the stats engine, from copies
+of the files of the months it reads, made when it first reads them (``LakeSource.fetch``,
+``ready``).
 
 :class:`Sources` is a read over several places at once (``--data-dir`` given more than once):
 every run once, its winning copy chosen by the copy order across all of them.
@@ -16,14 +18,16 @@ every run once, its winning copy chosen by the copy order across all of them.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import duckdb
 
@@ -46,6 +50,19 @@ class LakeMonth:
     rows: int
 
 
+class Fetcher(Protocol):
+    """A remote table's data files, copied when first asked for (lake/fetch.py)."""
+
+    def __call__(self, months: Sequence[str | None]) -> dict[str | None, list[str]]:
+        """The local copies of every month fetched so far, ``months`` fetched first."""
+
+    def origin(self, local: str) -> str | None:
+        """The remote file (path and size) a local copy was made from; None: not a copy."""
+
+    def fits(self, months: Sequence[str | None]) -> bool:
+        """Whether there is room for the copies of ``months``."""
+
+
 @dataclass(frozen=True)
 class LakeSource:
     """A lake table opened for reading: its URI, its rows as an Arrow dataset
@@ -59,6 +76,23 @@ class LakeSource:
     #: the current version's data files per month partition when every one is a local file
     #: (a table on a local filesystem, Delta reader version 1): DuckDB reads them directly
     files: dict[str | None, list[str]] | None = field(default=None, compare=False)
+    #: the table opened again at its current version (None: it cannot be: a merged source)
+    reopen: Callable[[], LakeSource] | None = field(default=None, compare=False)
+    #: a remote table whose files DuckDB may read once copied (lake/fetch.py)
+    fetch: Fetcher | None = field(default=None, compare=False)
+
+    @property
+    def direct(self) -> bool:
+        """Whether DuckDB reads the table's files itself (local, or copies of remote ones)."""
+        return self.files is not None or self.fetch is not None
+
+    def local_files(self, months: Sequence[str | None]) -> dict[str | None, list[str]]:
+        """The files DuckDB reads for ``months`` (fetched first when remote): every month's
+        of a local table, every month fetched so far of a remote one; none for a table read
+        through its Arrow dataset."""
+        if self.files is not None:
+            return self.files
+        return self.fetch(months) if self.fetch is not None else {}
 
     @cached_property
     def dataset(self) -> Any:
@@ -118,9 +152,24 @@ class Sources:
         """The lake's one line for ``exc`` when a lake is read (else None: a local failure)."""
         return self.lakes[0].failure(exc) if self.lakes else None
 
+    def fresh(self) -> Sources:
+        """The same sources with each lake opened again at its current version (a lake source
+        is the version it was opened at: a reader that polls, ``watch``, asks for new ones)."""
+        if not self.lakes:
+            return self
+        return Sources(self.local, [lk.reopen() if lk.reopen is not None else lk
+                                    for lk in self.lakes])
+
 
 DataDirs = str | os.PathLike[str] | LakeSource | Sources | Sequence[
     "str | os.PathLike[str] | LakeSource"] | None
+
+
+def _lake_uri(uri: str) -> UsageError:
+    """A lake URI given where a path or an opened lake is taken (the URI is not repeated: it
+    may hold credentials)."""
+    return UsageError(f"{uri.split('://', 1)[0]}://... is a lake URI: open it with "
+                      "mantis_runs.lake.read.open_source first")
 
 
 def sources_of(data_dir: DataDirs) -> Sources:
@@ -128,6 +177,8 @@ def sources_of(data_dir: DataDirs) -> Sources:
     ``LakeSource``, ``Sources``, or a list of paths and lake sources."""
     if isinstance(data_dir, Sources):
         return data_dir
+    if isinstance(data_dir, str) and "://" in data_dir:
+        raise _lake_uri(data_dir)
     if data_dir is None or isinstance(data_dir, str | os.PathLike):
         return Sources([resolve_data_dir(data_dir)])
     if isinstance(data_dir, LakeSource):
@@ -138,8 +189,7 @@ def sources_of(data_dir: DataDirs) -> Sources:
         if isinstance(item, LakeSource):
             lakes.append(item)
         elif isinstance(item, str) and "://" in item:
-            raise UsageError(f"{item} is a lake URI: open it with "
-                             "mantis_runs.lake.read.open_source first")
+            raise _lake_uri(item)
         else:
             path = resolve_data_dir(item)
             if path not in local:
@@ -165,14 +215,39 @@ def merged(lakes: list[LakeSource]) -> LakeSource | None:
             latest = max((t for t in (seen.latest, m.latest) if t is not None), default=None)
             by_month[m.month] = LakeMonth(m.month, latest, seen.rows + m.rows)
     files: dict[str | None, list[str]] | None = None
+    fetch: Fetcher | None = None
     if all(lk.files is not None for lk in lakes):
-        files = {}
-        for lk in lakes:
-            for month, paths in (lk.files or {}).items():
-                files.setdefault(month, []).extend(paths)
+        files = _union([lk.local_files([]) for lk in lakes])
+    elif all(lk.direct for lk in lakes):
+        fetch = _Merged(lakes)
     return LakeSource(" + ".join(lk.uri for lk in lakes),
                       lambda: ds.dataset([lk.dataset for lk in lakes]), list(by_month.values()),
-                      lakes[0].failure, files)
+                      lakes[0].failure, files, fetch=fetch)
+
+
+@dataclass(frozen=True)
+class _Merged:
+    """The fetcher of several lakes read as one (some local, some fetched)."""
+
+    lakes: list[LakeSource]
+
+    def __call__(self, months: Sequence[str | None]) -> dict[str | None, list[str]]:
+        return _union([lk.local_files(months) for lk in self.lakes])
+
+    def origin(self, local: str) -> str | None:
+        return next((o for lk in self.lakes if lk.fetch is not None
+                     and (o := lk.fetch.origin(local)) is not None), None)
+
+    def fits(self, months: Sequence[str | None]) -> bool:
+        return all(lk.fetch.fits(months) for lk in self.lakes if lk.fetch is not None)
+
+
+def _union(found: list[dict[str | None, list[str]]]) -> dict[str | None, list[str]]:
+    out: dict[str | None, list[str]] = {}
+    for files in found:
+        for month, paths in files.items():
+            out.setdefault(month, []).extend(paths)
+    return out
 
 
 def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None, *,
@@ -185,8 +260,36 @@ def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None, *,
         return
     if direct and lake.files:
         local_view(con, lake.files).create_view(LAKE_RELATION, replace=True)
-    else:
+    elif not (direct and lake.fetch is not None):  # fetched: ``ready`` makes the view
         con.register(LAKE_RELATION, lake.dataset)
+
+
+#: Per connection, the months its ``mantis_lake`` view over fetched copies covers (None: the
+#: copies would not fit, the Arrow dataset was registered).
+_FETCHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, frozenset[str | None] | None] = (
+    weakref.WeakKeyDictionary())
+
+
+def ready(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
+          months: Sequence[str | None]) -> None:
+    """Before a read of the lake's ``months`` on ``con`` (registered with ``direct``): for a
+    remote table read from copies, fetch those months' files and point ``mantis_lake`` at
+    every month fetched so far; nothing for other lakes (``register`` made them whole). When
+    the copies would not fit (``Fetcher.fits``), the Arrow dataset is registered instead, for
+    the rest of the connection (a registered name hides a view of that name)."""
+    if lake is None or lake.files is not None or lake.fetch is None:
+        return
+    if con in _FETCHED and _FETCHED[con] is None:
+        return
+    if not lake.fetch.fits(months):
+        con.register(LAKE_RELATION, lake.dataset)
+        _FETCHED[con] = None
+        return
+    files = lake.fetch(months)
+    have = frozenset(files)
+    if _FETCHED.get(con) != have and files:
+        local_view(con, files).create_view(LAKE_RELATION, replace=True)
+        _FETCHED[con] = have
 
 
 def local_view(con: duckdb.DuckDBPyConnection,
@@ -259,3 +362,27 @@ def merged_months(stores: Iterable[dict[str, MonthFiles]]) -> dict[str, MonthFil
                                  parts=[*seen.parts, *mf.parts],
                                  superseded=[*seen.superseded, *mf.superseded])
     return dict(sorted(out.items()))
+
+
+def lake_shared_run_ids(con: duckdb.DuckDBPyConnection, lake: LakeSource,
+                        files: list[str]) -> list[str]:
+    """``shared_ids.shared_run_ids`` over a lake's data ``files``. Copies of a remote table's
+    files get new names and times at every read, which would miss that cache every time: their
+    answer is also kept under what they are copies of (the table's URI, each file's path and
+    size), so a whole history of an unchanged table finds it at once."""
+    from .cache import cache_root, read_entry, write_entry
+    from .shared_ids import FORMAT, shared_run_ids
+
+    origins = [lake.fetch.origin(p) for p in files] if lake.fetch is not None else []
+    if not origins or None in origins:
+        return shared_run_ids(con, [Path(p) for p in files])
+    digest = hashlib.sha256("\0".join([
+        "lake-shared-run-ids", f"format {FORMAT}", f"duckdb {duckdb.__version__}",
+        lake.uri, *sorted(str(o) for o in origins)]).encode()).hexdigest()[:32]
+    entry = cache_root() / "lake-shared-run-ids" / digest[:2] / f"{digest}.json"
+    known = read_entry(entry)
+    if isinstance(known, list) and all(isinstance(v, str) for v in known):
+        return known
+    found = shared_run_ids(con, [Path(p) for p in files])
+    write_entry(entry, found)
+    return found

@@ -10,3 +10,10 @@ Modules: ``storage`` (URI, options, one-line errors without credentials), ``host
 ``clones`` (a cloned data dir refused), ``ship`` (the protocol), ``loop`` (``--every``),
 ``maintain``. Only these import ``deltalake``, each inside the functions that need it.
 """
+
+import os as _os
+
+# delta-rs logs through Rust's env_logger, which prints the AWS SDK's warnings (its IMDS region
+# and credential probes, several lines each) on stderr at every failed lookup: mantis's one-line
+# errors say what failed. A user who wants them sets RUST_LOG (e.g. RUST_LOG=warn) themselves.
+_os.environ.setdefault("RUST_LOG", "error")

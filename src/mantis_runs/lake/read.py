@@ -7,7 +7,8 @@ and, per month, the latest ``finished_at`` it may hold, from the Delta log alone
 read to plan). DuckDB scans the dataset; its own ``delta`` and ``httpfs`` extensions cannot be
 installed offline for DuckDB 2.0 (docs/lake.md). A table on a local filesystem is read by
 DuckDB as plain Parquet instead (``local_files``: the files the Delta log lists, never a glob),
-and the Arrow dataset is then never built.
+and the Arrow dataset is then never built; so is a remote one by the stats engine, from copies
+of the files of the months it reads (``LakeSource.fetch``, lake/fetch.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from urllib.parse import unquote
 
 from ..db.lake_source import LakeMonth, LakeSource
 from ..errors import MantisError
+from .fetch import remote_files
 from .storage import Target, failure
 from .table import PARTITION, open_table
 
@@ -47,11 +49,15 @@ def open_source(target: Target) -> LakeSource:
         actions = dt.get_add_actions(flatten=True)
         months = lake_months(actions)
         files = local_files(dt, actions)
+        fetch = None
+        if files is None and dt.protocol().min_reader_version <= 1:
+            fetch = remote_files(target, str(dt.table_uri), actions, read_failed)
     except MantisError:
         raise
     except Exception as exc:  # deltalake raises OSError and its own errors for the store
         raise read_failed(exc) from None
-    return LakeSource(target.uri, dataset, months, read_failed, files)
+    return LakeSource(target.uri, dataset, months, read_failed, files,
+                      reopen=lambda: open_source(target), fetch=fetch)
 
 
 def local_files(dt: Any, actions: Any) -> dict[str | None, list[str]] | None:

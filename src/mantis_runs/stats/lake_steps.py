@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from ..db.lake_source import LakeSource, month_filter
-from ..db.shared_ids import shared_run_ids
+from ..db.lake_source import LakeSource, lake_shared_run_ids, month_filter, ready
 from ..db.sqlfiles import load
 from .plan import CUTOFF_MAX_LAST, Horizon, MonthSource
 from .rows import PercentileRow
@@ -57,6 +55,7 @@ class LakeSteps:
         months whole, so that a cutoff's proof holds for the batch's parts, and their copies in
         the Parquet files read before; False, the parts are still to gather."""
         lake = [m.lake_month for m in chunk if m.lake]
+        ready(self.con, self.lake, lake)  # a remote table's files fetched, when read so
         if lake and alone:
             self.from_cutoff(horizon, "stats_lake_cutoff", month_filter(lake),
                              partial(self.collect_lake, lake), lambda: self.resolve_rivals([]))
@@ -72,6 +71,7 @@ class LakeSteps:
         """The workflow's rows of the lake's ``months`` (stats_collect_lake); their rivals in
         the lake are searched by ``lake_rivals``."""
         self.step += 1
+        ready(self.con, self.lake, months)
         self.con.execute(load("stats_collect_lake"), {
             **self.query.common, **month_filter(months), "step": self.step,
             "at_least": at_least, "before": before})
@@ -87,15 +87,19 @@ class LakeSteps:
         --since, which lose to any copy in the window."""
         q = self.query
         lake = self.lake
-        if (lake is None or not lake.files or not todo or not all(m.lake for m in todo)
+        if (lake is None or not lake.direct or not todo or not all(m.lake for m in todo)
                 or q.before is not None or q.group_by is not None
                 or q.last <= CUTOFF_MAX_LAST):
             return None
-        files = [p for m in todo for p in lake.files.get(m.lake_month, [])]
+        months = [m.lake_month for m in todo]
+        if lake.fetch is not None and not lake.fetch.fits(months):
+            return None  # no room for copies of every file: the general way, on the dataset
+        found = lake.local_files(months)  # a remote table's: fetched
+        files = [p for m in todo for p in found.get(m.lake_month, [])]
         if not files:
             return None
         return whole_history(self.con, files, q,
-                             lambda: shared_run_ids(self.con, [Path(p) for p in files]))
+                             lambda: lake_shared_run_ids(self.con, lake, files))
 
     def lake_rivals(self) -> None:
         """Gather the lake's copies under other workflows of the runs gathered so far: months

@@ -17,12 +17,14 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..analysis.failures import FailuresResult
     from ..analysis.tail import TailResult
     from ..analysis.trend import TrendResult
+    from ..db.lake_source import Sources
 
 
 class InsightMethods:
     """Mixed into :class:`~mantis_runs.store.runstore.RunStore`."""
 
     data_dir: Path
+    sources: Sources  # every data dir and lake read
 
     def tail(self, workflow_id: str, *, since: str | datetime = "7d", above: str = "p95",
              extra_keys: Sequence[str] = (), min_support: int | None = None) -> TailResult:
@@ -31,7 +33,7 @@ class InsightMethods:
         values over-represented among them; the same as ``mantis runs tail`` (docs/tail.md)."""
         from ..analysis.tail import tail
 
-        result = tail(workflow_id, data_dir=self.data_dir, since=since, above=above,
+        result = tail(workflow_id, data_dir=self.sources, since=since, above=above,
                       extra_keys=extra_keys, min_support=min_support)
         warn_skipped(result.skipped_lines)
         return result
@@ -44,7 +46,7 @@ class InsightMethods:
         change points and their verdicts; the same as ``mantis runs trend`` (docs/trend.md)."""
         from ..analysis.trend import trend
 
-        result = trend(workflow_id, data_dir=self.data_dir, since=since, every=every,
+        result = trend(workflow_id, data_dir=self.sources, since=since, every=every,
                        buckets=buckets, status=status, detect=detect, seed=seed)
         warn_skipped(result.skipped_lines)
         return result
@@ -56,7 +58,7 @@ class InsightMethods:
         ``mantis runs failures`` (docs/insights.md)."""
         from ..analysis.failures import failures
 
-        result = failures(workflow_id, data_dir=self.data_dir, since=since)
+        result = failures(workflow_id, data_dir=self.sources, since=since)
         warn_skipped(result.skipped_lines)
         return result
 
@@ -67,7 +69,7 @@ class InsightMethods:
         same as ``mantis runs advise`` (docs/insights.md)."""
         from ..analysis.advise import MARGIN, advise
 
-        result = advise(workflow_id, data_dir=self.data_dir, since=since, last=last,
+        result = advise(workflow_id, data_dir=self.sources, since=since, last=last,
                         margin=MARGIN if margin is None else margin)
         warn_skipped(result.skipped_lines)
         return result

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from ..db.connection import PathLike
+from ..db.lake_source import DataDirs
 from ..errors import MantisError, NoDataDir, NoRunLog
 from .events import LOST_AFTER_S, RunStatus, check_stale_after
 from .rows import RunRow
@@ -26,36 +26,46 @@ class WatchOutcome(Enum):
 
 @dataclass(frozen=True)
 class WatchResult:
-    """How a watch ended: the run's row, why the data dir cannot be read, or a timeout."""
+    """How a watch ended: the run's row, why the data dir cannot be read, or a timeout.
+    ``data_dir``: the data dir, or every data dir and lake read (``Sources.label``)."""
 
     run_id: str
     outcome: WatchOutcome
-    data_dir: Path
+    data_dir: Path | str
     timeout: float | None
     row: RunRow | None = None  # SUCCEEDED and FAILED
     error: str | None = None  # UNREADABLE: why (the error's text)
     status: RunStatus | None = None  # LOST: what its events say
 
 
-def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float = 2.0,
+def watch_run(run_id: str, *, data_dir: DataDirs = None, interval: float = 2.0,
               timeout: float | None = None, stale_after: float = LOST_AFTER_S,
               on_status: Callable[[RunStatus], None] | None = None) -> WatchResult:
     """Poll every ``interval`` seconds until ``run_id`` has a row, is lost (its events: a
     run_started and nothing for over ``stale_after`` seconds), the data dir cannot be read
     (one that does not exist is an error; one that holds no run log yet is waited for), or
     ``timeout`` seconds (None or ``math.inf``: never) have passed. ``on_status`` is called
-    with what the run's events say at each poll while it has no row. (The CLI refuses ``nan``
-    and an interval over a day; ``time.sleep`` cannot take one over about 292 years.)"""
+    with what the run's events say at each poll while it has no row. Over lakes and several
+    data dirs the row is the winning copy across all of them; events, which only a data dir
+    holds, are read from the first data dir given (none: a lake alone has no events, and the
+    run is never lost). (The CLI refuses ``nan`` and an interval over a day; ``time.sleep``
+    cannot take one over about 292 years.)"""
     store = RunStore(data_dir)
+    label: Path | str = store.data_dir if store.sources.one_local else store.sources.label
+    events = bool(store.sources.local)
     check_stale_after(stale_after)
     deadline = None if timeout is None else time.monotonic() + timeout
 
     def result(outcome: WatchOutcome, row: RunRow | None = None, error: str | None = None,
                status: RunStatus | None = None) -> WatchResult:
-        return WatchResult(run_id, outcome, store.data_dir, timeout, row, error, status)
+        return WatchResult(run_id, outcome, label, timeout, row, error, status)
 
+    polls = 0
     while True:
         try:
+            if polls and store.sources.lakes:  # a lake is read at the version it was opened at
+                store = RunStore(store.sources.fresh())
+            polls += 1
             row = store.get(run_id, warn=False)  # no malformed-line warning on every poll
         except NoDataDir as exc:  # a mistyped path: waiting would be forever
             return result(WatchOutcome.UNREADABLE, error=str(exc))
@@ -67,7 +77,7 @@ def watch_run(run_id: str, *, data_dir: PathLike | None = None, interval: float 
             ok = row["status"] == "succeeded"
             return result(WatchOutcome.SUCCEEDED if ok else WatchOutcome.FAILED, row=row)
         try:
-            state = store.events_status(run_id, stale_after=stale_after)
+            state = store.events_status(run_id, stale_after=stale_after) if events else None
         except (MantisError, OSError) as exc:
             return result(WatchOutcome.UNREADABLE, error=str(exc))
         if state is not None and state.status == "lost":
