@@ -14,6 +14,13 @@ Recovery deletes what no reader can use (:func:`stale_checkpoints`), sealing dro
 checkpoint (:func:`drop_checkpoint`), and the dry run asks :func:`unchecked_bytes`. The manifest
 format and the read side (verifying a checkpoint against its shard) are in
 :mod:`mantis_runs.log.checkpoint`.
+
+Both kinds (kinds.py) are checkpointed by the same code: the run log's live shards into
+``checkpoints/``, the events' into ``events_log/checkpoints/`` (the kind's root), converted as
+their parts are (convert.py ``Conversion``, events.py ``EventsConversion``). An events append
+can be a whole batch, longer than ``checkpoint.CHECK_BYTES``, so an events checkpoint covers
+only bytes written under the writers' lock before it was taken (:func:`_stable_size`): a
+rolled-back write can never have been copied.
 """
 
 from __future__ import annotations
@@ -28,36 +35,44 @@ from pathlib import Path
 from ..errors import MantisError
 from ..log import checkpoint
 from ..log.integrity import Checksum, content_ok, measure, write_json
-from ..log.layout import CHECKPOINTS, MONTH_RE, scan
-from ..log.locks import fsync_dir, makedirs_durable
+from ..log.layout import CHECKPOINTS, MONTH_RE, WRITER_LOCK
+from ..log.locks import LockTimeout, exclusive_blocking, fsync_dir, makedirs_durable
 from ..units import human_bytes
 from .convert import Conversion, nothing_lost, scratch_connection
-from .publish import publishing
+from .events import EventsConversion
+from .kinds import Kind, KindName, kinds
+from .publish import PUBLISH_TIMEOUT_S, publishing
 from .report import CheckpointReport, Progress
 
 
 def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_bytes: int,
-                     memory_limit: str, say: Progress) -> CheckpointReport | None:
-    """Write a new checkpoint of ``live``: the last one's rows plus the rows of the bytes added
-    since, up to the last complete line. Nothing is done when fewer than ``min_bytes`` were added.
+                     memory_limit: str, say: Progress,
+                     kind_name: KindName = "runs") -> CheckpointReport | None:
+    """Write a new checkpoint of ``live`` (a live shard of the kind ``kind_name``): the last
+    one's rows plus the rows of the bytes added since, up to the last complete line. Nothing is
+    done when fewer than ``min_bytes`` were added.
 
     The new bytes are copied to the scratch directory first, so DuckDB parses exactly them, and
     the manifest's hash is taken over the bytes that were copied (and the checked bytes of the
     last checkpoint before them), never over a second read of the live file.
     """
-    replaced = checkpoint.load(base, month)  # valid or not, its file goes when the new one is in
-    new = _copy_new_bytes(base, scratch, month, live, replaced, min_bytes)
+    kind = Kind(kind_name, base)
+    root = kind.root  # where this kind's checkpoints/ is
+    replaced = checkpoint.load(root, month)  # valid or not, its file goes when the new one is in
+    new = _copy_new_bytes(kind, scratch, month, live, replaced, min_bytes)
     if new is None:
         return None
     check_from, sha256 = _hash_checked_bytes(new)
     old = new.old
-    previous = base / CHECKPOINTS / old.parquet if old is not None else None
-    say(f"{month}: checkpointing {live.name} ({human_bytes(new.end - new.start)} new)")
+    previous = root / CHECKPOINTS / old.parquet if old is not None else None
+    say(f"{kind.label(month)}: checkpointing {live.name} "
+        f"({human_bytes(new.end - new.start)} new)")
     token = uuid.uuid4().hex[:16]
     tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"
     con = scratch_connection(scratch, memory_limit)
     with nothing_lost(f"checkpointing {live.name}"), closing(con):
-        conv = Conversion(con, scratch, new.copy, previous)
+        conv = (Conversion(con, scratch, new.copy, previous) if kind.name == "runs" else
+                EventsConversion(con, scratch, new.copy, previous, after=_parts(kind, month)))
         lines, bad = conv.lines, conv.bad
         rows = conv.write(tmp)
 
@@ -67,12 +82,20 @@ def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_byte
         rows=rows, check_from=check_from, sha256=sha256,
         parquet=checkpoint.parquet_name(month, token),
         parquet_checksum=_measure(tmp, live))
-    _publish_checkpoint(base, tmp, cp, replaced)
-    say(f"{month}: checkpoint of {live.name} covers {new.end:,} bytes, {rows:,} rows")
-    return CheckpointReport(month=month, shard=live.name, offset=new.end,
+    _publish_checkpoint(kind, tmp, cp, replaced)
+    say(f"{kind.label(month)}: checkpoint of {live.name} covers {new.end:,} bytes, {rows:,} rows")
+    return CheckpointReport(month=month, offset=new.end,
+                            shard=str(live.relative_to(base)) if kind.name == "events"
+                            else live.name,  # events_log/YYYY-MM.jsonl, as warnings name it
                             bytes_read=new.end - new.start, lines_read=lines,
                             bad_lines=cp.bad_lines, rows=rows,
-                            parquet=str((base / CHECKPOINTS / cp.parquet).relative_to(base)))
+                            parquet=str((root / CHECKPOINTS / cp.parquet).relative_to(base)))
+
+
+def _parts(kind: Kind, month: str) -> list[Path]:
+    """The month's parts (an events checkpoint's rows are ordered after theirs)."""
+    mf = kind.scan().get(month)
+    return list(mf.parts) if mf is not None else []
 
 
 @dataclass(frozen=True)
@@ -93,33 +116,51 @@ def _measure(tmp: Path, live: Path) -> Checksum:
         return measure(tmp)
 
 
-def _copy_new_bytes(base: Path, scratch: Path, month: str, live: Path,
+def _copy_new_bytes(kind: Kind, scratch: Path, month: str, live: Path,
                     replaced: checkpoint.Checkpoint | None, min_bytes: int) -> _NewBytes | None:
     """Copy what ``replaced`` (if it is valid: its Parquet file checked in full, since the new
     one is built on it) does not cover, up to the last complete line; None when that is under
-    ``min_bytes`` (at least 1), or the shard vanished or shrank."""
+    ``min_bytes`` (at least 1), or the shard vanished or shrank. The copy has the shard's name
+    (an events part's rows name the shard they came from: events.py)."""
     old: checkpoint.Checkpoint | None = None
     region = b""  # the hashed bytes `old` was checked against
     try:
         with checkpoint.opened(live) as (fd, st):
             if replaced is not None:
-                checked = checkpoint.verified(base, replaced, live, fd, st)
+                checked = checkpoint.verified(kind.root, replaced, live, fd, st)
                 if checked is not None:
                     old, region = replaced, checked
             start = old.offset if old is not None else 0
-            if st.st_size - start < max(min_bytes, 1):
+            size = _stable_size(kind, fd, st)
+            if size is None or size - start < max(min_bytes, 1):
                 return None
-            end = _line_end(fd, start, st.st_size)
+            end = _line_end(fd, start, size)
             if end <= start:
                 return None
-            scratch.mkdir(parents=True, exist_ok=True)
-            copy = scratch / f"checkpoint-{month}.jsonl"
+            folder = scratch / f"checkpoint-{kind.name}-{month}"
+            folder.mkdir(parents=True, exist_ok=True)
+            copy = folder / live.name
             copy.unlink(missing_ok=True)
             if checkpoint.copy_range(fd, start, end, copy) != end - start:
                 return None  # the file shrank under us: a writer rolled back; try next time
     except FileNotFoundError:
         return None
     return _NewBytes(copy=copy, start=start, end=end, st=st, old=old, region=region)
+
+
+def _stable_size(kind: Kind, fd: int, st: os.stat_result) -> int | None:
+    """How many bytes of the live shard ``fd`` no writer can roll back any more. A run-log
+    append is one row, so only the last ``CHECK_BYTES`` can change, and the hash covers them
+    (log/checkpoint.py): its size. An events append is a batch of any length: the size taken
+    under the writers' lock, where no append is half done (None when writers held it for over
+    ``PUBLISH_TIMEOUT_S``: no checkpoint this time)."""
+    if kind.name == "runs":
+        return st.st_size
+    try:
+        with exclusive_blocking(kind.logs / WRITER_LOCK, PUBLISH_TIMEOUT_S):
+            return os.fstat(fd).st_size
+    except LockTimeout:
+        return None
 
 
 def _hash_checked_bytes(new: _NewBytes) -> tuple[int, str]:
@@ -136,7 +177,7 @@ def _hash_checked_bytes(new: _NewBytes) -> tuple[int, str]:
     return check_from, digest.hexdigest()
 
 
-def _publish_checkpoint(base: Path, tmp: Path, cp: checkpoint.Checkpoint,
+def _publish_checkpoint(kind: Kind, tmp: Path, cp: checkpoint.Checkpoint,
                         replaced: checkpoint.Checkpoint | None) -> None:
     """The manifest is written under a temporary name (durable) first; then under the publish
     lock ``tmp`` goes into ``checkpoints/``, the manifest is renamed over the last one, and the
@@ -145,8 +186,8 @@ def _publish_checkpoint(base: Path, tmp: Path, cp: checkpoint.Checkpoint,
     A failure to write the manifest (a full disk) is one line naming it; the last checkpoint
     stays in use and nothing else changed.
     """
-    folder = base / CHECKPOINTS
-    manifest = checkpoint.manifest_path(base, cp.month)
+    folder = kind.root / CHECKPOINTS
+    manifest = checkpoint.manifest_path(kind.root, cp.month)
     manifest_tmp = folder / f"{cp.month}.json.inprogress"
     try:
         makedirs_durable(folder)
@@ -156,7 +197,7 @@ def _publish_checkpoint(base: Path, tmp: Path, cp: checkpoint.Checkpoint,
         raise MantisError(f"writing {manifest} failed: {exc.strerror or exc}; nothing was "
                           "lost: the live shard is intact, readers use the last checkpoint or "
                           "the shard, and the next compaction tries again") from None
-    with publishing(base):
+    with publishing(kind.base):
         os.rename(tmp, folder / cp.parquet)
         os.rename(manifest_tmp, manifest)
         fsync_dir(folder)
@@ -203,15 +244,21 @@ def drop_checkpoint(base: Path, month: str) -> None:
 
 
 def stale_checkpoints(base: Path) -> list[Path]:
-    """Checkpoint files no reader can use: Parquet files their manifest does not name,
-    manifests that cannot be read or of months without a live shard, and checkpoints whose
+    """Checkpoint files no reader can use, of the run log and of the events (kinds.py)."""
+    return [p for kind in kinds(base) for p in _stale_checkpoints(kind)]
+
+
+def _stale_checkpoints(kind: Kind) -> list[Path]:
+    """Checkpoint files of ``kind`` no reader can use: Parquet files their manifest does not
+    name, manifests that cannot be read or of months without a live shard, and checkpoints whose
     Parquet file does not match its checksum (checked in full)."""
+    base = kind.root
     folder = base / CHECKPOINTS
     try:
         names = sorted(os.listdir(folder))
     except (FileNotFoundError, NotADirectoryError):
         return []
-    months = scan(base)
+    months = kind.scan()
     named = set()
     stale: list[Path] = []
     for name in names:

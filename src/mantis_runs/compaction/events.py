@@ -9,11 +9,17 @@ groups of ``EVENT_ROW_GROUP_ROWS`` rows, so one run's events are in one or two r
 by their run_id statistics, and a time window by their ts statistics (run_ids begin with their
 start time); DuckDB writes a bloom filter for the dictionary-encoded ``type``
 (docs/storage-format.md, "Events parts"). The same interface as :class:`.convert.Conversion`.
+
+A checkpoint of the live events month (checkpoints.py) is converted the same way, from the last
+checkpoint and the copy of the bytes added since; its ``seq`` also continues after the month's
+part (``after``), so that readers order the part's rows, then the checkpoint's, then the tail's,
+as they order the part's and then the live shard's.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -40,7 +46,7 @@ class EventsConversion:
     events = True
 
     def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
-                 previous: Path | None) -> None:
+                 previous: Path | None, after: Sequence[Path] = ()) -> None:
         self.con = con
         for macro in _MACROS:
             con.execute(load(macro))
@@ -53,6 +59,10 @@ class EventsConversion:
         (lines, bad, base_seq), = con.execute(load("compact_events_counts"), {
             "files": self.files, "previous": self.previous}).fetchall()
         self.lines, self.bad, self.base_seq = int(lines), int(bad), int(base_seq)
+        if after:  # seq continues after the rows of these Parquet files too
+            (most,), = con.execute(load("events_max_seq"),
+                                   {"files": [duckdb_path(p) for p in after]}).fetchall()
+            self.base_seq = max(self.base_seq, int(most))
         self.expected = (parquet_rows(previous) if previous is not None else 0) + (
             self.lines - self.bad)
 

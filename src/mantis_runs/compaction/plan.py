@@ -31,7 +31,7 @@ def plan(base: Path, report: CompactionReport, wanted: Callable[[str], bool],
                                f"{schema.PARQUET_LAYOUT}")
         if not wanted(month):
             if mf.live is not None and checkpoint_min_bytes is not None:
-                step = _checkpoint_step(base, month, mf.live, checkpoint_min_bytes)
+                step = _checkpoint_step(base, month, month, mf.live, checkpoint_min_bytes)
                 if step is not None:
                     report.plan.append(step)
             continue
@@ -40,18 +40,26 @@ def plan(base: Path, report: CompactionReport, wanted: Callable[[str], bool],
             report.plan.append(step)
     events = Kind("events", base)
     for month, mf in events.scan().items():  # the events months (no layout upgrades yet)
-        step = _absorb_step(events.label(month), mf) if wanted(month) else None
+        if wanted(month):
+            step = _absorb_step(events.label(month), mf)
+        elif mf.live is not None and checkpoint_min_bytes is not None:  # as the runs' live month
+            step = _checkpoint_step(events.root, month, events.label(month), mf.live,
+                                    checkpoint_min_bytes)
+        else:
+            step = None
         if step is not None:
             report.plan.append(step)
 
 
-def _checkpoint_step(base: Path, month: str, live: Path, min_bytes: int) -> str | None:
-    """What happens to a live shard: a checkpoint, or nothing yet (None: nothing is new)."""
-    pending = unchecked_bytes(base, month, live)
+def _checkpoint_step(root: Path, month: str, label: str, live: Path, min_bytes: int
+                     ) -> str | None:
+    """What happens to a live shard (of the kind whose files are under ``root``; ``label``:
+    how the plan names its month): a checkpoint, or nothing yet (None: nothing is new)."""
+    pending = unchecked_bytes(root, month, live)
     if pending >= max(min_bytes, 1):
-        return f"{month}: checkpoint {live.name} ({human_bytes(pending)} not in its checkpoint)"
+        return f"{label}: checkpoint {live.name} ({human_bytes(pending)} not in its checkpoint)"
     if pending:
-        return (f"{month}: leave {live.name} as it is ({human_bytes(pending)} not in its "
+        return (f"{label}: leave {live.name} as it is ({human_bytes(pending)} not in its "
                 "checkpoint, under --checkpoint-min-mb)")
     return None
 

@@ -225,13 +225,15 @@ class _Steps:
                                  "`mantis runs verify`)" if more else ""))
 
     def checkpoint_live_shards(self, min_bytes: int) -> None:
-        """Live shards of the months not compacted (the open ones, or those --month left out)."""
-        for month, mf in scan(self.base).items():
-            if mf.live is not None and not self.wanted(month):
-                cr = write_checkpoint(self.base, self.scratch, month, mf.live, min_bytes,
-                                      self.memory_limit, self.say)
-                if cr is not None:
-                    self.report.checkpoints.append(cr)
+        """Live shards of the months not compacted (the open ones, or those --month left out),
+        the run log's, then the events'."""
+        for kind in kinds(self.base):
+            for month, mf in kind.scan().items():
+                if mf.live is not None and not self.wanted(month):
+                    cr = write_checkpoint(self.base, self.scratch, month, mf.live, min_bytes,
+                                          self.memory_limit, self.say, kind.name)
+                    if cr is not None:
+                        self.report.checkpoints.append(cr)
 
     def warm_reader_caches(self) -> None:
         """After publishing, work out what readers cache about the Parquet files: each file's

@@ -6,7 +6,7 @@ done). A late writer then simply starts a new live shard for that month, which t
 compaction seals in turn. The month's checkpoint described the shard that is now sealed, so it
 goes in the same step. Readers keep reading the sealed shard until a part naming its lineage is
 published (absorb.py). An events month is sealed the same way, under ``events_log/.lock``
-(kinds.py); it has no checkpoint.
+(kinds.py), and its checkpoint (events_log/checkpoints/) goes too.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ def seal(base: Path, month: str, kind_name: KindName = "runs") -> Path | None:
                 sealed = logdir / sealed_name(month, uuid.uuid4().hex[:16])
                 os.rename(live, sealed)
                 fsync_dir(logdir)
-                if kind.name == "runs":  # its checkpoint described the shard now sealed
-                    drop_checkpoint(kind.base, month)
+                drop_checkpoint(kind.root, month)  # it described the shard now sealed
                 return sealed
         except LockTimeout:  # (only entering the lock raises it)
             raise MantisError(f"writers held {logdir / WRITER_LOCK} for over "

@@ -76,8 +76,9 @@ def verify(data_dir: PathLike | None = None) -> VerifyReport:
         for mf in kind.scan().values():
             for part in mf.parts:
                 _part(base, part, report)
-    for month in _manifest_months(base):
-        _checkpoint(base, month, report)
+    for kind in kinds(base):  # checkpoints/, then events_log/checkpoints/
+        for month in _manifest_months(kind.root):
+            _checkpoint(base, kind.root, month, report)
     for kind in kinds(base):
         for path in sorted((kind.root / QUARANTINE).glob("*/*.jsonl")):
             _quarantine(base, path, report)
@@ -120,10 +121,10 @@ def _manifest_months(base: Path) -> list[str]:
             if n.endswith(".json") and MONTH_RE.match(n.removesuffix(".json"))]
 
 
-def _checkpoint(base: Path, month: str, report: VerifyReport) -> None:
-    manifest = checkpoint.manifest_path(base, month)
+def _checkpoint(base: Path, root: Path, month: str, report: VerifyReport) -> None:
+    manifest = checkpoint.manifest_path(root, month)
     try:
-        cp = checkpoint.read_manifest(base, month)
+        cp = checkpoint.read_manifest(root, month)
     except FileNotFoundError:
         return  # removed meanwhile
     except checkpoint.OlderFormat as exc:
@@ -135,11 +136,11 @@ def _checkpoint(base: Path, month: str, report: VerifyReport) -> None:
         report.damaged.append(Finding(_rel(base, manifest),
                                       f"the manifest cannot be read: {why}; {DERIVED}"))
         return
-    parquet = base / CHECKPOINTS / cp.parquet
+    parquet = root / CHECKPOINTS / cp.parquet
     try:
         problem = full_problem(parquet, cp.parquet_checksum)
     except OSError as exc:
-        if checkpoint.load(base, month) != cp:
+        if checkpoint.load(root, month) != cp:
             return  # replaced meanwhile: the next verify checks the new one
         problem = f"it cannot be read: {exc.strerror or exc}"
     if problem is None:

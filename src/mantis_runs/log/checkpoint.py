@@ -18,6 +18,12 @@ checkpoint whose file does not match it (a flipped byte, a truncated file) is ig
 one. So is a manifest that cannot be read (not UTF-8, not JSON, not a manifest of this format):
 :func:`load` treats it as absent, and the next compaction removes it.
 
+The run events' live shards (``events_log/YYYY-MM.jsonl``) have checkpoints too, in
+``events_log/checkpoints/``, laid out the same way: every function here takes the folder that
+holds ``checkpoints/`` (the data dir, or ``events_log/``) as its ``data_dir``. An events append
+can be longer than ``CHECK_BYTES`` (a batch is one write), so the compactor covers only bytes
+written before it took the events writers' lock (compaction/checkpoints.py).
+
 Checkpoints are derived data. Nothing is lost without them. ``stats`` and mantis's views (and so
 ``mantis runs shell``) read a valid one plus a copy of the shard's tail; other engines never see
 them (they live outside ``compacted/``). No row is ever counted from both a checkpoint and its
@@ -166,7 +172,7 @@ def verified(data_dir: Path, cp: Checkpoint, live: Path, fd: int, st: os.stat_re
     so does its content by ``content`` (by default every byte is hashed). None otherwise."""
     parquet = data_dir / CHECKPOINTS / cp.parquet
     if (cp.shard != live.name or st.st_dev != cp.dev or st.st_ino != cp.ino
-            or st.st_size < cp.offset or not parquet.is_file()):
+            or st.st_size < cp.offset or parquet.is_symlink() or not parquet.is_file()):
         return None
     region = pread_exact(fd, cp.check_from, cp.offset)
     if region is None or hashlib.sha256(region).hexdigest() != cp.sha256:

@@ -14,6 +14,9 @@ again (their events were delivered from the shards), except for the backlog of `
 first poll. Each poll lists and reads under the shared publish lock (``publish_shared``), so no
 shard is sealed or published half-way through it.
 
+It reads the shards themselves, never a checkpoint of the live month (``event_months`` with
+``checkpoints=False``): a checkpoint changes nothing it prints.
+
 The new lines of one poll are copied, month by month, into private files and filtered by the
 same SQL as ``events`` (events_in_order.sql), so every event written while the follower runs is
 delivered once, in the order it was written.
@@ -78,7 +81,7 @@ class Follower:
             return self._poll(r)
 
     def _poll(self, r: EventReader) -> list[EventRow]:
-        months = event_months(self.data_dir)
+        months = event_months(self.data_dir, checkpoints=False)  # the shards, never a checkpoint
         if not self.started and self.flt.workflow is not None:
             every = [p for files in months.values() for p in files]
             self.workflow_runs.update(r.workflow_runs(every, self.flt.workflow))
