@@ -9,8 +9,12 @@
    the events per second of all of them together (events acknowledged / the wall time from the
    first start to the last end) and the batches refused (the goal: at least 50,000 events/s).
 
-Usage: ``python benchmarks/bench_events_write.py --dir /work/bench-data [--json]`` (the data dirs
-are made in a temporary directory there, removed at the end).
+3. **Ceiling** (``--ceiling``): the same writers doing only the protocol's system calls with
+   the bytes of a batch (flock, one write, unlock, fdatasync), then the same plus
+   ``prepare_events`` of each batch: what the disk allows, and what serialising costs.
+
+Usage: ``python benchmarks/bench_events_write.py --dir /work/bench-data [--json] [--ceiling]``
+(the data dirs are made in a temporary directory there, removed at the end).
 """
 
 from __future__ import annotations
@@ -80,11 +84,44 @@ while time.monotonic() - t0 < seconds:
 print(json.dumps({"events": events, "refused": refused, "t0": t0, "t1": time.monotonic()}))
 """
 
+#: The protocol's ceiling on this disk (``--ceiling``): a writer process that appends the same
+#: bytes as a batch by the bare steps, flock, one write, unlock, fdatasync (mode "bare"), and
+#: the same after preparing the batch (``prepare_events``: checks and serialisation, "prepare").
+CEILING_WORKER = r"""
+import fcntl, json, os, sys, time
+from datetime import UTC, datetime
+sys.path.insert(0, sys.argv[5])
+from bench_events_write import sample_events
+from mantis_runs.log.events import prepare_events
+data_dir, mode, batch, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+os.makedirs(data_dir, exist_ok=True)
+fd = os.open(os.path.join(data_dir, "bare.jsonl"), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+lock = os.open(os.path.join(data_dir, ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+data = b"".join(line for _, line in prepare_events(sample_events(0, batch),
+                                                   now=datetime.now(UTC)).lines)
+print("ready", flush=True)
+sys.stdin.readline()
+events = step = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < seconds:
+    step += 1
+    if mode == "prepare":
+        data = b"".join(line for _, line in prepare_events(sample_events(step, batch),
+                                                           now=datetime.now(UTC)).lines)
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    os.write(fd, data)
+    fcntl.flock(lock, fcntl.LOCK_UN)
+    os.fdatasync(fd)
+    events += batch
+print(json.dumps({"events": events, "refused": 0, "t0": t0, "t1": time.monotonic()}))
+"""
 
-def throughput(data_dir: Path, writers: int, batch: int, seconds: float) -> dict[str, Any]:
+
+def throughput(data_dir: Path, writers: int, batch: int, seconds: float, *,
+               worker: str = WORKER, mode: str | None = None) -> dict[str, Any]:
     here = str(Path(__file__).resolve().parent)
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(data_dir), f"w{w}", str(batch),
-                               str(seconds), here],
+    procs = [subprocess.Popen([sys.executable, "-c", worker, str(data_dir), mode or f"w{w}",
+                               str(batch), str(seconds), here],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
              for w in range(writers)]
     for p in procs:
@@ -128,12 +165,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--writers", type=int, default=8)
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ap.add_argument("--ceiling", action="store_true",
+                    help="also the bare protocol's events/s, with and without preparing batches")
     args = ap.parse_args(argv)
+    ceiling: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-events-", dir=args.dir) as scratch:
         lat = latency(Path(scratch) / "latency", args.steps, args.batch)
         thr = throughput(Path(scratch) / "throughput", args.writers, args.batch, args.seconds)
-    print(json.dumps({"latency": lat, "throughput": thr}, indent=1) if args.json
-          else markdown(lat, thr))
+        for mode in ("bare", "prepare") if args.ceiling else ():
+            ceiling[mode] = throughput(Path(scratch) / mode, args.writers, args.batch,
+                                       args.seconds, worker=CEILING_WORKER, mode=mode)
+    if args.json:
+        print(json.dumps({"latency": lat, "throughput": thr, "ceiling": ceiling}, indent=1))
+        return 0
+    print(markdown(lat, thr))
+    for mode, res in ceiling.items():
+        print(f"The protocol alone ({mode}: flock, write, unlock, fdatasync"
+              f"{', each batch prepared first' if mode == 'prepare' else ''}): "
+              f"{res['events_per_s']:,.0f} events/s.")
     return 0
 
 

@@ -316,8 +316,16 @@ class EventMethods:
         """Pending, running, succeeded, failed or lost, with the source of that answer
         (docs/events.md); ``NotFound`` for a run with neither a row nor an event."""
         check_data_dir(self.data_dir, events=True)
-        row = self._get(run_id)[0] if has_run_log(self.data_dir) else None
-        state = self.events_status(run_id, row, stale_after=stale_after, now=now)
+        stale_after = check_stale_after(stale_after)
+        from .background import Background
+        from .open_runs import status_events
+
+        # the events on a helper thread while the point lookup finds the row: two sessions of
+        # their own, each under the shared publish lock, neither waiting for the other
+        with Background(lambda: status_events(self.data_dir, run_id)) as events:
+            row = self._get(run_id)[0] if has_run_log(self.data_dir) else None
+            found = events.result()
+        state = judge(run_id, found, row, now=now or datetime.now(UTC), stale_after=stale_after)
         if state is None:
             raise NotFound(f"no run {run_id!r} in {self.data_dir}")
         return state
@@ -327,9 +335,10 @@ class EventMethods:
                       now: datetime | None = None) -> RunStatus | None:
         """``status`` from the run's events and ``row`` (its terminal row, when the caller
         has read it: ``watch``); None when there is neither."""
+        from .open_runs import status_events
+
         stale_after = check_stale_after(stale_after)
-        with reader(self.data_dir) as r:
-            found = events_until_started(r, run_id)
+        found = status_events(self.data_dir, run_id)
         return judge(run_id, found, row, now=now or datetime.now(UTC), stale_after=stale_after)
 
     def running(self, *, since: str | datetime = OPEN_SINCE, stale_after: float = LOST_AFTER_S,
@@ -375,21 +384,23 @@ class EventMethods:
         when it has neither (``mantis runs show``, ``report --run-id``; docs/events.md)."""
         from .open_runs import open_run
 
-        if not self.sources.one_local:  # lakes, several dirs: events are in one local dir
-            return self.report(run_id, baseline_runs=baseline_runs)
-        check_data_dir(self.data_dir, events=True)
-        if has_run_log(self.data_dir):
+        one = self.sources.one_local  # else lakes or several dirs, read together for the row
+        if one:
+            check_data_dir(self.data_dir, events=True)
+        if not one or has_run_log(self.data_dir):
             try:
                 return self.report(run_id, baseline_runs=baseline_runs)
             except NoRunLog:
                 raise
             except NotFound:
                 pass  # no row: its events may still say what it is doing
-        found = open_run(self.data_dir, run_id, stale_after=check_stale_after(stale_after),
-                         now=now or datetime.now(UTC))
-        if found is None:
-            raise NotFound(f"no run {run_id!r} in {self.data_dir}")
-        return found
+        stale_after = check_stale_after(stale_after)
+        for local in self.sources.local:  # events are in data dirs (a lake holds none)
+            found = open_run(local, run_id, stale_after=stale_after,
+                             now=now or datetime.now(UTC))
+            if found is not None:
+                return found  # the first data dir given with an event of the run
+        raise NotFound(f"no run {run_id!r} in {self.data_dir}")
 
     def _timeline(self, run_id: str) -> Timeline | None:
         """The run's timeline; None when it has no events (or no events_log/)."""

@@ -8,17 +8,24 @@ answer, as for ``status``; this module only reads the events it needs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import duckdb
 
 from ..db import views
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log.layout import has_run_log
 from .event_files import EventRow, event_months, reader, to_events
-from .events import EventFilter, RunStatus, Timeline, judge, run_events
+from .events import EventFilter, RunStatus, Timeline, events_until_started, judge, run_events
+
+#: Called with the connection and the parameters just before events_open_runs runs (tests:
+#: its profile, the files it reads).
+observer: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,13 @@ def open_run(data_dir: Path, run_id: str, *, stale_after: float, now: datetime
     return None if state is None or timeline is None else OpenRun(state, timeline)
 
 
+def status_events(data_dir: Path, run_id: str) -> list[EventRow]:
+    """What ``status`` reads of ``run_id``'s events (``events_until_started``), in a reader of
+    its own: ``RunStore.status`` calls it on a helper thread while it looks up the row."""
+    with reader(data_dir) as r:
+        return events_until_started(r, run_id)
+
+
 def open_run_events(data_dir: Path, since: datetime, first: str) -> list[EventRow]:
     """The events of the months from ``first`` on of the runs started since ``since`` with no
     row in the run log's months from ``first`` on (events_open_runs.sql); a store without a
@@ -66,13 +80,20 @@ def open_run_events(data_dir: Path, since: datetime, first: str) -> list[EventRo
         no_jsonl, no_parquet = views.placeholders()
         with reader(data_dir) as r:
             common = params(event_months(data_dir))
-            return [] if common is None else to_events(r.connection().execute(
-                load("events_open_runs"), {**common, "parquet": [duckdb_path(no_parquet)],
-                                           "jsonl": [duckdb_path(no_jsonl)]}).fetchall())
-    with lookup.session(data_dir, events=True) as s:
+            return [] if common is None else _open_events(r.connection(), {
+                **common, "parquet": [duckdb_path(no_parquet)],
+                "jsonl": [duckdb_path(no_jsonl)]})
+    # the session holds the shared publish lock; the reader (unlocked) lets event_months list
+    # a checkpointed live events month as its checkpoint and a copy of its tail
+    with lookup.session(data_dir, events=True) as s, reader(data_dir, locked=False):
         common = params(event_months(data_dir))
         if common is None:
             return []
         parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items() if m >= first])
-        return to_events(s.con.execute(load("events_open_runs"), {
-            **common, "parquet": parquet, "jsonl": jsonl}).fetchall())
+        return _open_events(s.con, {**common, "parquet": parquet, "jsonl": jsonl})
+
+
+def _open_events(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[EventRow]:
+    if observer is not None:
+        observer(con, params)
+    return to_events(con.execute(load("events_open_runs"), params).fetchall())

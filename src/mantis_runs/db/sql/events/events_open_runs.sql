@@ -3,10 +3,17 @@
 -- since then, live shards as their checkpoint plus a copy of the tail; bad lines are no rows,
 -- mantis_bad_line). Any row of a run is its terminal row, whichever copy would win. What is
 -- left are the runs still running, or lost: store/events.py tells which from these events.
--- The rule of a good line (mantis_bad_event) is applied only to the lines that can matter, picked
--- first by what mantis_event_of reads (j ->> 'run_id', j ->> 'type', the ts as a timestamp):
--- the run_started lines since $since, then the lines of the open runs; each step materialized,
--- so that the costly checks run on few lines.
+-- The costly rules of a good line (mantis_bad_event, mantis_bad_line) run on few lines: the
+-- candidates are every run_started line since $since (unchecked, picked by what
+-- mantis_event_of reads: j ->> 'type', the ts as a timestamp) and the parts' run_started rows;
+-- the run log's lines of the candidates are checked, then the start lines of the candidates
+-- without a row, then the lines of the open runs. Each step is materialized, so that no check
+-- is pushed below the step that makes it rare. Dropping the unchecked candidates that have a
+-- row first changes nothing: a run with a row is never open, whatever its start lines. The
+-- Parquet files are also read only between the smallest and the largest run_id looked for
+-- (redundant with the IN, but a constant range DuckDB checks against each row group's
+-- statistics: parts sorted by run_id, and run_ids that begin with their date, skip most).
+-- A run_id may repeat in the steps before `started` (only tests of membership read them).
 -- Events parts (*.parquet among $files) hold typed events only (mantis_event_rows reads them
 -- the same way): their run_started rows since $since count as started, their rows of the open
 -- runs are returned beside the JSONL lines'.
@@ -18,39 +25,54 @@ WITH lines AS MATERIALIZED (
                              ignore_errors = true, filename = true)
          WITH ORDINALITY AS l(json, filename, seq)
 ),
-part_rows AS (
-    SELECT * FROM mantis_event_parts($files)
-),
 start_lines AS MATERIALIZED (
     SELECT json, run_id
     FROM lines
     WHERE type = 'run_started'
       AND try_cast(json ->> 'ts' AS TIMESTAMPTZ) >= CAST($since AS TIMESTAMPTZ)
 ),
-started AS (
-    SELECT run_id FROM start_lines WHERE NOT mantis_bad_event(json)
-    UNION
-    SELECT run_id FROM part_rows
+part_starts AS MATERIALIZED (
+    SELECT run_id
+    FROM mantis_event_parts($files)
     WHERE type = 'run_started' AND ts >= CAST($since AS TIMESTAMPTZ)
+),
+candidates AS MATERIALIZED (
+    SELECT run_id FROM start_lines
+    UNION ALL
+    SELECT run_id FROM part_starts
+),
+row_lines AS MATERIALIZED (
+    SELECT json, run_id
+    FROM (
+        SELECT json, json_transform(json, '{"run_id": "VARCHAR"}').run_id AS run_id
+        FROM read_ndjson_objects($jsonl, ignore_errors = true)
+    )
+    WHERE run_id IN (SELECT run_id FROM candidates)
 ),
 finished AS (
     SELECT run_id
     FROM read_parquet($parquet)
-    WHERE run_id IN (SELECT run_id FROM started)
+    WHERE run_id IN (SELECT run_id FROM candidates)
+      AND run_id BETWEEN (SELECT min(run_id) FROM candidates)
+                     AND (SELECT max(run_id) FROM candidates)
     UNION ALL
-    SELECT run_id
-    FROM (
-        SELECT json_transform(json, '{"run_id": "VARCHAR"}').run_id AS run_id
-        FROM read_ndjson_objects($jsonl, ignore_errors = true)
-        WHERE NOT mantis_bad_line(json)
-    )
-    WHERE run_id IN (SELECT run_id FROM started)
+    SELECT run_id FROM row_lines WHERE NOT mantis_bad_line(json)
+),
+unfinished AS MATERIALIZED (
+    SELECT run_id FROM candidates WHERE run_id NOT IN (SELECT run_id FROM finished)
+),
+open_start_lines AS MATERIALIZED (
+    SELECT json, run_id FROM start_lines WHERE run_id IN (SELECT run_id FROM unfinished)
+),
+started AS MATERIALIZED (
+    SELECT run_id FROM open_start_lines WHERE NOT mantis_bad_event(json)
+    UNION
+    SELECT run_id FROM part_starts WHERE run_id IN (SELECT run_id FROM unfinished)
 ),
 open_lines AS MATERIALIZED (
     SELECT json, filename, seq
     FROM lines
     WHERE run_id IN (SELECT run_id FROM started)
-      AND run_id NOT IN (SELECT run_id FROM finished)
 )
 SELECT run_id, type, ts, fields, file, seq
 FROM (
@@ -59,8 +81,8 @@ FROM (
     WHERE NOT mantis_bad_event(json)
     UNION ALL
     SELECT *
-    FROM part_rows
+    FROM mantis_event_parts($files)
     WHERE run_id IN (SELECT run_id FROM started)
-      AND run_id NOT IN (SELECT run_id FROM finished)
+      AND run_id BETWEEN (SELECT min(run_id) FROM started) AND (SELECT max(run_id) FROM started)
 )
 ORDER BY run_id, ts, file, seq;
