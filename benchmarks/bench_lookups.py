@@ -8,7 +8,11 @@ prove them safe. Each scenario here runs in fresh processes, alternating in pair
 * ``shortcut`` / ``general``: the same library call in a small driver, with
   ``RunStore.shortcuts`` True / False, so the ratio is the shortcut's alone;
 * on a raw (never compacted) store, ``month``: the general path over the run's month alone, what
-  "parsing its month" costs (the goal: a lookup of the oldest run within 2x of it).
+  "parsing its month" costs (the goal: a lookup of the oldest run within 2x of it);
+* with ``--against SRC`` (a ``src`` folder of another revision: ``git worktree add /tmp/old HEAD``
+  then ``--against /tmp/old/src``), ``before``: the real command of that revision, alternated
+  with ``cli``, so the ratio holds on a busy machine; CPU time (user + sys) is shown beside the
+  wall time.
 
 Every answer of the shortcut is checked against the general path's (the same JSON). Before
 timing, every file is read once (a warm page cache) and each command runs once (the user cache
@@ -19,6 +23,8 @@ Usage::
 
     python benchmarks/bench_lookups.py --data-dir /work/bench-data/c10m2 [--repeat 5]
     python benchmarks/bench_lookups.py --data-dir /work/bench-data/1m --raw [--repeat 3]
+    python benchmarks/bench_lookups.py --data-dir /work/bench-data/c10m2 --against /tmp/old/src \
+        --modes cli,before [--only show]
 """
 
 from __future__ import annotations
@@ -27,15 +33,17 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from bench_stats import Run, read_through, run_cold  # noqa: E402
+from bench_stats import read_through  # noqa: E402
 
 #: The driver: one library call, its answer as JSON on stdout.
 DRIVER = r"""
@@ -58,6 +66,37 @@ else:
     out = s.report(arg or None).to_json()
 print(json.dumps(out, default=str, sort_keys=True))
 """
+
+
+@dataclass(frozen=True)
+class Run:
+    """One cold process: wall seconds, CPU seconds (user + sys), peak RSS, its stdout."""
+
+    seconds: float
+    cpu: float
+    rss_mb: float
+    stdout: bytes
+
+
+#: ``before``'s source folder (``--against``), put first on PYTHONPATH.
+AGAINST: list[str] = []
+
+
+def run_cold(cmd: list[str], pythonpath: str | None = None) -> Run:
+    """``cmd`` in a fresh process (with ``pythonpath`` first on PYTHONPATH): its wall time,
+    CPU time and peak RSS (os.wait4), and its stdout."""
+    env = dict(os.environ)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
+    with tempfile.TemporaryFile() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL,
+                                stdin=subprocess.DEVNULL, env=env)
+        _, _, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = 0  # reaped by wait4
+        out.seek(0)
+        return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out.read())
 
 
 @dataclass
@@ -141,40 +180,49 @@ def measure(data_dir: Path, sc: Scenario, modes: list[str], repeat: int) -> None
     for mode in modes:
         with tempfile.TemporaryDirectory() as empty:
             os.environ["XDG_CACHE_HOME"] = empty  # the first call, with an empty user cache
-            sc.first[mode] = run_cold(command(data_dir, sc, mode))
+            sc.first[mode] = cold(data_dir, sc, mode)
     if env_cache is None:
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = env_cache
     answers = {}
     for mode in modes:  # once untimed: the user cache as after any earlier command
-        r = run_cold(command(data_dir, sc, mode))
+        r = cold(data_dir, sc, mode)
         answers[mode] = r.stdout
     if "general" in answers and answers["shortcut"] != answers["general"]:
         raise SystemExit(f"{sc.name}: the shortcut's answer differs from the general path's")
+    if "before" in answers and answers["cli"] != answers["before"]:
+        raise SystemExit(f"{sc.name}: the answer differs from the other revision's")
     for _ in range(repeat):
         for mode in modes:  # alternated
-            sc.times.setdefault(mode, []).append(run_cold(command(data_dir, sc, mode)))
+            sc.times.setdefault(mode, []).append(cold(data_dir, sc, mode))
 
 
 def command(data_dir: Path, sc: Scenario, mode: str) -> list[str]:
-    if mode == "cli":
+    if mode in ("cli", "before"):
         return [mantis(), *sc.cli, "--data-dir", str(data_dir)]
     return driver(data_dir, sc, mode)
 
 
+def cold(data_dir: Path, sc: Scenario, mode: str) -> Run:
+    return run_cold(command(data_dir, sc, mode), AGAINST[0] if mode == "before" else None)
+
+
 def report(data_dir: Path, found: list[Scenario], modes: list[str]) -> str:
-    head = ["scenario", *[f"{m} s" for m in modes], "general/shortcut",
+    head = ["scenario", *[f"{m} s" for m in modes], *[f"{m} CPU s" for m in modes],
+            "general/shortcut" if "general" in modes else "cli/before",
             *[f"{m} MB" for m in modes], "first call s (" + ", ".join(modes) + ")"]
     lines = [f"{data_dir}", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for sc in found:
         med = {m: statistics.median(r.seconds for r in sc.times[m]) for m in modes}
+        cpu = {m: statistics.median(r.cpu for r in sc.times[m]) for m in modes}
         rss = {m: max(r.rss_mb for r in sc.times[m]) for m in modes}
-        ratio = med["general"] / med["shortcut"] if "general" in med else float("nan")
+        ratio = (med["general"] / med["shortcut"] if "general" in med
+                 else med["cli"] / med["before"] if "before" in med else float("nan"))
         first = ", ".join(f"{sc.first[m].seconds:.2f}" for m in modes)
         lines.append("| " + " | ".join([sc.name, *[f"{med[m]:.2f}" for m in modes],
-                                        f"{ratio:.1f}x", *[f"{rss[m]:.0f}" for m in modes],
-                                        first]) + " |")
+                                        *[f"{cpu[m]:.2f}" for m in modes], f"{ratio:.2f}x",
+                                        *[f"{rss[m]:.0f}" for m in modes], first]) + " |")
     return "\n".join(lines)
 
 
@@ -186,11 +234,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--only", default="", help="run the scenarios whose name has this text")
     ap.add_argument("--json", type=Path, help="also write the medians here")
+    ap.add_argument("--against", metavar="SRC", help="another revision's src folder: also "
+                    "time its commands (mode 'before')")
+    ap.add_argument("--modes", default="", help="the modes to time, comma-separated (default: "
+                    "cli, shortcut, general, and month with --raw, before with --against)")
     args = ap.parse_args(argv)
+    AGAINST[:] = [args.against] if args.against else []
     read_through(p for p in args.data_dir.rglob("*") if p.is_file())
     newest, oldest = ends(args.data_dir)
     print(f"newest {newest}, oldest {oldest}", flush=True)
-    modes = ["cli", "shortcut", "general", *(["month"] if args.raw else [])]
+    modes = (args.modes.split(",") if args.modes else
+             ["cli", "shortcut", "general", *(["month"] if args.raw else []),
+              *(["before"] if args.against else [])])
     found = [sc for sc in scenarios(args.data_dir, newest, oldest, args.raw)
              if args.only in sc.name]
     for sc in found:

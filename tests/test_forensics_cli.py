@@ -820,3 +820,57 @@ def test_shell_prints_no_loading_line(data: Path, tmp_path: Path) -> None:
                         str(data), "--", "-csv"], input="SELECT count(*) AS n FROM runs;\n",
                        capture_output=True, text=True, timeout=60, env=env)
     assert (p.returncode, p.stdout, p.stderr) == (0, "n\n5\n", "")
+
+
+def test_show_an_open_run_of_one_of_several_data_dirs(data: Path, tmp_path: Path) -> None:
+    """A run with events and no terminal row, in the second of two data dirs: `show` and
+    `report --run-id` describe it as with that data dir alone (not "no run"); the events of
+    the first data dir given that has any of the run's are read."""
+    from mantis_runs import RunStore, append_events
+
+    other = tmp_path / "other"
+    write_rows(other, [{**ROWS[1], "run_id": "elsewhere"}])
+    started = datetime(2026, 4, 5, 8, 0, tzinfo=UTC)
+    assert append_events([{"run_id": "open-1", "type": "run_started", "ts": started,
+                           "fields": {"workflow_id": "wf"}}], data_dir=other)
+    both = ["--data-dir", str(data), "--data-dir", str(other)]
+    alone = run_cli("runs", "show", "open-1", "--data-dir", str(other))
+    assert alone[0] == 0 and alone[1].startswith("Run open-1: no terminal row\n")
+    assert run_cli("runs", "show", "open-1", *both) == alone
+    code, out, err = run_cli("runs", "report", "--run-id", "open-1", *both, "--format", "json")
+    assert (code, err) == (0, "")
+    assert json.loads(out) == json.loads(run_cli("runs", "report", "--run-id", "open-1",
+                                                 "--data-dir", str(other), "--format",
+                                                 "json")[1])
+    assert json.loads(out)["status"]["status"] == "lost"  # started long ago, nothing since
+    # a finished run of either data dir is still its report; an unknown one is "no run"
+    found = RunStore([data, other]).show("elsewhere")
+    assert found.run["run_id"] == "elsewhere"  # type: ignore[union-attr]
+    assert run_cli("runs", "show", "nope", *both) == (1, "", f"error: no run 'nope' in {data}\n")
+
+
+def test_list_show_and_report_start_duckdb_ahead(data: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """`list`, `show` and `report` of one data dir start the lookup's connection before they
+    import the store (db/connecting.py ``connect_ahead``), and the lookup takes it; over several
+    data dirs (no lookup shortcut) none is started."""
+    from mantis_runs.db import connecting
+    from mantis_runs.store import lookup
+
+    ahead_when_taken: list[bool] = []
+    real = lookup.taken
+
+    def spy(*, events: bool) -> connecting.Connecting:
+        ahead_when_taken.append(bool(connecting._ahead))
+        return real(events=events)
+
+    monkeypatch.setattr(lookup, "taken", spy)
+    d = ["--data-dir", str(data)]
+    for cmd in (["list"], ["show", F1], ["report", "--run-id", S2], ["report"]):
+        assert run_cli("runs", *cmd, *d)[0] == 0, cmd
+    assert ahead_when_taken == [True] * 4 and connecting._ahead == {}
+    other = tmp_path / "other"
+    write_rows(other, [{**ROWS[0], "run_id": "elsewhere"}])
+    ahead_when_taken.clear()
+    assert run_cli("runs", "show", F1, *d, "--data-dir", str(other))[0] == 0
+    assert ahead_when_taken == [] and connecting._ahead == {}

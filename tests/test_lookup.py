@@ -19,6 +19,7 @@ import pytest
 from helpers import append_bytes, write_rows
 from mantis_runs import RunStore
 from mantis_runs.compaction import compact
+from mantis_runs.db import views
 from mantis_runs.db.linesearch import lines_with, plain, write_lines
 from mantis_runs.errors import MantisError
 from mantis_runs.store import lookup
@@ -90,13 +91,46 @@ def test_an_old_run_reads_its_part_alone(compacted: Path, reads: list[tuple[str,
                              ("search", "copy:2026-05.jsonl")]
 
 
-def test_a_live_run_is_found_by_its_bytes(compacted: Path,
-                                          reads: list[tuple[str, str]]) -> None:
+def checkpoint_of(d: Path) -> str:
+    (cp,) = (d / "checkpoints").glob("*.parquet")
+    return cp.name
+
+
+def test_a_live_run_is_read_from_its_checkpoint(compacted: Path,
+                                                reads: list[tuple[str, str]]) -> None:
     got = RunStore(compacted).get(run_id("2026-05", 3))
     assert got == general(compacted).get(run_id("2026-05", 3))
     assert got is not None and got["wall_time_breakdown"] == {"think": 3.5}
-    assert sorted(reads) == [("parse", "copy:2026-05.jsonl"), ("search", "2026-05.jsonl"),
+    # the checkpoint's rows (its footer does not rule the run_id out), not the shard's bytes;
+    # the tail is searched
+    assert sorted(reads) == [("parse", "copy:2026-05.jsonl"), ("rows", checkpoint_of(compacted)),
                              ("search", "copy:2026-05.jsonl")]
+
+
+def test_a_live_run_beside_later_copies_in_the_tail_and_a_part(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The run is in the checkpoint, in March's part, then in the tail after the checkpoint (an
+    # older copy and a newer one, the newer escaped): every copy read is ranked, the
+    # checkpoint's included, and not because the shared run_ids say so.
+    d = tmp_path / "data"
+    target = run_id("2026-05", 3)
+    old = {**rows_of("2026-03", 1)[0], "run_id": target, "workflow_id": "wf-old"}
+    write_rows(d, [old, *rows_of("2026-05", 5)])
+    compact(d, now=NOW, checkpoint_min_bytes=0)
+    s = RunStore(d)
+    want = general(d).get(target)
+    assert want is not None and want["workflow_id"] == "wf1"  # May's copy beats March's
+    monkeypatch.setattr(views, "shared", lambda *args, **kwargs: [])  # a cache that forgot
+    assert s.get(target) == want
+    monkeypatch.undo()
+    append_bytes(d / "runs_log" / "2026-05.jsonl",
+                 b'{"run_id":"' + target.encode() + b'","workflow_id":"wf-tail-old",'
+                 b'"status":"failed","finished_at":"2026-05-01T00:00:00Z","total_time_s":9}\n'
+                 b'{"run_id":"\\u0032' + target[1:].encode() + b'","workflow_id":"wf-tail",'
+                 b'"status":"failed","finished_at":"2026-05-19T00:00:00Z","total_time_s":9}\n')
+    got = s.get(target)
+    assert got == general(d).get(target)
+    assert got is not None and (got["workflow_id"], got["status"]) == ("wf-tail", "failed")
 
 
 def test_a_run_in_the_tail(compacted: Path, reads: list[tuple[str, str]]) -> None:

@@ -92,6 +92,7 @@ def stats(
     memory_limit: str | None = None,
     before: datetime | None = None,
     ci: bool = False,
+    session: Lent | None = None,
 ) -> StatsResult:
     """p50/p95/p99 per wall-time bucket over the newest ``last`` matching runs of a workflow.
 
@@ -101,11 +102,13 @@ def stats(
     (``RunStore.report``'s baseline); undated runs are left out then. ``buckets`` restricts the
     buckets; total_time_s is always there. ``ci`` adds each percentile's distribution-free 95 %
     interval. ``memory_limit`` (a DuckDB limit such as ``"400MB"``) replaces the automatic
-    limits: it is the only one tried.
+    limits: it is the only one tried. ``session``: a caller's snapshot of ``data_dir`` (one
+    local data dir), read on its connection (``collect``).
     """
     query = _query(workflow_id, last=last, since=since, status=status, buckets=buckets, now=now,
                    before=before, group_by=None, ci=ci)
-    return collect(sources_of(data_dir), query, Collector.run, memory_limit=memory_limit)
+    return collect(sources_of(data_dir), query, Collector.run, memory_limit=memory_limit,
+                   session=session)
 
 
 def grouped_stats(
@@ -139,26 +142,39 @@ def _query(workflow_id: str, *, last: int, since: str | datetime | None, status:
                       before=resolve_since(before), group_by=group_by, ci=ci)
 
 
+#: A snapshot a caller holds (store/lookup.py): its connection (not locked down; the stats
+#: tables are made there), every month of one data dir, and its live shards as read.
+Lent = tuple[duckdb.DuckDBPyConnection, list[MonthFiles], dict[Path, LiveRead]]
+
+
 def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector], T], *,
-            memory_limit: str | None = None) -> T:
+            memory_limit: str | None = None, session: Lent | None = None) -> T:
     """``step`` over a Collector of ``query`` on the store ``base`` (or every data dir and lake
     of ``Sources``), in one snapshot of each data dir: with the live shards' checkpoints and
-    tails, and a larger memory limit after running out (unless ``memory_limit`` fixes it)."""
+    tails, and a larger memory limit after running out (unless ``memory_limit`` fixes it).
+    ``session``: that snapshot, of the one data dir ``base``, taken and held by the caller (no
+    second one is taken); its connection is the first tried."""
     sources = base if isinstance(base, Sources) else Sources([base])
+    held = session if session is not None and sources.one_local else None
     lake = sources.lake()
     scratch = tail_scratch()
     months: list[MonthFiles] = []
     try:
         with ExitStack() as snapshots:
             live: dict[Path, LiveRead] = {}
-            for local in sources.local:
+            for local in sources.local if held is None else []:
                 found = list(snapshots.enter_context(snapshot(local)).values())
                 months += found
                 live.update(live_reads(local, found, scratch))
+            if held is not None:
+                months, live = list(held[1]), held[2]
             months += lake_source.month_files(lake)
             limit = memory_limit or planning.initial_limit(months, query.last)
             while True:
-                con = connect(memory_limit=limit)
+                con = connect(memory_limit=limit) if held is None else held[0]
+                if held is not None:  # the caller's: this call's limit, then new ones
+                    con.execute("SET memory_limit = $limit", {"limit": limit})
+                    held = None
                 lake_source.register(con, lake)
                 try:
                     return step(Collector(con, query, months, live, lake))
@@ -168,7 +184,8 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
                         raise
                     limit = bigger
                 finally:
-                    con.close()
+                    if session is None or con is not session[0]:
+                        con.close()
     except duckdb.Error as exc:
         raise lake_source.read_failed(exc, months, lake) from exc
     finally:

@@ -2,18 +2,24 @@
 ``RunStore.runs``, so ``show``, ``report``, ``watch`` and ``list``).
 
 The general path puts every file of the months it needs under the views, which parse every
-JSONL line and rank every copy of every run. These shortcuts answer the same from less, and
-still through the same views and the same copy order:
+JSONL line and rank every copy of every run. These shortcuts answer the same from less, with
+the views' own typing macros and the same copy order (lookup_copies.sql: the runs view's ranked
+branch over the few files that may hold the runs asked for):
 
 * ``find_run``: a Parquet file whose footer proves it holds no such run_id (db/idranges.py) is
   left out, and of each JSONL shard only the lines that may hold the run_id are parsed, found by
-  their bytes (db/linesearch.py); a live shard's checkpoint, when its footer rules the run_id
-  out, spares searching the bytes it covers.
+  their bytes (db/linesearch.py); a live shard with a checkpoint is read as the checkpoint's rows
+  (unless its footer rules the run_id out) and the lines of its tail, never its covered bytes.
 * ``newest_runs``: the months are planned and read as the general path reads them
   (``read_newest``), but each live shard with a checkpoint is read as the checkpoint plus a copy
   of its tail, and only the columns of the copy order, ranking first only the runs with a copy
   among the newest finish times (``newest_copies``); then each chosen run's row is read from
   its own line (or part), and must be the winning copy the first step found.
+
+Both take a ``then``: called with the row found inside the same session, so a report's baseline
+(``stats(session=Session.lend())``) reads the same snapshot on the same connection instead of
+taking its own. The connection is made on a helper thread (db/connecting.py), or ahead of the
+call by the CLI (``connect_ahead``).
 
 The malformed-line warning is the general path's: the bad lines of every shard it would have
 parsed, counted once per shard version and kept in the user cache (linesearch.facts), or taken
@@ -26,20 +32,19 @@ from __future__ import annotations
 import json
 import math
 import shutil
-import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import duckdb
 
 from ..db import views
+from ..db.connecting import Connecting as Connecting  # re-exported (tests)
+from ..db.connecting import taken
 from ..db.connection import (
-    VIEW_MEMORY_LIMIT,
-    connect,
     duckdb_path,
     private_temp_dir,
     query_failed,
@@ -64,6 +69,10 @@ from ..stats import plan as planning
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
+
+    from ..stats.engine import Lent
+
+T = TypeVar("T")
 
 #: Called with (what, path) for each file a shortcut reads: "search" (its bytes searched),
 #: "parse" (parsed as JSONL: a bad-line count) or "rows" (Parquet rows read). For tests.
@@ -107,6 +116,7 @@ class Session:
     found: dict[str, MonthFiles]
     scratch: Path
     shards: dict[Path, Shard]
+    live: dict[Path, checkpoint.LiveRead] = field(default_factory=dict)  # shards' checkpoints
     _facts: dict[Path, ShardFacts] = field(default_factory=dict)
     _written: int = 0
 
@@ -117,10 +127,15 @@ class Session:
     def months(self, names: list[str] | None = None) -> list[MonthFiles]:
         return list(self.found.values()) if names is None else [self.found[m] for m in names]
 
+    def lend(self) -> Lent:
+        """This snapshot for the stats engine (``stats(session=...)``): the connection, every
+        month, each live shard's checkpoint and tail as read here."""
+        return self.con, self.months(), self.live
+
     def count_bad(self, path: Path) -> int:
         _note("parse", path)
-        row = self.con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchone()
-        return int(row[0]) if row else 0
+        (n,), = self.con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
+        return int(n)
 
     def facts(self, path: Path) -> ShardFacts:
         if path not in self._facts:
@@ -149,16 +164,19 @@ class Session:
         return dest
 
     def search(self, sh: Shard, ids: list[str], ranges: dict[Path, list[Range]],
-               *, last_only: bool = False, escapes: bool = True) -> list[tuple[int, bytes]]:
+               *, last_only: bool = False, escapes: bool = True,
+               covered: bool = True) -> list[tuple[int, bytes]]:
         """The lines of ``sh`` that may hold one of ``ids`` (offsets in the shard); with
-        ``last_only``, the last line of each (no escapes: the caller checks what it finds)."""
+        ``last_only``, the last line of each (no escapes: the caller checks what it finds).
+        Not ``covered``: a live shard's bytes in its checkpoint are left out (the caller reads
+        the checkpoint's rows instead)."""
         needles = [i.encode() for i in ids]
         if sh.checkpoint is None:
             extra = [ESCAPE] if escapes and self.facts(sh.path).escapes else []
             _note("search", sh.path)
             return lines_with(sh.path, needles + extra, last_only=last_only)
         out: list[tuple[int, bytes]] = []
-        if may_hold(ranges[sh.checkpoint], ids):
+        if covered and may_hold(ranges[sh.checkpoint], ids):
             extra = [ESCAPE] if escapes and prefix_escapes(
                 sh.path, sh.covered, sh.checkpoint, *sh.identity) else []
             _note("search", sh.path)
@@ -170,16 +188,23 @@ class Session:
                     for at, data in lines_with(sh.tail, needles + extra, last_only=last_only)]
         return out
 
-    def point(self, files: list[Path], parts: list[Path]) -> None:
-        """Point the views at these JSONL files and parts only."""
+    def copies(self, files: list[Path], parts: list[Path], ids: list[str]) -> Rows:
+        """The runs ``ids`` as the runs view shows them, each its winning copy among those in
+        these JSONL files and Parquet files alone (lookup_copies)."""
         for p in parts:
             _note("rows", p)
-        views.set_files(self.con, [MonthFiles("lookup", sealed=files, parts=parts)])
+        jsonl_holder, parquet_holder = views.placeholders()
+        return fetch(self.con.sql(load("lookup_copies"), params={
+            "parquet": [*map(duckdb_path, parts), duckdb_path(parquet_holder)],
+            "jsonl": [*map(duckdb_path, files), duckdb_path(jsonl_holder)], "run_ids": ids}))
 
 
-def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, Shard]:
-    """Every JSONL shard of ``months``, live shards with a valid checkpoint as such."""
+def _shards(base: Path, months: list[MonthFiles], scratch: Path
+            ) -> tuple[dict[Path, Shard], dict[Path, checkpoint.LiveRead]]:
+    """Every JSONL shard of ``months``, live shards with a valid checkpoint as such; and
+    those checkpoints and tails as the stats engine takes them (stats/sources.py)."""
     found: dict[Path, Shard] = {}
+    live: dict[Path, checkpoint.LiveRead] = {}
     for mf in months:
         for path in mf.jsonl:
             found[path] = Shard(path)
@@ -193,61 +218,24 @@ def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, S
             found[mf.live] = Shard(mf.live, checkpoint=lr.parquet, covered=cp.offset,
                                    tail=lr.tail, checked_bad=lr.bad_lines,
                                    identity=(cp.sha256, str(cp.offset)))
-    return found
-
-
-class Connecting:
-    """A connection with the ``runs`` view (and with ``events`` the macros that read events
-    files), made on a helper thread while the caller lists, checks and searches files: DuckDB
-    releases the GIL while it starts a database and binds the views (about 50 ms of CPU)."""
-
-    def __init__(self, *, events: bool) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._make, args=(events,), daemon=True)
-        self._thread.start()
-
-    def _make(self, events: bool) -> None:
-        try:
-            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
-            try:
-                views.install(con, [], only=(*views.RUNS_VIEW,
-                                             *(views.EVENT_MACROS if events else ())))
-            except BaseException:
-                con.close()
-                raise
-            self._con = con
-        except BaseException as exc:  # raised where the connection is asked for
-            self._error = exc
-
-    def get(self) -> duckdb.DuckDBPyConnection:
-        """The connection, once made (its error, if making it failed)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._con is not None
-        return self._con
-
-    def close(self) -> None:
-        self._thread.join()
-        if self._con is not None:
-            self._con.close()
+            live[mf.live] = lr
+    return found, live
 
 
 @contextmanager
 def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
     """A :class:`Session` under the shared publish lock (``snapshot``), parts checked; its
     connection (``Connecting``) has the ``runs`` view, and with ``events`` the macros that
-    read events files."""
-    connecting = Connecting(events=events)
+    read events files (the one made ahead, if any, has both)."""
+    connecting = taken(events=events)
     try:
         with snapshot(data_dir) as found:
             months = list(found.values())
             check_parts([p for mf in months for p in mf.parts])
             scratch = private_temp_dir(SCRATCH_PREFIX)
             try:
-                shards = _shards(data_dir, months, scratch)
-                yield Session(connecting, found, scratch, shards)
+                shards, live = _shards(data_dir, months, scratch)
+                yield Session(connecting, found, scratch, shards, live)
             except duckdb.Error as exc:
                 raise query_failed(exc, months) from exc
             finally:
@@ -290,27 +278,50 @@ def pylist(table: pa.Table) -> Rows:
     return rows
 
 
-def find_run(data_dir: Path, run_id: str) -> tuple[Rows, dict[str, int]] | None:
+def find_run(data_dir: Path, run_id: str,
+             then: Callable[[dict[str, Any], Session], T] | None = None
+             ) -> tuple[Rows, dict[str, int], T | None] | None:
     """``RunStore._get`` from the files that may hold ``run_id``: (the runs_by_id rows, the
-    malformed lines of every shard). None when ``run_id`` is not plain (db/linesearch.py)."""
-    if not plain(run_id):
-        return None
-    try:
-        with session(data_dir) as s:
-            ids = [run_id]
-            every_part = [p for mf in s.months() for p in mf.parts]
-            checkpoints = [sh.checkpoint for sh in s.shards.values() if sh.checkpoint is not None]
-            ranges = id_ranges(s.connecting.get, every_part + checkpoints)
-            files = []
-            for sh in s.shards.values():
-                lines = s.search(sh, ids, ranges)
-                if lines:
-                    files.append(s.write(sh, lines))
-            s.point(files, [p for p in every_part if may_hold(ranges[p], ids)])
-            rows = fetch(s.con.sql(load("runs_by_id"), params={"run_id": run_id}))
-            return rows, s.bad_lines(s.months())
-    except OSError:  # scratch space: the general path needs none
-        return None
+    malformed lines of every shard, ``then`` of the row found, in the same session: a report's
+    baseline reads the same snapshot on the same connection). None when ``run_id`` is not plain
+    (db/linesearch.py)."""
+    return _answer(data_dir, lambda s: _find(s, run_id), then) if plain(run_id) else None
+
+
+Found = tuple[Rows, dict[str, int]] | None
+
+
+def _answer(data_dir: Path, find: Callable[[Session], Found],
+            then: Callable[[dict[str, Any], Session], T] | None
+            ) -> tuple[Rows, dict[str, int], T | None] | None:
+    """``find`` in a new session, and ``then`` of its first row in that session."""
+    with ExitStack() as held:
+        try:
+            s = held.enter_context(session(data_dir))
+            found = find(s)
+        except OSError:  # scratch space: the general path needs none
+            return None
+        if found is None:
+            return None
+        return *found, (then(found[0][0], s) if then is not None and found[0] else None)
+    raise AssertionError("unreachable")  # pragma: no cover (mypy: ExitStack may swallow)
+
+
+def _find(s: Session, run_id: str) -> tuple[Rows, dict[str, int]]:
+    """find_run in ``s``: the parts and checkpoints whose footers may hold ``run_id`` read as
+    rows (a checkpoint holds its shard's covered bytes parsed: their bytes are not searched),
+    and the lines of the JSONL shards and tails that may hold it; every copy so read ranked."""
+    ids = [run_id]
+    every_part = [p for mf in s.months() for p in mf.parts]
+    checkpoints = [sh.checkpoint for sh in s.shards.values() if sh.checkpoint is not None]
+    ranges = id_ranges(s.connecting.get, every_part + checkpoints)
+    files = []
+    for sh in s.shards.values():
+        lines = s.search(sh, ids, ranges, covered=False)
+        if lines:
+            files.append(s.write(sh, lines))
+    rows = s.copies(files, [p for p in every_part + checkpoints if may_hold(ranges[p], ids)], ids)
+    return rows, s.bad_lines(s.months())
 
 
 def read_newest(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles],
@@ -346,29 +357,30 @@ def decided(answer: Any, last: int, horizon: planning.Horizon) -> bool:
     return oldest is not None and (horizon.latest is None or oldest > horizon.latest)
 
 
-def newest_runs(data_dir: Path, params: dict[str, Any], since: Any
-                ) -> tuple[Rows, dict[str, int]] | None:
+def newest_runs(data_dir: Path, params: dict[str, Any], since: Any,
+                then: Callable[[dict[str, Any], Session], T] | None = None
+                ) -> tuple[Rows, dict[str, int], T | None] | None:
     """``RunStore._runs`` with ``params`` as runs_select takes them ($limit not None), as
-    dicts: the same runs and rows, from the live shards' checkpoints and the runs' own lines.
-    None when a run's line cannot be found by its bytes (or would take too long to find)."""
+    dicts: the same runs and rows, from the live shards' checkpoints and the runs' own lines,
+    and ``then`` of the first row in the same session (as ``find_run``). None when a run's
+    line cannot be found by its bytes (or would take too long to find)."""
     if params["limit"] is None:
         return None
-    try:
-        with session(data_dir) as s:
-            if _bare_bytes(s, s.months()) > SEARCH_MAX_BYTES:
-                return None  # the rows' lines would take as long to find as to parse
-            def query(months: list[MonthFiles]) -> Rows:
-                parquet, jsonl = month_sources(s, months)
-                return newest_copies(s.con, {**params, "parquet": parquet, "jsonl": jsonl,
-                                             "structure": STRUCTURE})
+    return _answer(data_dir, lambda s: _newest(s, params, since), then)
 
-            winners, read = read_newest(s.con, s.found, params["limit"], since, query)
-            rows = _rows_of(s, winners, s.months(read))
-            if rows is None:
-                return None
-            return rows, s.bad_lines(s.months(read))
-    except OSError:
-        return None
+
+def _newest(s: Session, params: dict[str, Any], since: Any) -> Found:
+    if _bare_bytes(s, s.months()) > SEARCH_MAX_BYTES:
+        return None  # the rows' lines would take as long to find as to parse
+
+    def query(months: list[MonthFiles]) -> Rows:
+        parquet, jsonl = month_sources(s, months)
+        return newest_copies(s.con, {**params, "parquet": parquet, "jsonl": jsonl,
+                                     "structure": STRUCTURE})
+
+    winners, read = read_newest(s.con, s.found, params["limit"], since, query)
+    rows = _rows_of(s, winners, s.months(read))
+    return None if rows is None else (rows, s.bad_lines(s.months(read)))
 
 
 def newest_copies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Rows:
@@ -379,18 +391,13 @@ def newest_copies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Row
     if limit is not None and limit <= WINDOW_MAX_RUNS:  # a larger --last ranks every run anyway
         rows = ranked(con, params, WINDOW_PER_RUN * limit)
         if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
-            return [_unbound(row) for row in rows]
-    return [_unbound(row) for row in ranked(con, params, None)]
+            return [{k: v for k, v in row.items() if k != "bound"} for row in rows]
+    return [{k: v for k, v in row.items() if k != "bound"} for row in ranked(con, params, None)]
 
 
 def ranked(con: duckdb.DuckDBPyConnection, params: dict[str, Any], window: int | None) -> Rows:
     """lookup_newest with this ``$window`` (None: every run ranked); rows with their bound."""
     return fetch(con.sql(load("lookup_newest"), params={**params, "window": window}))
-
-
-def _unbound(row: dict[str, Any]) -> dict[str, Any]:
-    del row["bound"]
-    return row
 
 
 def bounded(finished_at: Any, bound: Any) -> bool:
@@ -426,8 +433,7 @@ def _rows_of(s: Session, winners: Rows, months: list[MonthFiles]) -> Rows | None
     for run_id, w in want.items():
         part = parts.get(w["source"]) if w["source"] is not None else None
         if part is not None:  # one row per run_id in a part: the copy that won
-            s.point([], [part])
-            for row in fetch(s.con.sql(load("runs_by_id"), params={"run_id": run_id})):
+            for row in s.copies([], [part], [run_id]):
                 chosen[run_id] = row
     chosen = {i: row for i, row in chosen.items() if _same(row, want[i])}
     for last_only in (True, False):  # the last line of each run first, then every line
@@ -469,8 +475,7 @@ def _from_lines(s: Session, ids: list[str], months: list[MonthFiles], *,
         lines = s.search(sh, ids, ranges, last_only=last_only, escapes=not last_only)
         if lines:
             files.append(s.write(sh, lines))
-    s.point(files, [])
-    return fetch(s.con.sql(load("lookup_runs_by_ids"), params={"run_ids": ids}))
+    return s.copies(files, [], ids)
 
 
 def _bare_bytes(s: Session, months: list[MonthFiles]) -> int:

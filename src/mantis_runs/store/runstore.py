@@ -8,12 +8,12 @@ question can touch.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import duckdb
 
@@ -42,7 +42,16 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ..analysis.compare import CompareResult, GroupedCompareResult
     from ..analysis.verdicts import Options
-    from ..stats.engine import GroupedStats, StatsResult
+    from ..stats.engine import GroupedStats, Lent, StatsResult
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A report's baseline (None: the run has no workflow_id)."""
+
+    stats: StatsResult | None
 
 
 @dataclass(frozen=True)
@@ -214,13 +223,23 @@ class RunStore(InsightMethods, EventMethods):
         until the unread ones are proven to hold only older rows (stats.plan), so a run's
         winning copy and the newest runs are the same as over the whole store.
         """
+        answer, bad, _ = self._newest(workflow_id, last=last, since=since, status=status,
+                                      arrow=arrow)
+        return answer, bad
+
+    def _newest(self, workflow_id: str | None, *, last: int | None,
+                since: str | datetime | None, status: str | None, arrow: bool = False,
+                then: Callable[[dict[str, Any], lookup.Session], T] | None = None,
+                ) -> tuple[Any, dict[str, int], T | None]:
+        """``_runs``, and when the shortcut answers, ``then`` of the newest run in its session
+        (``lookup.newest_runs``); None otherwise."""
         if last is not None and last < 1:
             raise UsageError(f"last must be at least 1, got {last}")
         since_dt = resolve_since(since)
         params = {"workflow_id": workflow_id, "status": checked_status(status),
                   "since": since_dt.isoformat() if since_dt else None, "limit": last}
         if self.shortcuts and not arrow:
-            fast = lookup.newest_runs(self.data_dir, params, since_dt)
+            fast = lookup.newest_runs(self.data_dir, params, since_dt, then)
             if fast is not None:
                 return fast
         with self._reading([]) as (con, found):
@@ -230,7 +249,7 @@ class RunStore(InsightMethods, EventMethods):
                 return rel.to_arrow_table() if arrow else lookup.fetch(rel)
 
             table, _ = lookup.read_newest(con, found, last, since_dt, query)
-            return table, self._quiet_bad_lines(con)
+            return table, self._quiet_bad_lines(con), None
 
     @staticmethod
     def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -248,14 +267,23 @@ class RunStore(InsightMethods, EventMethods):
         """The run's winning copy over every month (a copy may lie in any shard), and the
         malformed lines read past. The run_id filter reaches the Parquet scans, which skip row
         groups by their run_id statistics."""
-        fast = lookup.find_run(self.data_dir, run_id) if self.shortcuts else None
+        row, bad, _ = self._found(run_id)
+        return row, bad
+
+    def _found(self, run_id: str,
+               then: Callable[[dict[str, Any], lookup.Session], T] | None = None
+               ) -> tuple[RunRow | None, dict[str, int], T | None]:
+        """``_get``, and when the shortcut finds the run, ``then`` of its row in the lookup's
+        session (``lookup.find_run``); None otherwise."""
+        fast = lookup.find_run(self.data_dir, run_id, then) if self.shortcuts else None
         if fast is not None:
-            rows, bad = fast
+            rows, bad, extra = fast
         else:
             with self._reading() as (con, _):
                 rows = lookup.fetch(con.sql(load("runs_by_id"), params={"run_id": run_id}))
                 bad = self._quiet_bad_lines(con)
-        return (as_rows(rows)[0] if rows else None), bad
+            extra = None
+        return (as_rows(rows)[0] if rows else None), bad, extra
 
     def latest(self, workflow_id: str | None = None) -> RunRow | None:
         rows = self.runs(workflow_id, last=1)
@@ -329,22 +357,25 @@ class RunStore(InsightMethods, EventMethods):
         returns the row as stored)."""
         if baseline_runs < 1:
             raise UsageError(f"baseline_runs must be at least 1, got {baseline_runs}")
+        # The engine loads now, while a connection made ahead for the lookup may still be
+        # starting on its helper thread (db/connecting.py), rather than after it.
+        from ..stats import engine  # noqa: F401
+
+        def lent(row: dict[str, Any], s: lookup.Session) -> Baseline:
+            return self._baseline(_numbers_only(as_rows([row])[0]), baseline_runs, s.lend())
+
         # One warning for the whole report: the run's months and the baseline's may overlap.
         if run_id is not None:
-            found, bad = self._get(run_id)
+            found, bad, held = self._found(run_id, lent)
         else:
-            newest, bad = self._runs(None, last=1, since=None, status=None)
+            newest, bad, held = self._newest(None, last=1, since=None, status=None, then=lent)
             found = as_rows(newest)[0] if newest else None
         if found is None:
             warn_skipped(bad)
             raise NotFound(f"no run {run_id!r} in {self.data_dir}" if run_id is not None
                            else f"no runs in {self.data_dir}")
         run = _numbers_only(found)
-        from ..stats.engine import stats
-
-        base = (stats(run["workflow_id"], data_dir=self.sources, last=baseline_runs,
-                      before=run["finished_at"])
-                if run["workflow_id"] else None)
+        base = held.stats if held is not None else self._baseline(run, baseline_runs).stats
         for shard, n in (base.skipped_lines if base else {}).items():
             bad[shard] = max(n, bad.get(shard, 0))  # the same shard read twice counts once
         warn_skipped(bad)
@@ -365,6 +396,16 @@ class RunStore(InsightMethods, EventMethods):
         return RunReport(run=run, buckets=lines, unaccounted_s=unaccounted, baseline=base,
                          cost_total=sum(costs.values()) if costs else None,
                          timeline=self._timeline(run["run_id"]))
+
+    def _baseline(self, run: RunRow, baseline_runs: int, session: Lent | None = None
+                  ) -> Baseline:
+        """``report``'s baseline of ``run`` (its numbers only), on the lookup's ``session``
+        when it found the run (stats.engine ``collect``)."""
+        from ..stats.engine import stats  # the engine loads when asked: lookups do not need it
+
+        return Baseline(stats(run["workflow_id"], data_dir=self.sources, last=baseline_runs,
+                              before=run["finished_at"], session=session)
+                        if run["workflow_id"] else None)
 
     # -- workflows -----------------------------------------------------------------------------
 

@@ -15,7 +15,7 @@
 --             (JSON: the five columns' DuckDB types, from schema.py), $workflow_id (NULL = all),
 --             $status (NULL = all), $since (ISO text or NULL), $limit (NULL = no limit),
 --             $window (BIGINT; NULL = rank every run).
-WITH copies AS (
+WITH copies AS MATERIALIZED (  -- read once: the bound, the runs and their copies use it
     SELECT run_id, finished_at, total_time_s, status, workflow_id, filename AS source
     FROM read_parquet($parquet, filename = true)
     UNION ALL BY NAME

@@ -1,0 +1,89 @@
+"""The point lookups' connection, made on a helper thread (store/lookup.py ``session``), and
+made ahead by a command that knows it will look a run up (``connect_ahead``).
+
+DuckDB releases the GIL while it starts a database and binds the views (about 50 ms of CPU), so
+the caller lists, checks and searches files, or imports what it still needs, meanwhile. Only
+the ``runs`` view and its macros are created (``views.RUNS_VIEW``; with ``events`` the macros
+that read events files too), over no month: a session points them at its files. So a
+connection made ahead holds nothing of any data dir, and any session of the same process may
+take it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+
+import duckdb
+
+from . import views
+from .connection import VIEW_MEMORY_LIMIT, connect
+
+
+class Connecting:
+    """A connection with the ``runs`` view (and with ``events`` the macros that read events
+    files), made on a helper thread; ``get`` waits for it."""
+
+    def __init__(self, *, events: bool) -> None:
+        self.events = events
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._make, args=(events,), daemon=True)
+        self._thread.start()
+
+    def _make(self, events: bool) -> None:
+        try:
+            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
+            try:
+                views.install(con, [], only=(*views.RUNS_VIEW,
+                                             *(views.EVENT_MACROS if events else ())))
+            except BaseException:
+                con.close()
+                raise
+            self._con = con
+        except BaseException as exc:  # raised where the connection is asked for
+            self._error = exc
+
+    def get(self) -> duckdb.DuckDBPyConnection:
+        """The connection, once made (its error, if making it failed)."""
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._con is not None
+        return self._con
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._con is not None:
+            self._con.close()
+
+
+#: The connection being made ahead (``connect_ahead``), by the process that asked for it.
+_ahead: dict[int, Connecting] = {}
+
+
+def connect_ahead(*, events: bool = False) -> None:
+    """Start making the next session's connection now: a command that will look a run up calls
+    it before importing the rest of what it needs. The next ``taken`` in this process gets it,
+    unless it needs the events macros and this one has none; one never taken is closed at
+    exit (its thread is waited for: it is never stopped inside DuckDB)."""
+    if os.getpid() not in _ahead:
+        _ahead[os.getpid()] = Connecting(events=events)
+
+
+@atexit.register
+def _close_ahead() -> None:
+    ahead = _ahead.pop(os.getpid(), None)
+    if ahead is not None:
+        ahead.close()
+
+
+def taken(*, events: bool) -> Connecting:
+    """The connection made ahead, if it serves (``connect_ahead``), else a new one."""
+    ahead = _ahead.pop(os.getpid(), None)
+    if ahead is not None and (ahead.events or not events):
+        return ahead
+    if ahead is not None:
+        ahead.close()
+    return Connecting(events=events)
