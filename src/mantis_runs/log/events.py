@@ -92,7 +92,8 @@ def prepare_events(events: Iterable[object], *, now: datetime) -> PreparedEvents
                 f"{type(exc).__name__}: {shorten(exc)}")
             raise EventRefused(f"{_name(i, len(items), event)}: {why}") from exc
         lines.append((month, line))
-        notes.extend(f"{_name(i, len(items), event)}: {c}" for c in changes)
+        if changes:
+            notes.extend(f"{_name(i, len(items), event)}: {c}" for c in changes)
     what = (_name(0, 1, items[0]) if len(items) == 1 else
             f"batch of {len(items)} events")
     return PreparedEvents(lines=lines, what=what, notes=notes)

@@ -155,6 +155,11 @@ def sanitize(value: Any) -> Any:
         return value if value.isascii() else clean_str(value)
     if value is None or t is int or t is bool:
         return value
+    if t is float:
+        return value if math.isfinite(value) else None
+    if t is dict:  # the common case first: plain keys need no cleaning (events' fields)
+        return {k if type(k) is str and k.isascii() else clean_str(str(k)): sanitize(v)
+                for k, v in value.items()}
     if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
