@@ -155,7 +155,9 @@ def test_compaction_is_idempotent_and_late_events_make_generation_2(tmp_path: Pa
     assert (again.events_months, again.months, again.recovered) == ([], [], [])
     assert _files(d) == files  # nothing changed
     dry = compact(d, now=NOW, dry_run=True)
-    assert dry.plan == []
+    # the live events month, as the run log's: under --checkpoint-min-mb, left as it is
+    assert dry.plan == [f"events 2026-12: leave 2026-12.jsonl as it is ({_human(d, '2026-12')} "
+                        "not in its checkpoint, under --checkpoint-min-mb)"]
     # late events for a compacted month: a new live shard, listed after the part
     late = [ev("r-tie", "step_finished", 20, step="t5"), ev("r-late", "run_started", 25)]
     assert append_events(late, data_dir=d)
@@ -164,7 +166,9 @@ def test_compaction_is_idempotent_and_late_events_make_generation_2(tmp_path: Pa
     before = answers(d, every=False)
     dry = compact(d, now=NOW, dry_run=True)
     assert dry.plan == ["events 2026-10: absorb 2026-10.jsonl (to be sealed) into the next "
-                        f"part ({_human(d, '2026-10')} now)"]
+                        f"part ({_human(d, '2026-10')} now)",
+                        f"events 2026-12: leave 2026-12.jsonl as it is ({_human(d, '2026-12')} "
+                        "not in its checkpoint, under --checkpoint-min-mb)"]
     report = compact(d, now=NOW)
     (mr,) = report.events_months
     assert (mr.month, mr.previous_rows, mr.rows_in, mr.rows_written) == ("2026-10", 11, 2, 13)
@@ -303,9 +307,14 @@ def test_cli_report_and_dry_run_name_the_events_months(tmp_path: Path) -> None:
     when = ["--data-dir", str(d), "--month", "2026-10", "--grace", "0s"]
     dry = run_cli("runs", "compact", "--dry-run", *when)
     assert dry.code == 0, dry.err
-    assert [line for line in dry.out.splitlines() if line.startswith("events ")] == [
+    events = [line for line in dry.out.splitlines() if line.startswith("events ")]
+    assert [line for line in events if ": absorb " in line] == [
         f"events 2026-10: absorb 2026-10.jsonl (to be sealed) into a new part "
         f"({_human(d, '2026-10')} now)"]
+    # the months --month leaves open: live shards a checkpoint would cover, once large enough
+    assert [line.split(":")[0] for line in events if ": absorb " not in line] == [
+        "events 2026-09", "events 2026-11", "events 2026-12"]
+    assert all("under --checkpoint-min-mb" in line for line in events if ": leave " in line)
     done = run_cli("runs", "compact", "--json", *when)
     assert done.code == 0, done.err
     (mr,) = json.loads(done.out)["events_months"]
