@@ -223,3 +223,34 @@ def test_a_lake_uri_given_as_a_path_to_the_python_api_is_one_clear_error() -> No
             call()
         assert str(caught.value) == ("s3://... is a lake URI: open it with "
                                      "mantis_runs.lake.read.open_source first")
+
+
+def test_copies_of_a_long_lived_lake_source_take_half_the_free_space_in_all(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """S3 copies stay as long as their source: a second, wider read may copy only while every
+    copy together stays within half of the space that was free before the first."""
+    import io
+    from collections import namedtuple
+
+    from mantis_runs.errors import MantisError
+    from mantis_runs.lake.fetch import RemoteFiles
+
+    class Store:  # deltalake's file system handler, as RemoteFiles uses it
+        def open_input_file(self, path: str) -> io.BytesIO:
+            return io.BytesIO(b"x" * sizes[path])
+
+    sizes = {"a": 300, "b": 300}
+    fetch = RemoteFiles(Store(), {"2026-01": ["a"], "2026-02": ["b"]}, sizes, MantisError)
+    usage = namedtuple("usage", "total used free")
+
+    def disk_usage(path: object) -> object:  # 1,000 bytes free, less what was copied
+        folder = fetch._folder
+        copied = sum(p.stat().st_size for p in folder.iterdir()) if folder else 0
+        return usage(10**6, 0, 1000 - copied)
+
+    monkeypatch.setattr("shutil.disk_usage", disk_usage)
+    assert fetch.fits(["2026-01"])  # 300 of 1,000
+    local = fetch(["2026-01"])["2026-01"]
+    assert [Path(p).stat().st_size for p in local] == [300]
+    assert fetch.fits(["2026-01"])  # nothing more to copy
+    assert not fetch.fits(["2026-01", "2026-02"])  # 600 in all: over half of 1,000

@@ -49,16 +49,19 @@ class RemoteFiles:
         self._origin: dict[str, str] = {}
         self._folder: Path | None = None
         self._count = 0
+        self._fetched = 0  # bytes copied so far (they stay until the source goes)
 
     def fits(self, months: Sequence[str | None]) -> bool:
-        """Whether the copies of ``months`` not made yet take at most half of the space free
-        where they would go (a whole history of a large table is scanned in place instead:
-        the Arrow dataset)."""
+        """Whether every copy, those of ``months`` not made yet and those made before, takes
+        at most half of the space that was free where they go before the first (a whole
+        history of a large table is scanned in place instead: the Arrow dataset; a long-lived
+        source whose reads widen never fills the disk by halves)."""
         need = sum(self._sizes.get(p, 0) for m in dict.fromkeys(months) if m not in self._done
                    for p in self._paths.get(m, []))
         if not need:
             return True
-        return need <= shutil.disk_usage(self._folder or tempfile.gettempdir()).free // 2
+        free = shutil.disk_usage(self._folder or tempfile.gettempdir()).free
+        return need + self._fetched <= (free + self._fetched) // 2
 
     def origin(self, local: str) -> str | None:
         """What a local copy is a copy of (the table's file path and size: a Delta file never
@@ -85,6 +88,7 @@ class RemoteFiles:
             for month, path, local in jobs:
                 self._done.setdefault(month, []).append(str(local))
                 self._origin[str(local)] = path
+                self._fetched += self._sizes.get(path, 0)
         return dict(self._done)
 
     def _ensure_folder(self) -> Path:
