@@ -5,7 +5,7 @@ finished since --since. Its class is ``errors.normalise_error`` of its error tex
 weeks: they start on Monday, 00:00 UTC; the first is the week of --since (of the oldest failure
 without --since), the last the week of ``now``. Rules: docs/insights.md.
 
-The read, per workflow: when the run_ids provably never repeat (``stats.whole.repeats``, as for
+The read, per workflow: when the run_ids provably never repeat (``stats.whole.proven_files``, as for
 a whole-history `stats`), the failed Parquet rows are read in place; otherwise the stats engine
 gathers every copy and ranks them (the general path). Without a workflow, every workflow with a
 row since --since is read in turn, over one snapshot.
@@ -25,7 +25,7 @@ from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats import plan as planning
 from ..stats.engine import Collector, StatsQuery, collect
-from ..stats.whole import repeats
+from ..stats.whole import proven_files
 from .errors import SHAPE_FROM, SHAPE_TO, classes, keeps_digits
 from .limits import ALL_RUNS
 
@@ -200,19 +200,10 @@ def _in_place(c: Collector) -> int | None:
     """Fill mantis_failed reading the Parquet rows in place, and return the terminal runs;
     None (nothing filled) when a run_id may repeat or there is no Parquet file."""
     q = c.query
-    if getattr(c, "lake", None) is not None:  # a lake may hold several copies of a run
+    parts = proven_files(c)  # the whole-history proof that no run_id repeats
+    if parts is None:
         return None
-    c.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
-    c.con.execute(load("macro_chosen"))
-    jsonl, parts = c.files(planning.plan(c.con, c.months, c.live, q.since))
-    if not parts:
-        return None
-    c.collect_jsonl(jsonl)
-    c.resolve_rivals(parts)
-    c.con.execute(load("macro_whole_rows"))
     params = {**q.common, "files": parts}
-    if repeats(c.con, {**params, "status": None}, c.shared_run_ids):
-        return None
     c.find_details({"workflow_id": q.workflow_id, "status": "failed", "finished_before": None},
                    parquet=False)
     c.con.execute(load("failures_chosen"), {"workflow_id": q.workflow_id})
