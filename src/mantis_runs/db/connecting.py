@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import atexit
 import os
-import threading
 
 import duckdb
 
 from . import views
+from .background import Background
 from .connection import VIEW_MEMORY_LIMIT, connect
 
 
@@ -27,36 +27,28 @@ class Connecting:
 
     def __init__(self, *, events: bool) -> None:
         self.events = events
-        self._con: duckdb.DuckDBPyConnection | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._make, args=(events,), daemon=True)
-        self._thread.start()
-
-    def _make(self, events: bool) -> None:
-        try:
-            con = connect(memory_limit=VIEW_MEMORY_LIMIT)
-            try:
-                views.install(con, [], only=(*views.RUNS_VIEW,
-                                             *(views.EVENT_MACROS if events else ())))
-            except BaseException:
-                con.close()
-                raise
-            self._con = con
-        except BaseException as exc:  # raised where the connection is asked for
-            self._error = exc
+        self._made = Background(lambda: _make(events))
 
     def get(self) -> duckdb.DuckDBPyConnection:
         """The connection, once made (its error, if making it failed)."""
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        assert self._con is not None
-        return self._con
+        return self._made.result()
 
     def close(self) -> None:
-        self._thread.join()
-        if self._con is not None:
-            self._con.close()
+        try:
+            con = self._made.result()
+        except BaseException:  # never made: nothing to close
+            return
+        con.close()
+
+
+def _make(events: bool) -> duckdb.DuckDBPyConnection:
+    con = connect(memory_limit=VIEW_MEMORY_LIMIT)
+    try:
+        views.install(con, [], only=(*views.RUNS_VIEW, *(views.EVENT_MACROS if events else ())))
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
 #: The connection being made ahead (``connect_ahead``), by the process that asked for it.

@@ -317,7 +317,7 @@ class EventMethods:
         (docs/events.md); ``NotFound`` for a run with neither a row nor an event."""
         check_data_dir(self.data_dir, events=True)
         stale_after = check_stale_after(stale_after)
-        from .background import Background
+        from ..db.background import Background
         from .open_runs import status_events
 
         # the events on a helper thread while the point lookup finds the row: two sessions of

@@ -1,7 +1,7 @@
-"""One call on a helper thread while the caller does something else: ``status`` reads a run's
-events this way while the point lookup reads its row (store/events.py). The two reads are
-independent DuckDB sessions, and DuckDB releases the GIL while it starts a database, binds
-and runs a query, so the two overlap.
+"""One call on a helper thread while the caller does something else. DuckDB releases the GIL
+while it starts a database, binds and runs a query, so such a call overlaps the caller's work:
+the lookups' connection is made this way while files are listed (db/connecting.py), and
+``status`` reads a run's events while the point lookup reads its row (store/events.py).
 """
 
 from __future__ import annotations
