@@ -254,3 +254,23 @@ def test_copies_of_a_long_lived_lake_source_take_half_the_free_space_in_all(
     assert [Path(p).stat().st_size for p in local] == [300]
     assert fetch.fits(["2026-01"])  # nothing more to copy
     assert not fetch.fits(["2026-01", "2026-02"])  # 600 in all: over half of 1,000
+
+
+@pytest.mark.parametrize("args", [
+    ("runs", "stats", "wf", "--data-dir", "file:///nowhere"),
+    ("runs", "trend", "wf", "--data-dir", "s3://bucket/prefix"),
+    ("runs", "ship", "--to", "file:///nowhere"),
+    ("runs", "lake", "init", "file:///nowhere"),
+])
+def test_without_the_lake_extra_a_lake_is_one_line_naming_it(args: tuple[str, ...]) -> None:
+    """deltalake not installed (the `lake` extra): one line and exit status 1, never a
+    traceback, from every command that reaches a lake (lake.storage.target)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.modules['deltalake'] = None; sys.argv = ['mantis', *sys.argv[1:]]; "
+            "from mantis_runs.cli import main; main()")
+    p = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                       timeout=60)
+    assert (p.returncode, p.stdout, p.stderr) == (
+        1, "", "error: a lake table needs the lake extra: pip install 'mantis-runs[lake]'\n")

@@ -33,3 +33,17 @@ class NoRunLog(NotFound):
 
 class NoDataDir(NoRunLog):
     """The data dir does not exist at all (a mistyped path, the wrong $MANTIS_DATA_DIR)."""
+
+
+class MissingExtra(MantisError):
+    """An optional dependency is not installed: one line naming the extra to install."""
+
+    def __init__(self, message: str, extra: str) -> None:
+        super().__init__(message)
+        self.extra = extra
+
+
+def missing_extra(extra: str, what: str) -> MissingExtra:
+    """``what`` (the option or feature, as its caller words it) needs ``extra``."""
+    return MissingExtra(f"{what} needs the {extra} extra: pip install 'mantis-runs[{extra}]'",
+                        extra)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import MantisError, UsageError
+from ..errors import MantisError, UsageError, missing_extra
 
 if TYPE_CHECKING:  # pragma: no cover
     from .trend import MetricTrend, TrendResult
@@ -27,20 +27,6 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Inches: width, height of a metric's panel, height of the n panel.
 WIDTH, PANEL, COUNTS = 10.0, 1.9, 1.3
 DPI = 100
-
-
-class MissingExtra(MantisError):
-    """An optional dependency is not installed: one line naming the extra to install."""
-
-    def __init__(self, message: str, extra: str) -> None:
-        super().__init__(message)
-        self.extra = extra
-
-
-def missing_extra(extra: str, what: str) -> MissingExtra:
-    """``what`` (the option or feature, as its caller words it) needs ``extra``."""
-    return MissingExtra(f"{what} needs the {extra} extra: pip install 'mantis-runs[{extra}]'",
-                        extra)
 
 
 class PlotFailed(MantisError):

@@ -9,13 +9,14 @@ line or by the standard variables. Whatever an error says goes through :func:`re
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
 
-from ..errors import MantisError, UsageError
+from ..errors import MantisError, UsageError, missing_extra
 
 #: Variables whose values never reach output, errors or logs.
 SECRET_VARIABLES: Final = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID",
@@ -61,6 +62,8 @@ def target(uri: str, *, endpoint: str | None = None, region: str | None = None,
     uri = uri.strip()
     if not uri:
         raise UsageError("the lake URI is empty")
+    if importlib.util.find_spec("deltalake") is None:  # every lake operation starts here
+        raise missing_extra("lake", "a lake table")
     if "://" in uri and not uri.startswith(_SCHEMES):
         raise UsageError(f"unsupported lake URI {uri!r}: use s3://bucket/prefix or a local path")
     if _USERINFO.search(uri) or (endpoint and _USERINFO.search(endpoint)):
