@@ -34,10 +34,8 @@ from ..log import schema
 from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats.intervals import CONFIDENCE, interval_ranks, min_runs
-from . import trend_fast
-from .runs import WindowRuns, gather_runs, runs_query
-from .runs_in_place import first_of
-from .trend_fast import PlacedRuns, wanted
+from .runs import WindowRuns, runs_query
+from .trend_fast import PlacedRuns, read_step, wanted
 
 #: The percentile a timeout is derived from.
 QUANTILE = 0.99
@@ -114,10 +112,8 @@ def advise(workflow_id: str, *, data_dir: DataDirs = None,
 
     start = resolve_since(since, now)
     # a whole window of runs is read in place when no run_id can repeat (analysis.trend_fast)
-    fast = (lambda c: trend_fast.read_in_place(c, None)) if (
-        last is None and trend_fast.IN_PLACE) else None
     runs = collect(sources_of(data_dir), runs_query(workflow_id, start=start, end=None, last=last),
-                   first_of(fast, gather_runs))
+                   read_step(None, fast=last is None))
     total, *metrics = [metric_advice(name, values, ok, failed, margin)
                        for name, values, ok, failed in _metrics(runs)]
     metrics.sort(key=lambda m: (-m.n, m.metric))
@@ -139,9 +135,10 @@ def _metrics(runs: WindowRuns | PlacedRuns,
             yield name, runs.metric(name), runs.succeeded, runs.failed
         return
     values = np.empty(len(runs.day))
+    ok, failed = runs.succeeded, runs.failed  # made from the status codes: once
     for name in [schema.TOTAL_BUCKET, *schema.KNOWN_BUCKETS]:
         if runs.fill_known(name, values) or name == schema.TOTAL_BUCKET:
-            yield name, values, runs.succeeded, runs.failed
+            yield name, values, ok, failed
     for name, m in runs.other.items():
         yield name, m.values, wanted(m.code, "succeeded"), wanted(m.code, "failed")
 

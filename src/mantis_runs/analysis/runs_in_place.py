@@ -38,8 +38,10 @@ def tail_runs(c: Collector) -> WindowRuns | None:
     from ..stats.whole import proven_files
 
     q = c.query
+    if q.before is None or q.since is None:
+        return None
     parts = proven_files(c)
-    if parts is None or q.before is None or q.since is None:
+    if parts is None:
         return None
     chosen = {"workflow_id": q.workflow_id, **q.chosen}
     c.find_details(chosen, parquet=False)  # the JSONL runs' error texts

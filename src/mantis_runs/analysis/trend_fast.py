@@ -249,7 +249,7 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
                        metrics, None, CONFIRM_PERIODS[every], dict(runs.skipped_lines))
 
 
-def read_step(end: datetime, fast: bool) -> Any:
+def read_step(end: datetime | None, fast: bool) -> Any:
     """The engine's step of a trend: the runs read in place (``PlacedRuns``) when ``fast`` and
     proven safe, else gathered by the general path (``WindowRuns``), on the same snapshot."""
     from .runs_in_place import first_of

@@ -55,7 +55,8 @@ class LakeSteps:
         months whole, so that a cutoff's proof holds for the batch's parts, and their copies in
         the Parquet files read before; False, the parts are still to gather."""
         lake = [m.lake_month for m in chunk if m.lake]
-        ready(self.con, self.lake, lake)  # a remote table's files fetched, when read so
+        if lake:
+            ready(self.con, self.lake, lake)  # a remote table's files fetched, when read so
         if lake and alone:
             self.from_cutoff(horizon, "stats_lake_cutoff", month_filter(lake),
                              partial(self.collect_lake, lake), lambda: self.resolve_rivals([]))
@@ -70,8 +71,7 @@ class LakeSteps:
                      before: str | None) -> None:
         """The workflow's rows of the lake's ``months`` (stats_collect_lake); their rivals in
         the lake are searched by ``lake_rivals``."""
-        self.step += 1
-        ready(self.con, self.lake, months)
+        self.step += 1  # batch_lake made the months' files ready
         self.con.execute(load("stats_collect_lake"), {
             **self.query.common, **month_filter(months), "step": self.step,
             "at_least": at_least, "before": before})
