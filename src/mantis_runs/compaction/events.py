@@ -18,7 +18,6 @@ as they order the part's and then the live shard's.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from ..db import views
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..errors import MantisError
+from ..log.locks import fsync_file
 from .convert import parquet_rows
 
 #: Rows per row group of an events part: one run's events fall in one or two of them, and a
@@ -35,7 +35,6 @@ from .convert import parquet_rows
 #: take the same time with 8,192 (17 ms), 65,536 (19 ms) or 1M rows per group; a type over 30
 #: days 15 ms with 8,192 and 2.4 ms with 65,536 (docs/storage-format.md, "Events parts").
 EVENT_ROW_GROUP_ROWS = 65_536
-_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_part_rows")
 
 
 class EventsConversion:
@@ -48,7 +47,7 @@ class EventsConversion:
     def __init__(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
                  previous: Path | None, after: Sequence[Path] = ()) -> None:
         self.con = con
-        for macro in _MACROS:
+        for macro in views.EVENT_PART_MACROS:
             con.execute(load(macro))
         con.execute("SET preserve_insertion_order = true")  # seq is the file's order
         self.files = [duckdb_path(jsonl)]
@@ -74,11 +73,7 @@ class EventsConversion:
             "previous": self.previous, "files": self.files, "file_name": self.file_name,
             "base_seq": self.base_seq, "path": duckdb_path(tmp),
             "row_group_size": EVENT_ROW_GROUP_ROWS})
-        fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_file(tmp)
         written = parquet_rows(tmp)
         if written != self.expected:  # never publish a part that lost or repeated an event
             raise MantisError(f"{tmp.name} holds {written} events where {self.expected} were "

@@ -148,11 +148,21 @@ def snapshot(data_dir: Path) -> Iterator[dict[str, MonthFiles]]:
     its part, which run_id dedupe absorbs).
     """
     check_data_dir(data_dir)
+    with publish_shared(data_dir):
+        yield scan(data_dir)
+
+
+@contextmanager
+def publish_shared(data_dir: Path) -> Iterator[None]:
+    """The shared publish lock, through the intent first (a compactor waiting to publish goes
+    first): compaction neither seals nor publishes meanwhile. ``snapshot`` holds it around a
+    read of the run log, store/event_files.py around a read of the events (never both at once:
+    a compactor queued at the intent would wait for one, and it for the compactor)."""
     try:
         with shared_if_present(data_dir / PUBLISH_INTENT, PUBLISH_LOCK_TIMEOUT_S):
             pass  # a compactor waiting to publish goes first
         with shared_if_present(data_dir / PUBLISH_LOCK, PUBLISH_LOCK_TIMEOUT_S):
-            yield scan(data_dir)
+            yield
     except LockTimeout:
         raise MantisError(
             f"{data_dir / PUBLISH_LOCK} has been locked for over {PUBLISH_LOCK_TIMEOUT_S:g}s; "

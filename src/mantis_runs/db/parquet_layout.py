@@ -21,7 +21,6 @@ pyarrow is imported by the functions that need it, never at module import.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +29,7 @@ import duckdb
 
 from ..errors import MantisError, one_line
 from ..log import schema
+from ..log.locks import fsync_file
 from . import arrow_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -116,11 +116,7 @@ def write_rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any],
             groups.add(table)
             written += table.num_rows
         groups.flush_all()
-    fd = os.open(tmp, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(tmp)
     in_file = pq.ParquetFile(tmp).metadata.num_rows
     if in_file != written:  # the grouping lost or repeated rows: never publish such a file
         raise MantisError(f"{tmp.name} holds {in_file} rows where {written} were streamed into "

@@ -55,6 +55,8 @@ RUNS_VIEW = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view
              "macro_contested_ids", "view_runs")
 #: The macros that read events files (mantis_event_rows), without the run_events views.
 EVENT_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_parts", "macro_event_rows")
+#: The macros that read events JSONL as an events part's rows (compaction/events.py).
+EVENT_PART_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_part_rows")
 #: The events files the run_events views read (ending with the empty placeholders: event_list).
 EVENT_FILES = "mantis_event_files"
 #: The session variables whose value may be an empty list (which has no type without a cast).
@@ -157,7 +159,7 @@ def event_part_placeholder(jsonl_holder: Path) -> Path:
         return path
     tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     with closing(connect()) as con:
-        for name in ("macro_bad_event", "macro_event_of", "macro_event_part_rows"):
+        for name in EVENT_PART_MACROS:
             con.execute(load(name))
         con.execute(load("events_part_empty"), {"files": [duckdb_path(jsonl_holder)],
                                                 "path": duckdb_path(tmp)})

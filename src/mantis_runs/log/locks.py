@@ -247,7 +247,16 @@ def _flock_in_helper(fd: int, name: object, timeout: float, reported: float | No
 
 
 def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    _fsync(path, os.O_DIRECTORY)
+
+
+def fsync_file(path: Path) -> None:
+    """Make a file written by someone else (DuckDB, pyarrow) durable before it is published."""
+    _fsync(path, 0)
+
+
+def _fsync(path: Path, flags: int) -> None:
+    fd = os.open(path, os.O_RDONLY | flags | os.O_CLOEXEC)
     try:
         os.fsync(fd)
     finally:

@@ -31,20 +31,18 @@ import duckdb
 
 from ..db import views
 from ..db.connection import (
-    PUBLISH_LOCK_TIMEOUT_S,
     connect,
     duckdb_path,
     private_temp_dir,
+    publish_shared,
     query_failed,
 )
 from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
 from ..db.sqlfiles import load
 from ..db.verified import remembered_content_ok
-from ..errors import MantisError
 from ..log.checkpoint import LiveRead, manifest_path, open_live
 from ..log.integrity import check_parts
-from ..log.layout import EVENTS_LOG, PUBLISH_INTENT, PUBLISH_LOCK, events_root, scan_event_months
-from ..log.locks import LockTimeout, shared_if_present
+from ..log.layout import EVENTS_LOG, events_root, scan_event_months
 
 if TYPE_CHECKING:  # pragma: no cover
     from .events import EventFilter
@@ -178,22 +176,6 @@ class EventReader:
             if lines and lines[0][1]:
                 out.append(self.copy(lines, month))
         return out
-
-
-@contextmanager
-def publish_shared(data_dir: Path) -> Iterator[None]:
-    """The shared publish lock, taken as ``db.connection.snapshot`` takes it (through the
-    intent first): compaction neither seals nor publishes an events month meanwhile, so every
-    event is in exactly one listed file. Never taken around a read of the run log (which takes
-    it itself: a compactor queued at the intent would wait for us, and we for it)."""
-    try:
-        with shared_if_present(data_dir / PUBLISH_INTENT, PUBLISH_LOCK_TIMEOUT_S):
-            pass  # a compactor waiting to publish goes first
-        with shared_if_present(data_dir / PUBLISH_LOCK, PUBLISH_LOCK_TIMEOUT_S):
-            yield
-    except LockTimeout:
-        raise MantisError(f"{data_dir / PUBLISH_LOCK} has been locked for over "
-                          f"{PUBLISH_LOCK_TIMEOUT_S:g}s; is a compaction stuck?") from None
 
 
 #: The reader of the current context (:func:`reader`): :func:`event_months` copies tails there.

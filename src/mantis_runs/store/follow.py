@@ -31,9 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from ..db.connection import publish_shared
 from ..log.layout import check_data_dir, month_of
 from ..log.writer import SEAL
-from .event_files import EventReader, EventRow, event_months, publish_shared, reader
+from .event_files import EventReader, EventRow, event_months, reader
 from .events import EventFilter
 
 #: Seconds between polls.
