@@ -116,7 +116,6 @@ class Session:
     found: dict[str, MonthFiles]
     scratch: Path
     shards: dict[Path, Shard]
-    live: dict[Path, checkpoint.LiveRead] = field(default_factory=dict)  # shards' checkpoints
     _facts: dict[Path, ShardFacts] = field(default_factory=dict)
     _written: int = 0
 
@@ -130,7 +129,9 @@ class Session:
     def lend(self) -> Lent:
         """This snapshot for the stats engine (``stats(session=...)``): the connection, every
         month, each live shard's checkpoint and tail as read here."""
-        return self.con, self.months(), self.live
+        live = {p: checkpoint.LiveRead(sh.checkpoint, sh.tail, sh.checked_bad)
+                for p, sh in self.shards.items() if sh.checkpoint is not None}
+        return self.con, self.months(), live
 
     def count_bad(self, path: Path) -> int:
         _note("parse", path)
@@ -199,12 +200,9 @@ class Session:
             "jsonl": [*map(duckdb_path, files), duckdb_path(jsonl_holder)], "run_ids": ids}))
 
 
-def _shards(base: Path, months: list[MonthFiles], scratch: Path
-            ) -> tuple[dict[Path, Shard], dict[Path, checkpoint.LiveRead]]:
-    """Every JSONL shard of ``months``, live shards with a valid checkpoint as such; and
-    those checkpoints and tails as the stats engine takes them (stats/sources.py)."""
+def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, Shard]:
+    """Every JSONL shard of ``months``, live shards with a valid checkpoint as such."""
     found: dict[Path, Shard] = {}
-    live: dict[Path, checkpoint.LiveRead] = {}
     for mf in months:
         for path in mf.jsonl:
             found[path] = Shard(path)
@@ -218,8 +216,7 @@ def _shards(base: Path, months: list[MonthFiles], scratch: Path
             found[mf.live] = Shard(mf.live, checkpoint=lr.parquet, covered=cp.offset,
                                    tail=lr.tail, checked_bad=lr.bad_lines,
                                    identity=(cp.sha256, str(cp.offset)))
-            live[mf.live] = lr
-    return found, live
+    return found
 
 
 @contextmanager
@@ -234,8 +231,7 @@ def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
             check_parts([p for mf in months for p in mf.parts])
             scratch = private_temp_dir(SCRATCH_PREFIX)
             try:
-                shards, live = _shards(data_dir, months, scratch)
-                yield Session(connecting, found, scratch, shards, live)
+                yield Session(connecting, found, scratch, _shards(data_dir, months, scratch))
             except duckdb.Error as exc:
                 raise query_failed(exc, months) from exc
             finally:
