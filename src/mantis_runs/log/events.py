@@ -22,6 +22,10 @@ missing or None is ``{}``; in ``fields``, as in a run row's extra keys, NaN and 
 null, datetimes ISO text, keys text, lone surrogates U+FFFD; when the line is over the cap, the
 longest top-level string fields are cut, each ending with ``…[truncated N bytes]`` (named in the
 writer's warning).
+
+The common event (a plain run_id, type and ts, and fields of str keys and scalar values) is
+written by a shortcut, ``_plain_line``, with the very bytes of the general path; any other is
+left to the general path (tests/test_events_prepare.py holds the two to the same bytes).
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from typing import Any, Final
 from .layout import month_of
 from .record import (
     dumps,
+    encode_acyclic,
+    encode_string,
     format_timestamp,
     parse_timestamp,
     sanitize,
@@ -86,6 +92,10 @@ def prepare_events(events: Iterable[object], *, now: datetime) -> PreparedEvents
     default = (month_of(now), format_timestamp(now))  # formatted once per batch
     for i, event in enumerate(items):
         try:
+            fast = _plain_line(event, default)
+            if fast is not None:
+                lines.append(fast)
+                continue
             month, line, changes = _prepare_one(event, default)
         except Exception as exc:  # a caller's odd object names its event, never escapes
             why = shorten(exc) if isinstance(exc, EventRefused) else (
@@ -133,6 +143,64 @@ def _prepare_one(event: object, default: tuple[str, str]) -> tuple[str, bytes, l
     if len(line) > MAX_EVENT_BYTES:
         line = _trim_fields(out, line, notes)
     return month, line, notes
+
+
+#: Event types already matched by ``_TYPE_RE`` (a batch repeats a few types; bounded).
+_KNOWN_TYPES: set[str] = set(CONVENTIONAL_TYPES)
+_MAX_KNOWN_TYPES: Final = 1024
+
+
+def _plain_line(event: object, default: tuple[str, str]) -> tuple[str, bytes] | None:
+    """(month, line) of the common event by cheap checks, the very bytes of ``_prepare_one``;
+    None when any check fails (another type, a value to clean, a line over the cap): then
+    ``_prepare_one`` does it all again and says what is wrong. The common event: a str run_id
+    of printable ASCII, a known-good type, and ``fields`` a dict of str keys and scalar values
+    that ``sanitize`` would return unchanged (see ``_encoded_fields``)."""
+    if type(event) is not dict or not event.keys() <= _KEY_SET:
+        return None
+    ts = event.get("ts")
+    month, text = default if ts is None else _timestamp(ts)  # as _prepare_one, same order
+    rid = event.get("run_id")
+    etype = event.get("type")
+    if (type(rid) is not str or not 0 < len(rid) <= MAX_RUN_ID_CHARS or not rid.isascii()
+            or not rid.isprintable() or type(etype) is not str):
+        return None
+    if etype not in _KNOWN_TYPES:
+        if not _TYPE_RE.match(etype):
+            return None
+        if len(_KNOWN_TYPES) < _MAX_KNOWN_TYPES:
+            _KNOWN_TYPES.add(etype)
+    body = _encoded_fields(event.get("fields"))
+    if body is None:
+        return None
+    # type and ts need no JSON escaping: [A-Za-z0-9_.:-] and the canonical timestamp text.
+    try:
+        line = (f'{{"run_id":{encode_string(rid)},"type":"{etype}","ts":"{text}",'
+                f'"fields":{body}}}\n').encode()
+    except UnicodeEncodeError:  # a lone surrogate in fields: sanitize replaces it
+        return None
+    return (month, line) if len(line) <= MAX_EVENT_BYTES else None
+
+
+#: The value types of fields that ``sanitize`` returns as they are (but NaN, ±Infinity and lone
+#: surrogates, which the encoding refuses), exact types only: a subclass takes the full path.
+_SCALARS: Final = frozenset({str, int, float, bool, type(None)})
+_TEXT: Final = frozenset({str})
+
+
+def _encoded_fields(fields: object) -> str | None:
+    """The JSON text of ``sanitize(fields)`` when it is ``fields`` itself (str keys, scalar
+    values, no NaN, ±Infinity or lone surrogate): ``fields`` encoded as it is; else None.
+    The types are checked by set operations in C, the values by the encoder itself."""
+    if fields is None:
+        return "{}"
+    if (type(fields) is not dict or not _SCALARS.issuperset(map(type, fields.values()))
+            or not _TEXT.issuperset(map(type, fields))):
+        return None
+    try:
+        return encode_acyclic(fields)
+    except ValueError:  # NaN or ±Infinity, or an int of more digits than str() allows
+        return None
 
 
 def _timestamp(value: object) -> tuple[str, str]:

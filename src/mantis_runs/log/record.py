@@ -42,7 +42,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Final
 
 from .layout import month_of
 from .schema import (
@@ -296,10 +296,38 @@ def _check_required(f: Field, value: object) -> None:
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def dumps(obj: dict[str, Any]) -> bytes:
-    """The canonical line of a sanitised object: compact JSON, UTF-8, no NaN, one ``\\n``."""
+def _acyclic_encoder() -> Callable[[Any], str]:
+    """``_ENCODER.encode`` without its per-call set-up, for an object that holds no reference to
+    itself (what ``sanitize`` returns, a dict of scalars), so the circular-reference check is
+    moot: the C encoder that ``encode`` builds at every call, built once with ``_ENCODER``'s
+    settings. Same text; ``_ENCODER.encode`` itself when this Python has no C encoder or it does
+    not take these arguments."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return _ENCODER.encode
     try:
-        text = _ENCODER.encode(obj)
+        encoder = make(None, _ENCODER.default, json.encoder.encode_basestring, None,
+                       _ENCODER.key_separator, _ENCODER.item_separator, False, False,
+                       _ENCODER.allow_nan)
+        probe = {"a\u00e9\"\\": [1, 2.5, True, None, "x\n"]}
+        if "".join(encoder(probe, 0)) != _ENCODER.encode(probe):
+            raise ValueError("the C encoder writes other text")
+    except Exception:  # a C encoder that takes other arguments
+        return _ENCODER.encode
+    return lambda obj: "".join(encoder(obj, 0))
+
+
+#: The canonical JSON text (no newline) of an acyclic object, as ``dumps`` writes it.
+encode_acyclic: Final[Callable[[Any], str]] = _acyclic_encoder()
+#: The canonical JSON text of a string (a JSON string literal, as ``dumps`` writes it).
+encode_string: Final[Callable[[str], str]] = json.encoder.encode_basestring
+
+
+def dumps(obj: dict[str, Any]) -> bytes:
+    """The canonical line of a sanitised object: compact JSON, UTF-8, no NaN, one ``\\n``.
+    (What ``sanitize`` returns is made of new containers: acyclic, whatever it was given.)"""
+    try:
+        text = encode_acyclic(obj)
     except (TypeError, ValueError) as exc:
         raise RowRefused(f"row cannot be serialised: {exc}") from exc
     return text.encode("utf-8") + b"\n"

@@ -259,6 +259,9 @@ def append_lines(data_dir: Path, log_name: str, lines: Sequence[tuple[str, bytes
     if len(lines) == 1:  # a row: the common case, without the grouping by month
         logdir, path = _paths(base, log_name, lines[0][0])
         jobs = [(path, lines[0][1])]
+    elif len(months := {month for month, _ in lines}) == 1:  # a batch of one month: no grouping
+        logdir, path = _paths(base, log_name, months.pop())
+        jobs = [(path, b"".join([line for _, line in lines]))]
     else:
         grouped: dict[str, list[bytes]] = {}
         for month, line in lines:
