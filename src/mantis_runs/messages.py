@@ -4,11 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import PurePath
+
+
+def shard_name(shard: PurePath, several: bool) -> str:
+    """How malformed-line counts name a run-log shard: its file name (``2026-04.jsonl``) when
+    one data dir is read, its path (``/data/a/runs_log/2026-04.jsonl``) when ``several`` are,
+    so that the same month of two data dirs is counted apart."""
+    return str(shard) if several else shard.name
 
 
 def skipped_lines(skipped: Mapping[str, int]) -> str | None:
     """``skipped 2 malformed lines (2026-04.jsonl: 2)``: how many lines a read skipped, per shard
-    (sorted by name); None when it skipped none."""
+    (sorted by name, as ``shard_name`` names them); None when it skipped none."""
     total = sum(skipped.values())
     if not total:
         return None

@@ -38,6 +38,7 @@ from ..log.layout import MonthFiles
 from ..log.timewindow import checked_status as checked_status  # re-exported: its old home
 from ..log.timewindow import resolve_since
 from . import plan as planning
+from . import skipped as bad_lines
 from .lake_steps import LakeSteps
 from .plan import CUTOFF_MAX_LAST, MonthSource
 from .result import QUANTILES, BucketStats, FailureRate, GroupedStats, StatsGroup, StatsResult
@@ -162,10 +163,10 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
     try:
         with ExitStack() as snapshots:
             live: dict[Path, LiveRead] = {}
-            for local in sources.local if held is None else []:
+            for i, local in enumerate(sources.local if held is None else []):
                 found = list(snapshots.enter_context(snapshot(local)).values())
-                months += found
-                live.update(live_reads(local, found, scratch))
+                months += found  # each data dir's tail copies apart: they are named as shards
+                live.update(live_reads(local, found, scratch / str(i)))
             if held is not None:
                 months, live = list(held[1]), held[2]
             months += lake_source.month_files(lake)
@@ -177,7 +178,8 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
                     held = None
                 lake_source.register(con, lake)
                 try:
-                    return step(Collector(con, query, months, live, lake))
+                    return step(Collector(con, query, months, live, lake,
+                                          several=len(sources.local) > 1))
                 except duckdb.OutOfMemoryException:
                     bigger = None if memory_limit else planning.bigger_limit(limit)
                     if bigger is None:
@@ -204,6 +206,7 @@ class Collector(LakeSteps):
     step: int = 0
     checked: list[str] = field(default_factory=list)  # Parquet files searched for rivals
     skipped: dict[str, int] = field(default_factory=dict)  # bad lines found in checkpoints
+    several: bool = False  # several data dirs: skipped lines are named by path (shard_name)
     _shared: list[int] | None = None
     #: lake months gathered but not searched for rivals yet; searched; the last step searched
     _lake_new: list[str | None] = field(default_factory=list)
@@ -340,7 +343,7 @@ class Collector(LakeSteps):
         """The batch's JSONL and Parquet files, as DuckDB takes them; the bad lines of its
         checkpointed bytes are counted as skipped."""
         for m in chunk:
-            self.skipped.update(m.checkpointed_bad)
+            self.skipped.update(bad_lines.checkpointed(m, self.live, self.several))
         return ([duckdb_path(p) for m in chunk for p in m.jsonl],
                 [duckdb_path(p) for m in chunk for p in m.parquet])
 
@@ -491,9 +494,6 @@ class Collector(LakeSteps):
                            skipped_lines=skipped, failures=failures)
 
     def skipped_lines(self) -> dict[str, int]:
-        """Bad lines per shard file name: of checkpointed bytes, and of the JSONL read."""
-        skipped = dict(self.skipped)
-        for src, n in self.con.execute(load("stats_skipped")).fetchall():
-            name = Path(src).name
-            skipped[name] = skipped.get(name, 0) + int(n)
-        return dict(sorted(skipped.items()))
+        """Bad lines per shard (stats/skipped.py): of checkpointed bytes, and of the JSONL read."""
+        return bad_lines.per_shard(self.skipped, self.con.execute(load("stats_skipped")).fetchall(),
+                                 self.live, self.several)

@@ -80,7 +80,7 @@ class StatsResult:
     since: datetime | None
     buckets: list[BucketStats]  # sorted by p50 descending, then name
     total: BucketStats
-    skipped_lines: dict[str, int] = field(default_factory=dict)  # shard file name -> lines
+    skipped_lines: dict[str, int] = field(default_factory=dict)  # shard (shard_name) -> lines
     failures: FailureRate | None = None  # None: no dated run to start a window at
 
     def to_json(self) -> dict[str, Any]:
