@@ -8,6 +8,7 @@ Two answers over the runs of one window (read once, :mod:`mantis_runs.analysis.r
   mean over the band (a run without the bucket counts 0 for it); the time in no bucket
   (total - the run's buckets) is a line of its own, so the lines sum to the gap between the
   mean totals. These excesses are the Shapley values of that gap (the game is additive).
+  Every mean is exact (``exact_mean``), so the order the runs were read in changes no bit.
   Beside them: the excess of medians (robust, does not sum) and in how many tail runs each
   line has the largest excess over the band's median.
 * **Attribute values** (:mod:`mantis_runs.analysis.enrichment`): every terminal run, failed
@@ -20,6 +21,7 @@ than that above p90 too: no answer ("too few runs", exit status 2).
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -168,18 +170,25 @@ def attribute_buckets(total: Floats, buckets: Mapping[str, Floats], tail: Flags,
     in_buckets = np.sum(seconds, axis=0) if seconds else np.zeros(total.size)
     lines = np.column_stack([*seconds, total - in_buckets])
     t, m = lines[tail], lines[band]
-    t_mean, m_mean = t.mean(axis=0), m.mean(axis=0)
-    gap = float(total[tail].mean() - total[band].mean())
+    t_mean, m_mean = [exact_mean(col) for col in t.T], [exact_mean(col) for col in m.T]
+    gap = exact_mean(total[tail]) - exact_mean(total[band])
     m_median = np.median(m, axis=0)
     median_excess = np.median(t, axis=0) - m_median
     dominant = np.bincount(np.argmax(t - m_median, axis=1), minlength=lines.shape[1])
-    out = [Line(name, float(t_mean[i]), float(m_mean[i]), float(t_mean[i] - m_mean[i]),
-                float(t_mean[i] - m_mean[i]) / gap if gap else None,
+    out = [Line(name, t_mean[i], m_mean[i], t_mean[i] - m_mean[i],
+                (t_mean[i] - m_mean[i]) / gap if gap else None,
                 float(median_excess[i]), int(dominant[i]))
            for i, name in enumerate([*names, UNBUCKETED])]
     *by_bucket, unbucketed = out
     by_bucket.sort(key=lambda x: (-x.excess, x.bucket))
     return by_bucket, unbucketed
+
+
+def exact_mean(values: Floats) -> float:
+    """The mean of ``values`` as their exactly rounded sum (``math.fsum``) over their count: the
+    same bits in any order of the runs (numpy's pairwise sum depends on the order, so a lake
+    and a data dir holding the same runs could differ in the last bit); NaN when empty."""
+    return math.fsum(values.tolist()) / values.size if values.size else math.nan
 
 
 def attribute_values(runs: WindowRuns, extra_keys: Sequence[str] = ()
@@ -251,8 +260,8 @@ def analyse(workflow_id: str, runs: WindowRuns, start: datetime, end: datetime, 
     candidates = enrich(chosen, slow, floor)
     return TailResult(**common, tail_runs=int(np.count_nonzero(tail)), band=(low, high),
                       band_runs=int(np.count_nonzero(band)),
-                      tail_mean=float(runs.total[tail].mean()),
-                      band_mean=float(runs.total[band].mean()), buckets=lines,
+                      tail_mean=exact_mean(runs.total[tail]),
+                      band_mean=exact_mean(runs.total[band]), buckets=lines,
                       unbucketed=unbucketed, runs_in_tail=int(np.count_nonzero(slow)),
                       candidates=candidates)
 
