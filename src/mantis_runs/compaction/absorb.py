@@ -21,8 +21,7 @@ from ..log.integrity import check_part
 from ..log.layout import MonthFiles, part_generation, part_path, sealed_lineage
 from ..log.locks import makedirs_durable
 from ..units import human_bytes
-from .convert import Conversion, nothing_lost, parquet_rows, scratch_connection, write_quarantine
-from .events import EventsConversion
+from .convert import nothing_lost, parquet_rows, scratch_connection, write_quarantine
 from .kinds import Kind
 from .publish import publish_part
 from .report import MonthReport, Progress
@@ -76,8 +75,7 @@ def _convert(kind: Kind, scratch: Path, shard: Path, previous: Path | None, tmp:
     scratch.mkdir(parents=True, exist_ok=True)
     con = scratch_connection(scratch, memory_limit)
     with nothing_lost(f"compacting {shard.name}"), closing(con):
-        conv = (Conversion if kind.name == "runs" else EventsConversion)(
-            con, scratch, shard, previous)
+        conv = kind.conversion(con, scratch, shard, previous)
         lines, bad = conv.lines, conv.bad
         quarantine: Path | None = None
         if bad:

@@ -17,7 +17,7 @@ format and the read side (verifying a checkpoint against its shard) are in
 
 Both kinds (kinds.py) are checkpointed by the same code: the run log's live shards into
 ``checkpoints/``, the events' into ``events_log/checkpoints/`` (the kind's root), converted as
-their parts are (convert.py ``Conversion``, events.py ``EventsConversion``). An events append
+their parts are (``Kind.conversion``: convert.py's or events.py's). An events append
 can be a whole batch, longer than ``checkpoint.CHECK_BYTES``, so an events checkpoint covers
 only bytes written under the writers' lock before it was taken (:func:`_stable_size`): a
 rolled-back write can never have been copied.
@@ -38,8 +38,7 @@ from ..log.integrity import Checksum, content_ok, measure, write_json
 from ..log.layout import CHECKPOINTS, MONTH_RE, WRITER_LOCK
 from ..log.locks import LockTimeout, exclusive_blocking, fsync_dir, makedirs_durable
 from ..units import human_bytes
-from .convert import Conversion, nothing_lost, scratch_connection
-from .events import EventsConversion
+from .convert import nothing_lost, scratch_connection
 from .kinds import Kind, KindName, kinds
 from .publish import PUBLISH_TIMEOUT_S, publishing
 from .report import CheckpointReport, Progress
@@ -71,8 +70,7 @@ def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_byte
     tmp = scratch / f"{checkpoint.parquet_name(month, token)}.inprogress"
     con = scratch_connection(scratch, memory_limit)
     with nothing_lost(f"checkpointing {live.name}"), closing(con):
-        conv = (Conversion(con, scratch, new.copy, previous) if kind.name == "runs" else
-                EventsConversion(con, scratch, new.copy, previous, after=_parts(kind, month)))
+        conv = kind.conversion(con, scratch, new.copy, previous, checkpoint_of=month)
         lines, bad = conv.lines, conv.bad
         rows = conv.write(tmp)
 
@@ -90,12 +88,6 @@ def write_checkpoint(base: Path, scratch: Path, month: str, live: Path, min_byte
                             bytes_read=new.end - new.start, lines_read=lines,
                             bad_lines=cp.bad_lines, rows=rows,
                             parquet=str((root / CHECKPOINTS / cp.parquet).relative_to(base)))
-
-
-def _parts(kind: Kind, month: str) -> list[Path]:
-    """The month's parts (an events checkpoint's rows are ordered after theirs)."""
-    mf = kind.scan().get(month)
-    return list(mf.parts) if mf is not None else []
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ..log.layout import (
     RUNS_LOG,
@@ -24,6 +24,12 @@ from ..log.layout import (
     scan,
     scan_event_months,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
+    from .convert import Conversion
+    from .events import EventsConversion
 
 KindName = Literal["runs", "events"]
 
@@ -55,6 +61,25 @@ class Kind:
     def label(self, month: str) -> str:
         """How progress lines and the plan name a month: ``2026-05``, ``events 2026-05``."""
         return month if self.name == "runs" else f"events {month}"
+
+    def conversion(self, con: duckdb.DuckDBPyConnection, scratch: Path, jsonl: Path,
+                   previous: Path | None, checkpoint_of: str | None = None,
+                   ) -> Conversion | EventsConversion:
+        """The conversion of ``jsonl`` plus ``previous`` (the month's part or last checkpoint,
+        or None) into this kind's next Parquet file: convert.py's for runs (one row per run_id),
+        events.py's for events (every good line once). ``jsonl`` is a sealed shard, or with
+        ``checkpoint_of`` (its month) a checkpoint's copy of a live shard's new bytes: an events
+        checkpoint's ``seq`` continues after the month's parts too. Imported on first use: the
+        conversions need DuckDB, a kind only paths."""
+        if self.name == "runs":
+            from .convert import Conversion
+
+            return Conversion(con, scratch, jsonl, previous)
+        from .events import EventsConversion
+
+        mf = self.scan().get(checkpoint_of) if checkpoint_of is not None else None
+        return EventsConversion(con, scratch, jsonl, previous,
+                                after=list(mf.parts) if mf is not None else [])
 
 
 def kinds(base: Path) -> tuple[Kind, Kind]:
