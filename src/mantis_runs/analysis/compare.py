@@ -262,10 +262,32 @@ def compare(
     With ``group_by`` (one of those keys), one comparison per value of that attribute
     (``GroupedCompareResult``); the windows are read once and split."""
     from ..db.lake_source import sources_of
-    from ..log.timewindow import parse_window
     from ..stats.engine import checked_status
 
-    now = now or datetime.now(UTC)
+    base_w, cur_w = windows(baseline, current, now or datetime.now(UTC), baseline_filters,
+                            current_filters)
+    if group_by is not None:
+        schema.checked_attribute(group_by)
+    opts = options or Options()
+    _check_options(opts)
+    wanted = {*base_w.filters, *cur_w.filters, *filter(None, [group_by])}
+    runs = read_runs(workflow_id, data_dir=sources_of(data_dir),
+                     start=min(base_w.start, cur_w.start), end=max(base_w.end, cur_w.end),
+                     attributes=sorted(wanted))
+    base, cur = sides(runs, base_w, cur_w)
+    if group_by is not None:
+        return judge_groups(workflow_id, checked_status(status), group_by, base_w, cur_w,
+                            base, cur, buckets, opts)
+    return judge(workflow_id, checked_status(status), base_w, cur_w, base, cur, buckets, opts)
+
+
+def windows(baseline: str, current: str, now: datetime,
+            baseline_filters: Mapping[str, str] | None = None,
+            current_filters: Mapping[str, str] | None = None) -> tuple[Window, Window]:
+    """`compare`'s two windows at ``now`` (``35d..7d``, ``7d``, ISO dates), each narrowed to
+    its attribute values (keys checked against ATTRIBUTES)."""
+    from ..log.timewindow import parse_window
+
     b_start, b_end = parse_window(baseline, now, "baseline")
     c_start, c_end = parse_window(current, now, "current")
     for filters in (baseline_filters or {}, current_filters or {}):
@@ -273,22 +295,14 @@ def compare(
         if unknown:
             raise UsageError(f"cannot narrow a window by {', '.join(unknown)}; "
                              f"use {', '.join(ATTRIBUTES)}")
-    if group_by is not None:
-        schema.checked_attribute(group_by)
-    opts = options or Options()
-    _check_options(opts)
-    wanted = {*(baseline_filters or {}), *(current_filters or {}), *filter(None, [group_by])}
-    runs = read_runs(workflow_id, data_dir=sources_of(data_dir),
-                     start=min(b_start, c_start), end=max(b_end, c_end),
-                     attributes=sorted(wanted))
-    base_w = Window(b_start, b_end, dict(baseline_filters or {}))
-    cur_w = Window(c_start, c_end, dict(current_filters or {}))
-    base = runs.select(b_start, b_end, base_w.filters)
-    cur = runs.select(c_start, c_end, cur_w.filters)
-    if group_by is not None:
-        return judge_groups(workflow_id, checked_status(status), group_by, base_w, cur_w,
-                            base, cur, buckets, opts)
-    return judge(workflow_id, checked_status(status), base_w, cur_w, base, cur, buckets, opts)
+    return (Window(b_start, b_end, dict(baseline_filters or {})),
+            Window(c_start, c_end, dict(current_filters or {})))
+
+
+def sides(runs: WindowRuns, baseline: Window, current: Window) -> tuple[WindowRuns, WindowRuns]:
+    """The runs of each window (as ``judge`` takes them), cut from runs read over both."""
+    return (runs.select(baseline.start, baseline.end, baseline.filters),
+            runs.select(current.start, current.end, current.filters))
 
 
 def _check_options(opts: Options) -> None:

@@ -78,20 +78,17 @@ def _compare_and_trend(workflow_id: str, data_dir: Sources, since: datetime, now
     current=CURRENT, now=now)`` and ``trend(workflow_id, since=since, detect=True, now=now)``,
     which would read the last five weeks twice (tests/test_dashboard.py compares them); the
     trend's ``skipped_lines`` are those of the shared read (the page does not show them)."""
-    from ..analysis.compare import Window, judge
+    from ..analysis.compare import judge, sides, windows
     from ..analysis.runs import read_runs
     from ..analysis.trend import trend_of, window
     from ..analysis.verdicts import Options
-    from ..log.timewindow import parse_window
 
     start, floor = window(since, now)
-    b_start, b_end = parse_window(BASELINE, now, "baseline")
-    c_start, c_end = parse_window(CURRENT, now, "current")
-    runs = read_runs(workflow_id, data_dir=data_dir, start=min(floor, b_start, c_start),
-                     end=max(now, b_end, c_end))
-    base, cur = Window(b_start, b_end, {}), Window(c_start, c_end, {})
-    verdicts = judge(workflow_id, "succeeded", base, cur, runs.select(b_start, b_end),
-                     runs.select(c_start, c_end), None, Options())
+    base, cur = windows(BASELINE, CURRENT, now)
+    runs = read_runs(workflow_id, data_dir=data_dir, start=min(floor, base.start, cur.start),
+                     end=max(now, base.end, cur.end))
+    verdicts = judge(workflow_id, "succeeded", base, cur, *sides(runs, base, cur), None,
+                     Options())
     trend = trend_of(runs.select(floor, now), workflow_id=workflow_id, start=start, end=now,
                      detect=True)
     return verdicts, trend
