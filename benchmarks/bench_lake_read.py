@@ -14,7 +14,13 @@ Cold processes, alternated, ``--repeat`` times each, for two questions: ``defaul
   the CPU time);
 * with ``--cold-cache``: every mantis run with a new, empty cache folder (``XDG_CACHE_HOME``):
   a whole history over a local table reads in place once the run_ids shared by its files are
-  known (db/shared_ids.py, cached per set of files), and the first read finds them;
+  known (db/shared_ids.py, cached per set of files), and the first read finds them; over S3,
+  the copies of the files are kept there too (lake/copies.py): without ``--cold-cache`` every
+  run after the first finds them (the cache folder is the environment's: set
+  ``XDG_CACHE_HOME`` to keep 600 MB of copies out of ``~/.cache``);
+* with ``--proof`` (and ``--s3``): the proof of the run_ids shipped twice that ``mantis runs
+  lake compact`` leaves beside the table (lake/proof.py) is written beside the S3 copy, so a
+  cold cache reads it instead of scanning every run_id;
 * with ``--data-dir``: ``mantis/local`` over the data dir the table was built from
   (benchmarks/build_lake.py), and with ``--src-before DIR`` the same command with another source
   tree first on ``PYTHONPATH`` (``mantis/local@before``): the local path must not get slower;
@@ -26,8 +32,8 @@ Usage::
         --out /work/bench-data/lake-10m
     python benchmarks/bench_lake_read.py --table /work/bench-data/lake-10m \\
         --workflow default__marketplace-listings-v1 --data-dir /work/bench-data/c10m2 \\
-        [--src-before /tmp/base/src] [--repeat 5] [--s3] [--questions default,full] \\
-        [--cold-cache]
+        [--src-before /tmp/base/src] [--repeat 5] [--s3 [--proof]] \\
+        [--questions default,full] [--cold-cache]
 """
 
 from __future__ import annotations
@@ -117,9 +123,10 @@ S3_URI = "s3://lake/bench"
 
 
 @contextmanager
-def s3_copy(table: str) -> Iterator[dict[str, str]]:
+def s3_copy(table: str, *, proof: bool = False) -> Iterator[dict[str, str]]:
     """The table uploaded to a loopback S3 server (tests/lake_s3.py); the variables to reach
-    it."""
+    it. With ``proof``, the proof `lake compact` leaves (lake/proof.py) is written beside the
+    copy (the table itself is never changed)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     import boto3
 
@@ -134,7 +141,23 @@ def s3_copy(table: str) -> Iterator[dict[str, str]]:
         for path in sorted(root.rglob("*")):
             if path.is_file():
                 s3.upload_file(str(path), "lake", f"bench/{path.relative_to(root)}")
+        if proof:
+            write_proof(variables)
         yield variables
+
+
+def write_proof(variables: dict[str, str]) -> None:
+    """Write the shared-run_ids proof of the S3 copy, as `mantis runs lake compact` does."""
+    from unittest import mock
+
+    from mantis_runs.lake.proof import write_proof as write
+    from mantis_runs.lake.storage import target
+    from mantis_runs.lake.table import open_table
+
+    with mock.patch.dict(os.environ, variables):
+        t0 = time.perf_counter()
+        print(f"proof {write(open_table(target(S3_URI)))} in "
+              f"{time.perf_counter() - t0:.1f}s", flush=True)
 
 
 #: In a command's environment: run it with a new, empty cache folder (``--cold-cache``).
@@ -173,8 +196,10 @@ def main() -> None:
     ap.add_argument("--cold-cache", action="store_true",
                     help="run mantis with a new, empty cache folder each time")
     ap.add_argument("--only", help="comma-separated command names to run (default: all)")
+    ap.add_argument("--proof", action="store_true",
+                    help="with --s3: write the proof `lake compact` leaves beside the copy")
     args = ap.parse_args()
-    with s3_copy(args.table) if args.s3 else nullcontext() as s3:
+    with s3_copy(args.table, proof=args.proof) if args.s3 else nullcontext() as s3:
         for question in args.questions.split(","):
             measure(args, commands(args, question, s3), question)
 

@@ -121,24 +121,21 @@ def test_stats_over_the_lake_is_stats_over_the_shipped_dirs(lake: dict[str, Any]
 
 
 def test_a_remote_table_is_read_from_copies_of_the_months_asked_for(
-        lake: dict[str, Any]) -> None:
+        lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """On S3, DuckDB reads copies of the data files (lake/fetch.py), fetched month by month
     as the planner asks: the newest runs fetch the newest month alone. Every answer is the
-    Arrow dataset's (the general reader), whole histories included; the copies go with the
-    source."""
-    import gc
-    import tempfile
+    Arrow dataset's (the general reader), whole histories included. The copies are kept in the
+    user cache folder (lake/copies.py): a later source of the same table reads them without
+    asking the store."""
     from dataclasses import replace
 
-    from mantis_runs.lake.fetch import FETCH_PREFIX
+    from mantis_runs.lake.copies import KIND
+    from mantis_runs.lake.storage import target
     from mantis_runs.stats import stats
 
-    def folders() -> list[str]:
-        return [p.name for p in Path(tempfile.gettempdir()).glob(f"{FETCH_PREFIX}{os.getpid()}-*")]
-
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     src = _source(lake["uri"])
     assert src.fetch is not None and src.files is None
-    before = folders()
     got = stats("wf-0", data_dir=src, last=7).to_json()
     assert set(src.fetch([])) == {"2026-05"}
     assert got == stats("wf-0", data_dir=replace(src, fetch=None), last=7).to_json()
@@ -146,15 +143,25 @@ def test_a_remote_table_is_read_from_copies_of_the_months_asked_for(
         fresh = _source(lake["uri"])
         assert stats("wf-0", data_dir=fresh, **flags).to_json() == stats(
             "wf-0", data_dir=replace(fresh, fetch=None), **flags).to_json(), flags
-    assert len(folders()) > len(before)
-    del src, fresh
-    gc.collect()
-    assert folders() == before
+    kept = [p for p in (tmp_path / "mantis" / KIND).rglob("*.parquet")]
+    assert len(kept) == sum(len(v) for v in fresh.fetch([]).values())
+    assert {str(p) for p in kept} == {p for v in fresh.fetch([]).values() for p in v}
+    # the store gone: a new source of the same table answers from the kept copies alone
+    gone = _source(lake["uri"])
+    options = {**target(lake["uri"]).options, "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+               "max_retries": "0", "retry_timeout": "1s"}
+    from deltalake._internal import DeltaFileSystemHandler
+
+    gone.fetch._store = DeltaFileSystemHandler(lake["uri"], options)  # type: ignore[union-attr]
+    assert stats("wf-0", data_dir=gone, **FLAGS[4]).to_json() == stats(
+        "wf-0", data_dir=replace(fresh, fetch=None), **FLAGS[4]).to_json()
 
 
-def test_a_copy_that_fails_is_one_line_without_credentials(lake: dict[str, Any]) -> None:
-    """The store goes away between opening the table and fetching a month's files: the read
-    fails with the lake's one line, never a traceback or a credential."""
+def test_a_copy_that_fails_is_one_line_without_credentials(
+        lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The store goes away between opening the table and fetching a month's files (none kept
+    yet): the read fails with the lake's one line, never a traceback or a credential."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     from deltalake._internal import DeltaFileSystemHandler
 
     from mantis_runs.errors import MantisError
@@ -173,9 +180,10 @@ def test_a_copy_that_fails_is_one_line_without_credentials(lake: dict[str, Any])
 
 
 def test_copies_that_would_not_fit_leave_the_read_to_the_dataset(
-        lake: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """Copies never take more than half of the free space where they go: without room, the
-    read scans the Arrow dataset, with the same answers, and copies nothing."""
+        lake: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Copies never take more than half of the free space where they go: without room (and
+    none kept), the read scans the Arrow dataset, with the same answers, and copies nothing."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     from collections import namedtuple
     from dataclasses import replace
 

@@ -80,6 +80,9 @@ class LakeSource:
     reopen: Callable[[], LakeSource] | None = field(default=None, compare=False)
     #: a remote table whose files DuckDB may read once copied (lake/fetch.py)
     fetch: Fetcher | None = field(default=None, compare=False)
+    #: the run_ids with two or more copies among the version's data files, from the proof
+    #: `lake compact` left beside the table (lake/proof.py); None: no valid proof
+    proven: Callable[[], list[str] | None] | None = field(default=None, compare=False)
 
     @property
     def direct(self) -> bool:
@@ -366,16 +369,23 @@ def merged_months(stores: Iterable[dict[str, MonthFiles]]) -> dict[str, MonthFil
 
 def lake_shared_run_ids(con: duckdb.DuckDBPyConnection, lake: LakeSource,
                         files: list[str]) -> list[str]:
-    """``shared_ids.shared_run_ids`` over a lake's data ``files``. Copies of a remote table's
-    files get new names and times at every read, which would miss that cache every time: their
-    answer is also kept under what they are copies of (the table's URI, each file's path and
-    size), so a whole history of an unchanged table finds it at once."""
+    """``shared_ids.shared_run_ids`` over a lake's data ``files``, or a superset: the proof
+    for every file of the table's version (``LakeSource.proven``), when there is one, spares
+    the scan. Copies of a remote table's files may get new names and times at every read,
+    which would miss that cache: their answer is also kept under what they are copies of (the
+    table's URI, each file's path and size), so a whole history of an unchanged table finds it
+    at once."""
     from .cache import cache_root, read_entry, write_entry
-    from .shared_ids import FORMAT, shared_run_ids
+    from .shared_ids import FORMAT, cached_shared_run_ids, shared_run_ids
+
+    def proven_or_scanned() -> list[str]:
+        proven = lake.proven() if lake.proven is not None else None
+        return proven if proven is not None else shared_run_ids(con, [Path(p) for p in files])
 
     origins = [lake.fetch.origin(p) for p in files] if lake.fetch is not None else []
     if not origins or None in origins:
-        return shared_run_ids(con, [Path(p) for p in files])
+        known = cached_shared_run_ids([Path(p) for p in files])
+        return known if known is not None else proven_or_scanned()
     digest = hashlib.sha256("\0".join([
         "lake-shared-run-ids", f"format {FORMAT}", f"duckdb {duckdb.__version__}",
         lake.uri, *sorted(str(o) for o in origins)]).encode()).hexdigest()[:32]
@@ -383,6 +393,6 @@ def lake_shared_run_ids(con: duckdb.DuckDBPyConnection, lake: LakeSource,
     known = read_entry(entry)
     if isinstance(known, list) and all(isinstance(v, str) for v in known):
         return known
-    found = shared_run_ids(con, [Path(p) for p in files])
+    found = proven_or_scanned()
     write_entry(entry, found)
     return found

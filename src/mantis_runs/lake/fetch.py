@@ -8,13 +8,16 @@ months a read asks for (:class:`RemoteFiles`, ``LakeSource.fetch``): the planner
 newest months first and stops when the older ones cannot matter, so the default question
 fetches one month's files. The copies are fetched by delta-rs's own object store (deltalake's
 ``DeltaFileSystemHandler``: the storage options and credentials chain that opened the table,
-no pyarrow; 61 MB from a loopback S3 in 0.2 s) in a few threads, into a folder only this user
-can enter, removed with the source (or by the next reader when this process was killed:
-``private_temp_dir``). Delta data files never change, so a copy is the file.
+no pyarrow; 618 MB from a loopback moto server in 1.6 s) in a few threads. Delta data files
+never change, so a copy is the file, and it is kept for later reads in the user cache folder
+(lake/copies.py: a folder only this user can enter; a later process that reads the same
+months fetches nothing); without such a folder, into a private temporary folder removed with
+the source (or by the next reader when this process was killed: ``private_temp_dir``).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import weakref
@@ -25,6 +28,7 @@ from typing import Any
 
 from ..db.connection import private_temp_dir
 from ..errors import MantisError
+from .copies import KeptCopies, kept_copies
 from .storage import Target
 
 #: The folder prefix of the copies (``private_temp_dir``).
@@ -40,11 +44,13 @@ class RemoteFiles:
     calling it with months returns the local copies of every month fetched so far."""
 
     def __init__(self, store: Any, paths: dict[str | None, list[str]], sizes: dict[str, int],
-                 failed: Callable[[BaseException], MantisError]) -> None:
+                 failed: Callable[[BaseException], MantisError],
+                 kept: KeptCopies | None = None) -> None:
         self._store = store  # deltalake's DeltaFileSystemHandler of the table
         self._paths = paths  # month -> each data file's path in the table
         self._failed = failed
         self._sizes = sizes
+        self._kept = kept  # copies kept between reads (lake/copies.py), when there is room
         self._done: dict[str | None, list[str]] = {}
         self._origin: dict[str, str] = {}
         self._folder: Path | None = None
@@ -57,10 +63,11 @@ class RemoteFiles:
         history of a large table is scanned in place instead: the Arrow dataset; a long-lived
         source whose reads widen never fills the disk by halves)."""
         need = sum(self._sizes.get(p, 0) for m in dict.fromkeys(months) if m not in self._done
-                   for p in self._paths.get(m, []))
+                   for p in self._paths.get(m, []) if self._kept_copy(p) is None)
         if not need:
             return True
-        free = shutil.disk_usage(self._folder or tempfile.gettempdir()).free
+        where = self._kept.folder if self._kept is not None else self._folder
+        free = shutil.disk_usage(where or tempfile.gettempdir()).free
         return need + self._fetched <= (free + self._fetched) // 2
 
     def origin(self, local: str) -> str | None:
@@ -71,13 +78,16 @@ class RemoteFiles:
 
     def __call__(self, months: Sequence[str | None]) -> dict[str | None, list[str]]:
         todo = [m for m in dict.fromkeys(months) if m not in self._done and m in self._paths]
-        if todo:
-            folder = self._ensure_folder()
-            jobs = []
-            for month in todo:
-                for path in self._paths[month]:
-                    self._count += 1
-                    jobs.append((month, path, folder / f"{self._count}.parquet"))
+        found: list[tuple[str | None, str, Path]] = []
+        jobs: list[tuple[str | None, str, Path]] = []
+        for month in todo:
+            for path in self._paths[month]:
+                kept = self._kept_copy(path)
+                if kept is not None:
+                    found.append((month, path, kept))
+                else:
+                    jobs.append((month, path, self._destination(path)))
+        if jobs:
             try:
                 with ThreadPoolExecutor(min(_THREADS, len(jobs))) as pool:
                     list(pool.map(lambda job: self._copy(job[1], job[2]), jobs))
@@ -85,11 +95,24 @@ class RemoteFiles:
                 raise
             except Exception as exc:  # pyarrow raises OSError (and ArrowException) for the store
                 raise self._failed(exc) from None
-            for month, path, local in jobs:
-                self._done.setdefault(month, []).append(str(local))
-                self._origin[str(local)] = path
-                self._fetched += self._sizes.get(path, 0)
+            self._fetched += sum(self._sizes.get(path, 0) for _, path, _ in jobs)
+            if self._kept is not None:  # copies of files the table no longer lists go
+                self._kept.tidy(self._kept.path(p, self._sizes.get(p, 0)) for p in self._sizes)
+        for month, path, local in [*found, *jobs]:
+            self._done.setdefault(month, []).append(str(local))
+            self._origin[str(local)] = path
         return dict(self._done)
+
+    def _kept_copy(self, path: str) -> Path | None:
+        """The complete copy of ``path`` kept by an earlier read, if any."""
+        return None if self._kept is None else self._kept.find(path, self._sizes.get(path, 0))
+
+    def _destination(self, path: str) -> Path:
+        """Where the copy of ``path`` goes: kept (lake/copies.py), else the private folder."""
+        if self._kept is not None:
+            return self._kept.path(path, self._sizes.get(path, 0))
+        self._count += 1
+        return self._ensure_folder() / f"{self._count}.parquet"
 
     def _ensure_folder(self) -> Path:
         if self._folder is None:
@@ -98,33 +121,38 @@ class RemoteFiles:
         return self._folder
 
     def _copy(self, path: str, local: Path) -> None:
-        src = self._store.open_input_file(path)
+        """Copy the table's ``path`` to ``local``; a kept copy is written under a temporary
+        name and renamed once complete (another reader never sees half a copy)."""
+        out_path = self._kept.temporary() if self._kept is not None else local
         try:
-            with open(local, "wb") as out:
-                while chunk := src.read(_CHUNK):
-                    out.write(chunk)
+            src = self._store.open_input_file(path)
+            try:
+                with open(out_path, "wb") as out:
+                    while chunk := src.read(_CHUNK):
+                        out.write(chunk)
+            finally:
+                src.close()
+            if out_path != local:
+                os.replace(out_path, local)
         finally:
-            src.close()
+            if out_path != local:
+                out_path.unlink(missing_ok=True)
 
 
 def remote_files(target: Target, table_uri: str, actions: Any,
+                 by_month: dict[str | None, list[str]],
                  failed: Callable[[BaseException], MantisError]) -> RemoteFiles | None:
-    """The fetcher of a remote table's data files (its add actions: paths, sizes and months),
-    or None when one is given by an absolute URI (another writer's layout: the Arrow dataset
-    reads those)."""
+    """The fetcher of a remote table's data files (``by_month``: table.data_files; their
+    sizes from the add ``actions``), or None when one is given by an absolute URI (another
+    writer's layout: the Arrow dataset reads those)."""
     try:  # the object store behind deltalake's own pyarrow file system handler
         from deltalake._internal import DeltaFileSystemHandler
     except ImportError:  # another deltalake: the Arrow dataset reads the table
         return None
-    from .table import PARTITION
 
     paths = actions.column("path").to_pylist()
     if any("://" in p for p in paths):
         return None
-    by_month: dict[str | None, list[str]] = {}
-    for path, month in zip(paths, actions.column(f"partition.{PARTITION}").to_pylist(),
-                           strict=True):
-        by_month.setdefault(month, []).append(path)
     sizes = dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
     return RemoteFiles(DeltaFileSystemHandler(table_uri, target.options or None, sizes),
-                       by_month, sizes, failed)
+                       by_month, sizes, failed, kept_copies(table_uri, target.options))

@@ -3,9 +3,11 @@
 OPTIMIZE (small files of each month rewritten into fewer; ``dataChange=false``, safe beside
 shippers), a checkpoint (readers and committers stop replaying the whole log) and log cleanup,
 then VACUUM of the files no table version references any more, once they are older than the
-retention. The retention can never be shorter than ``RETENTION_FLOOR``: a shipper uploads a
-batch's files before its commit, and a vacuum that deleted them in between would leave the
-table pointing at missing files (the prototype lost 36,000 acknowledged rows that way).
+retention; last, the proof of which run_ids the version it leaves holds twice (lake/proof.py),
+which spares readers of that version their scan for them. The retention can never be
+shorter than ``RETENTION_FLOOR``: a shipper uploads a batch's files before its commit, and a
+vacuum that deleted them in between would leave the table pointing at missing files (the
+prototype lost 36,000 acknowledged rows that way).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from datetime import timedelta
 from typing import Any, Final
 
 from ..errors import UsageError
+from .proof import write_proof
 from .storage import Target, failure
 from .table import open_table
 
@@ -55,6 +58,7 @@ def compact_lake(target: Target, retention: timedelta = DEFAULT_RETENTION, *,
                             commit_properties=CommitProperties(
                                 max_commit_retries=COMPACT_RETRIES))
         dt.update_incremental()
+        write_proof(dt)  # which run_ids the version left holds twice, for the readers
     except Exception as exc:
         raise failure(exc, target, "compaction failed on") from None
     return CompactReport(target.uri, int(dt.version()), int(metrics.get("numFilesAdded", 0)),

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -22,8 +23,9 @@ from urllib.parse import unquote
 from ..db.lake_source import LakeMonth, LakeSource
 from ..errors import MantisError
 from .fetch import remote_files
+from .proof import read_proof
 from .storage import Target, failure
-from .table import PARTITION, open_table
+from .table import PARTITION, data_files, open_table
 
 #: Delta file statistics of timestamps may be cut to the millisecond: a bound one later is safe.
 _STATS_SLACK = timedelta(milliseconds=1)
@@ -48,34 +50,51 @@ def open_source(target: Target) -> LakeSource:
     try:
         actions = dt.get_add_actions(flatten=True)
         months = lake_months(actions)
-        files = local_files(dt, actions)
+        by_month = data_files(actions)
+        files = local_files(dt, by_month)
         fetch = None
         if files is None and dt.protocol().min_reader_version <= 1:
-            fetch = remote_files(target, str(dt.table_uri), actions, read_failed)
+            fetch = remote_files(target, str(dt.table_uri), actions, by_month, read_failed)
     except MantisError:
         raise
     except Exception as exc:  # deltalake raises OSError and its own errors for the store
         raise read_failed(exc) from None
     return LakeSource(target.uri, dataset, months, read_failed, files,
-                      reopen=lambda: open_source(target), fetch=fetch)
+                      reopen=lambda: open_source(target), fetch=fetch,
+                      proven=partial(_proven, target, str(dt.table_uri), actions))
 
 
-def local_files(dt: Any, actions: Any) -> dict[str | None, list[str]] | None:
-    """Per month partition, the paths of the current version's data files when the table is on
-    a local filesystem and DuckDB may read them as plain Parquet (Delta reader version 1: no
-    column mapping, no deletion vectors); else None (the Arrow dataset reads the table)."""
+def _proven(target: Target, table_uri: str, actions: Any) -> list[str] | None:
+    """The run_ids the version's data files (``actions``) hold twice, from the proof beside
+    the table (lake/proof.py); None without a valid one."""
+    try:
+        from deltalake._internal import DeltaFileSystemHandler
+
+        store = DeltaFileSystemHandler(table_uri, target.options or None)
+    except Exception:  # another deltalake, a store that cannot be reached: no proof
+        return None
+    return read_proof(store, zip(actions.column("path").to_pylist(),
+                                 actions.column("size_bytes").to_pylist(), strict=True))
+
+
+def local_files(dt: Any, by_month: dict[str | None, list[str]]
+                ) -> dict[str | None, list[str]] | None:
+    """Per month partition, the local paths of the current version's data files
+    (``by_month``: table.data_files) when the table is on a local filesystem and DuckDB may
+    read them as plain Parquet (Delta reader version 1: no column mapping, no deletion
+    vectors); else None (the Arrow dataset reads the table)."""
     root = str(dt.table_uri)
     if not root.startswith("file://") or dt.protocol().min_reader_version > 1:
         return None
     base = Path(unquote(root.removeprefix("file://")))
     out: dict[str | None, list[str]] = {}
-    for path, month in zip(actions.column("path").to_pylist(),
-                           actions.column(f"partition.{PARTITION}").to_pylist(), strict=True):
-        if "://" in path:  # an absolute URI: only a local one is read directly
-            if not path.startswith("file://"):
-                return None
-            path = path.removeprefix("file://")
-        out.setdefault(month, []).append(str(base / unquote(path)))
+    for month, paths in by_month.items():
+        for path in paths:
+            if "://" in path:  # an absolute URI: only a local one is read directly
+                if not path.startswith("file://"):
+                    return None
+                path = path.removeprefix("file://")
+            out.setdefault(month, []).append(str(base / unquote(path)))
     return out
 
 

@@ -43,6 +43,17 @@ def lake_schema() -> pa.Schema:
                       pa.field("ingested_at", pa.timestamp("us", tz="UTC"))])
 
 
+def data_files(actions: Any) -> dict[str | None, list[str]]:
+    """Per ``month`` partition, the paths of the data files of a version (its add actions,
+    flattened: deltalake's arro3 table), as the Delta log names them (relative to the table's
+    root, or absolute URIs)."""
+    out: dict[str | None, list[str]] = {}
+    for path, month in zip(actions.column("path").to_pylist(),
+                           actions.column(f"partition.{PARTITION}").to_pylist(), strict=True):
+        out.setdefault(month, []).append(path)
+    return out
+
+
 def properties() -> dict[str, str]:
     return {"delta.appendOnly": "true"}
 

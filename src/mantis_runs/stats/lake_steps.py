@@ -6,10 +6,12 @@ batch is the lake's alone), but marked as JSONL rows are: the lake keeps every s
 any of them may have another copy in a Parquet file (``stats_rivals``) or in the lake itself,
 under another workflow (``lake_rivals``).
 
-A whole history over a lake alone, on a local filesystem, is read in place as a compacted
-store's is (``lake_whole``, stats.whole): the table's data files are plain Parquet, and the
-run_ids with more than one copy among them (db/shared_ids.py, cached per set of files: Delta
-files never change) prove that no run of the window has a second copy.
+A whole history over a lake alone, on a local filesystem or from copies of a remote table's
+files, is read in place as a compacted store's is (``lake_whole``, stats.whole): the table's
+data files are plain Parquet, and the run_ids with more than one copy among them
+(db/shared_ids.py, cached per set of files: Delta files never change; or the proof `lake
+compact` left beside the table, lake/proof.py) prove that no run of the window has a second
+copy.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class LakeSteps:
                    ) -> tuple[list[PercentileRow], list[tuple[Any, ...]]] | None:
         """A whole history read in place from the lake's files (stats.whole ``whole_history``:
         percentile rows and failure rows), or None when it is not possible here: the months to
-        read are not all the lake's, the lake is not on a local filesystem, the query needs
+        read are not all the lake's, DuckDB cannot read its files (nor copies), the query needs
         every run gathered (``before``, ``group_by``, a --last a cutoff serves), or a run_id of
         the window may have a second copy. Months left out of ``todo`` hold only rows before
         --since, which lose to any copy in the window."""
