@@ -20,11 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow.parquet as pq
 import pytest
 
-from helpers import append_bytes, run_cli
+from helpers import append_bytes, run_cli, write_rows
 from mantis_runs import RunStore, append_events
+from mantis_runs.cli.shell import _script
 from mantis_runs.compaction import compact
 from mantis_runs.compaction.checkpoints import write_checkpoint
 from mantis_runs.errors import NotFound
@@ -394,3 +396,128 @@ def test_verify_checks_the_events_checkpoint(tmp_path: Path) -> None:
     code, out, _err = run_cli("runs", "verify", "--data-dir", str(d), "--json")
     assert code == 1 and [f["path"] for f in json.loads(out)["damaged"]] == [
         f"events_log/checkpoints/{cp.parquet}"]
+
+
+# -- the run_events views (docs/sql.md): the live events month as its checkpoint plus a tail ----
+
+VIEW_SQL = {
+    "count": "SELECT count(*) AS n FROM run_events",
+    "rows": "SELECT run_id, type, ts, fields::VARCHAR AS f, month, file FROM run_events "
+            "ORDER BY ALL",
+    "join": "SELECT r.status, e.type, count(*) AS n FROM run_events e JOIN runs r "
+            "USING (run_id) GROUP BY ALL ORDER BY ALL",
+    "bad": "FROM run_events_bad_lines",
+}
+
+
+def with_runs(d: Path) -> Path:
+    """``make``, and finished runs r-a (December) and r-nov (November) for the join."""
+    live = make(d)
+    write_rows(d, [{"run_id": rid, "workflow_id": "wf", "status": status, "total_time_s": 2.0,
+                    "created_at": T0 + timedelta(days=day, minutes=-5),
+                    "finished_at": T0 + timedelta(days=day)}
+                   for rid, status, day in (("r-a", "succeeded", 1), ("r-nov", "failed", -2))])
+    return live
+
+
+def view_answers(d: Path, *, shortcuts: bool = True) -> dict[str, Any]:
+    """The views' answers (``RunStore.sql``, its warning included); ``shortcuts`` False: every
+    events shard read whole. And whether the views read the events checkpoint."""
+    store = RunStore(d)
+    store.shortcuts = shortcuts
+    handler = _Warnings()
+    logging.getLogger("mantis_runs").addHandler(handler)
+    try:
+        out: dict[str, Any] = {k: store.sql(q).to_pylist() for k, q in VIEW_SQL.items()}
+    finally:
+        logging.getLogger("mantis_runs").removeHandler(handler)
+    con = store.connect()
+    try:
+        (files,), = con.sql("SELECT getvariable('mantis_event_files')").fetchall()
+    finally:
+        con.close()
+    return {**out, "warnings": handler.messages,
+            "checkpoint": any("/checkpoints/" in f for f in files)}
+
+
+def agree_views(d: Path, valid: bool, events: int, bad: int) -> dict[str, Any]:
+    """The views with the checkpoint (used when ``valid``) as from the whole shard: ``events``
+    events, ``bad`` malformed lines in the live shard, counted once."""
+    got, whole_ = view_answers(d), view_answers(d, shortcuts=False)
+    assert got["checkpoint"] is valid and whole_["checkpoint"] is False
+    assert {**got, "checkpoint": None} == {**whole_, "checkpoint": None}
+    assert got["count"] == [{"n": events}]
+    assert got["bad"] == ([{"shard": "2026-12.jsonl", "lines": bad}] if bad else [])
+    warning = f"skipped {bad} malformed lines (events_log/2026-12.jsonl: {bad})"
+    assert got["warnings"] == ([warning] * len(VIEW_SQL) if bad else [])  # one per query
+    return got
+
+
+@pytest.mark.slow
+def test_the_run_events_views_read_the_checkpoint_and_agree_with_the_whole_shard(
+        tmp_path: Path) -> None:
+    """A valid checkpoint, events appended after it, then a torn line sealed by the next append
+    and a torn tail: the same rows, join and bad lines as the whole shard (88 events: 87 in
+    December's live shard, 1 in November's part)."""
+    d = tmp_path / "d"
+    live = with_runs(d)
+    checkpoint_events(d)
+    got = agree_views(d, True, 88, 3)
+    assert got["join"] == [{"status": "failed", "type": "heartbeat", "n": 2},
+                           {"status": "failed", "type": "run_started", "n": 1},
+                           {"status": "succeeded", "type": "heartbeat", "n": 41},
+                           {"status": "succeeded", "type": "run_started", "n": 1}]
+    _appended(live, d)
+    agree_views(d, True, 90, 3)
+    _torn(live, d)
+    agree_views(d, True, 91, 5)
+
+
+@pytest.mark.parametrize("change", ["replaced", "truncated", "damaged"])
+def test_the_run_events_views_read_a_shard_whole_when_its_checkpoint_does_not_match(
+        tmp_path: Path, change: str) -> None:
+    d = tmp_path / "d"
+    live = with_runs(d)
+    checkpoint_events(d)
+    {"replaced": _replaced, "truncated": _truncated, "damaged": _damaged}[change](live, d)
+    events = len(RunStore(d).events())
+    agree_views(d, False, events, 0 if change == "truncated" else 3)
+
+
+def test_sql_and_shell_count_the_same_events_with_and_without_the_checkpoint(
+        tmp_path: Path) -> None:
+    """``mantis runs sql`` (a count, a join, the bad lines) and the shell's script on a store
+    whose live events month is checkpointed, and on a copy of it without the checkpoint."""
+    d = tmp_path / "d"
+    live = with_runs(d)
+    checkpoint_events(d)
+    _torn(live, d)
+    bare = tmp_path / "bare"
+    shutil.copytree(d, bare)
+    shutil.rmtree(events_root(bare) / "checkpoints")
+
+    def sql(data: Path) -> list[tuple[int, str, list[str]]]:
+        out = []
+        for q in (VIEW_SQL["count"], VIEW_SQL["join"], VIEW_SQL["bad"]):
+            handler = _Warnings()
+            logging.getLogger("mantis_runs").addHandler(handler)
+            try:
+                done = run_cli("runs", "sql", q, "--format", "csv", "--data-dir", str(data))
+            finally:
+                logging.getLogger("mantis_runs").removeHandler(handler)
+            out.append((done.code, done.out, handler.messages))
+        return out
+
+    got = sql(d)
+    assert got == sql(bare)
+    assert got[0] == (0, "n\n89\n", ["skipped 5 malformed lines (events_log/2026-12.jsonl: 5)"])
+    assert got[2][1] == "shard,lines\n2026-12.jsonl,5\n"
+    text, reads = _script(d, read_only=False, fast=True)
+    assert reads is not None and reads.event_reads()  # the checkpoint and a tail copy
+    try:
+        with duckdb.connect() as con:
+            con.execute(text)
+            assert con.sql("SELECT count(*) FROM run_events").fetchall() == [(89,)]
+            assert con.sql(VIEW_SQL["bad"]).fetchall() == [("2026-12.jsonl", 5)]
+    finally:
+        reads.close()

@@ -31,7 +31,7 @@ from helpers import append_bytes
 from mantis_runs import RunStore
 from mantis_runs.cli.shell import _script, duckdb_binary, views_script
 from mantis_runs.compaction import compact
-from mantis_runs.db import view_reads, views
+from mantis_runs.db import idranges, view_reads, views
 from mantis_runs.errors import MantisError
 from mantis_runs.log.layout import scan
 from test_compact import _CRASH_CHILD
@@ -278,3 +278,24 @@ def test_an_unreadable_part_is_one_line_on_both_paths(tmp_path: Path) -> None:
         with pytest.raises(MantisError) as caught:
             store.sql("SELECT count(*) FROM runs")
         assert str(caught.value).startswith("query failed: "), fast
+
+
+def test_the_views_and_point_lookups_share_one_footer_reader(tmp_path: Path) -> None:
+    """The run_id footers are read once (db/idranges.py ``footer_groups``) for the views'
+    pass-through and the point lookups (``id_ranges``): after the views' read, the lookups'
+    ranges come from the same cache entries, and they prove what each part holds."""
+    d = tmp_path
+    scene(d)
+    compact(d, now=NOW, checkpoint_min_bytes=0)
+    assert clean_files(d)  # the views have read every Parquet file's footer
+    parts = [p for mf in scan(d).values() for p in mf.parts]
+    assert len(parts) == 3
+
+    def no_connection() -> Any:
+        raise AssertionError("a footer read a second time")
+
+    ranges = idranges.id_ranges(no_connection, parts)
+    assert [idranges.may_hold(ranges[p], [rid(p.parent.name, 0)]) for p in parts] == [True] * 3
+    assert [idranges.may_hold(ranges[p], ["20250101_120000_0"]) for p in parts] == [False] * 3
+    groups = idranges.footer_groups(no_connection, parts)
+    assert all(g is not None and g[2] for p in parts for g in groups[p])  # proven: exact, no NULL

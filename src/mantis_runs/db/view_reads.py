@@ -8,7 +8,10 @@ did (``RunStore.shortcuts = False`` turns both off):
   copy of the shard's bytes after it, as ``stats`` reads it (stats/sources.py): the month is not
   parsed as JSON. The checkpoint's rows are Parquet rows like a part's: the run_ids they share
   with a part are in ``mantis_shared_ids`` (``views.shared`` counts the checkpoints read), and
-  its bad lines are counted by ``runs_bad_lines`` from the manifest.
+  its bad lines are counted by ``runs_bad_lines`` from the manifest. The live events shard of
+  the run_events views likewise (``Reads.events``; events_log/checkpoints/, its rows numbered
+  after the month's part's, as store/event_files.py reads it), its bad lines counted by
+  ``run_events_bad_lines`` and ``views.event_bad_lines`` from the manifest.
 * A Parquet file (part or checkpoint) whose footer proves that no row group holds a NULL run_id
   or a contested one (the run_ids of the JSONL lines read and ``mantis_shared_ids``: view_runs.sql)
   is listed in ``mantis_clean_files``, whose rows the runs view passes through with no filter:
@@ -25,18 +28,18 @@ from __future__ import annotations
 
 import bisect
 import os
+import re
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import duckdb
 
 from ..log.checkpoint import LiveRead, copy_range, open_live, opened
-from ..log.layout import MonthFiles
-from .cache import per_file
+from ..log.layout import EVENTS_LOG, MONTH_PATTERN, MonthFiles, sealed_lineage
 from .connection import duckdb_path, private_temp_dir
+from .idranges import Group, footer_groups
 from .sqlfiles import load
 from .verified import remembered_content_ok
 
@@ -45,12 +48,6 @@ PREFIX = "mantis-views-"
 #: JSONL bytes beyond which the split is not made (reading their run_ids would cost more than
 #: the unread Parquet run_ids save: a store mostly not compacted).
 SPLIT_JSONL_MAX = 64 * 1024 * 1024
-#: Version of the cached per-file ranges; a change makes old entries unused.
-FORMAT = 1
-
-#: One row group's run_ids, (smallest, largest), or None when the footer proves nothing.
-Range = tuple[str, str] | None
-
 
 @dataclass(frozen=True)
 class Listing:
@@ -74,11 +71,44 @@ class Reads:
     copies: dict[Path, Path] = field(default_factory=dict)  # live shard -> a copy of it whole
     _ids: dict[Path, list[str]] = field(default_factory=dict)
     _pid: int = field(default_factory=os.getpid)
+    #: each live events shard met by ``events``: its checkpoint and tail (None: read it whole)
+    _events: dict[Path, LiveRead | None] = field(default_factory=dict)
 
     def files(self) -> list[Path]:
-        """The files read beside the snapshot's: checkpoints, tail copies, whole copies."""
-        return [*(p for lr in self.live.values() for p in (lr.parquet, lr.tail) if p is not None),
-                *self.copies.values()]
+        """The files read beside the snapshot's: checkpoints, tail copies (of the run log and of
+        the events listed by ``events`` so far), whole copies."""
+        return [*(p for lr in [*self.live.values(), *self.event_reads().values()]
+                  for p in (lr.parquet, lr.tail) if p is not None), *self.copies.values()]
+
+    def events(self, files: Iterable[Path]) -> tuple[list[Path], dict[str, int]]:
+        """The events files the run_events views read for ``files`` (every month's, as
+        store/event_files.py lists them), and the bad lines of checkpointed bytes by shard name:
+        a live events shard with a valid checkpoint (events_log/checkpoints/) as that checkpoint
+        plus a private copy of its tail, taken at its first listing (module doc), unless its
+        month has a sealed shard too (as store/event_files.py reads it); the others as they are.
+        Call it under the shared publish lock."""
+        files = list(files)
+        sealed = {lineage[0] for p in files if (lineage := sealed_lineage(p)) is not None}
+        out: list[Path] = []
+        checked: dict[str, int] = {}
+        for p in files:
+            month = _events_live_month(p)
+            if month is not None and month not in sealed and p not in self._events:
+                self._events[p] = open_live(p.parent, month, p,
+                                            self.folder / f"events-{len(self._events)}",
+                                            remembered_content_ok)
+            lr = self._events.get(p) if month not in sealed else None
+            if lr is None:
+                out.append(p)
+                continue
+            out += [lr.parquet, *([lr.tail] if lr.tail is not None else [])]
+            if lr.bad_lines:
+                checked[p.name] = lr.bad_lines
+        return out, checked
+
+    def event_reads(self) -> dict[Path, LiveRead]:
+        """The live events shards ``events`` lists as their checkpoints and tails."""
+        return {p: lr for p, lr in self._events.items() if lr is not None}
 
     def listing(self, months: Iterable[MonthFiles]) -> Listing:
         """The files the views read for ``months``: a live shard as its checkpoint and tail, or
@@ -88,18 +118,15 @@ class Reads:
         checked: dict[str, int] = {}
         stable = True
         for mf in months:
-            parquet += mf.parts
-            for p in mf.jsonl:
-                lr = self.live.get(p)
-                if lr is None:
-                    jsonl.append(self.copies.get(p, p))
-                    stable = stable and (p != mf.live or p in self.copies)
-                    continue
-                parquet.append(lr.parquet)
-                if lr.tail is not None:
-                    jsonl.append(lr.tail)
-                if lr.bad_lines:
-                    checked[p.name] = checked.get(p.name, 0) + lr.bad_lines
+            month_jsonl, month_parquet = month_reads(mf, self.live, self.copies)
+            jsonl += month_jsonl
+            parquet += month_parquet
+            if mf.live is None:
+                continue
+            lr = self.live.get(mf.live)
+            stable = stable and (lr is not None or mf.live in self.copies)
+            if lr is not None and lr.bad_lines:
+                checked[mf.live.name] = checked.get(mf.live.name, 0) + lr.bad_lines
         return Listing(jsonl, parquet, checked, stable)
 
     def split(self, con: duckdb.DuckDBPyConnection, listing: Listing
@@ -111,11 +138,11 @@ class Reads:
         try:
             for p in listing.jsonl:
                 contested.update(self._jsonl_ids(con, p))
-            ranges = id_ranges(con, listing.parquet)
+            groups = footer_groups(con, listing.parquet)
         except duckdb.Error:  # a file gone since (a compaction after connect()): not proven
             return [], listing.parquet
         ordered = sorted(contested)
-        clean = [p for p in listing.parquet if _clear(ranges.get(p), ordered)]
+        clean = [p for p in listing.parquet if _clear(groups[p], ordered)]
         return clean, [p for p in listing.parquet if p not in clean]
 
     def _jsonl_ids(self, con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
@@ -129,6 +156,25 @@ class Reads:
         """Remove the copies (not from a forked child: the folder is its parent's)."""
         if os.getpid() == self._pid:
             shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def month_reads(mf: MonthFiles, live: Mapping[Path, LiveRead],
+                copies: Mapping[Path, Path] | None = None) -> tuple[list[Path], list[Path]]:
+    """The JSONL and Parquet files that hold the month ``mf``'s rows, each row in exactly one of
+    them: its parts, and each shard as itself, or, when it is a live shard with a checkpoint in
+    ``live``, as the checkpoint plus the copy of its tail, or as its whole copy in ``copies``
+    (the views' and ``stats``' one rule: stats/sources.py)."""
+    jsonl: list[Path] = []
+    parquet = list(mf.parts)
+    for p in mf.jsonl:
+        lr = live.get(p)
+        if lr is None:
+            jsonl.append(copies.get(p, p) if copies else p)
+            continue
+        parquet.append(lr.parquet)
+        if lr.tail is not None:
+            jsonl.append(lr.tail)
+    return jsonl, parquet
 
 
 def live_reads(months: list[MonthFiles]
@@ -172,37 +218,24 @@ def _whole_copy(live: Path, into: Path, budget: int) -> tuple[Path, int] | None:
         return None
 
 
-def id_ranges(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, list[Range]]:
-    """Each file's row-group ranges of non-NULL run_ids (views_id_ranges.sql), kept in the user's
-    cache under each file's stat identity; a file not named back is left out (unknown)."""
-    def compute(todo: list[Path]) -> dict[Path, list[Range]]:
-        names = {duckdb_path(p): p for p in todo} | {str(p): p for p in todo}
-        groups: dict[Path, list[Range]] = {}
-        for name, _group, low, high in con.execute(
-                load("views_id_ranges"), {"files": [duckdb_path(p) for p in todo]}).fetchall():
-            path = names.get(name)
-            if path is not None:
-                known = low is not None and high is not None
-                groups.setdefault(path, []).append((str(low), str(high)) if known else None)
-        return groups
-
-    return per_file("view-id-ranges", files, f"format {FORMAT}", decode=_decode,
-                    encode=lambda ranges: [None if r is None else list(r) for r in ranges],
-                    compute=compute)
-
-
-def _clear(ranges: list[Range] | None, contested: list[str]) -> bool:
-    """Whether row groups with these ranges hold none of ``contested`` (sorted) and no NULL
+def _clear(groups: list[Group], contested: list[str]) -> bool:
+    """Whether row groups with these footers hold none of ``contested`` (sorted) and no NULL
     run_id. Parquet orders text statistics by their UTF-8 bytes, which is Python's order."""
-    if not ranges:
+    if not groups:
         return False
-    for r in ranges:
-        if r is None:
+    for g in groups:
+        if g is None or not g[2] or g[0] is None or g[1] is None:
             return False
-        i = bisect.bisect_left(contested, r[0])
-        if i < len(contested) and contested[i] <= r[1]:
+        i = bisect.bisect_left(contested, g[0])
+        if i < len(contested) and contested[i] <= g[1]:
             return False
     return True
+
+
+def _events_live_month(path: Path) -> str | None:
+    """The month of ``path`` when it is a live events shard (events_log/YYYY-MM.jsonl)."""
+    m = re.fullmatch(rf"({MONTH_PATTERN})\.jsonl", path.name)
+    return m.group(1) if m is not None and path.parent.name == EVENTS_LOG else None
 
 
 def _size(files: list[Path]) -> int:
@@ -211,17 +244,3 @@ def _size(files: list[Path]) -> int:
         return sum(p.stat().st_size for p in files)
     except OSError:
         return SPLIT_JSONL_MAX + 1
-
-
-def _decode(raw: Any) -> list[Range] | None:
-    if not isinstance(raw, list) or not raw:
-        return None
-    out: list[Range] = []
-    for r in raw:
-        if r is None:
-            out.append(None)
-        elif isinstance(r, list) and len(r) == 2 and all(isinstance(v, str) for v in r):
-            out.append((r[0], r[1]))
-        else:
-            return None
-    return out

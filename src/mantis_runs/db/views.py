@@ -61,7 +61,8 @@ EVENT_PART_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_part_rows
 EVENT_FILES = "mantis_event_files"
 #: The session variables whose value may be an empty list (which has no type without a cast).
 _LIST_TYPES = {"mantis_shared_ids": "VARCHAR[]", "mantis_checked_shards": "VARCHAR[]",
-               "mantis_checked_lines": "BIGINT[]"}
+               "mantis_checked_lines": "BIGINT[]", "mantis_checked_event_shards": "VARCHAR[]",
+               "mantis_checked_event_lines": "BIGINT[]"}
 #: The reads (db/view_reads.py) each connection's views were installed with.
 _READS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Reads] = (
     weakref.WeakKeyDictionary())
@@ -128,11 +129,12 @@ def readable(months: Iterable[MonthFiles],
     holders = holders or placeholders()
     jsonl, parquet = file_lists(months, holders)
     events = list(event_files)
+    read_events = reads.events(events)[0] if reads is not None else events
     extra = reads.files() if reads is not None else []
     named = [str(p) for mf in months for p in (*mf.jsonl, *mf.parts)] + [str(p) for p in events]
     named += [str(p) for p in extra] + [duckdb_path(p) for p in extra]
     return sorted({*jsonl, *parquet, *named, *map(str, holders),
-                   *event_list(events, holders)})
+                   *event_list(read_events, holders)})
 
 
 def event_list(event_files: Iterable[Path | str], holders: tuple[Path, Path] | None = None
@@ -199,7 +201,7 @@ def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
         _READS[con] = reads
         weakref.finalize(con, reads.close)
     set_files(con, months)
-    set_event_files(con, event_files)
+    set_event_files(con, event_files, reads)
     for name in _INSTALLED if only is None else only:
         con.execute(load(name))
 
@@ -214,24 +216,36 @@ def close_reads(con: duckdb.DuckDBPyConnection) -> None:
 def set_files(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
     """Point the views at other months (the views re-read the variables on every query)."""
     months = list(months)
-    reads = _READS.get(con)
-    if reads is None:
-        listing, clean, ids = _in_place(months), [], shared(months)
-    else:
-        listing = reads.listing(months)
-        clean, ids = reads.split(con, listing)[0], reads.shared
-    for name, value in variables(listing, clean, ids).items():
-        if name in _LIST_TYPES:  # a list literal with no element has no type
-            con.execute(f"SET VARIABLE {name} = CAST($value AS {_LIST_TYPES[name]})",
-                        {"value": value})
-        else:
-            con.execute(f"SET VARIABLE {name} = $value", {"value": value})  # name: a constant
+    for name, value in _chosen(months, _READS.get(con), con).items():
+        _set(con, name, value)
     lake_source.set_months(con, months)  # a lake's months too (db/lake_source.py), if any
 
 
-def set_event_files(con: duckdb.DuckDBPyConnection, event_files: Iterable[Path]) -> None:
-    """Point the run_events views at these events files."""
-    con.execute(f"SET VARIABLE {EVENT_FILES} = $value", {"value": event_list(event_files)})
+def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+    """Set the session variable ``name`` (a constant of this module) to ``value``, bound."""
+    if name in _LIST_TYPES:  # a list literal with no element has no type
+        con.execute(f"SET VARIABLE {name} = CAST($value AS {_LIST_TYPES[name]})",
+                    {"value": value})
+    else:
+        con.execute(f"SET VARIABLE {name} = $value", {"value": value})
+
+
+def event_variables(event_files: Iterable[Path], reads: Reads | None = None,
+                    holders: tuple[Path, Path] | None = None) -> dict[str, object]:
+    """The session variables of the run_events views over ``event_files``, read as ``reads``
+    lists them (``Reads.events``: a checkpointed live shard as its checkpoint plus a copy of
+    its tail, whose checkpointed bad lines run_events_bad_lines adds), else as they are."""
+    files, checked = reads.events(event_files) if reads is not None else (event_files, {})
+    return {EVENT_FILES: event_list(files, holders),
+            "mantis_checked_event_shards": list(checked),
+            "mantis_checked_event_lines": list(checked.values())}
+
+
+def set_event_files(con: duckdb.DuckDBPyConnection, event_files: Iterable[Path],
+                    reads: Reads | None = None) -> None:
+    """Point the run_events views at these events files (read as ``reads`` lists them)."""
+    for name, value in event_variables(event_files, reads).items():
+        _set(con, name, value)
 
 
 #: Version of the cached per-file counts of ``event_bad_lines``; a change makes old ones unused.
@@ -243,23 +257,42 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
     ``mantis_event_files``): the counts of run_events_bad_lines, named ``events_log/NAME`` as
     the warnings name them (a run-log shard is named alone, so the two never mix). Each file's
     count is kept in the user's cache until the file changes (``cache.entry_for``), so a query
-    does not parse every events file a second time."""
+    does not parse every events file a second time. A live shard the views read as its
+    checkpoint and tail (``Reads.events``): the checkpoint's count from its manifest, the tail
+    copy's counted."""
     (read,), = con.execute(load("events_files_of_views")).fetchall()
+    reads = _READS.get(con)
+    swapped = reads.event_reads() if reads is not None else {}
     bad: dict[str, int] = {}
     for path in files:
-        if duckdb_path(path) not in read or path.suffix == ".parquet":
+        lr = swapped.get(path)
+        if lr is not None and duckdb_path(lr.parquet) in read:
+            n = lr.bad_lines + (_bad_events(con, lr.tail) if lr.tail is not None else 0)
+        elif duckdb_path(path) not in read or path.suffix == ".parquet":
             continue  # not in this snapshot (the views did not read it), or an events part
-        entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
-        n = read_entry(entry) if entry is not None else None
-        if type(n) is not int:
-            (n,), = con.execute(load("events_bad_lines_file"),
-                                {"file": duckdb_path(path)}).fetchall()
-            if entry is not None and entry == entry_for("event-bad-lines", [path],
-                                                        _EVENT_COUNT_FORMAT):
-                write_entry(entry, n)  # unless the file changed while it was counted
+        else:
+            n = _cached_bad_events(con, path)
         if n:
-            bad[f"{EVENTS_LOG}/{path.name}"] = int(n)
+            bad[f"{EVENTS_LOG}/{path.name}"] = n
     return bad
+
+
+def _cached_bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """``_bad_events``, kept in the user's cache until the file changes."""
+    entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
+    n = read_entry(entry) if entry is not None else None
+    if type(n) is int:
+        return n
+    n = _bad_events(con, path)
+    if entry is not None and entry == entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT):
+        write_entry(entry, n)  # unless the file changed while it was counted
+    return n
+
+
+def _bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """The malformed lines of the events file ``path`` (events_bad_lines_file.sql)."""
+    (n,), = con.execute(load("events_bad_lines_file"), {"file": duckdb_path(path)}).fetchall()
+    return int(n)
 
 
 def shared(months: Iterable[MonthFiles], checkpoints: list[Path] | None = None) -> list[str]:
@@ -331,6 +364,23 @@ def prepare(months: Iterable[MonthFiles]) -> Reads:
         raise
 
 
+def _chosen(months: list[MonthFiles], reads: Reads | None,
+            con: duckdb.DuckDBPyConnection | None,
+            holders: tuple[Path, Path] | None = None) -> dict[str, object]:
+    """The views' variables over ``months``: every file in place without ``reads``, else as
+    ``reads`` lists them, with the Parquet files that ``con`` (None: a private connection)
+    proves clean passed through."""
+    if reads is None:
+        return variables(_in_place(months), [], shared(months), holders)
+    listing = reads.listing(months)
+    if con is None:
+        with closing(connect()) as own:
+            clean = reads.split(own, listing)[0]
+    else:
+        clean = reads.split(con, listing)[0]
+    return variables(listing, clean, reads.shared, holders)
+
+
 def _in_place(months: list[MonthFiles]) -> Listing:
     """Every file of ``months`` read as it is (JSONL shards whole): nothing is proven."""
     return Listing([p for mf in months for p in mf.jsonl], [p for mf in months for p in mf.parts],
@@ -355,23 +405,16 @@ def script(months: Iterable[MonthFiles], holders: tuple[Path, Path],
     """The whole setup as one SQL script for any DuckDB client (1.5.x or 2.0); with ``reads``
     (``prepare``: for a session that ends before its copies are removed), read fast."""
     months = list(months)
-    events = event_list(event_files, holders)
-    if reads is None:
-        listing, clean, ids = _in_place(months), [], shared(months)
-    else:
-        listing, ids = reads.listing(months), reads.shared
-        with closing(connect()) as con:
-            clean = reads.split(con, listing)[0]
     out = [
         "-- mantis-runs views. Generated by `mantis runs views`; the file lists are a snapshot:",
         "-- generate it again after new months appear or a compaction runs. It only defines",
         "-- views; `mantis runs shell` also makes the session read-only (docs/sql.md).",
         "SET TimeZone = 'UTC';",
     ]
-    for name, value in variables(listing, clean, ids, holders).items():
+    for name, value in {**_chosen(months, reads, None, holders),
+                        **event_variables(event_files, reads, holders)}.items():
         cast = f"::{_LIST_TYPES[name]}" if name in _LIST_TYPES else ""
         out.append(f"SET VARIABLE {name} = {_literal(value)}{cast};")
-    out.append(f"SET VARIABLE {EVENT_FILES} = {_literal(events)};")
     out.extend(load(name).rstrip() for name in (*MACROS, *VIEWS))
     return "\n".join(out) + "\n"
 

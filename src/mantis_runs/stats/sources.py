@@ -6,6 +6,7 @@ from pathlib import Path
 
 from ..db.connection import private_temp_dir
 from ..db.verified import remembered_content_ok
+from ..db.view_reads import month_reads
 from ..log.checkpoint import LiveRead, open_live
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles
@@ -41,14 +42,4 @@ def month_sources(mf: MonthFiles, live: dict[Path, LiveRead]) -> tuple[list[Path
     (log/integrity.py): a damaged one is :class:`~mantis_runs.log.integrity.Damaged`, one line
     naming it, rather than a wrong answer or a month left out by a footer that lies."""
     check_parts(mf.parts)
-    jsonl: list[Path] = []
-    parts = list(mf.parts)
-    for p in mf.jsonl:
-        lr = live.get(p)
-        if lr is None:
-            jsonl.append(p)
-            continue
-        parts.append(lr.parquet)
-        if lr.tail is not None:
-            jsonl.append(lr.tail)
-    return jsonl, parts
+    return month_reads(mf, live)
