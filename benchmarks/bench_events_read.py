@@ -1,5 +1,8 @@
 """Cold-process timings of the events read side: ``mantis runs status RUN_ID`` and
 ``mantis runs list --running`` (the goal: at most 0.3 s each), plus ``--lost`` and ``events``.
+``list --running`` is timed twice: as given (on old data no run is running: none has an event
+within the staleness) and with a ``--stale-after`` that makes the runs with an event in the
+newest 30 minutes of the data running (``alive_stale_after``), as on a store being written.
 
 Each command runs in fresh processes (interpreter start, imports, answer), ``--repeat`` times,
 the scenarios taking turns (one round of every scenario, then the next round), after one warm-up
@@ -89,6 +92,16 @@ def pick_run_ids(data_dir: Path) -> dict[str, str]:
             "unknown": "20261204_000000_nosuchrun"}
 
 
+def alive_stale_after(data_dir: Path) -> str:
+    """A staleness (seconds) under which the runs with an event in the last 30 minutes of the
+    newest events file are running: ``list --running`` then has runs to list, however long ago
+    the data was made (its own staleness would find none)."""
+    files = sorted((data_dir / "events_log").glob("*.jsonl"))
+    newest = max(datetime.fromisoformat(json.loads(x)["ts"])
+                 for x in files[-1].read_bytes().splitlines()[-1000:])
+    return str(round((datetime.now(UTC) - newest).total_seconds() + 1800))
+
+
 def scenarios(data_dir: Path) -> dict[str, list[str]]:
     d = ["--data-dir", str(data_dir)]
     out = {f"status, {what}": [mantis(), "runs", "status", run_id, *d]
@@ -101,6 +114,8 @@ def scenarios(data_dir: Path) -> dict[str, list[str]]:
         pick_run_ids(data_dir)["finished (newest)"]]
     out["ref: mantis runs status --help"] = [mantis(), "runs", "status", "--help"]
     out["list --running"] = [mantis(), "runs", "list", "--running", *d]
+    out["list --running, runs alive (--stale-after)"] = [
+        mantis(), "runs", "list", "--running", "--stale-after", alive_stale_after(data_dir), *d]
     out["list --lost"] = [mantis(), "runs", "list", "--lost", *d]
     out["events --last 50"] = [mantis(), "runs", "events", *d]
     ids = pick_run_ids(data_dir)

@@ -131,6 +131,8 @@ def test_a_data_dir_with_events_only_and_one_with_runs_only(tmp_path: Path) -> N
     assert append_events([ev("a", "run_started", 0, workflow_id="w")], data_dir=only_events)
     assert RunStore(only_events).status("a", now=at(1)).status == "running"
     assert [s.run_id for s in RunStore(only_events).lost(since=at(-10), now=at(901))] == ["a"]
+    assert [s.run_id for s in RunStore(only_events).running(since=at(-10), now=at(1))] == ["a"]
+    assert RunStore(only_events).running(since=at(-10), now=at(901)) == []
     only_runs = tmp_path / "r"
     write_rows(only_runs, [row("b", "succeeded", 0)])
     store = RunStore(only_runs)

@@ -205,3 +205,51 @@ def test_a_checkpointed_live_events_month_is_read_as_its_checkpoint(
         assert found == as_json(RunStore(d).open_runs(since=SINCE, now=NOW))
     assert found == oracle(RunStore(d), SINCE)
     assert found[4]["run_id"] == "000-open" and found[4]["last_event"]["type"] == "heartbeat"
+    # running: 000-open by the tail's heartbeat, the dated run by its checkpointed start
+    soon = at(30) + timedelta(minutes=5)
+    running = as_json(RunStore(d).running(since=SINCE, now=soon))
+    assert [s["run_id"] for s in running] == ["20261030_000000_open", "000-open"]
+    assert running == [s for s in as_json(RunStore(d).open_runs(since=SINCE, now=soon))
+                       if s["status"] == "running"]
+
+
+@pytest.mark.parametrize("now, stale_after", [
+    (NOW, 900.0),  # only the dated run's heartbeat is recent
+    (at(26) + timedelta(seconds=900), 900.0),  # zzz-part-open's heartbeat exactly that old
+    (at(26) + timedelta(seconds=900, microseconds=1), 900.0),  # a microsecond older: lost
+    (at(25) + timedelta(minutes=5), 900.0),  # m-twostarts: only a bad line is recent
+    (at(21) - timedelta(seconds=300), 0.0),  # zzz-part-open's start exactly the slack ahead
+    (at(21) - timedelta(seconds=300, microseconds=1), 0.0),  # a microsecond more: no sign
+    (at(28), 3 * 86400.0),  # a window over the part and the shards
+    (NOW, float("inf")),  # never stale: every open run, no window
+])
+def test_running_looks_only_at_runs_with_a_recent_event_and_gives_the_same_answer(
+        store: RunStore, now: datetime, stale_after: float) -> None:
+    """``running`` reads only the runs with an event in its window (alive_window); the
+    answer is that of every open run judged (``open_runs``), at the window's edges too."""
+    every = store.open_runs(since=SINCE, now=now, stale_after=stale_after)
+    expected = [s for s in every if s.status == "running"]
+    assert as_json(store.running(since=SINCE, now=now, stale_after=stale_after)) == \
+        as_json(expected)
+
+
+def test_running_reads_the_open_runs_of_its_window_only(store: RunStore,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """events_open_runs is given the run_ids with an event in the window (so the shortcut is
+    taken), and returns the events of those of them that are open: here one of seven open
+    runs; with no event in the window, it is not run at all."""
+    seen: list[dict[str, Any]] = []
+    monkeypatch.setattr(open_runs, "observer", lambda _con, params: seen.append(params))
+    got = as_json(store.running(since=SINCE, now=NOW))
+    assert [s["run_id"] for s in got] == ["20261030_000000_open"]
+    assert seen.pop()["alive"] == ["20261030_000000_open"]
+    window = (at(25, 23), at(26) + timedelta(minutes=30))
+    events = open_runs.open_run_events(store.data_dir, SINCE, "2026-10", window)
+    # m-badstart's only line is a bad run_started: looked for, never open
+    assert seen.pop()["alive"] == ["m-badstart", "m-twostarts", "zzz-part-open"]
+    assert {e["run_id"] for e in events} == {"m-twostarts", "zzz-part-open"}
+    assert open_runs.open_run_events(store.data_dir, SINCE, "2026-10",
+                                     (at(31, 23), at(31, 23))) == []
+    assert seen == []
+    assert len({e["run_id"] for e in open_runs.open_run_events(
+        store.data_dir, SINCE, "2026-10")}) == 7

@@ -47,8 +47,7 @@ def list_runs(workflow_id: str | None, last: int, since: Any, status: str, runni
               data_dir: Any) -> None:
     """The newest runs, one line each (of WORKFLOW_ID when given); with --running or --lost,
     the runs started that have not finished (docs/events.md)."""
-    if not (running or lost):
-        _connect_ahead(data_dir, table=not as_json)
+    _connect_ahead(data_dir, table=not as_json, events=running or lost)
     from ..store import RunStore, row_to_json
     from . import render, values
 
@@ -113,15 +112,16 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
         click.echo(f"wrote {output}", err=True)
 
 
-def _connect_ahead(data_dir: Any, *, table: bool) -> None:
+def _connect_ahead(data_dir: Any, *, table: bool, events: bool = False) -> None:
     """Start DuckDB for the lookup's session (db/connecting.py) while the store's modules
     load, when the read is of one local data dir (the lookups' shortcuts read one); with
     ``table``, import the table renderer (tabulate and wcwidth, about 20 ms) on a helper
-    thread, which runs while the library call waits for DuckDB."""
+    thread, which runs while the library call waits for DuckDB; with ``events``, a session with
+    the events macros (``list --running/--lost``)."""
     if data_dir is None or isinstance(data_dir, Path):
         from ..db.connecting import connect_ahead
 
-        connect_ahead()
+        connect_ahead(events=events)
     if table:
         threading.Thread(target=importlib.import_module, args=("tabulate",), daemon=True).start()
 

@@ -182,15 +182,17 @@ class EventReader:
 _ACTIVE: ContextVar[EventReader | None] = ContextVar("mantis_events_reader", default=None)
 
 
-def event_months(data_dir: Path, *, checkpoints: bool = True) -> dict[str, list[Path]]:
-    """Every month's events files, oldest first, in the order they were written (as
-    ``layout.scan_events`` lists them), each events part checked against its checksum (quickly,
-    as readers check the run log's parts: ``check_parts``). Under :func:`publish_shared`.
+def event_months(data_dir: Path, *, checkpoints: bool = True,
+                 first: str = "") -> dict[str, list[Path]]:
+    """Every month's events files (from month ``first`` on), oldest first, in the order they
+    were written (as ``layout.scan_events`` lists them), each events part listed checked
+    against its checksum (quickly, as readers check the run log's parts: ``check_parts``).
+    Under :func:`publish_shared`.
 
     Inside :func:`reader` (of ``data_dir``) and with ``checkpoints``, a live shard with a valid
     checkpoint is listed as the checkpoint's Parquet file and a copy of its tail, unless its
     month has a sealed shard too (module doc)."""
-    months = scan_event_months(data_dir)
+    months = {m: mf for m, mf in scan_event_months(data_dir).items() if m >= first}
     check_parts([p for mf in months.values() for p in mf.parts])
     r = _ACTIVE.get()
     if not (checkpoints and USE_CHECKPOINTS and r is not None and r.data_dir == data_dir):

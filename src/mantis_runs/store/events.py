@@ -16,7 +16,9 @@ events; a part's rows by mantis_event_parts) on a private connection: no user SQ
 * Across runs (``events``): months newest first until ``last`` events are found (an event is in
   the file of its ts's month, as the writer files it).
 * Open runs (``running``, ``lost``): the run_started events since ``since`` whose run has no row
-  in the run log of those months (store/open_runs.py, db/sql/events/events_open_runs.sql).
+  in the run log of those months (store/open_runs.py, db/sql/events/events_open_runs.sql);
+  ``running`` alone looks only at the runs with an event within the staleness
+  (``alive_window``, events_alive_runs.sql), and reads nothing more when there is none.
 
 What a run's state is, from its terminal row and its events, is :func:`judge`, and nowhere else.
 """
@@ -193,6 +195,17 @@ def check_stale_after(stale_after: float) -> float:
     return float(stale_after)
 
 
+def alive_window(now: datetime, stale_after: float) -> tuple[datetime, datetime] | None:
+    """When an event of a run that :func:`judge` calls running at ``now`` is dated: from
+    ``stale_after`` seconds before ``now`` to ``FUTURE_SLACK_S`` after it, widened by a
+    millisecond each way (a superset: ``judge`` still decides); None when it has no bound."""
+    try:
+        return (now - timedelta(seconds=stale_after, milliseconds=1),
+                now + timedelta(seconds=FUTURE_SLACK_S, milliseconds=1))
+    except OverflowError:  # inf, or before year 1: every run with an event may be running
+        return None
+
+
 def run_events(r: EventReader, run_id: str) -> list[Path]:
     """Private copies of the lines that may hold ``run_id``'s events, oldest month first."""
     months = event_months(r.data_dir) if run_id else {}
@@ -344,9 +357,11 @@ class EventMethods:
     def running(self, *, since: str | datetime = OPEN_SINCE, stale_after: float = LOST_AFTER_S,
                 now: datetime | None = None) -> list[RunStatus]:
         """The runs started since ``since`` with no terminal row and an event within
-        ``stale_after`` seconds, newest start first."""
-        return [s for s in self.open_runs(since=since, stale_after=stale_after, now=now)
-                if s.status == "running"]
+        ``stale_after`` seconds, newest start first. Only the runs with an event in that
+        window are looked for (``alive_window``): the others cannot be running."""
+        when = now or datetime.now(UTC)
+        return [s for s in self._open_runs(since, stale_after, when, alive_window(
+            when, check_stale_after(stale_after))) if s.status == "running"]
 
     def lost(self, *, since: str | datetime = OPEN_SINCE, stale_after: float = LOST_AFTER_S,
              now: datetime | None = None) -> list[RunStatus]:
@@ -359,6 +374,11 @@ class EventMethods:
                   stale_after: float = LOST_AFTER_S,
                   now: datetime | None = None) -> list[RunStatus]:
         """``running`` and ``lost`` together (events_open_runs.sql), newest start first."""
+        return self._open_runs(since, stale_after, now or datetime.now(UTC), None)
+
+    def _open_runs(self, since: str | datetime, stale_after: float, when: datetime,
+                   alive: tuple[datetime, datetime] | None) -> list[RunStatus]:
+        """The open runs judged at ``when``, of the runs with an event in ``alive`` if given."""
         stale_after = check_stale_after(stale_after)
         since_dt = resolve_since(since)
         if since_dt is None:
@@ -370,9 +390,8 @@ class EventMethods:
         from .open_runs import open_run_events
 
         by_run: dict[str, list[EventRow]] = {}
-        for e in open_run_events(self.data_dir, since_dt, month_of(since_dt)):
+        for e in open_run_events(self.data_dir, since_dt, month_of(since_dt), alive):
             by_run.setdefault(e["run_id"], []).append(e)
-        when = now or datetime.now(UTC)
         states = [s for run_id, evs in by_run.items()
                   if (s := judge(run_id, evs, None, now=when, stale_after=stale_after))]
         return sorted(states, key=lambda s: (s.started_at or when, s.run_id), reverse=True)

@@ -65,35 +65,47 @@ def status_events(data_dir: Path, run_id: str) -> list[EventRow]:
         return events_until_started(r, run_id)
 
 
-def open_run_events(data_dir: Path, since: datetime, first: str) -> list[EventRow]:
+def open_run_events(data_dir: Path, since: datetime, first: str,
+                    alive: tuple[datetime, datetime] | None = None) -> list[EventRow]:
     """The events of the months from ``first`` on of the runs started since ``since`` with no
     row in the run log's months from ``first`` on (events_open_runs.sql); a store without a
-    run log has no rows. The events files are listed under the same shared publish lock as the
-    run log's (``lookup.session``), or the events' own (``reader``) without a run log."""
+    run log has no rows. With ``alive`` (from, to), only the runs with an event dated between
+    them (events_alive_runs.sql; ``running`` alone: no other run can be running), and none
+    at all read when there is none. The events files are listed under the same shared
+    publish lock as the run log's (``lookup.session``), or the events' own (``reader``)
+    without a run log."""
     from . import lookup
 
     def params(months: dict[str, list[Path]]) -> dict[str, Any] | None:
-        files = [p for m, fs in months.items() if m >= first for p in fs]
-        return {"files": views.event_list(files), "since": since.isoformat()} if files else None
+        files = [p for fs in months.values() for p in fs]
+        return {"files": views.event_list(files), "since": since.isoformat(),
+                "alive": None} if files else None
 
     if not has_run_log(data_dir):
         no_jsonl, no_parquet = views.placeholders()
         with reader(data_dir) as r:
-            common = params(event_months(data_dir))
+            common = params(event_months(data_dir, first=first))
             return [] if common is None else _open_events(r.connection(), {
                 **common, "parquet": [duckdb_path(no_parquet)],
-                "jsonl": [duckdb_path(no_jsonl)]})
+                "jsonl": [duckdb_path(no_jsonl)]}, alive)
     # the session holds the shared publish lock; the reader (unlocked) lets event_months list
     # a checkpointed live events month as its checkpoint and a copy of its tail
     with lookup.session(data_dir, events=True) as s, reader(data_dir, locked=False):
-        common = params(event_months(data_dir))
+        common = params(event_months(data_dir, first=first))
         if common is None:
             return []
         parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items() if m >= first])
-        return _open_events(s.con, {**common, "parquet": parquet, "jsonl": jsonl})
+        return _open_events(s.con, {**common, "parquet": parquet, "jsonl": jsonl}, alive)
 
 
-def _open_events(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> list[EventRow]:
+def _open_events(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
+                 window: tuple[datetime, datetime] | None) -> list[EventRow]:
+    if window is not None:
+        low, high = (t.isoformat() for t in window)
+        params["alive"] = [str(r[0]) for r in con.execute(load("events_alive_runs"), {
+            "files": params["files"], "alive_from": low, "alive_to": high}).fetchall()]
+        if not params["alive"]:
+            return []
     if observer is not None:
         observer(con, params)
     return to_events(con.execute(load("events_open_runs"), params).fetchall())

@@ -17,24 +17,35 @@
 -- Events parts (*.parquet among $files) hold typed events only (mantis_event_rows reads them
 -- the same way): their run_started rows since $since count as started, their rows of the open
 -- runs are returned beside the JSONL lines'.
+-- With $alive (`running` alone; else NULL: every run), only the run_ids of $alive (those with
+-- an event in its window, events_alive_runs.sql) are candidates: no other can be running. The
+-- parts' starts are then read only between its smallest and largest (constants: pushed to the
+-- row groups' statistics). The run log's run_ids leave the candidates by an anti join.
 -- Parameters: $files (VARCHAR[]: events files, ending with the placeholders: views.event_list),
---             $since (ISO text), $parquet, $jsonl (VARCHAR[], each ending with its placeholder).
+--             $since (ISO text), $parquet, $jsonl (VARCHAR[], each ending with its placeholder),
+--             $alive (VARCHAR[], not empty, or NULL).
 WITH lines AS MATERIALIZED (
     SELECT json, json ->> 'run_id' AS run_id, json ->> 'type' AS type, filename, seq
     FROM read_ndjson_objects(list_filter($files, lambda f: NOT suffix(f, '.parquet')),
                              ignore_errors = true, filename = true)
          WITH ORDINALITY AS l(json, filename, seq)
 ),
+alive AS MATERIALIZED (
+    SELECT unnest(CAST($alive AS VARCHAR[])) AS run_id
+),
 start_lines AS MATERIALIZED (
     SELECT json, run_id
     FROM lines
     WHERE type = 'run_started'
       AND try_cast(json ->> 'ts' AS TIMESTAMPTZ) >= CAST($since AS TIMESTAMPTZ)
+      AND ($alive IS NULL OR run_id IN (SELECT run_id FROM alive))
 ),
 part_starts AS MATERIALIZED (
     SELECT run_id
     FROM mantis_event_parts($files)
     WHERE type = 'run_started' AND ts >= CAST($since AS TIMESTAMPTZ)
+      AND ($alive IS NULL OR run_id BETWEEN list_min($alive) AND list_max($alive))
+      AND ($alive IS NULL OR run_id IN (SELECT run_id FROM alive))
 ),
 candidates AS MATERIALIZED (
     SELECT run_id FROM start_lines
@@ -59,7 +70,7 @@ finished AS (
     SELECT run_id FROM row_lines WHERE NOT mantis_bad_line(json)
 ),
 unfinished AS MATERIALIZED (
-    SELECT run_id FROM candidates WHERE run_id NOT IN (SELECT run_id FROM finished)
+    SELECT run_id FROM candidates ANTI JOIN finished USING (run_id)
 ),
 open_start_lines AS MATERIALIZED (
     SELECT json, run_id FROM start_lines WHERE run_id IN (SELECT run_id FROM unfinished)
