@@ -1,12 +1,14 @@
 """The point lookups' connection, made on a helper thread (store/lookup.py ``session``), and
 made ahead by a command that knows it will look a run up (``connect_ahead``).
 
-DuckDB releases the GIL while it starts a database and binds the views (about 50 ms of CPU), so
-the caller lists, checks and searches files, or imports what it still needs, meanwhile. Only
-the ``runs`` view and its macros are created (``views.RUNS_VIEW``; with ``events`` the macros
-that read events files too), over no month: a session points them at its files. So a
-connection made ahead holds nothing of any data dir, and any session of the same process may
-take it.
+DuckDB releases the GIL for part of the time it starts a database and binds the macros (about
+50 ms of CPU; a Python loop on another thread keeps about 60% of its pace meanwhile), so the
+caller lists, checks and searches files, or imports what it still needs, meanwhile. Only
+the macros the lookups' queries read are created (``LOOKUP_MACROS``: the ``runs`` view's
+macros, not the view, which no lookup queries and whose binding cost about 7 ms at every
+start; with ``events`` the macros that read events files too), over no month: a session points
+them at its files. So a connection made ahead holds nothing of any data dir, and any session
+of the same process may take it.
 """
 
 from __future__ import annotations
@@ -20,9 +22,13 @@ from . import views
 from .background import Background
 from .connection import VIEW_MEMORY_LIMIT, connect
 
+#: The macros of the lookups' queries (lookup_copies, lookup_newest, lookup_bad_lines): those of
+#: the ``runs`` view (``views.RUNS_VIEW``) but the view and its contested-ids macro.
+LOOKUP_MACROS = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view_jsonl_rows")
+
 
 class Connecting:
-    """A connection with the ``runs`` view (and with ``events`` the macros that read events
+    """A connection with the lookups' macros (and with ``events`` the macros that read events
     files), made on a helper thread; ``get`` waits for it."""
 
     def __init__(self, *, events: bool) -> None:
@@ -44,7 +50,7 @@ class Connecting:
 def _make(events: bool) -> duckdb.DuckDBPyConnection:
     con = connect(memory_limit=VIEW_MEMORY_LIMIT)
     try:
-        views.install(con, [], only=(*views.RUNS_VIEW, *(views.EVENT_MACROS if events else ())))
+        views.install(con, [], only=(*LOOKUP_MACROS, *(views.EVENT_MACROS if events else ())))
     except BaseException:
         con.close()
         raise

@@ -44,12 +44,7 @@ import duckdb
 from ..db import views
 from ..db.connecting import Connecting as Connecting  # re-exported (tests)
 from ..db.connecting import taken
-from ..db.connection import (
-    duckdb_path,
-    private_temp_dir,
-    query_failed,
-    snapshot,
-)
+from ..db.connection import duckdb_path, private_temp_dir, query_failed, snapshot
 from ..db.idranges import Range, id_ranges, may_hold
 from ..db.linesearch import (
     ESCAPE,
@@ -89,6 +84,8 @@ WINDOW_MAX_RUNS = 100_000
 #: The columns that decide which copy wins and where a run ranks, and their DuckDB types.
 KEY = ("run_id", "finished_at", "total_time_s", "status", "workflow_id")
 STRUCTURE = json.dumps({k: schema.duckdb_columns()[k] for k in KEY})
+#: The runs view's columns, in its order (the Parquet side's, which JSONL lines alone lack).
+COLUMNS = (*schema.FIELD_NAMES, schema.EXTRA_COLUMN)
 
 
 def _note(what: str, path: Path) -> None:
@@ -110,7 +107,7 @@ class Shard:
 
 @dataclass
 class Session:
-    """One snapshot of the store, a connection with the views, and a private scratch folder."""
+    """One snapshot of the store, a connection with the lookups' macros, a scratch folder."""
 
     connecting: Connecting
     found: dict[str, MonthFiles]
@@ -135,8 +132,7 @@ class Session:
 
     def count_bad(self, path: Path) -> int:
         _note("parse", path)
-        (n,), = self.con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
-        return int(n)
+        return bad_lines_in(self.con, path)
 
     def facts(self, path: Path) -> ShardFacts:
         if path not in self._facts:
@@ -194,10 +190,19 @@ class Session:
         these JSONL files and Parquet files alone (lookup_copies)."""
         for p in parts:
             _note("rows", p)
-        jsonl_holder, parquet_holder = views.placeholders()
-        return fetch(self.con.sql(load("lookup_copies"), params={
-            "parquet": [*map(duckdb_path, parts), duckdb_path(parquet_holder)],
-            "jsonl": [*map(duckdb_path, files), duckdb_path(jsonl_holder)], "run_ids": ids}))
+        parquet, jsonl = listed(parts, files)
+        name, params = "lookup_copies", {"parquet": parquet, "jsonl": jsonl, "run_ids": ids}
+        if not (files and parts):  # one side alone: the other is not bound (5-7 ms a query)
+            name = "lookup_copies_parts" if parts else "lookup_copies_lines"
+            del params["jsonl" if parts else "parquet"]
+        rows = fetch(self.con.sql(load(name), params=params))
+        return rows if parts else [{k: row[k] for k in COLUMNS} for row in rows]  # its order
+
+
+def listed(parquet: list[Path], jsonl: list[Path]) -> tuple[list[str], list[str]]:
+    """(Parquet, JSONL) files as the queries take them, with placeholders (views.file_lists)."""
+    jsonl_names, parquet_names = views.file_lists([MonthFiles("", sealed=jsonl, parts=parquet)])
+    return parquet_names, jsonl_names
 
 
 def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, Shard]:
@@ -222,7 +227,7 @@ def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, S
 @contextmanager
 def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
     """A :class:`Session` under the shared publish lock (``snapshot``), parts checked; its
-    connection (``Connecting``) has the ``runs`` view, and with ``events`` the macros that
+    connection (``Connecting``) has the lookups' macros, and with ``events`` the macros that
     read events files (the one made ahead, if any, has both)."""
     connecting = taken(events=events)
     try:
@@ -404,20 +409,18 @@ def bounded(finished_at: Any, bound: Any) -> bool:
 def month_sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
     """(Parquet files, JSONL files) that hold ``months``' rows, live shards with a checkpoint
     as the checkpoint and a copy of the tail; each list ends with its placeholder."""
-    jsonl_holder, parquet_holder = views.placeholders()
-    parquet: list[str] = []
-    jsonl: list[str] = []
+    parquet: list[Path] = []
+    jsonl: list[Path] = []
     for mf in months:
-        parquet += [duckdb_path(p) for p in mf.parts]
+        parquet += mf.parts
         for path in mf.jsonl:
             sh = s.shards[path]
             if sh.checkpoint is None:
-                jsonl.append(duckdb_path(path))
-                continue
-            parquet.append(duckdb_path(sh.checkpoint))
-            if sh.tail is not None:
-                jsonl.append(duckdb_path(sh.tail))
-    return [*parquet, duckdb_path(parquet_holder)], [*jsonl, duckdb_path(jsonl_holder)]
+                jsonl.append(path)
+            else:
+                parquet.append(sh.checkpoint)
+                jsonl += [sh.tail] if sh.tail is not None else []
+    return listed(parquet, jsonl)
 
 
 def _rows_of(s: Session, winners: Rows, months: list[MonthFiles]) -> Rows | None:
@@ -486,10 +489,12 @@ def cached_bad_lines(con: duckdb.DuckDBPyConnection,
     """What the runs_bad_lines view says (``_quiet_bad_lines``), shard by shard, from the
     user's cache for the shards that have not changed since they were counted
     (db/linesearch.py ``facts``): a query need not parse every shard a second time."""
-    def count(path: Path) -> int:
-        (n,), = con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
-        return int(n)
-
     bad = {path.name: n for mf in found.values() for path in mf.jsonl
-           if (n := facts(path, count).bad)}
+           if (n := facts(path, lambda p: bad_lines_in(con, p)).bad)}
     return dict(sorted(bad.items()))
+
+
+def bad_lines_in(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """How many lines of the JSONL file ``path`` the views leave out (lookup_bad_lines)."""
+    (n,), = con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
+    return int(n)

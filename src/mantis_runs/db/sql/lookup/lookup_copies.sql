@@ -4,25 +4,13 @@
 -- run's winning copy among every copy these files hold, one row per run. The point lookups
 -- (store/lookup.py) give it the files that may hold the runs: the parts and checkpoints their
 -- footers do not rule out, and a private file of the JSONL lines that hold the run_ids' bytes.
+-- (lookup_copies_parts and lookup_copies_lines: the same with one side only.)
 -- Parameters: $parquet, $jsonl (VARCHAR[], each ending with its placeholder file), $run_ids
 --             (VARCHAR[]).
 SELECT * REPLACE (CAST(extra AS JSON) AS extra)
 FROM (
     SELECT *
-    FROM (
-        SELECT *
-        FROM mantis_part_rows($parquet)
-        WHERE run_id IN (SELECT unnest($run_ids))
-        UNION ALL BY NAME
-        SELECT *
-        FROM mantis_view_jsonl_rows(
-            $jsonl,
-            getvariable('mantis_scalars'),
-            getvariable('mantis_wall'),
-            getvariable('mantis_cost'),
-            getvariable('mantis_known'))
-        WHERE run_id IN (SELECT unnest($run_ids))
-    )
+    FROM (@lookup_part_copies@ UNION ALL BY NAME @lookup_line_copies@)
     QUALIFY row_number() OVER (
         PARTITION BY run_id
         ORDER BY @copy_order@
