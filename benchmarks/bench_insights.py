@@ -22,7 +22,9 @@ BH over the supported attribute values); the bucket shares and findings of both 
 
 ``--before SRC`` times this tree's mantis against another source tree's instead of the peer
 (``git worktree add /tmp/old HEAD``; ``--before /tmp/old/src``, ``--detect`` for the trend's
-change points) and says whether both printed the same answer.
+change points) and says whether both printed the same answer. The first, unmeasured run fills
+the user cache, trend's memo of closed months included (docs/trend.md); ``--empty-memo`` adds
+this tree again with that memo removed before each run (the first call after a compaction).
 
 ``trend``: ``mantis runs trend WF --since <365 days ago> --every 1d --json`` against
 ``peer_trend`` (the same files and dedupe; count, p50 and p95 per UTC day and metric, pandas'
@@ -35,6 +37,7 @@ import argparse
 import glob
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -49,9 +52,16 @@ ROOT = Path(__file__).resolve().parent.parent
 BUSIEST = "default__marketplace-listings-v1"
 
 
-def run_once(cmd: list[str], src: Path) -> tuple[float, float, float, int, bytes]:
-    """(wall s, cpu s, peak RSS MiB, exit status, stdout) of one cold process."""
+def run_once(cmd: list[str], src: Path, *, empty_memo: bool = False,
+             ) -> tuple[float, float, float, int, bytes]:
+    """(wall s, cpu s, peak RSS MiB, exit status, stdout) of one cold process; with
+    ``empty_memo``, trend's memo of closed months (the user cache's ``trend-memo/``) is
+    removed first, the other cache entries kept."""
     env = {**os.environ, "PYTHONPATH": str(src)}
+    if empty_memo:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        shutil.rmtree((Path(xdg) if xdg else Path.home() / ".cache") / "mantis" / "trend-memo",
+                      ignore_errors=True)
     with tempfile.TemporaryFile() as out:
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env)
@@ -287,23 +297,27 @@ def bench_before(args: argparse.Namespace, command: str) -> None:
            *(["--detect"] if args.detect and command == "trend" else []), "--json"]
     print("command: " + " ".join(cmd[1:]))
     trees = {"after": args.src, "before": args.before}
+    if args.empty_memo:  # this tree again, trend's memo emptied before each run
+        trees = {"after": args.src, "empty": args.src, "before": args.before}
     for src in trees.values():
         run_once(cmd, src)
     results: dict[str, list[tuple[float, float, float, int, bytes]]] = {k: [] for k in trees}
     for _ in range(args.repeat):
         for name, src in trees.items():
-            results[name].append(run_once(cmd, src))
+            results[name].append(run_once(cmd, src, empty_memo=name == "empty"))
     for name, runs in results.items():
         print(f"{name:>8}: wall median {statistics.median(r[0] for r in runs):.3f} s, cpu "
               f"median {statistics.median(r[1] for r in runs):.3f} s, peak RSS median "
               f"{statistics.median(r[2] for r in runs):.0f} MiB, exit {runs[-1][3]}")
-    pairs = [b[0] / a[0] for a, b in zip(results["after"], results["before"], strict=True)]
-    print(f"before / after wall per pair: median {statistics.median(pairs):.2f} "
-          f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
+    for name in [k for k in trees if k != "before"]:
+        pairs = [b[0] / a[0] for a, b in zip(results[name], results["before"], strict=True)]
+        print(f"before / {name} wall per pair: median {statistics.median(pairs):.2f} "
+              f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
     answers = [json.loads(results[k][-1][4]) for k in trees]
     for answer in answers:
         answer.pop("end", None)
-    print(f"answers: {'the same' if answers[0] == answers[1] else 'DIFFERENT'}")
+    same = all(a == answers[0] for a in answers)
+    print(f"answers: {'the same' if same else 'DIFFERENT'}")
 
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], None]] = {"failures": bench_failures,
@@ -327,6 +341,8 @@ def main() -> None:
     ap.add_argument("--before", type=Path, default=None, metavar="SRC",
                     help="time against mantis from this source tree instead of the peer")
     ap.add_argument("--detect", action="store_true", help="--before: trend with --detect")
+    ap.add_argument("--empty-memo", action="store_true",
+                    help="--before: also this tree with trend's memo emptied before each run")
     args = ap.parse_args()
     if args.peer:
         since = datetime.fromisoformat(args.since).replace(tzinfo=UTC)

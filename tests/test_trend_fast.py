@@ -321,3 +321,106 @@ def test_advise_in_place_is_the_general_paths_result(hostile: Path, ask: dict[st
     assert taken == ("last" not in ask) and fast == slow
     assert {b.metric for b in fast.buckets} == {"think", "act", "settle", "custom"}
     assert fast.total.n > (20 if ask.get("last") else 200)  # not vacuous
+
+
+def bits(values: Any) -> list[str]:
+    return [float(v).hex() for v in values]
+
+
+def observe_picks(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether each call of ``trend_fast.picked`` answered (None: a zero, the sort answers)."""
+    picks: list[bool] = []
+    real = trend_fast.picked
+
+    def observed(*a: Any) -> Any:
+        out = real(*a)
+        picks.append(out is not None)
+        return out
+
+    monkeypatch.setattr(trend_fast, "picked", observed)
+    return picks
+
+
+@pytest.mark.parametrize("ask", ASKS, ids=[str(i) for i in range(len(ASKS))])
+def test_selected_periods_are_the_general_paths_result(
+        hostile: Path, monkeypatch: pytest.MonkeyPatch, ask: dict[str, Any]) -> None:
+    """Every period's percentiles taken by selection (SELECT_FROM 1: the hostile store's
+    periods are small) give the general path's TrendResult and the same JSON text."""
+    monkeypatch.setattr(trend_fast, "SELECT_FROM", 1)
+    picks = observe_picks(monkeypatch)
+    fast, slow, taken = both(monkeypatch, hostile, **ask)
+    assert taken and fast == slow
+    assert json.dumps(fast.to_json()) == json.dumps(slow.to_json())
+    assert (True in picks) == any(fast.total.n)  # selection answered where there are runs
+
+
+def test_large_periods_by_selection_are_the_sorts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Periods past SELECT_FROM (ties, NaN, infinities, subnormals, 1e300, -0.0 and 0.0 at the
+    median, one value, none) by ``Grouping.trend`` against the same with every period sorted:
+    bit for bit; selection answered, and gave way to the sort where a zero was picked."""
+    rng = np.random.default_rng(7)
+    periods = [rng.lognormal(0, 3, 900), np.repeat([2.5, 1e300, 5e-324], 200),
+               np.concatenate([np.full(200, -0.0), np.zeros(200), np.full(201, 7.0)]),
+               np.concatenate([rng.normal(0, 1, 700), [math.nan] * 90, [math.inf, -math.inf]]),
+               np.array([3.0]), np.array([math.nan] * 300)]
+    day = np.concatenate([np.full(p.size, k, dtype=np.int64) for k, p in enumerate(periods)])
+    values = np.concatenate(periods)
+    order = rng.permutation(day.size)
+    ids = np.arange(len(periods), dtype=np.int64)
+    grouping = trend_fast.Grouping.of(day[order], np.ones(day.size, dtype=bool), ids, "1d")
+    picks = observe_picks(monkeypatch)
+    got = grouping.trend("m", values[order].copy())
+    monkeypatch.setattr(trend_fast, "SELECT_FROM", 1 << 62)
+    want = grouping.trend("m", values[order].copy())
+    assert got.n == want.n == (900, 600, 601, 700, 1, 0)
+    assert bits(got.p50[:5]) == bits(want.p50[:5]) and got.p50[5] is None
+    assert bits(got.p95[:4]) == bits(want.p95[:4]) and got.p95[4:] == (None, None)
+    assert picks == [True, True, False, True]  # the third period's median is a zero
+
+
+quantile_sets = st.lists(st.sampled_from([0.0, 0.01, 0.25, 0.5, 0.95, 0.99, 1.0]),
+                         min_size=1, max_size=4, unique=True).map(sorted)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(st.one_of(st.sampled_from(HOSTILE), st.floats(),
+                                 st.floats(-1e-300, 1e-300)), min_size=1, max_size=300),
+       quantiles=quantile_sets)
+def test_picked_order_statistics_interpolate_to_numpys(values: list[float | None],
+                                                        quantiles: list[float]) -> None:
+    """``picked`` (selection over a NaN-padded sample) and numpy's interpolation
+    (``stats.order.lerp``) against np.quantile of the finite values and the sorted sample's
+    ``significance.quantile``, bit for bit; the sample keeps its order; None only when a
+    picked rank holds a zero."""
+    from mantis_runs.analysis import significance as sig
+    from mantis_runs.stats.order import lerp, ranks_and_weights
+
+    sample = np.array([math.nan if v is None or not math.isfinite(v) else v for v in values])
+    finite = sample[~np.isnan(sample)]
+    if not finite.size:
+        return
+    before = bits(sample)
+    ranks, weights = ranks_and_weights(int(finite.size), quantiles)
+    chosen = trend_fast.picked(sample, ranks)
+    assert bits(sample) == before
+    ordered = np.sort(finite)
+    if chosen is None:
+        assert any(ordered[r] == 0.0 for r in ranks)
+        return
+    assert bits(chosen[r] for r in ranks) == bits(ordered[r] for r in ranks)
+    got = lerp(chosen, ranks, weights)
+    assert bits(got) == bits(sig.quantile(ordered, q) for q in quantiles)
+    assert bits(got) == bits(np.quantile(finite, quantiles))
+
+
+def test_arrow_is_imported_ahead_only_for_an_in_place_read() -> None:
+    """``arrow_ahead`` imports pyarrow on a helper thread, done when its block ends; not when
+    the read cannot be in place (a fresh interpreter each)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mantis_runs.analysis.trend_fast import arrow_ahead\n"
+            "with arrow_ahead({}):\n    pass\nprint('pyarrow' in sys.modules)")
+    got = [subprocess.run([sys.executable, "-c", code.format(fast)], capture_output=True,
+                          text=True, check=True).stdout.strip() for fast in (True, False)]
+    assert got == ["True", "False"]

@@ -35,7 +35,7 @@ from ..log.record import format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats.intervals import CONFIDENCE, interval_ranks, min_runs
 from .runs import WindowRuns, runs_query
-from .trend_fast import PlacedRuns, read_step, wanted
+from .trend_fast import PlacedRuns, arrow_ahead, read_step, wanted
 
 #: The percentile a timeout is derived from.
 QUANTILE = 0.99
@@ -112,8 +112,10 @@ def advise(workflow_id: str, *, data_dir: DataDirs = None,
 
     start = resolve_since(since, now)
     # a whole window of runs is read in place when no run_id can repeat (analysis.trend_fast)
-    runs = collect(sources_of(data_dir), runs_query(workflow_id, start=start, end=None, last=last),
-                   read_step(None, fast=last is None))
+    with arrow_ahead(last is None):
+        runs = collect(sources_of(data_dir),
+                       runs_query(workflow_id, start=start, end=None, last=last),
+                       read_step(None, fast=last is None))
     total, *metrics = [metric_advice(name, values, ok, failed, margin)
                        for name, values, ok, failed in _metrics(runs)]
     metrics.sort(key=lambda m: (-m.n, m.metric))

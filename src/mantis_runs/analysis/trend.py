@@ -344,18 +344,29 @@ def trend(workflow_id: str, *, data_dir: DataDirs = None,
     several, lake sources)."""
     from ..db.lake_source import sources_of
     from ..stats.engine import checked_status, collect
+    from . import trend_memo
     from .runs import runs_query
-    from .trend_fast import PlacedRuns, placed_trend, read_step
+    from .trend_fast import PlacedRuns, arrow_ahead, placed_trend, read_step
 
     now = now or datetime.now(UTC)
     start, floor = window(since, now)
     _check_every(every)
     status = checked_status(status)
-    # in place when proven safe (analysis.trend_fast); --detect needs the runs themselves
-    runs = collect(sources_of(data_dir), runs_query(workflow_id, start=floor, end=now),
-                   read_step(now, fast=not detect))
-    if isinstance(runs, PlacedRuns):
-        return placed_trend(runs, workflow_id=workflow_id, start=start, end=now,
-                            status=status, every=every, buckets=buckets)
+    # in place when proven safe (analysis.trend_fast), the closed months' days from the memo
+    # when it may answer (analysis.trend_memo); --detect needs the runs themselves
+    ask = None
+    if not detect and every != WEEKLY and trend_memo.ENABLED:
+        ask = trend_memo.Ask(workflow_id, status, None if not buckets else tuple(buckets),
+                             _day_of(start), _day_of(now))
+    for memo in dict.fromkeys([ask, None]):
+        with arrow_ahead(not detect):
+            runs = collect(sources_of(data_dir), runs_query(workflow_id, start=floor, end=now),
+                           read_step(now, fast=not detect, ask=memo))
+        if not isinstance(runs, PlacedRuns):
+            break
+        found = placed_trend(runs, workflow_id=workflow_id, start=start, end=now,
+                             status=status, every=every, buckets=buckets)
+        if found is not None:
+            return found
     return trend_of(runs, workflow_id=workflow_id, start=start, end=now, status=status,
                     every=every, buckets=buckets, detect=detect, seed=seed)

@@ -7,17 +7,22 @@ status and the metrics, no run_id, no dedupe. The rows are grouped by period onc
 counting sort of the period numbers, shared by every metric); each metric's values are taken in
 that order and each period's slice sorted in place (NaN last), so its percentiles are read from
 the ranks numpy interpolates between (``significance.quantile``, as ``trend_of`` does): the same
-numbers, bit for bit. Otherwise, or for ``detect`` (which needs the runs themselves), the runs
-are read by the general path (``runs.gather_runs``) on the same snapshot.
+numbers, bit for bit; a period of SELECT_FROM values or more has those ranks selected instead
+(``picked``), unless one holds a zero. Otherwise, or for ``detect`` (which needs the runs
+themselves), the runs are read by the general path (``runs.gather_runs``) on the same snapshot.
 """
 
 from __future__ import annotations
 
+import importlib
 import math
-from collections.abc import Mapping, Sequence
+import sys
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,9 +31,11 @@ import numpy.typing as npt
 from ..log import schema
 from ..stats.intervals import min_runs
 from . import significance as sig
+from . import trend_memo as memo_
 from .runs import gather_runs
 from .trend import (
     CONFIRM_PERIODS,
+    DAILY,
     P50,
     P95,
     MetricTrend,
@@ -72,6 +79,8 @@ class PlacedRuns:
     known: Mapping[str, Any]
     other: Mapping[str, Metric] = field(default_factory=dict)
     skipped_lines: Mapping[str, int] = field(default_factory=dict)
+    #: the closed months answered by the memo (not read) and those to keep (trend_memo)
+    memo: memo_.Plan | None = None
 
     def fill(self, name: str, out: Floats) -> Floats:
         """A known metric's values into ``out`` (one per run; NaN for NULL: the caller takes
@@ -105,16 +114,20 @@ class PlacedRuns:
         return bool(np.isfinite(self.fill(name, out)).any())
 
 
-def read_in_place(c: Collector, end: datetime | None) -> PlacedRuns | None:
+def read_in_place(c: Collector, end: datetime | None,
+                  ask: memo_.Ask | None = None) -> PlacedRuns | None:
     """The dated runs of the Collector's workflow finished in [since, end) (None: no bound),
-    read in place; None when that is not proven safe (``stats.whole.proven_files``)."""
+    read in place; None when that is not proven safe (``stats.whole.proven_files``). With
+    ``ask``, the closed months found in the memo are not read (``PlacedRuns.memo``)."""
     from ..db.sqlfiles import load
     from ..stats.whole import proven_files
 
     parts = proven_files(c)
     if parts is None:
         return None
-    params = {**c.query.common, "files": parts, "end": end and end.isoformat()}
+    memo = memo_.plan(c, parts, ask) if ask is not None else None
+    files = parts if memo is None else memo.rest(parts)
+    params = {**c.query.common, "files": files, "end": end and end.isoformat()}
     c.con.execute(load("macro_trend_rows"))
     table = c.con.sql(load("trend_whole_rows"), params=params).to_arrow_table()
     day = _numbers(table.column("finished_us"), np.int64) // _US_PER_DAY  # as WindowRuns.day
@@ -125,7 +138,7 @@ def read_in_place(c: Collector, end: datetime | None) -> PlacedRuns | None:
         _add_other(other, found)
     known = {name: table.column(name) for name in table.column_names
              if name == schema.TOTAL_BUCKET or name in schema.KNOWN_BUCKETS}
-    return PlacedRuns(day, code, known, other, c.skipped_lines())
+    return PlacedRuns(day, code, known, other, c.skipped_lines(), memo)
 
 
 def _numbers(column: Any, dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -200,27 +213,107 @@ class Grouping:
                 p50.append(None)
                 p95.append(None)
                 continue
-            sample = grouped[lo:hi]
-            sample.sort()  # NaN last: the first `size` values are the sample, sorted
-            p50.append(sig.quantile(sample[:size], P50))
-            p95.append(None if size < bounded else sig.quantile(sample[:size], P95))
+            got = percentiles_of(grouped[lo:hi], size, (P50, P95) if size >= bounded else (P50,))
+            p50.append(got[0])
+            p95.append(got[1] if len(got) > 1 else None)
         return MetricTrend(name, tuple(n), tuple(p50), tuple(p95))
+
+
+#: Periods of at least this many values take their order statistics by selection.
+SELECT_FROM = 256
+
+
+def percentiles_of(sample: Floats, size: int, quantiles: Sequence[float]) -> list[float]:
+    """numpy's percentiles (``quantiles``, ascending) of the ``size`` finite values of
+    ``sample`` (the others NaN) as ``significance.quantile`` reads them from the sorted
+    sample, bit for bit: from the order statistics ``picked`` when there are many and none is
+    zero (a nonzero value is the only one of its rank, bits included), interpolated by numpy's
+    rule (``stats.order.lerp``); else from the sample sorted in place, NaN last."""
+    from ..stats.order import lerp, ranks_and_weights
+
+    if size >= SELECT_FROM:
+        ranks, weights = ranks_and_weights(size, quantiles)
+        chosen = picked(sample, ranks)
+        if chosen is not None:
+            return lerp(chosen, ranks, weights)
+    sample.sort()
+    return [sig.quantile(sample[:size], q) for q in quantiles]
+
+
+def picked(sample: Floats, ranks: Sequence[int]) -> dict[int, float] | None:
+    """The values of ``ranks`` (pairs: r and r+1, or twice the last rank) in the sorted order
+    of ``sample``'s finite values (NaN sort last), from a partitioned copy (``sample`` keeps
+    its order); None when one is zero (-0.0 and 0.0 tie: which comes first is the sort's).
+
+    The copy is partitioned at the highest low rank, then the part below it at each lower one
+    (numpy partitions faster at one rank than at several); the value of rank r+1 is the least
+    between r and the next partition point, or past the last one (NaN aside)."""
+    points = sorted(set(ranks[0::2]))
+    work = np.partition(sample, points[-1])
+    for below, point in zip(points[1:][::-1], points[:-1][::-1], strict=True):
+        work[:below].partition(point)
+    chosen = {p: float(work[p]) for p in points}
+    for k, p in enumerate(points):
+        if p + 1 in ranks and p + 1 not in chosen:
+            end = points[k + 1] + 1 if k + 1 < len(points) else len(work)
+            chosen[p + 1] = float(np.fmin.reduce(work[p + 1:end]))
+    return None if 0.0 in chosen.values() else chosen
 
 
 def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: datetime,
                  status: str | None, every: str | None,
-                 buckets: Sequence[str] | None) -> TrendResult:
-    """``trend_of`` over runs read in place (no ``detect``): the same result."""
+                 buckets: Sequence[str] | None) -> TrendResult | None:
+    """``trend_of`` over runs read in place (no ``detect``): the same result; None when the
+    months found in the memo cannot answer (weeks, a row read on one of their days): then the
+    caller reads every month."""
     keep = wanted(runs.code, status)
+    memo = runs.memo if runs.memo is not None and runs.memo.hits else None
+    others = [m.day for m in runs.other.values()]
+    if memo is not None and memo_.overlaps(memo, [runs.day, *others]):
+        return None
     because = None
     if every is None:
-        total = runs.fill(schema.TOTAL_BUCKET, np.empty(len(runs.day)))
-        counted = runs.day[keep & np.isfinite(total) & (runs.day >= _day_of(start))]
-        per_day = np.bincount(counted - counted.min()) if counted.size else counted
-        every, because = every_of(per_day[per_day > 0])
-    ids = span(start, end, every, int(runs.day.min()) if runs.day.size else None)
+        every, because = every_of(_day_counts(runs, keep, start, memo))
+    if memo is not None and every != DAILY:
+        return None
+    read = int(runs.day.min()) if runs.day.size else None
+    ids = span(start, end, every, read if memo is None else memo_.first_day(memo, read))
     grouping = Grouping.of(runs.day, keep, ids, every)
+    metrics: list[MetricTrend] | None = _metrics(runs, grouping, ids, every, status, buckets,
+                                                 memo)
+    if memo is not None and metrics is not None:
+        metrics = memo_.overlay(memo, metrics, int(ids[0]))
+    if metrics is None:
+        return None
+    if every == DAILY and (keeper := memo_.Keeper.of(runs.memo)) is not None:
+        keeper.keep(runs.day, others, metrics, int(ids[0]),
+                    lambda name: runs.fill(name, np.empty(len(runs.day))))
+    periods = period_days(ids, every)
+    return TrendResult(workflow_id, status, every, because,
+                       datetime.combine(periods[0], datetime.min.time(), UTC), end, periods,
+                       metrics, None, CONFIRM_PERIODS[every], dict(runs.skipped_lines))
+
+
+def _day_counts(runs: PlacedRuns, keep: npt.NDArray[np.bool_], start: datetime,
+                memo: memo_.Plan | None) -> npt.NDArray[np.int64]:
+    """The runs of total_time_s with the status of each day with one from ``start``'s day (in
+    any order; ``choose_every``'s counts), those of the months found in the memo too."""
+    total = runs.fill(schema.TOTAL_BUCKET, np.empty(len(runs.day)))
+    counted = runs.day[keep & np.isfinite(total) & (runs.day >= _day_of(start))]
+    per_day = np.bincount(counted - counted.min()) if counted.size else counted
+    per_day = per_day[per_day > 0]
+    if memo is None:
+        return per_day
+    return np.concatenate([per_day, np.array(memo_.day_counts(memo), dtype=np.int64)])
+
+
+def _metrics(runs: PlacedRuns, grouping: Grouping, ids: npt.NDArray[np.int64], every: str,
+             status: str | None, buckets: Sequence[str] | None,
+             memo: memo_.Plan | None) -> list[MetricTrend]:
+    """Each metric's trend over ``grouping`` (a known bucket no run has is left out, unless
+    asked for or present in a month found in the memo), two workers sharing the metrics."""
     names = metric_names(buckets, [*schema.KNOWN_BUCKETS, *runs.other])
+    elsewhere = memo_.present(memo) if memo is not None else frozenset()
 
     def some(mine: list[str]) -> list[MetricTrend | None]:
         """The trends of ``mine`` (None: a known bucket no run has, unless asked for), with
@@ -232,7 +325,9 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
                 m = runs.other[name]
                 out.append(Grouping.of(m.day, wanted(m.code, status), ids, every).trend(
                     name, m.values))
-            elif runs.fill_known(name, values) or name == schema.TOTAL_BUCKET or buckets:
+                continue
+            has = runs.fill_known(name, values)
+            if has or name in elsewhere or name == schema.TOTAL_BUCKET or buckets:
                 out.append(grouping.trend(name, values, grouped))
             else:
                 out.append(None)
@@ -242,17 +337,28 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
     with ThreadPoolExecutor(max_workers=2) as pool:
         halves = list(pool.map(some, [names[0::2], names[1::2]]))
     found = [halves[i % 2][i // 2] for i in range(len(names))]
-    metrics = [m for m in found if m is not None]
-    periods = period_days(ids, every)
-    return TrendResult(workflow_id, status, every, because,
-                       datetime.combine(periods[0], datetime.min.time(), UTC), end, periods,
-                       metrics, None, CONFIRM_PERIODS[every], dict(runs.skipped_lines))
+    return [m for m in found if m is not None]
 
 
-def read_step(end: datetime | None, fast: bool) -> Any:
+def read_step(end: datetime | None, fast: bool, ask: memo_.Ask | None = None) -> Any:
     """The engine's step of a trend: the runs read in place (``PlacedRuns``) when ``fast`` and
-    proven safe, else gathered by the general path (``WindowRuns``), on the same snapshot."""
+    proven safe, else gathered by the general path (``WindowRuns``), on the same snapshot;
+    with ``ask``, the closed months the memo holds are not read (``trend_memo``)."""
     from .runs_in_place import first_of
 
-    return first_of((lambda c: read_in_place(c, end)) if fast and IN_PLACE else None,
+    return first_of((lambda c: read_in_place(c, end, ask)) if fast and IN_PLACE else None,
                     gather_runs)
+
+
+@contextmanager
+def arrow_ahead(fast: bool) -> Iterator[None]:
+    """A block in which pyarrow (about 0.1 s of imports, which the in-place read needs) is
+    imported on a helper thread, waited for on the way out, when ``fast`` may read in place:
+    it loads while the engine finds the files and DuckDB proves them, without the GIL."""
+    if not (fast and IN_PLACE) or "pyarrow" in sys.modules:
+        yield
+        return
+    from ..db.background import Background
+
+    with Background(partial(importlib.import_module, "pyarrow")):
+        yield
