@@ -42,7 +42,7 @@ def test_a_lookup_answers_and_leaves_no_thread_behind(tmp_path: Path) -> None:
     got = RunStore(tmp_path).get("r0003")
     assert got is not None and got["total_time_s"] == 4.0
     assert RunStore(tmp_path).runs(last=2)[0]["run_id"] == "r0004"
-    assert helpers_alive() == before
+    assert [t for t in helpers_alive() if t not in before] == []  # another test's may end
 
 
 def test_a_failure_on_the_helper_thread_is_the_lookups_error(
@@ -63,4 +63,4 @@ def test_a_missing_data_dir_still_says_so(tmp_path: Path) -> None:
     before = helpers_alive()
     with pytest.raises(NoDataDir):
         lookup.find_run(tmp_path / "absent", "r0001")
-    assert helpers_alive() == before
+    assert [t for t in helpers_alive() if t not in before] == []  # another test's may end
