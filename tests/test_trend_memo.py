@@ -3,7 +3,9 @@ month kept in the user cache answer for its days, and the result is the one comp
 the memo, bit for bit, and the general path's (IN_PLACE False); the memo is observed to answer
 (a memo that never does fails here), and never stale: a month re-compacted with a late row, a
 late row still in JSONL, a row of its days read elsewhere, a corrupted entry; entries are not
-shared between statuses, workflows and bucket lists.
+shared between statuses, workflows and bucket lists. `mantis runs compact` fills the memo
+(analysis.trend_warm): the first trend after it finds the months compacted, a month compacted
+again is kept anew, a failing warm-up changes nothing of the compaction's result.
 
 The store: February to April compacted (February holds a bucket of another name, which keeps it
 out of the memo), May live and checkpointed with a tail; 40 runs a day (daily periods chosen),
@@ -22,7 +24,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from helpers import append_bytes
+from helpers import append_bytes, run_cli
 from mantis_runs.analysis import trend_fast, trend_memo
 from mantis_runs.analysis.trend import TrendResult, trend
 from mantis_runs.compaction import compact
@@ -61,6 +63,14 @@ def row(rng: np.random.Generator, i: int, day: int, wf: str) -> bytes:
 
 
 def build(d: Path) -> None:
+    """The rows of ``d`` (write_shards) compacted at NOW, and a tail in May's live shard."""
+    compact(d, now=NOW, checkpoint_min_bytes=0)
+    append_bytes(shard(d, when(106, 0)), line("tail-may", when(106, 1), total=3.0,
+                                              breakdown={"think": 1.5}) + b'{"no_run_id": 1}\n')
+
+
+def write_shards(d: Path) -> None:
+    """The rows of February to May 19 in JSONL shards, a bad line in each."""
     rng = np.random.default_rng(11)
     lines: dict[Path, list[bytes]] = {}
     i = 0
@@ -73,18 +83,13 @@ def build(d: Path) -> None:
             i += 1
     for path, found in lines.items():
         append_bytes(path, b"".join(found[:5]) + b"garbage\n" + b"".join(found[5:]))
-    compact(d, now=NOW, checkpoint_min_bytes=0)
-    append_bytes(shard(d, when(106, 0)), line("tail-may", when(106, 1), total=3.0,
-                                              breakdown={"think": 1.5}) + b'{"no_run_id": 1}\n')
 
 
 @pytest.fixture
-def store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def store(raw: Path) -> Path:
     """A copy of the store, and an empty cache."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    d = tmp_path / "data"
-    build(d)
-    return d
+    build(raw)
+    return raw
 
 
 class Observed:
@@ -112,7 +117,7 @@ class Observed:
     def __call__(self, **ask: Any) -> TrendResult:
         self.hits.append(0)
         self.reads.append([])
-        return trend(ask.pop("wf", "w"), data_dir=self.d, now=NOW, **ask)
+        return trend(ask.pop("wf", "w"), data_dir=self.d, now=ask.pop("now", NOW), **ask)
 
     def general(self, **ask: Any) -> TrendResult:
         self.monkeypatch.setattr(trend_fast, "IN_PLACE", False)
@@ -245,3 +250,87 @@ def test_entries_are_not_shared(store: Path, monkeypatch: pytest.MonkeyPatch) ->
     for ask in asks:
         assert bits(call(since="2026-02-01", **ask)) == bits(call(since="2026-02-01", **ask))
         assert call.hits[-1] == 2 + ("wf" in ask), ask
+
+
+JUNE = datetime(2026, 6, 1, tzinfo=UTC)  # every month of the store closed and in the window
+
+
+@pytest.fixture
+def raw(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The store's rows in JSONL only (February to May, all closed now), and an empty cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    d = tmp_path / "data"
+    write_shards(d)
+    return d
+
+
+def compact_cli(d: Path, *more: str) -> tuple[int, str]:
+    code, out, _err = run_cli("runs", "compact", "--data-dir", str(d), "--json", *more)
+    report = json.loads(out)
+    return code, json.dumps([m["month"] for m in report["months"]])
+
+
+def test_compact_fills_the_memo_for_the_first_trend(raw: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """`mantis runs compact` keeps each compacted month's entry for every workflow (the
+    default question): the first `trend` of each finds every closed month it may hold (not
+    February for w: a bucket of another name), and is the result computed without the memo,
+    bit for bit, and the general path's."""
+    assert compact_cli(raw) == (0, '["2026-02", "2026-03", "2026-04", "2026-05"]')
+    assert len(entries()) == 3 + 4  # w: March to May; v: February too
+    call = Observed(monkeypatch, raw)
+    # v: 10 runs a day, weeks unless days are asked for; every month found, May read still
+    for ask in ({"wf": "w"}, {"wf": "v", "every": "1d"}):
+        hit = call(**ask, since="2026-01-15", now=JUNE)  # the first trend: from the memo
+        assert call.hits[-1] == 3 + (ask["wf"] == "v") and len(call.reads[-1]) == 1
+        monkeypatch.setattr(trend_memo, "ENABLED", False)
+        without = call(**ask, since="2026-01-15", now=JUNE)
+        assert 0 < 3 * call.reads[-2][0] < call.reads[-1][0]  # one month read, then all
+        assert bits(hit) == bits(without) and hit.every == "1d"
+        assert call.general(**ask, since="2026-01-15", now=JUNE) == hit
+        monkeypatch.setattr(trend_memo, "ENABLED", True)
+    assert len(entries()) == 7  # nothing more kept: every entry was there
+
+
+def test_compact_no_warm_keeps_nothing(raw: Path) -> None:
+    """`compact --no-warm` compacts the same months and leaves the memo empty."""
+    assert compact_cli(raw, "--no-warm") == (0, '["2026-02", "2026-03", "2026-04", "2026-05"]')
+    assert entries() == []
+
+
+def test_a_month_compacted_again_is_warmed_again(raw: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A late row of March compacted into a new part: March's entry is written for the new
+    part (the old one never answers) and holds the late row."""
+    compact_cli(raw)
+    before = set(entries())
+    append_bytes(shard(raw, when(40, 0)), line("late", when(40, 5), total=1e6,
+                                               breakdown={"think": 2.0}))
+    assert compact_cli(raw) == (0, '["2026-03"]')
+    assert len(set(entries()) - before) == 2  # March's new part's, of w and v (old: unused)
+    call = Observed(monkeypatch, raw)
+    late = call(since="2026-02-01", now=JUNE)
+    assert call.hits[-1] == 3
+    day = late.periods.index(datetime(2026, 3, 13, tzinfo=UTC).date())
+    assert late.total.n[day] == 1 and late.total.p50[day] == 1e6  # was an empty day
+    assert late == call.general(since="2026-02-01", now=JUNE)
+
+
+def test_a_failing_warm_up_leaves_compaction_alone(raw: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The warm-up raising (while listing a month's workflows, or while keeping one) changes
+    neither the report nor the exit status; nothing is kept."""
+    from mantis_runs.analysis import trend_warm
+
+    def broken(*_a: Any) -> None:
+        raise RuntimeError("warm-up broken")
+
+    expected = run_cli("runs", "compact", "--data-dir", str(raw), "--json", "--dry-run")
+    assert expected.code == 0
+    monkeypatch.setattr(trend_warm, "keep_month", broken)
+    code, out, err = run_cli("runs", "compact", "--data-dir", str(raw), "--json")
+    assert (code, err) == (0, "") and json.loads(out)["months"][0]["month"] == "2026-02"
+    assert entries() == []
+    append_bytes(shard(raw, when(40, 0)), line("late", when(40, 5), total=1.0))
+    monkeypatch.setattr(trend_warm, "_warm_month", broken)
+    assert compact_cli(raw) == (0, '["2026-03"]') and entries() == []

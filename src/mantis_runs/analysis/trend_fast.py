@@ -278,9 +278,8 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
         return None
     read = int(runs.day.min()) if runs.day.size else None
     ids = span(start, end, every, read if memo is None else memo_.first_day(memo, read))
-    grouping = Grouping.of(runs.day, keep, ids, every)
-    metrics: list[MetricTrend] | None = _metrics(runs, grouping, ids, every, status, buckets,
-                                                 memo)
+    metrics: list[MetricTrend] | None = day_metrics(runs, keep, ids, every, status, buckets,
+                                                    memo)
     if memo is not None and metrics is not None:
         metrics = memo_.overlay(memo, metrics, int(ids[0]))
     if metrics is None:
@@ -292,6 +291,16 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
     return TrendResult(workflow_id, status, every, because,
                        datetime.combine(periods[0], datetime.min.time(), UTC), end, periods,
                        metrics, None, CONFIRM_PERIODS[every], dict(runs.skipped_lines))
+
+
+def day_metrics(runs: PlacedRuns, keep: npt.NDArray[np.bool_], ids: npt.NDArray[np.int64],
+                every: str, status: str | None, buckets: Sequence[str] | None,
+                memo: memo_.Plan | None = None) -> list[MetricTrend]:
+    """Each metric's n, p50 and p95 per period of ``ids`` over the runs ``keep`` (those with
+    ``status``): what ``placed_trend`` computes, and what the memo keeps of a closed month
+    (``trend_warm`` asks it for the month's days after a compaction)."""
+    grouping = Grouping.of(runs.day, keep, ids, every)
+    return _metrics(runs, grouping, ids, every, status, buckets, memo)
 
 
 def _day_counts(runs: PlacedRuns, keep: npt.NDArray[np.bool_], start: datetime,

@@ -354,21 +354,23 @@ def demo(n_runs: int, data_dir: Path | None, append: bool) -> None:
                    "its checkpoint; 0: whenever anything is new.")
 @click.option("--no-checkpoint", is_flag=True,
               help="Leave live shards alone (no checkpoints of the open months).")
+@click.option("--no-warm", is_flag=True,
+              help="Do not fill trend's memo of the months compacted (docs/trend.md).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @local_data_dir_option
 @handle_errors
 def compact(months: tuple[str, ...], dry_run: bool, grace: str, wait: float, memory_limit: str,
-            checkpoint_min_mb: int, no_checkpoint: bool, as_json: bool,
+            checkpoint_min_mb: int, no_checkpoint: bool, no_warm: bool, as_json: bool,
             data_dir: Path | None) -> None:
     """Convert closed months to zstd Parquet: each row exactly once, safe to run any time."""
     from ..compaction import CompactionBusy
-    from ..compaction import compact as run_compact
     from ..log.timewindow import parse_duration
+    from ..store.maintenance import compact as run_compact
     from . import render
 
     say = (lambda msg: click.echo(msg, err=True)) if sys.stderr.isatty() and not as_json else None
     try:
-        report = run_compact(data_dir, months=months or None, dry_run=dry_run,
+        report = run_compact(data_dir, warm=not no_warm, months=months or None, dry_run=dry_run,
                              grace=parse_duration(grace, "--grace"), wait=wait,
                              memory_limit=memory_limit, progress=say,
                              checkpoint_min_bytes=(None if no_checkpoint
