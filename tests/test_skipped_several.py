@@ -8,6 +8,9 @@ folder: one data dir's tail was read twice and the other's lost)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,3 +103,22 @@ def test_the_cli_warning_names_each_data_dir_s_shard(dirs: list[Path]) -> None:
     total = sum(expected(dirs, several=True).values())
     where = ", ".join(f"{k}: {n}" for k, n in sorted(expected(dirs, several=True).items()))
     assert f"skipped {total} malformed lines ({where})" in r.err
+
+
+def test_list_show_report_and_sql_name_each_data_dir_s_shard(dirs: list[Path]) -> None:
+    """The views' readers (list, show, report's row and its baseline, sql) name shards as the
+    stats engine does: a report merges the two counts of a shard, never adds them (they were
+    once keyed by file name on one side and by path on the other, and counted twice)."""
+    want = expected(dirs, several=True)
+    line = (f"skipped {sum(want.values())} malformed lines ("
+            + ", ".join(f"{k}: {n}" for k, n in sorted(want.items())) + ")")
+    both = ("--data-dir", str(dirs[0]), "--data-dir", str(dirs[1]))
+    newest = "bt-06-0002"  # b's last tail run, the newest of both dirs
+    for args in (("list", "--last", "3"), ("show", newest), ("report", "--run-id", newest),
+                 ("report", "--latest"), ("sql", "SELECT count(*) FROM runs")):
+        p = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", *args, *both],
+                           capture_output=True, text=True, timeout=60)
+        assert (p.returncode, p.stderr) == (0, f"warning: {line}\n"), args
+    r = run_cli("runs", "sql", "SELECT shard, lines FROM runs_bad_lines", "--format", "json",
+                *both)
+    assert {row["shard"]: row["lines"] for row in json.loads(r.out)} == want

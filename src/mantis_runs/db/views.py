@@ -191,19 +191,27 @@ def variables(listing: Listing, clean: list[Path], shared: list[str],
 
 def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
             event_files: Iterable[Path] = (), reads: Reads | None = None, *,
-            only: Iterable[str] | None = None) -> None:
+            only: Iterable[str] | None = None, several: bool = False) -> None:
     """Define the macros and views on ``con`` (from ``connect``) over ``months`` and the events
     files ``event_files`` (values bound, never formatted). With ``reads`` (``prepare``), the
     views read live shards as their checkpoints and tails and pass through the Parquet files
     proven clean, on this connection from now on; its copies are removed with the connection.
-    ``only``: these macros and views alone, in this order (``RUNS_VIEW``, ``EVENT_MACROS``)."""
+    ``only``: these macros and views alone, in this order (``RUNS_VIEW``, ``EVENT_MACROS``).
+    ``several``: the months are of several data dirs, so runs_bad_lines names each shard by its
+    path (``messages.shard_name``; one data dir: by its file name)."""
     if reads is not None:
         _READS[con] = reads
         weakref.finalize(con, reads.close)
+    _set(con, SHARD_PATHS, several)
     set_files(con, months)
     set_event_files(con, event_files, reads)
     for name in _INSTALLED if only is None else only:
         con.execute(load(name))
+
+
+#: The session variable that makes runs_bad_lines name shards by path (``install``'s
+#: ``several``); unset (the shell's script, a lake's batches): by file name.
+SHARD_PATHS = "mantis_shard_paths"
 
 
 def close_reads(con: duckdb.DuckDBPyConnection) -> None:

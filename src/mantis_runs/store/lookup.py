@@ -16,15 +16,13 @@ branch over the few files that may hold the runs asked for):
   among the newest finish times (``newest_copies``); then each chosen run's row is read from
   its own line (or part), and must be the winning copy the first step found.
 
-Both take a ``then``: called with the row found inside the same session, so a report's baseline
-(``stats(session=Session.lend())``) reads the same snapshot on the same connection instead of
-taking its own. The connection is made on a helper thread (db/connecting.py), or ahead of the
-call by the CLI (``connect_ahead``).
+Both take a ``then``, called with the row found inside the same session: a report's baseline
+(``stats(session=Session.lend())``) reads the same snapshot on the same connection. The
+connection is made on a helper thread (db/connecting.py) or by the CLI (``connect_ahead``).
 
 The malformed-line warning is the general path's: the bad lines of every shard it would have
-parsed, counted once per shard version and kept in the user cache (linesearch.facts), or taken
-from a checkpoint's manifest. A shortcut that cannot prove itself safe returns None, and the
-caller takes the general path without a word.
+parsed, counted once per shard version (cached: linesearch.facts) or from a checkpoint's
+manifest. A shortcut that cannot prove itself safe returns None: the general path answers.
 """
 
 from __future__ import annotations
@@ -32,6 +30,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -60,6 +59,7 @@ from ..db.verified import remembered_content_ok
 from ..log import checkpoint, schema
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles
+from ..messages import shard_name
 from ..stats import plan as planning
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -484,14 +484,14 @@ def _bare_bytes(s: Session, months: list[MonthFiles]) -> int:
                if s.shards[p].checkpoint is None)
 
 
-def cached_bad_lines(con: duckdb.DuckDBPyConnection,
-                      found: dict[str, MonthFiles]) -> dict[str, int]:
-    """What the runs_bad_lines view says (``_quiet_bad_lines``), shard by shard, from the
-    user's cache for the shards that have not changed since they were counted
-    (db/linesearch.py ``facts``): a query need not parse every shard a second time."""
-    bad = {path.name: n for mf in found.values() for path in mf.jsonl
-           if (n := facts(path, lambda p: bad_lines_in(con, p)).bad)}
-    return dict(sorted(bad.items()))
+def cached_bad_lines(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles],
+                     several: bool = False) -> dict[str, int]:
+    """What the runs_bad_lines view says (``_quiet_bad_lines``; shards named by ``shard_name``),
+    from the user's cache for the shards unchanged since they were counted (``facts``)."""
+    bad: Counter[str] = Counter()
+    for path in (p for mf in found.values() for p in mf.jsonl):
+        bad[shard_name(path, several)] += facts(path, lambda p: bad_lines_in(con, p)).bad
+    return {name: n for name, n in sorted(bad.items()) if n}
 
 
 def bad_lines_in(con: duckdb.DuckDBPyConnection, path: Path) -> int:

@@ -76,6 +76,8 @@ class RunStore(InsightMethods, EventMethods):
                                else resolve_data_dir(None))
         if self.sources != Sources([self.data_dir]):
             self.shortcuts = False  # store/lookup.py reads one data dir
+        #: several data dirs: malformed lines are named by the shard's path (messages.shard_name)
+        self._several = len(self.sources.local) > 1
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -124,7 +126,7 @@ class RunStore(InsightMethods, EventMethods):
                 reads.close()
             raise
         try:
-            views.install(con, chosen, events, reads)
+            views.install(con, chosen, events, reads, several=self._several)
             lake_source.install_views(con, self.sources.lake(), chosen)
         except BaseException as exc:
             con.close()
@@ -158,7 +160,7 @@ class RunStore(InsightMethods, EventMethods):
                                  "views`)")
             if statements:
                 check_read_only(con, statements[0])
-            warn_skipped({**lookup.cached_bad_lines(con, found),  # and events_log/NAME's
+            warn_skipped({**lookup.cached_bad_lines(con, found, self._several),  # and events'
                           **views.event_bad_lines(con, self._event_files())})
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
