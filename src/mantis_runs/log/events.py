@@ -30,6 +30,7 @@ left to the general path (tests/test_events_prepare.py holds the two to the same
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -84,7 +85,7 @@ def prepare_events(events: Iterable[object], *, now: datetime) -> PreparedEvents
     """Validate and serialise a batch; raises ``EventRefused`` naming the first bad event.
 
     ``now`` is the ``ts`` of every event that has none, so such a batch lands in one month."""
-    if isinstance(events, dict | str | bytes):
+    if events is None or isinstance(events, dict | str | bytes):
         raise EventRefused(f"events must be an iterable of dicts, not a {type(events).__name__}")
     items = list(events)
     lines: list[tuple[str, bytes]] = []
@@ -226,18 +227,30 @@ def checked_run_id(value: object) -> str:
 
 def checked_type(value: object) -> str:
     """An event's type; ``EventRefused`` unless it is 1-64 characters of ``[A-Za-z0-9_.:-]``."""
-    if not isinstance(value, str) or not _TYPE_RE.match(value):
+    if not isinstance(value, str):
+        raise EventRefused(f"type must be text, not {type(value).__name__}")
+    if not _TYPE_RE.match(value):
         raise EventRefused(f"type must be 1 to 64 characters of A-Z a-z 0-9 _ . : -, not "
                            f"{shorten(value, 80)!r}")
     return value
+
+
+#: The JSON of the shortest value ``record.trim_to_fit`` can leave: its marker alone.
+_MIN_MARKER: Final = len(json.dumps("…[truncated 1 bytes]", ensure_ascii=False).encode("utf-8"))
 
 
 def _trim_fields(out: dict[str, Any], line: bytes, notes: list[str]) -> bytes:
     """Cut the longest top-level string fields until the line fits ``MAX_EVENT_BYTES``."""
     fields: dict[str, Any] = out["fields"]
     size = len(line)
-    longest = sorted((k for k, v in fields.items() if isinstance(v, str) and v),
-                     key=lambda k: -len(fields[k].encode("utf-8")))
+    # Only a value whose JSON is longer than the shortest marker can shrink; when cutting all of
+    # them to that marker still leaves the line over the cap, no trimming can fit it: refused at
+    # once (trimming each in turn re-encodes the line every time: quadratic in the fields).
+    gain = {k: n - _MIN_MARKER for k, v in fields.items() if isinstance(v, str) and v
+            and (n := len(json.dumps(v, ensure_ascii=False).encode("utf-8"))) > _MIN_MARKER}
+    longest = sorted(gain, key=lambda k: -len(fields[k].encode("utf-8")))
+    if size - sum(gain.values()) > MAX_EVENT_BYTES:
+        longest = []
     for key in longest:
         line = trim_to_fit(fields, key, line, MAX_EVENT_BYTES, lambda: dumps(out))
         notes.append(f"field {shorten(key, 60)!r} trimmed to fit {MAX_EVENT_BYTES} bytes")
