@@ -151,7 +151,12 @@ class _Store:
 
     def open_input_file(self, path: str) -> io.BytesIO:
         self.opened.append(path)
-        return io.BytesIO(path[-1].encode() * self.sizes[path])
+        return io.BytesIO(framed(path[-1], self.sizes[path]))
+
+
+def framed(char: str, size: int) -> bytes:
+    """A file of ``size`` bytes framed as Parquet is (``PAR1`` at both ends), ``char`` inside."""
+    return b"PAR1" + char.encode() * (size - 8) + b"PAR1"
 
 
 def test_copies_are_kept_checked_and_tidied(tmp_path: Path,
@@ -172,14 +177,20 @@ def test_copies_are_kept_checked_and_tidied(tmp_path: Path,
     assert first.opened == ["m=1/a", "m=2/b"] or first.opened == ["m=2/b", "m=1/a"]
     folder = tmp_path / "mantis" / KIND
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert Path(got["2026-01"][0]).read_bytes() == b"a" * 300
-    # a later reader copies nothing, unless a copy is not whole (its size is checked)
+    assert Path(got["2026-01"][0]).read_bytes() == framed("a", 300)
+    # a later reader copies nothing, unless a copy is not whole (its size is checked) or not
+    # framed as Parquet (damaged in place, its size kept)
     Path(got["2026-02"][0]).write_bytes(b"b" * 10)
     second = _Store(sizes)
     fetch = RemoteFiles(second, paths, sizes, MantisError, kept_copies("s3://x/t", {}))
     again = fetch(["2026-01", "2026-02"])
     assert again == got and second.opened == ["m=2/b"]
-    assert Path(again["2026-02"][0]).read_bytes() == b"b" * 200
+    assert Path(again["2026-02"][0]).read_bytes() == framed("b", 200)
+    Path(got["2026-01"][0]).write_bytes(os.urandom(300).replace(b"PAR1", b"RAP1"))
+    mended = _Store(sizes)
+    assert RemoteFiles(mended, paths, sizes, MantisError, kept_copies("s3://x/t", {}))(
+        ["2026-01", "2026-02"]) == got and mended.opened == ["m=1/a"]
+    assert Path(got["2026-01"][0]).read_bytes() == framed("a", 300)
     assert fetch.origin(again["2026-01"][0]) == "m=1/a\x00300"
     # another table (or endpoint) keeps its own copies
     assert kept_copies("s3://x/t", {"AWS_ENDPOINT_URL": "http://e"}) != kept_copies(
@@ -198,6 +209,20 @@ def test_copies_are_kept_checked_and_tidied(tmp_path: Path,
                 kept_copies("s3://x/t", {}))(["2026-01", "2026-02"])
     assert third.opened == ["m=1/c"]
     assert not old_a.exists() and Path(got["2026-02"][0]).exists()
+
+
+def test_a_read_failing_on_a_kept_copy_says_how_to_drop_the_copies(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mantis_runs.lake.copies import KIND, damaged_copy_hint
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    folder = tmp_path / "mantis" / KIND
+    said = damaged_copy_hint(f"cannot read the lake table s3://b/t: No magic bytes in "
+                             f"'{folder}/0123/ab.parquet'")
+    assert said.endswith(f"(a kept copy of the table's files is damaged: remove {folder} and "
+                         "read again; it is fetched anew)")
+    assert damaged_copy_hint("cannot read the lake table s3://b/t: timeout") == (
+        "cannot read the lake table s3://b/t: timeout")
 
 
 def test_a_cache_folder_others_may_enter_keeps_no_copy(tmp_path: Path,

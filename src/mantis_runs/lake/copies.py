@@ -54,7 +54,7 @@ class KeptCopies:
         local = self.path(path, size)
         try:
             st = os.stat(local)
-            if not stat.S_ISREG(st.st_mode) or st.st_size != size:
+            if not stat.S_ISREG(st.st_mode) or st.st_size != size or not _framed(local, size):
                 return None
             if time.time() - st.st_mtime > 3600:  # at most one touch an hour
                 os.utime(local)
@@ -81,6 +81,30 @@ class KeptCopies:
                     if now - entry.stat(follow_symlinks=False).st_mtime > DAY_S:
                         os.unlink(entry.path)
         prune(self.folder.parent)
+
+
+def _framed(local: Path, size: int) -> bool:
+    """Whether the copy starts and ends with Parquet's magic bytes (a copy damaged in place, its
+    size kept, is fetched again rather than failing every later read; damage inside the file is
+    not seen: the read then fails naming the copy, see ``damaged_copy_hint``)."""
+    if size < 8:
+        return False
+    with open(local, "rb") as f:
+        head = f.read(4)
+        f.seek(size - 4)
+        return head == _MAGIC and f.read(4) == _MAGIC
+
+
+#: The bytes a Parquet file starts and ends with.
+_MAGIC: Final = b"PAR1"
+
+
+def damaged_copy_hint(message: str) -> str:
+    """``message`` and, when it names a kept copy, how to drop the copies (always safe)."""
+    if f"{os.sep}{KIND}{os.sep}" not in message:
+        return message
+    return (f"{message} (a kept copy of the table's files is damaged: remove "
+            f"{cache_root() / KIND} and read again; it is fetched anew)")
 
 
 def kept_copies(table_uri: str, options: dict[str, str]) -> KeptCopies | None:

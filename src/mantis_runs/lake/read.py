@@ -22,9 +22,10 @@ from urllib.parse import unquote
 
 from ..db.lake_source import LakeMonth, LakeSource
 from ..errors import MantisError
+from .copies import damaged_copy_hint
 from .fetch import remote_files
 from .proof import read_proof
-from .storage import Target, failure
+from .storage import LakeError, Target, failure
 from .table import PARTITION, data_files, open_table
 
 #: Delta file statistics of timestamps may be cut to the millisecond: a bound one later is safe.
@@ -38,8 +39,8 @@ def open_source(target: Target) -> LakeSource:
     """The lake table at ``target`` for reading (``NoLake``, ``LakeError``: one line)."""
     dt = open_table(target)
 
-    def read_failed(exc: BaseException) -> MantisError:
-        return failure(exc, target, "cannot read the lake table")
+    def read_failed(exc: BaseException) -> MantisError:  # naming a damaged kept copy
+        return LakeError(damaged_copy_hint(str(failure(exc, target, "cannot read the lake table"))))
 
     def dataset() -> Any:
         try:
