@@ -253,3 +253,25 @@ def test_running_reads_the_open_runs_of_its_window_only(store: RunStore,
     assert seen == []
     assert len({e["run_id"] for e in open_runs.open_run_events(
         store.data_dir, SINCE, "2026-10")}) == 7
+
+
+def test_a_run_finished_in_another_data_dir_is_not_open(tmp_path: Path) -> None:
+    """Events come from the first data dir, but a run's terminal row may be in any data dir
+    read: over both, a run started in the first and finished in the second is neither running
+    nor lost (as `status` says), while one finished nowhere still is."""
+    from mantis_runs import append_event, append_run
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    now = datetime.now(UTC)
+    for run_id in ("done-in-b", "still-open"):
+        assert append_event(run_id, "run_started", workflow_id="w", data_dir=a,
+                            ts=now - timedelta(minutes=5))
+    shutil.copytree(a, b)
+    assert append_run({"run_id": "done-in-b", "workflow_id": "w", "status": "succeeded",
+                       "total_time_s": 12.0}, data_dir=b)
+    alone = {s.run_id: s.status for s in RunStore(a).open_runs(since="1d")}
+    both = RunStore([a, b])
+    assert alone == {"done-in-b": "running", "still-open": "running"}
+    assert {s.run_id: s.status for s in both.open_runs(since="1d")} == {"still-open": "running"}
+    assert [s.run_id for s in both.running(since="1d")] == ["still-open"]
+    assert both.status("done-in-b").status == "succeeded"

@@ -52,6 +52,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..db.lake_source import Sources
     from .open_runs import OpenRun
     from .rows import RunReport, RunRow
+    from .runstore import RunStore
 
 log = logging.getLogger("mantis_runs")
 
@@ -336,7 +337,8 @@ class EventMethods:
         # the events on a helper thread while the point lookup finds the row: two sessions of
         # their own, each under the shared publish lock, neither waiting for the other
         with Background(lambda: status_events(self.data_dir, run_id)) as events:
-            row = self._get(run_id)[0] if has_run_log(self.data_dir) else None
+            store = self._with_runs()
+            row = store._get(run_id)[0] if store is not None else None
             found = events.result()
         state = judge(run_id, found, row, now=now or datetime.now(UTC), stale_after=stale_after)
         if state is None:
@@ -394,7 +396,34 @@ class EventMethods:
             by_run.setdefault(e["run_id"], []).append(e)
         states = [s for run_id, evs in by_run.items()
                   if (s := judge(run_id, evs, None, now=when, stale_after=stale_after))]
+        if states and not self.sources.one_local:  # a row may be in another data dir or a lake
+            done = self._finished([s.run_id for s in states])
+            states = [s for s in states if s.run_id not in done]
         return sorted(states, key=lambda s: (s.started_at or when, s.run_id), reverse=True)
+
+    def _finished(self, run_ids: list[str]) -> set[str]:
+        """Which of ``run_ids`` have a terminal row in any source read (the runs view)."""
+        from ..db.sqlfiles import load
+
+        store = self._with_runs()
+        if store is None:
+            return set()
+        with store._reading() as (con, _):
+            return {rid for rid, in con.execute(load("runs_finished_ids"),
+                                                {"ids": run_ids}).fetchall()}
+
+    def _with_runs(self) -> RunStore | None:
+        """The store over the sources read that hold runs: the data dirs with a run log and the
+        lakes (events come from the first data dir, a run's row from any); None when none."""
+        from ..db.lake_source import Sources
+        from .runstore import RunStore
+
+        logged = [d for d in self.sources.local if has_run_log(d)]
+        if logged == self.sources.local and isinstance(self, RunStore):
+            return self  # every source holds runs: this very store (its own settings)
+        if not logged and not self.sources.lakes:
+            return None
+        return RunStore(Sources(logged, self.sources.lakes))
 
     def show(self, run_id: str, *, baseline_runs: int = 100, stale_after: float = LOST_AFTER_S,
              now: datetime | None = None) -> RunReport | OpenRun:
