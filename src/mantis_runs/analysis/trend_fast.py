@@ -7,9 +7,8 @@ status and the metrics, no run_id, no dedupe. The rows are grouped by period onc
 counting sort of the period numbers, shared by every metric); each metric's values are taken in
 that order and each period's slice sorted in place (NaN last), so its percentiles are read from
 the ranks numpy interpolates between (``significance.quantile``, as ``trend_of`` does): the same
-numbers, bit for bit; a period of SELECT_FROM values or more has those ranks selected instead
-(``picked``), unless one holds a zero. Otherwise, or for ``detect`` (which needs the runs
-themselves), the runs are read by the general path (``runs.gather_runs``) on the same snapshot.
+numbers, bit for bit. Otherwise, or for ``detect`` (which needs the runs themselves), the runs
+are read by the general path (``runs.gather_runs``) on the same snapshot.
 """
 
 from __future__ import annotations
@@ -213,51 +212,11 @@ class Grouping:
                 p50.append(None)
                 p95.append(None)
                 continue
-            got = percentiles_of(grouped[lo:hi], size, (P50, P95) if size >= bounded else (P50,))
-            p50.append(got[0])
-            p95.append(got[1] if len(got) > 1 else None)
+            sample = grouped[lo:hi]
+            sample.sort()  # NaN last: the first `size` values are the sample, sorted
+            p50.append(sig.quantile(sample[:size], P50))
+            p95.append(None if size < bounded else sig.quantile(sample[:size], P95))
         return MetricTrend(name, tuple(n), tuple(p50), tuple(p95))
-
-
-#: Periods of at least this many values take their order statistics by selection.
-SELECT_FROM = 256
-
-
-def percentiles_of(sample: Floats, size: int, quantiles: Sequence[float]) -> list[float]:
-    """numpy's percentiles (``quantiles``, ascending) of the ``size`` finite values of
-    ``sample`` (the others NaN) as ``significance.quantile`` reads them from the sorted
-    sample, bit for bit: from the order statistics ``picked`` when there are many and none is
-    zero (a nonzero value is the only one of its rank, bits included), interpolated by numpy's
-    rule (``stats.order.lerp``); else from the sample sorted in place, NaN last."""
-    from ..stats.order import lerp, ranks_and_weights
-
-    if size >= SELECT_FROM:
-        ranks, weights = ranks_and_weights(size, quantiles)
-        chosen = picked(sample, ranks)
-        if chosen is not None:
-            return lerp(chosen, ranks, weights)
-    sample.sort()
-    return [sig.quantile(sample[:size], q) for q in quantiles]
-
-
-def picked(sample: Floats, ranks: Sequence[int]) -> dict[int, float] | None:
-    """The values of ``ranks`` (pairs: r and r+1, or twice the last rank) in the sorted order
-    of ``sample``'s finite values (NaN sort last), from a partitioned copy (``sample`` keeps
-    its order); None when one is zero (-0.0 and 0.0 tie: which comes first is the sort's).
-
-    The copy is partitioned at the highest low rank, then the part below it at each lower one
-    (numpy partitions faster at one rank than at several); the value of rank r+1 is the least
-    between r and the next partition point, or past the last one (NaN aside)."""
-    points = sorted(set(ranks[0::2]))
-    work = np.partition(sample, points[-1])
-    for below, point in zip(points[1:][::-1], points[:-1][::-1], strict=True):
-        work[:below].partition(point)
-    chosen = {p: float(work[p]) for p in points}
-    for k, p in enumerate(points):
-        if p + 1 in ranks and p + 1 not in chosen:
-            end = points[k + 1] + 1 if k + 1 < len(points) else len(work)
-            chosen[p + 1] = float(np.fmin.reduce(work[p + 1:end]))
-    return None if 0.0 in chosen.values() else chosen
 
 
 def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: datetime,
