@@ -22,9 +22,8 @@ from . import views
 from .background import Background
 from .connection import VIEW_MEMORY_LIMIT, connect
 
-#: The macros of the lookups' queries (lookup_copies, lookup_newest, lookup_bad_lines): those of
-#: the ``runs`` view (``views.RUNS_VIEW``) but the view and its contested-ids macro.
-LOOKUP_MACROS = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view_jsonl_rows")
+#: The macros of the lookups' queries (re-exported from views.py, where the lists live).
+LOOKUP_MACROS = views.LOOKUP_MACROS
 
 
 class Connecting:

@@ -27,7 +27,6 @@ FORMAT = 3
 
 #: One row group's run_ids: (smallest, largest), each None when unknown; None when it holds none.
 Range = tuple[str | None, str | None] | None
-UNKNOWN: Range = (None, None)
 #: One row group as its footer says: its Range and whether it is proven (both ends exact and no
 #: NULL run_id: the views' pass-through needs that, db/view_reads.py); None when it holds none.
 Group = tuple[str | None, str | None, bool] | None

@@ -50,9 +50,9 @@ VIEWS = ("view_runs", "view_run_buckets", "view_run_costs", "view_runs_bad_lines
 #: What ``install`` creates (``connect`` made BASE_MACROS) unless told ``only``: binding each
 #: view costs milliseconds at every start, so store/lookup.py's sessions name what they query.
 _INSTALLED = tuple(name for name in (*MACROS, *VIEWS) if name not in BASE_MACROS)
-#: The ``runs`` view and the macros it reads.
-RUNS_VIEW = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view_jsonl_rows",
-             "macro_contested_ids", "view_runs")
+#: The macros of the lookups' queries (lookup_copies, lookup_newest, lookup_bad_lines;
+#: db/connecting.py): those the ``runs`` view reads but its contested-ids macro.
+LOOKUP_MACROS = ("macro_bad_line", "macro_breakdown", "macro_part_rows", "macro_view_jsonl_rows")
 #: The macros that read events files (mantis_event_rows), without the run_events views.
 EVENT_MACROS = ("macro_bad_event", "macro_event_of", "macro_event_parts", "macro_event_rows")
 #: The macros that read events JSONL as an events part's rows (compaction/events.py).
@@ -196,7 +196,7 @@ def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
     files ``event_files`` (values bound, never formatted). With ``reads`` (``prepare``), the
     views read live shards as their checkpoints and tails and pass through the Parquet files
     proven clean, on this connection from now on; its copies are removed with the connection.
-    ``only``: these macros and views alone, in this order (``RUNS_VIEW``, ``EVENT_MACROS``).
+    ``only``: these macros and views alone, in this order (``LOOKUP_MACROS``, ``EVENT_MACROS``).
     ``several``: the months are of several data dirs, so runs_bad_lines names each shard by its
     path (``messages.shard_name``; one data dir: by its file name)."""
     if reads is not None:
@@ -275,7 +275,7 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
     for path in files:
         lr = swapped.get(path)
         if lr is not None and duckdb_path(lr.parquet) in read:
-            n = lr.bad_lines + (_bad_events(con, lr.tail) if lr.tail is not None else 0)
+            n = lr.bad_lines + (bad_events(con, lr.tail) if lr.tail is not None else 0)
         elif duckdb_path(path) not in read or path.suffix == ".parquet":
             continue  # not in this snapshot (the views did not read it), or an events part
         else:
@@ -286,18 +286,18 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
 
 
 def _cached_bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
-    """``_bad_events``, kept in the user's cache until the file changes."""
+    """``bad_events``, kept in the user's cache until the file changes."""
     entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
     n = read_entry(entry) if entry is not None else None
     if type(n) is int:
         return n
-    n = _bad_events(con, path)
+    n = bad_events(con, path)
     if entry is not None and entry == entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT):
         write_entry(entry, n)  # unless the file changed while it was counted
     return n
 
 
-def _bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     """The malformed lines of the events file ``path`` (events_bad_lines_file.sql)."""
     (n,), = con.execute(load("events_bad_lines_file"), {"file": duckdb_path(path)}).fetchall()
     return int(n)

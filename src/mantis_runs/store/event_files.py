@@ -32,7 +32,6 @@ import duckdb
 from ..db import views
 from ..db.connection import (
     connect,
-    duckdb_path,
     private_temp_dir,
     publish_shared,
     query_failed,
@@ -153,8 +152,7 @@ class EventReader:
         for path in files:
             name, n = self._shard_of.get(path, ("", 0))
             if n < 0:
-                (n,), = con.execute(load("events_bad_lines_file"),
-                                    {"file": duckdb_path(path)}).fetchall()
+                n = views.bad_events(con, path)
             if n:
                 key = f"{EVENTS_LOG}/{name}"
                 bad[key] = bad.get(key, 0) + int(n)
