@@ -343,7 +343,7 @@ class Collector(LakeSteps):
         """The batch's JSONL and Parquet files, as DuckDB takes them; the bad lines of its
         checkpointed bytes are counted as skipped."""
         for m in chunk:
-            self.skipped.update(bad_lines.checkpointed(m, self.live, self.several))
+            self.skipped.update(bad_lines.checkpointed(m, self.several))
         return ([duckdb_path(p) for m in chunk for p in m.jsonl],
                 [duckdb_path(p) for m in chunk for p in m.parquet])
 

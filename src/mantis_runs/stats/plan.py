@@ -58,9 +58,9 @@ class MonthSource:
     parquet: list[Path]
     latest: datetime | None  # None: unknown (JSONL, or a footer without statistics)
     dated: bool  # False: no file of the month holds a dated row
-    #: bad lines in the checkpointed bytes of live shards, by shard name (counted by compaction;
-    #: the checkpoint holds only the good rows)
-    checkpointed_bad: dict[str, int] = field(default_factory=dict)
+    #: bad lines in the checkpointed bytes of live shards, by shard (counted by compaction; the
+    #: checkpoint holds only the good rows)
+    checkpointed_bad: dict[Path, int] = field(default_factory=dict)
     #: a month partition of the lake (db/lake_source.py), read from the ``mantis_lake`` dataset
     lake: bool = False
     lake_month: str | None = None
@@ -118,7 +118,7 @@ def plan_before(con: duckdb.DuckDBPyConnection, months: list[MonthFiles],
                                      lake_month=mf.lake_month))
             continue
         m = _month(mf.month, jsonl, parquet, [bounds[p] for p in parquet])
-        bad = {shard.name: lr.bad_lines for shard in mf.jsonl
+        bad = {shard: lr.bad_lines for shard in mf.jsonl
                if (lr := live.get(shard)) is not None and lr.bad_lines}
         found.append(replace(m, checkpointed_bad=bad) if bad else m)
     if since is not None:

@@ -14,12 +14,9 @@ from ..messages import shard_name
 from .plan import MonthSource
 
 
-def checkpointed(m: MonthSource, live: Mapping[Path, LiveRead], several: bool) -> dict[str, int]:
-    """The bad lines in the checkpointed bytes of ``m``'s live shards: with several data dirs,
-    those whose checkpoint or tail ``m`` reads (its own data dir's)."""
-    return {shard_name(shard, several): lr.bad_lines for shard, lr in live.items()
-            if shard.name in m.checkpointed_bad
-            and (not several or lr.parquet in m.parquet or lr.tail in m.jsonl)}
+def checkpointed(m: MonthSource, several: bool) -> dict[str, int]:
+    """The bad lines in the checkpointed bytes of ``m``'s live shards, named."""
+    return {shard_name(shard, several): n for shard, n in m.checkpointed_bad.items()}
 
 
 def per_shard(skipped: Mapping[str, int], read: Iterable[tuple[Any, Any]],
