@@ -30,7 +30,6 @@ left to the general path (tests/test_events_prepare.py holds the two to the same
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -236,7 +235,7 @@ def checked_type(value: object) -> str:
 
 
 #: The JSON of the shortest value ``record.trim_to_fit`` can leave: its marker alone.
-_MIN_MARKER: Final = len(json.dumps("…[truncated 1 bytes]", ensure_ascii=False).encode("utf-8"))
+_MIN_MARKER: Final = len(encode_string("…[truncated 1 bytes]").encode("utf-8"))
 
 
 def _trim_fields(out: dict[str, Any], line: bytes, notes: list[str]) -> bytes:
@@ -247,7 +246,7 @@ def _trim_fields(out: dict[str, Any], line: bytes, notes: list[str]) -> bytes:
     # them to that marker still leaves the line over the cap, no trimming can fit it: refused at
     # once (trimming each in turn re-encodes the line every time: quadratic in the fields).
     gain = {k: n - _MIN_MARKER for k, v in fields.items() if isinstance(v, str) and v
-            and (n := len(json.dumps(v, ensure_ascii=False).encode("utf-8"))) > _MIN_MARKER}
+            and (n := len(encode_string(v).encode("utf-8"))) > _MIN_MARKER}
     longest = sorted(gain, key=lambda k: -len(fields[k].encode("utf-8")))
     if size - sum(gain.values()) > MAX_EVENT_BYTES:
         longest = []
