@@ -30,6 +30,7 @@ from ..db.connection import private_temp_dir
 from ..errors import MantisError
 from .copies import KeptCopies, kept_copies
 from .storage import Target
+from .table import file_sizes
 
 #: The folder prefix of the copies (``private_temp_dir``).
 FETCH_PREFIX = "mantis-lake-"
@@ -56,6 +57,8 @@ class RemoteFiles:
         self._folder: Path | None = None
         self._count = 0
         self._fetched = 0  # bytes copied so far (they stay until the source goes)
+        self._found: dict[str, Path] = {}  # kept copies found (fits, then the call, ask once)
+        self._tidied = False  # the kept copies tidied once per source (the table's files fixed)
 
     def fits(self, months: Sequence[str | None]) -> bool:
         """Whether every copy, those of ``months`` not made yet and those made before, takes
@@ -96,7 +99,8 @@ class RemoteFiles:
             except Exception as exc:  # pyarrow raises OSError (and ArrowException) for the store
                 raise self._failed(exc) from None
             self._fetched += sum(self._sizes.get(path, 0) for _, path, _ in jobs)
-            if self._kept is not None:  # copies of files the table no longer lists go
+            if self._kept is not None and not self._tidied:  # copies of files no longer listed
+                self._tidied = True
                 self._kept.tidy(self._kept.path(p, self._sizes.get(p, 0)) for p in self._sizes)
         for month, path, local in [*found, *jobs]:
             self._done.setdefault(month, []).append(str(local))
@@ -104,8 +108,16 @@ class RemoteFiles:
         return dict(self._done)
 
     def _kept_copy(self, path: str) -> Path | None:
-        """The complete copy of ``path`` kept by an earlier read, if any."""
-        return None if self._kept is None else self._kept.find(path, self._sizes.get(path, 0))
+        """The complete copy of ``path`` kept by an earlier read, if any (looked for once: one
+        found was used within the hour, so no tidying removes it meanwhile)."""
+        if self._kept is None:
+            return None
+        if path not in self._found:
+            found = self._kept.find(path, self._sizes.get(path, 0))
+            if found is None:
+                return None
+            self._found[path] = found
+        return self._found[path]
 
     def _destination(self, path: str) -> Path:
         """Where the copy of ``path`` goes: kept (lake/copies.py), else the private folder."""
@@ -150,9 +162,8 @@ def remote_files(target: Target, table_uri: str, actions: Any,
     except ImportError:  # another deltalake: the Arrow dataset reads the table
         return None
 
-    paths = actions.column("path").to_pylist()
-    if any("://" in p for p in paths):
+    sizes = file_sizes(actions)
+    if any("://" in p for p in sizes):
         return None
-    sizes = dict(zip(paths, actions.column("size_bytes").to_pylist(), strict=True))
     return RemoteFiles(DeltaFileSystemHandler(table_uri, target.options or None, sizes),
                        by_month, sizes, failed, kept_copies(table_uri, target.options))

@@ -65,10 +65,10 @@ def write_proof(dt: Any) -> str:
 
     from ..db.lake_source import LAKE_RELATION
     from ..db.sqlfiles import load
+    from .table import file_sizes
 
     actions = dt.get_add_actions(flatten=True)
-    files = list(zip(actions.column("path").to_pylist(),
-                     actions.column("size_bytes").to_pylist(), strict=True))
+    files = list(file_sizes(actions).items())
     con = duckdb.connect()
     try:
         con.register(LAKE_RELATION, dt.to_pyarrow_dataset())

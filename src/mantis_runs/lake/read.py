@@ -26,7 +26,7 @@ from .copies import damaged_copy_hint
 from .fetch import remote_files
 from .proof import read_proof
 from .storage import LakeError, Target, failure
-from .table import PARTITION, data_files, open_table
+from .table import PARTITION, data_files, file_sizes, open_table
 
 #: Delta file statistics of timestamps may be cut to the millisecond: a bound one later is safe.
 _STATS_SLACK = timedelta(milliseconds=1)
@@ -74,8 +74,7 @@ def _proven(target: Target, table_uri: str, actions: Any) -> list[str] | None:
         store = DeltaFileSystemHandler(table_uri, target.options or None)
     except Exception:  # another deltalake, a store that cannot be reached: no proof
         return None
-    return read_proof(store, zip(actions.column("path").to_pylist(),
-                                 actions.column("size_bytes").to_pylist(), strict=True))
+    return read_proof(store, file_sizes(actions).items())
 
 
 def local_files(dt: Any, by_month: dict[str | None, list[str]]

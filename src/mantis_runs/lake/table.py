@@ -54,6 +54,12 @@ def data_files(actions: Any) -> dict[str | None, list[str]]:
     return out
 
 
+def file_sizes(actions: Any) -> dict[str, int]:
+    """Each data file's size in bytes, by its path in the add ``actions`` (as ``data_files``)."""
+    return dict(zip(actions.column("path").to_pylist(),
+                    actions.column("size_bytes").to_pylist(), strict=True))
+
+
 def properties() -> dict[str, str]:
     return {"delta.appendOnly": "true"}
 
