@@ -153,9 +153,10 @@ def list_open(store: RunStore, workflow_id: str | None, *, running: bool, lost: 
         raise UsageError(f"{' and '.join(given)} {'do' if len(given) > 1 else 'does'} not "
                          "apply to --running/--lost: every open run started since --since is "
                          "listed")
-    read = store.running if running and not lost else store.open_runs
-    found = read(since=since or OPEN_SINCE, stale_after=stale(stale_after))
-    keep = {"running"} if running and not lost else {"lost"} if lost and not running else {
+    only_running = running and not lost  # store.running: only those are read
+    found = (store.running if only_running else store.open_runs)(
+        since=since or OPEN_SINCE, stale_after=stale(stale_after))
+    keep = {"running"} if only_running else {"lost"} if lost and not running else {
         "running", "lost"}
     chosen = [s for s in found if s.status in keep
               and (workflow_id is None or s.workflow_id == workflow_id)]

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import bisect
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pathlib import Path
 import duckdb
 
 from ..log.checkpoint import LiveRead, copy_range, open_live, opened
-from ..log.layout import EVENTS_LOG, MONTH_PATTERN, MonthFiles, sealed_lineage
+from ..log.layout import EVENTS_LOG, MonthFiles, live_month, sealed_lineage
 from .connection import duckdb_path, private_temp_dir
 from .idranges import Group, footer_groups
 from .sqlfiles import load
@@ -92,7 +91,7 @@ class Reads:
         out: list[Path] = []
         checked: dict[str, int] = {}
         for p in files:
-            month = _events_live_month(p)
+            month = live_month(p) if p.parent.name == EVENTS_LOG else None
             if month is not None and month not in sealed and p not in self._events:
                 self._events[p] = open_live(p.parent, month, p,
                                             self.folder / f"events-{len(self._events)}",
@@ -230,12 +229,6 @@ def _clear(groups: list[Group], contested: list[str]) -> bool:
         if i < len(contested) and contested[i] <= g[1]:
             return False
     return True
-
-
-def _events_live_month(path: Path) -> str | None:
-    """The month of ``path`` when it is a live events shard (events_log/YYYY-MM.jsonl)."""
-    m = re.fullmatch(rf"({MONTH_PATTERN})\.jsonl", path.name)
-    return m.group(1) if m is not None and path.parent.name == EVENTS_LOG else None
 
 
 def _size(files: list[Path]) -> int:

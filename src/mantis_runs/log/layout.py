@@ -282,6 +282,12 @@ class MonthFiles:
         return total
 
 
+def live_month(path: Path) -> str | None:
+    """The month of ``path`` when it is named as a live shard (``YYYY-MM.jsonl``), else None."""
+    m = _LIVE_RE.match(path.name)
+    return m.group(1) if m else None
+
+
 def sealed_lineage(path: Path) -> tuple[str, str] | None:
     m = _SEALED_RE.match(path.name)
     return (m.group(1), m.group(2)) if m else None
