@@ -56,6 +56,7 @@ from ..db.linesearch import (
 )
 from ..db.sqlfiles import load
 from ..db.verified import remembered_content_ok
+from ..db.view_reads import month_reads
 from ..log import checkpoint, schema
 from ..log.integrity import check_parts
 from ..log.layout import MonthFiles
@@ -126,9 +127,12 @@ class Session:
     def lend(self) -> Lent:
         """This snapshot for the stats engine (``stats(session=...)``): the connection, every
         month, each live shard's checkpoint and tail as read here."""
-        live = {p: checkpoint.LiveRead(sh.checkpoint, sh.tail, sh.checked_bad)
+        return self.con, self.months(), self.live()
+
+    def live(self) -> dict[Path, checkpoint.LiveRead]:
+        """Each live shard with a valid checkpoint, as read here: the checkpoint and tail."""
+        return {p: checkpoint.LiveRead(sh.checkpoint, sh.tail, sh.checked_bad)
                 for p, sh in self.shards.items() if sh.checkpoint is not None}
-        return self.con, self.months(), live
 
     def count_bad(self, path: Path) -> int:
         _note("parse", path)
@@ -408,19 +412,12 @@ def bounded(finished_at: Any, bound: Any) -> bool:
 
 def month_sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
     """(Parquet files, JSONL files) that hold ``months``' rows, live shards with a checkpoint
-    as the checkpoint and a copy of the tail; each list ends with its placeholder."""
-    parquet: list[Path] = []
-    jsonl: list[Path] = []
-    for mf in months:
-        parquet += mf.parts
-        for path in mf.jsonl:
-            sh = s.shards[path]
-            if sh.checkpoint is None:
-                jsonl.append(path)
-            else:
-                parquet.append(sh.checkpoint)
-                jsonl += [sh.tail] if sh.tail is not None else []
-    return listed(parquet, jsonl)
+    as the checkpoint and a copy of the tail (``view_reads.month_reads``, the views' rule);
+    each list ends with its placeholder."""
+    live = s.live()
+    reads = [month_reads(mf, live) for mf in months]
+    return listed([p for _, parquet in reads for p in parquet],
+                  [p for jsonl, _ in reads for p in jsonl])
 
 
 def _rows_of(s: Session, winners: Rows, months: list[MonthFiles]) -> Rows | None:
