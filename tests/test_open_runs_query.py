@@ -275,3 +275,19 @@ def test_a_run_finished_in_another_data_dir_is_not_open(tmp_path: Path) -> None:
     assert {s.run_id: s.status for s in both.open_runs(since="1d")} == {"still-open": "running"}
     assert [s.run_id for s in both.running(since="1d")] == ["still-open"]
     assert both.status("done-in-b").status == "succeeded"
+
+
+def test_a_second_data_dir_that_does_not_exist_is_named(tmp_path: Path) -> None:
+    """Every data dir given is checked, not only the first (whose events are read): a missing
+    second one is an error naming it, for list --running/--lost and status alike."""
+    from mantis_runs import append_event
+    from mantis_runs.errors import NoDataDir
+
+    a, missing = tmp_path / "a", tmp_path / "missing"
+    assert append_event("r-1", "run_started", workflow_id="w", data_dir=a)
+    both = RunStore([a, missing])
+    for call in (lambda: both.open_runs(since="1d"), lambda: both.running(since="1d"),
+                 lambda: both.status("r-1")):
+        with pytest.raises(NoDataDir, match=f"data dir {missing} does not exist"):
+            call()
+    assert [s.run_id for s in RunStore(a).running(since="1d")] == ["r-1"]

@@ -329,7 +329,7 @@ class EventMethods:
                now: datetime | None = None) -> RunStatus:
         """Pending, running, succeeded, failed or lost, with the source of that answer
         (docs/events.md); ``NotFound`` for a run with neither a row nor an event."""
-        check_data_dir(self.data_dir, events=True)
+        self._check_local()
         stale_after = check_stale_after(stale_after)
         from ..db.background import Background
         from .open_runs import status_events
@@ -388,7 +388,7 @@ class EventMethods:
         if not self.sources.local:
             raise UsageError("running and lost runs are found by their events, which a data "
                              "dir holds and a lake does not: name a data dir")
-        check_data_dir(self.data_dir, events=True)
+        self._check_local()
         from .open_runs import open_run_events
 
         by_run: dict[str, list[EventRow]] = {}
@@ -411,6 +411,12 @@ class EventMethods:
         with store._reading() as (con, _):
             return {rid for rid, in con.execute(load("runs_finished_ids"),
                                                 {"ids": run_ids}).fetchall()}
+
+    def _check_local(self) -> None:
+        """Every data dir given is one (``check_data_dir``; events alone will do): the first
+        for its events, each for a run's terminal row (``_with_runs``)."""
+        for d in self.sources.local:
+            check_data_dir(d, events=True)
 
     def _with_runs(self) -> RunStore | None:
         """The store over the sources read that hold runs: the data dirs with a run log and the
