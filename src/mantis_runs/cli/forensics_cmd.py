@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 import threading
 from pathlib import Path
@@ -115,7 +114,7 @@ def report(latest: bool, run_id: str | None, fmt: str, output: Path | None,
 def _connect_ahead(data_dir: Any, *, table: bool, events: bool = False) -> None:
     """Start DuckDB for the lookup's session (db/connecting.py) while the store's modules
     load, when the read is of one local data dir (the lookups' shortcuts read one); with
-    ``table``, import the table renderer (tabulate and wcwidth, about 20 ms) on a helper
+    ``table``, import the table renderer (tabulate, cli/cells.py) on a helper
     thread, which runs while the library call waits for DuckDB; with ``events``, a session with
     the events macros (``list --running/--lost``)."""
     if data_dir is None or isinstance(data_dir, Path):
@@ -123,7 +122,9 @@ def _connect_ahead(data_dir: Any, *, table: bool, events: bool = False) -> None:
 
         connect_ahead(events=events)
     if table:
-        threading.Thread(target=importlib.import_module, args=("tabulate",), daemon=True).start()
+        from .cells import tabulate_module
+
+        threading.Thread(target=tabulate_module, daemon=True).start()
 
 
 #: `mantis runs watch`'s exit status on timeout: timeout(1)'s, distinct from a usage error (2).

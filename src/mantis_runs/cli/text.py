@@ -14,10 +14,11 @@ RULE = "─"
 
 
 def tabulate(*args: Any, **kwargs: Any) -> str:
-    """tabulate.tabulate, imported when a table is drawn (``--json`` output never needs it)."""
-    from tabulate import tabulate as draw
+    """tabulate.tabulate, imported when a table is drawn (``--json`` output never needs it),
+    measuring cells as :func:`_width` does (cli/cells.py)."""
+    from .cells import tabulate_module
 
-    return str(draw(*args, **kwargs))
+    return str(tabulate_module().tabulate(*args, **kwargs))
 
 
 def seconds(v: float | None) -> str:
@@ -57,12 +58,9 @@ def visible(text: str, *, keep_lines: bool = False) -> str:
 
 def _width(text: str) -> int:
     """Terminal cells that ``text`` (already :func:`visible`) takes: 2 for CJK and most emoji.
-    Measured by wcwidth, as tabulate measures cells when wcwidth is installed (else both count
-    characters)."""
-    try:
-        from wcwidth import wcswidth
-    except ImportError:  # pragma: no cover - wcwidth is a dependency
-        return len(text)
+    Measured as wcwidth measures them, and as tabulate does here (cli/cells.py)."""
+    from .cells import wcswidth
+
     cells = wcswidth(text)
     return len(text) if cells < 0 else cells
 
