@@ -321,7 +321,8 @@ def test_group_by_json(grouped: Path) -> None:
     got = json.loads(out)
     assert code == 1
     assert sorted(got) == ["baseline", "current", "exit_code", "group_by", "groups", "options",
-                           "status", "workflow_id"]
+                           "skipped_lines", "status", "workflow_id"]
+    assert got["skipped_lines"] == {}
     assert (got["group_by"], got["exit_code"], got["status"]) == ("model", 1, "succeeded")
     assert got["baseline"] == {"start": "2026-05-01T00:00:00Z", "end": "2026-05-10T00:00:00Z",
                                "filters": {}}
@@ -370,3 +371,38 @@ def test_buckets_outside_the_known_nine_and_text_values(tmp_path: Path) -> None:
     after = compare("wf", data_dir=tmp_path, baseline="21d..11d", current="11d", now=NOW,
                     options=opts)
     assert after.to_json() == before.to_json()
+
+
+def test_malformed_lines_are_counted_and_warned_as_stats_warns(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """compare reads what stats reads: the malformed lines it skipped are in the result, its
+    JSON and the one warning stats prints, grouped or not, before and after compaction."""
+    now = datetime.now(UTC)  # the command's windows end now
+    rows = [run(i, "ab"[i % 2], now - timedelta(days=1 + i % 28, hours=i % 5), 10.0 + i % 7)
+            for i in range(200)]
+    write_rows(tmp_path, rows)
+    shard = sorted((tmp_path / "runs_log").glob("*.jsonl"))[-1]
+    with open(shard, "ab") as f:
+        f.write(b"not json\n{oops\n\x00\x01\n")
+    d = ["--data-dir", str(tmp_path)]
+    for compacted in (False, True):
+        if compacted:
+            compact(tmp_path, checkpoint_min_bytes=0)
+        code, _, warning = run_cli("runs", "stats", "wf", *d)
+        assert code == 0 and warning.startswith("warning: skipped 3 malformed lines (")
+        for extra in ([], ["--group-by", "model"]):
+            code, out, err = run_cli("runs", "compare", "wf", "--baseline", "30d..10d",
+                                     "--current", "10d", *extra, *d)
+            assert (code, err) == (0, warning), (extra, compacted)
+            code, out, err = run_cli("runs", "compare", "wf", "--baseline", "30d..10d",
+                                     "--current", "10d", *extra, *d, "--json")
+            assert err == warning
+            doc = json.loads(out)
+            assert sum(doc["skipped_lines"].values()) == 3
+            if extra:
+                assert [sum(g["comparison"]["skipped_lines"].values())
+                        for g in doc["groups"]] == [3, 3]
+    caplog.set_level("WARNING", logger="mantis_runs")
+    result = RunStore(tmp_path).compare("wf", baseline="30d..10d", current="10d")
+    assert sum(result.skipped_lines.values()) == 3
+    assert [r.getMessage() for r in caplog.records] == [warning[len("warning: "):-1]]

@@ -67,6 +67,8 @@ class CompareResult:
     mde_p95: float | None
     day_noise: float | None  # tau of the baseline's daily medians (log scale)
     options: Options
+    #: the malformed lines the read skipped, per shard (``StatsResult.skipped_lines``)
+    skipped_lines: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> MetricVerdict:
@@ -97,7 +99,7 @@ class CompareResult:
                          for f in self.failures],
             "mde_p50": self.mde_p50, "mde_p95": self.mde_p95, "day_noise": self.day_noise,
             "noisy_days": self.noisy_days, "exit_code": self.exit_code,
-            "options": asdict(self.options),
+            "options": asdict(self.options), "skipped_lines": dict(self.skipped_lines),
         }
 
     @property
@@ -132,6 +134,7 @@ class GroupedCompareResult:
     current: Window
     groups: list[Group]
     options: Options
+    skipped_lines: Mapping[str, int] = field(default_factory=dict)  # as CompareResult's
 
     @property
     def exit_code(self) -> int:
@@ -150,7 +153,8 @@ class GroupedCompareResult:
         return {"workflow_id": self.workflow_id, "status": self.status,
                 "group_by": self.group_by, "baseline": self.baseline.to_json(),
                 "current": self.current.to_json(), "exit_code": self.exit_code,
-                "options": asdict(self.options), "groups": [g.to_json() for g in self.groups]}
+                "options": asdict(self.options), "groups": [g.to_json() for g in self.groups],
+                "skipped_lines": dict(self.skipped_lines)}
 
 
 def metric_samples(base: WindowRuns, cur: WindowRuns, status: str | None,
@@ -185,7 +189,7 @@ def judge(workflow_id: str, status: str | None, baseline: Window, current: Windo
         workflow_id=workflow_id, status=status, baseline=baseline, current=current,
         metrics=verdicts, failures=(base.failure_rate(), cur.failure_rate()),
         mde_p50=diag["mde_p50"], mde_p95=diag["mde_p95"], day_noise=diag["day_noise"],
-        options=opts)
+        options=opts, skipped_lines=dict(base.skipped_lines))
 
 
 def judge_groups(workflow_id: str, status: str | None, group_by: str, baseline: Window,
@@ -203,7 +207,8 @@ def judge_groups(workflow_id: str, status: str | None, group_by: str, baseline: 
                             judge(workflow_id, status, baseline, current, b, c, buckets, opts)))
     groups.sort(key=lambda g: (-(g.runs_baseline + g.runs_current), g.value is None,
                                g.value or ""))
-    return GroupedCompareResult(workflow_id, status, group_by, baseline, current, groups, opts)
+    return GroupedCompareResult(workflow_id, status, group_by, baseline, current, groups, opts,
+                                dict(base.skipped_lines))
 
 
 def _split(side: WindowRuns, attribute: str) -> dict[str | None, WindowRuns]:

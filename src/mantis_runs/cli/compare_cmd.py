@@ -73,6 +73,7 @@ def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str]
     from ..analysis.compare import compare as run_compare
     from ..analysis.verdicts import Options
     from .compare_text import compare_text
+    from .insight_notes import warn_skipped
 
     result = run_compare(
         workflow_id, data_dir=data_dir, baseline=baseline, current=current,
@@ -81,6 +82,7 @@ def compare(workflow_id: str, baseline: str, current: str, where: dict[str, str]
         options=Options(min_ratio=min_ratio, min_delta_s=min_delta_s, alpha=alpha,
                         min_runs=min_runs, seed=seed, block_days=block == "day"),
         group_by=group_by)
+    warn_skipped(result.skipped_lines)
     if as_json:
         from .render import to_json
 

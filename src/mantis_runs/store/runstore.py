@@ -343,9 +343,12 @@ class RunStore(InsightMethods, EventMethods):
         value of that attribute, largest group first (``GroupedCompareResult``)."""
         from ..analysis.compare import compare
 
-        return compare(workflow_id, data_dir=self.sources, baseline=baseline, current=current,
-                       baseline_filters=baseline_filters, current_filters=current_filters,
-                       status=status, buckets=buckets, options=options, group_by=group_by)
+        result = compare(workflow_id, data_dir=self.sources, baseline=baseline,
+                         current=current, baseline_filters=baseline_filters,
+                         current_filters=current_filters, status=status, buckets=buckets,
+                         options=options, group_by=group_by)
+        warn_skipped(result.skipped_lines)
+        return result
 
     def report(self, run_id: str | None = None, *, baseline_runs: int = 100) -> RunReport:
         """A post-mortem of ``run_id`` (default: the newest run) against the newest
