@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mantis_runs.cli import cells
-from mantis_runs.cli.text import _width, tabulate
+from mantis_runs.cli.text import _width
 
 #: What tables hold: plain text, mantis's own symbols, CJK, emoji, combining marks, zero-width
 #: joiners, controls and escapes (tabulate strips ANSI colours before measuring).
