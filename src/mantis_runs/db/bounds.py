@@ -15,8 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
+from . import engine
 from .cache import per_file
 from .connection import duckdb_path
 from .sqlfiles import load
@@ -47,7 +46,7 @@ class Bounds:
 UNKNOWN = Bounds(latest=None, dated=True)
 
 
-def parquet_bounds(con: duckdb.DuckDBPyConnection, files: list[Path]) -> dict[Path, Bounds]:
+def parquet_bounds(con: engine.DuckDBPyConnection, files: list[Path]) -> dict[Path, Bounds]:
     """The footer bounds of each Parquet file (UNKNOWN for a file the footer says nothing of).
 
     A published file never changes (a new generation is a new name), so each file's bounds are

@@ -16,9 +16,7 @@ from __future__ import annotations
 import atexit
 import os
 
-import duckdb
-
-from . import views
+from . import engine, views
 from .background import Background
 from .connection import VIEW_MEMORY_LIMIT, connect
 
@@ -34,7 +32,7 @@ class Connecting:
         self.events = events
         self._made = Background(lambda: _make(events))
 
-    def get(self) -> duckdb.DuckDBPyConnection:
+    def get(self) -> engine.DuckDBPyConnection:
         """The connection, once made (its error, if making it failed)."""
         return self._made.result()
 
@@ -46,7 +44,7 @@ class Connecting:
         con.close()
 
 
-def _make(events: bool) -> duckdb.DuckDBPyConnection:
+def _make(events: bool) -> engine.DuckDBPyConnection:
     con = connect(memory_limit=VIEW_MEMORY_LIMIT)
     try:
         views.install(con, [], only=(*LOOKUP_MACROS, *(views.EVENT_MACROS if events else ())))

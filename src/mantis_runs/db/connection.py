@@ -26,12 +26,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ..errors import MantisError, UsageError, one_line
 from ..log import schema
 from ..log.layout import PUBLISH_INTENT, PUBLISH_LOCK, MonthFiles, check_data_dir, scan
 from ..log.locks import LockTimeout, shared_if_present
+from . import engine
 from .sqlfiles import load
 
 #: DuckDB's buffer-manager limit for queries; RSS stays within a small multiple of it.
@@ -65,7 +64,7 @@ BASE_MACROS = ("macro_lerp", "macro_quantile_sorted", "macro_quantile", "macro_p
 
 
 def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = None,
-            temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+            temp_directory: Path | None = None) -> engine.DuckDBPyConnection:
     """An in-memory DuckDB connection set up the way every mantis query expects."""
     config: dict[str, Any] = {
         "memory_limit": memory_limit,
@@ -74,7 +73,7 @@ def connect(*, memory_limit: str = QUERY_MEMORY_LIMIT, threads: int | None = Non
     }
     if threads is not None:
         config["threads"] = threads
-    con = duckdb.connect(config=config)
+    con = engine.connect(config=config)
     con.execute("SET TimeZone = 'UTC'")
     # Results are ordered explicitly wherever order matters; not preserving scan order lets
     # DuckDB stream JSON with far smaller buffers.
@@ -170,7 +169,7 @@ def publish_shared(data_dir: Path) -> Iterator[None]:
         ) from None
 
 
-def query_failed(exc: duckdb.Error, months: Iterable[MonthFiles]) -> MantisError:
+def query_failed(exc: engine.Error, months: Iterable[MonthFiles]) -> MantisError:
     """The one-line error of a failed query over ``months``. The usual cause after upgrading
     mantis-runs, a part in an older Parquet layout, is named with its fix."""
     return old_layout(months) or MantisError(f"query failed: {one_line(exc)}")
@@ -194,7 +193,7 @@ def old_layout(months: Iterable[MonthFiles]) -> MantisError | None:
     return None
 
 
-def lock_down(con: duckdb.DuckDBPyConnection, readable: Iterable[str]) -> None:
+def lock_down(con: engine.DuckDBPyConnection, readable: Iterable[str]) -> None:
     """From now on ``con`` reads no file but ``readable`` (named exactly as its queries name
     them), creates none, and no setting can be changed (``SET``, ``RESET``, ``PRAGMA`` of a
     setting, ``INSTALL`` and ``LOAD`` are refused); nothing in a query can undo it. DuckDB still
@@ -212,7 +211,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, readable: Iterable[str]) -> None:
 #: What a query may be: DuckDB parses DESCRIBE, SUMMARIZE, SHOW, TABLE, VALUES, FROM-first and
 #: PIVOT with its values listed as SELECT, and ``CALL f()`` is ``SELECT * FROM f()``. EXPLAIN is
 #: allowed when what it explains is (EXPLAIN ANALYZE runs it).
-READ_ONLY_STATEMENTS = frozenset({duckdb.StatementType.SELECT, duckdb.StatementType.CALL})
+READ_ONLY_STATEMENTS = frozenset({engine.StatementType.SELECT, engine.StatementType.CALL})
 
 _HINTS = {
     "COPY": "to write a result to a file, use `mantis runs sql --output FILE` or write the "
@@ -224,7 +223,7 @@ _HINTS = {
 }
 
 
-def check_read_only(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement) -> None:
+def check_read_only(con: engine.DuckDBPyConnection, statement: engine.Statement) -> None:
     """Raise ``UsageError`` unless ``statement`` is a read-only query (READ_ONLY_STATEMENTS, or
     an EXPLAIN of one). A defence in depth: ``lock_down`` is what stops a query from reading or
     writing files, but a ``COPY ... TO`` onto a file it may read is stopped only here."""
@@ -235,12 +234,12 @@ def check_read_only(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement)
     if kind in READ_ONLY_STATEMENTS:
         return
     text = statement.query
-    if kind == duckdb.StatementType.EXPLAIN:
+    if kind == engine.StatementType.EXPLAIN:
         refused: UsageError | None = None
         for explained in _explained(text):
             try:
                 inner = con.extract_statements(explained)
-            except duckdb.ParserException:
+            except engine.ParserException:
                 continue  # not what DuckDB runs
             if len(inner) == 1:
                 try:
@@ -252,7 +251,7 @@ def check_read_only(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement)
             raise refused
     words = _words(text)
     word = words[0][2].upper() if words else ""
-    if kind == duckdb.StatementType.MULTI:
+    if kind == engine.StatementType.MULTI:
         # DuckDB's own expansion of a PIVOT without its values, which may wrap any statement
         word = "PIVOT"
     elif not word.isalpha() or word == "WITH":  # name the statement, not its first token
@@ -262,14 +261,14 @@ def check_read_only(con: duckdb.DuckDBPyConnection, statement: duckdb.Statement)
                      + _HINTS.get(word, "see docs/sql.md"))
 
 
-def _words(text: str) -> list[tuple[int, duckdb.token_type, str]]:
+def _words(text: str) -> list[tuple[int, engine.token_type, str]]:
     """The tokens of ``text`` but comments: (start in UTF-8 bytes, as DuckDB counts, kind,
     text)."""
     raw = text.encode()
-    tokens = duckdb.tokenize(text)
-    out: list[tuple[int, duckdb.token_type, str]] = []
+    tokens = engine.tokenize(text)
+    out: list[tuple[int, engine.token_type, str]] = []
     for i, (start, kind) in enumerate(tokens):
-        if kind == duckdb.token_type.comment:
+        if kind == engine.token_type.comment:
             continue
         end = tokens[i + 1][0] if i + 1 < len(tokens) else len(raw)
         out.append((start, kind, raw[start:end].decode(errors="replace").strip()))
@@ -291,10 +290,10 @@ def _explained(text: str) -> list[str]:
         return []
     raw = text.encode()
     readings = [raw[words[i][0]:].decode()]
-    if words[i][1] == duckdb.token_type.operator and words[i][2].startswith("("):
+    if words[i][1] == engine.token_type.operator and words[i][2].startswith("("):
         depth = 0
         for j in range(i, len(words)):
-            if words[j][1] == duckdb.token_type.operator:  # not a "(" inside a string
+            if words[j][1] == engine.token_type.operator:  # not a "(" inside a string
                 depth += words[j][2].count("(") - words[j][2].count(")")
             if depth == 0:
                 if j + 1 < len(words):

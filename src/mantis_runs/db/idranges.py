@@ -15,9 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ..log import schema
+from . import engine
 from .cache import per_file
 from .connection import duckdb_path
 from .sqlfiles import load
@@ -33,8 +32,8 @@ Group = tuple[str | None, str | None, bool] | None
 _UNKNOWN_GROUP: Group = (None, None, False)
 
 
-def footer_groups(connection: duckdb.DuckDBPyConnection
-                  | Callable[[], duckdb.DuckDBPyConnection],
+def footer_groups(connection: engine.DuckDBPyConnection
+                  | Callable[[], engine.DuckDBPyConnection],
                   files: list[Path]) -> dict[Path, list[Group]]:
     """What the footer of each file says of every row group's run_ids (run_id_ranges.sql), a
     file in another Parquet layout than this mantis-runs reads proving nothing. Kept in the
@@ -63,7 +62,7 @@ def footer_groups(connection: duckdb.DuckDBPyConnection
     return {p: found.get(p, [_UNKNOWN_GROUP]) for p in files}
 
 
-def id_ranges(connection: duckdb.DuckDBPyConnection | Callable[[], duckdb.DuckDBPyConnection],
+def id_ranges(connection: engine.DuckDBPyConnection | Callable[[], engine.DuckDBPyConnection],
               files: list[Path]) -> dict[Path, list[Range]]:
     """The run_id range of every row group of each file, from its footer (``footer_groups``)."""
     return {p: [None if g is None else (g[0], g[1]) for g in groups]

@@ -11,8 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-import duckdb
-
+from . import engine
 from .cache import entry_for, read_entry, write_entry
 from .connection import duckdb_path
 from .sqlfiles import load
@@ -24,7 +23,7 @@ FORMAT = 1
 _T = TypeVar("_T")
 
 
-def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
+def shared_ids(con: engine.DuckDBPyConnection, files: list[Path]) -> list[int]:
     """Hashes (DuckDB's ``hash(run_id)``) of the run_ids with copies in two or more of
     ``files``, sorted; an empty list for zero or one file."""
     if len(files) < 2:
@@ -32,7 +31,7 @@ def shared_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
     return _hashes(con, files)
 
 
-def _hashes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
+def _hashes(con: engine.DuckDBPyConnection, files: list[Path]) -> list[int]:
     """``shared_ids`` for any number of files: with one file, its repeated run_ids."""
     if not files:
         return []
@@ -47,7 +46,7 @@ def _hashes(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[int]:
     return found
 
 
-def shared_run_ids(con: duckdb.DuckDBPyConnection, files: list[Path]) -> list[str]:
+def shared_run_ids(con: engine.DuckDBPyConnection, files: list[Path]) -> list[str]:
     """The run_ids with two or more copies among ``files`` (also within one file: nothing here
     takes compaction's word for it), sorted; a superset: a run_id that only shares its hash
     with one is there too. Cached as ``shared_ids`` is, and nothing more is read when the
@@ -78,7 +77,7 @@ def cached_shared_run_ids(files: list[Path]) -> list[str] | None:
 
 
 def _entry(kind: str, files: list[Path]) -> Path | None:
-    return entry_for(kind, files, f"format {FORMAT}", f"duckdb {duckdb.__version__}")
+    return entry_for(kind, files, f"format {FORMAT}", f"duckdb {engine.__version__}")
 
 
 def _cached(entry: Path | None, kind: type[_T]) -> list[_T] | None:

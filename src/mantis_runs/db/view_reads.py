@@ -33,10 +33,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
-
 from ..log.checkpoint import LiveRead, copy_range, open_live, opened
 from ..log.layout import EVENTS_LOG, MonthFiles, live_month, sealed_lineage
+from . import engine
 from .connection import duckdb_path, private_temp_dir
 from .idranges import Group, footer_groups
 from .sqlfiles import load
@@ -128,7 +127,7 @@ class Reads:
                 checked[mf.live.name] = checked.get(mf.live.name, 0) + lr.bad_lines
         return Listing(jsonl, parquet, checked, stable)
 
-    def split(self, con: duckdb.DuckDBPyConnection, listing: Listing
+    def split(self, con: engine.DuckDBPyConnection, listing: Listing
               ) -> tuple[list[Path], list[Path]]:
         """(the Parquet files proven to hold no contested or NULL run_id, the others)."""
         if not listing.parquet or not listing.stable or _size(listing.jsonl) > SPLIT_JSONL_MAX:
@@ -138,13 +137,13 @@ class Reads:
             for p in listing.jsonl:
                 contested.update(self._jsonl_ids(con, p))
             groups = footer_groups(con, listing.parquet)
-        except duckdb.Error:  # a file gone since (a compaction after connect()): not proven
+        except engine.Error:  # a file gone since (a compaction after connect()): not proven
             return [], listing.parquet
         ordered = sorted(contested)
         clean = [p for p in listing.parquet if _clear(groups[p], ordered)]
         return clean, [p for p in listing.parquet if p not in clean]
 
-    def _jsonl_ids(self, con: duckdb.DuckDBPyConnection, path: Path) -> list[str]:
+    def _jsonl_ids(self, con: engine.DuckDBPyConnection, path: Path) -> list[str]:
         if path not in self._ids:
             con.execute(load("macro_contested_ids"))
             self._ids[path] = [str(r[0]) for r in con.execute(

@@ -28,11 +28,9 @@ from collections.abc import Iterable
 from contextlib import closing
 from pathlib import Path
 
-import duckdb
-
 from ..log import checkpoint, schema
 from ..log.layout import CHECKPOINTS, EVENTS_LOG, MonthFiles, scan
-from . import arrow_schema, lake_source
+from . import arrow_schema, engine, lake_source
 from .cache import cache_root, entry_for, read_entry, write_entry
 from .connection import BASE_MACROS, connect, duckdb_path
 from .shared_ids import cached_shared_run_ids, shared_run_ids
@@ -64,7 +62,7 @@ _LIST_TYPES = {"mantis_shared_ids": "VARCHAR[]", "mantis_checked_shards": "VARCH
                "mantis_checked_lines": "BIGINT[]", "mantis_checked_event_shards": "VARCHAR[]",
                "mantis_checked_event_lines": "BIGINT[]"}
 #: The reads (db/view_reads.py) each connection's views were installed with.
-_READS: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, Reads] = (
+_READS: weakref.WeakKeyDictionary[engine.DuckDBPyConnection, Reads] = (
     weakref.WeakKeyDictionary())
 
 
@@ -189,7 +187,7 @@ def variables(listing: Listing, clean: list[Path], shared: list[str],
     }
 
 
-def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
+def install(con: engine.DuckDBPyConnection, months: Iterable[MonthFiles],
             event_files: Iterable[Path] = (), reads: Reads | None = None, *,
             only: Iterable[str] | None = None, several: bool = False) -> None:
     """Define the macros and views on ``con`` (from ``connect``) over ``months`` and the events
@@ -214,14 +212,14 @@ def install(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles],
 SHARD_PATHS = "mantis_shard_paths"
 
 
-def close_reads(con: duckdb.DuckDBPyConnection) -> None:
+def close_reads(con: engine.DuckDBPyConnection) -> None:
     """Remove the private copies ``install`` gave ``con`` now, not when it is collected."""
     reads = _READS.pop(con, None)
     if reads is not None:
         reads.close()
 
 
-def set_files(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
+def set_files(con: engine.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
     """Point the views at other months (the views re-read the variables on every query)."""
     months = list(months)
     for name, value in _chosen(months, _READS.get(con), con).items():
@@ -229,7 +227,7 @@ def set_files(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> N
     lake_source.set_months(con, months)  # a lake's months too (db/lake_source.py), if any
 
 
-def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+def _set(con: engine.DuckDBPyConnection, name: str, value: object) -> None:
     """Set the session variable ``name`` (a constant of this module) to ``value``, bound."""
     if name in _LIST_TYPES:  # a list literal with no element has no type
         con.execute(f"SET VARIABLE {name} = CAST($value AS {_LIST_TYPES[name]})",
@@ -249,7 +247,7 @@ def event_variables(event_files: Iterable[Path], reads: Reads | None = None,
             "mantis_checked_event_lines": list(checked.values())}
 
 
-def set_event_files(con: duckdb.DuckDBPyConnection, event_files: Iterable[Path],
+def set_event_files(con: engine.DuckDBPyConnection, event_files: Iterable[Path],
                     reads: Reads | None = None) -> None:
     """Point the run_events views at these events files (read as ``reads`` lists them)."""
     for name, value in event_variables(event_files, reads).items():
@@ -260,7 +258,7 @@ def set_event_files(con: duckdb.DuckDBPyConnection, event_files: Iterable[Path],
 _EVENT_COUNT_FORMAT = "format 1"
 
 
-def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> dict[str, int]:
+def event_bad_lines(con: engine.DuckDBPyConnection, files: Iterable[Path]) -> dict[str, int]:
     """Malformed lines of each of ``files`` that the run_events views of ``con`` read (its
     ``mantis_event_files``): the counts of run_events_bad_lines, named ``events_log/NAME`` as
     the warnings name them (a run-log shard is named alone, so the two never mix). Each file's
@@ -285,7 +283,7 @@ def event_bad_lines(con: duckdb.DuckDBPyConnection, files: Iterable[Path]) -> di
     return bad
 
 
-def _cached_bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def _cached_bad_events(con: engine.DuckDBPyConnection, path: Path) -> int:
     """``bad_events``, kept in the user's cache until the file changes."""
     entry = entry_for("event-bad-lines", [path], _EVENT_COUNT_FORMAT)
     n = read_entry(entry) if entry is not None else None
@@ -297,7 +295,7 @@ def _cached_bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
     return n
 
 
-def bad_events(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def bad_events(con: engine.DuckDBPyConnection, path: Path) -> int:
     """The malformed lines of the events file ``path`` (events_bad_lines_file.sql)."""
     (n,), = con.execute(load("events_bad_lines_file"), {"file": duckdb_path(path)}).fetchall()
     return int(n)
@@ -311,7 +309,7 @@ def shared(months: Iterable[MonthFiles], checkpoints: list[Path] | None = None) 
     compaction warms the cache for, so the answer is usually one cached file; without a usable
     checkpoint file, the parts alone. ``checkpoints``: the checkpoint files the views read as
     Parquet (``prepare``); the answer then covers them without fail (a checkpoint that cannot be
-    read is a ``duckdb.Error``). Computing it (a cache miss) reads every run_id once, on a
+    read is a ``engine.Error``). Computing it (a cache miss) reads every run_id once, on a
     private connection: the views' own may be locked down to the files they read."""
     months = list(months)
     must = list(checkpoints or [])
@@ -336,7 +334,7 @@ def shared(months: Iterable[MonthFiles], checkpoints: list[Path] | None = None) 
         if manifests:
             try:
                 return shared_run_ids(con, parts + manifests)
-            except duckdb.Error:
+            except engine.Error:
                 pass  # a checkpoint file that is gone or damaged: the parts are what matters
         return shared_run_ids(con, parts)
 
@@ -364,7 +362,7 @@ def prepare(months: Iterable[MonthFiles]) -> Reads:
     try:
         try:
             ids = shared(months, [lr.parquet for lr in live.values()])
-        except duckdb.Error:  # a checkpoint that cannot be read after all: its shard, whole
+        except engine.Error:  # a checkpoint that cannot be read after all: its shard, whole
             live, ids = {}, shared(months)
         return Reads(folder, live, ids, copies)
     except BaseException:
@@ -373,7 +371,7 @@ def prepare(months: Iterable[MonthFiles]) -> Reads:
 
 
 def _chosen(months: list[MonthFiles], reads: Reads | None,
-            con: duckdb.DuckDBPyConnection | None,
+            con: engine.DuckDBPyConnection | None,
             holders: tuple[Path, Path] | None = None) -> dict[str, object]:
     """The views' variables over ``months``: every file in place without ``reads``, else as
     ``reads`` lists them, with the Parquet files that ``con`` (None: a private connection)

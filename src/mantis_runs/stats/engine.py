@@ -24,9 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import duckdb
-
-from ..db import lake_source
+from ..db import engine, lake_source
 from ..db.connection import connect, duckdb_path, snapshot
 from ..db.lake_source import DataDirs, LakeSource, Sources, sources_of
 from ..db.shared_ids import shared_ids, shared_run_ids
@@ -145,7 +143,7 @@ def _query(workflow_id: str, *, last: int, since: str | datetime | None, status:
 
 #: A snapshot a caller holds (store/lookup.py): its connection (not locked down; the stats
 #: tables are made there), every month of one data dir, and its live shards as read.
-Lent = tuple[duckdb.DuckDBPyConnection, list[MonthFiles], dict[Path, LiveRead]]
+Lent = tuple[engine.DuckDBPyConnection, list[MonthFiles], dict[Path, LiveRead]]
 
 
 def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector], T], *,
@@ -180,7 +178,7 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
                 try:
                     return step(Collector(con, query, months, live, lake,
                                           several=len(sources.local) > 1))
-                except duckdb.OutOfMemoryException:
+                except engine.OutOfMemoryException:
                     bigger = None if memory_limit else planning.bigger_limit(limit)
                     if bigger is None:
                         raise
@@ -188,7 +186,7 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
                 finally:
                     if session is None or con is not session[0]:
                         con.close()
-    except duckdb.Error as exc:
+    except engine.Error as exc:
         raise lake_source.read_failed(exc, months, lake) from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -198,7 +196,7 @@ def collect(base: Path | Sources, query: StatsQuery, step: Callable[[Collector],
 class Collector(LakeSteps):
     """One `stats` call over one connection: gathers candidates batch by batch (module doc)."""
 
-    con: duckdb.DuckDBPyConnection
+    con: engine.DuckDBPyConnection
     query: StatsQuery
     months: list[MonthFiles]
     live: dict[Path, LiveRead]

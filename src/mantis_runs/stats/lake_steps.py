@@ -20,8 +20,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
+from ..db import engine
 from ..db.lake_source import LakeSource, lake_shared_run_ids, month_filter, ready
 from ..db.sqlfiles import load
 from .plan import CUTOFF_MAX_LAST, Horizon, MonthSource
@@ -37,7 +36,7 @@ class LakeSteps:
     counter, the lake months gathered but not searched for rivals yet (``_lake_new``), those
     searched (``_lake_searched``) and the last step searched (``_lake_seen``)."""
 
-    con: duckdb.DuckDBPyConnection
+    con: engine.DuckDBPyConnection
     query: StatsQuery
     lake: LakeSource | None
     step: int

@@ -21,8 +21,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
+from ..db import engine
 from ..db.bounds import Bounds, parquet_bounds
 from ..db.connection import QUERY_MEMORY_LIMIT, duckdb_path
 from ..db.lake_source import LakeMonthFiles
@@ -84,7 +83,7 @@ class Horizon:
         return None if self.latest is None else self.latest.isoformat()
 
 
-def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Path, LiveRead],
+def plan(con: engine.DuckDBPyConnection, months: list[MonthFiles], live: dict[Path, LiveRead],
          since: datetime | None) -> list[MonthSource]:
     """The months to read, in the order to read them: months with a file of unknown bounds
     first (newest first), then by the latest finished_at they hold. A month proven to hold only
@@ -95,7 +94,7 @@ def plan(con: duckdb.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     return plan_before(con, months, live, since, None)[0]
 
 
-def plan_before(con: duckdb.DuckDBPyConnection, months: list[MonthFiles],
+def plan_before(con: engine.DuckDBPyConnection, months: list[MonthFiles],
                 live: dict[Path, LiveRead], since: datetime | None,
                 before: datetime | None) -> tuple[list[MonthSource], After]:
     """``plan``, and with ``before`` (and no lake) the Parquet files whose every dated row
@@ -144,7 +143,7 @@ class After:
     before: datetime | None = None
     checked: int = 0  # runs gathered at this step or earlier were checked
 
-    def check(self, con: duckdb.DuckDBPyConnection, workflow_id: str, step: int,
+    def check(self, con: engine.DuckDBPyConnection, workflow_id: str, step: int,
               shared: Callable[[], list[int]]) -> None:
         """Add to mantis_candidates, at ``step``, every copy in these files of the workflow's
         runs gathered since the last check that finished before the bound and may have a copy

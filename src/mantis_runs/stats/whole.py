@@ -13,8 +13,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-import duckdb
-
+from ..db import engine
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log import schema
@@ -27,7 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .engine import Collector, StatsQuery
 
 
-def repeats(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
+def repeats(con: engine.DuckDBPyConnection, params: dict[str, Any],
             shared_ids: Callable[[], list[str]]) -> bool:
     """Whether a run_id of the rows read in place may have another copy: among the gathered
     rows (stats_whole_gathered), or a Parquet row of the workflow with a copy gathered or in
@@ -67,7 +66,7 @@ def proven_files(c: Collector) -> list[str] | None:
     return parts
 
 
-def may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthSource], q: StatsQuery) -> bool:
+def may_fit(con: engine.DuckDBPyConnection, todo: list[MonthSource], q: StatsQuery) -> bool:
     """Whether every matching run may fit in --last, so that reading every month at once and
     in place can work: the Parquet rows alone do not exceed it (a cheap count)."""
     parts = [duckdb_path(p) for m in todo for p in m.parquet]
@@ -78,7 +77,7 @@ def may_fit(con: duckdb.DuckDBPyConnection, todo: list[MonthSource], q: StatsQue
     return int(rows) <= q.last
 
 
-def whole_history(con: duckdb.DuckDBPyConnection, parts: list[str], q: StatsQuery,
+def whole_history(con: engine.DuckDBPyConnection, parts: list[str], q: StatsQuery,
                   shared_ids: Callable[[], list[str]]
                   ) -> tuple[list[PercentileRow], list[tuple[Any, ...]]] | None:
     """The percentile rows and failure rows (stats_whole_failures) of a whole history read in
@@ -97,6 +96,7 @@ def whole_history(con: duckdb.DuckDBPyConnection, parts: list[str], q: StatsQuer
                                                               params).fetchall()
     if int(runs) > min(q.last, WHOLE_MAX_RUNS):
         return None
+    engine.relational()  # con.sql, Arrow results
     samples = con.sql(load("stats_whole_measures"), params=params).to_arrow_table()
     names = [name for name in samples.column_names
              if name == schema.TOTAL_BUCKET or q.buckets is None or name in q.buckets]
