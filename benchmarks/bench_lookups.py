@@ -16,8 +16,8 @@ prove them safe. Each scenario here runs in fresh processes, alternating in pair
 
 Every answer of the shortcut is checked against the general path's (the same JSON). Before
 timing, every file is read once (a warm page cache) and each command runs once (the user cache
-of footer bounds, run_id ranges and shard facts is warm, as after any earlier command); the
-first call with an empty user cache is timed once apart (``first call``).
+of footer bounds, run_id ranges, shard facts and the newest runs' bounds is warm, as after any
+earlier command); the first call with an empty user cache is timed once apart (``first call``).
 
 Usage::
 

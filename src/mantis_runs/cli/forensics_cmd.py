@@ -148,6 +148,7 @@ def watch(run_id: str, interval: float, timeout: float | None, data_dir: Path | 
     """Wait for RUN_ID's terminal row: exit 0 if it succeeded, 1 if it failed, is lost or
     cannot be read, 124 on timeout (as timeout(1) does; 2 is a usage error). Its progress,
     from its events, is shown on stderr while it runs."""
+    _connect_ahead(data_dir, table=False)
     from ..store.watch import WatchOutcome, watch_run
     from . import render
     from .events_cmd import progress_printer, stale

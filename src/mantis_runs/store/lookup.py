@@ -13,8 +13,10 @@ branch over the few files that may hold the runs asked for):
 * ``newest_runs``: the months are planned and read as the general path reads them
   (``read_newest``), but each live shard with a checkpoint is read as the checkpoint plus a copy
   of its tail, and only the columns of the copy order, ranking first only the runs with a copy
-  among the newest finish times (``newest_copies``); then each chosen run's row is read from
-  its own line (or part), and must be the winning copy the first step found.
+  among the newest finish times (store/ranking.py ``newest_copies``, which starts from the
+  bound of the last kept answer over the same Parquet files, remembered in the user cache);
+  then each chosen run's row is read from its own line (or part), and must be the winning copy
+  the first step found.
 
 Both take a ``then``, called with the row found inside the same session: a report's baseline
 (``stats(session=Session.lend())``) reads the same snapshot on the same connection. The
@@ -38,9 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
-import duckdb
-
-from ..db import views
+from ..db import engine, views
 from ..db.connecting import Connecting as Connecting  # re-exported (tests)
 from ..db.connecting import taken
 from ..db.connection import duckdb_path, private_temp_dir, query_failed, snapshot
@@ -62,6 +62,8 @@ from ..log.integrity import check_parts
 from ..log.layout import MonthFiles
 from ..messages import shard_name
 from ..stats import plan as planning
+from .ranking import Rows as Rows  # re-exported: the rows of every lookup
+from .ranking import newest_copies
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -77,11 +79,6 @@ observer: Callable[[str, Path], None] | None = None
 #: runs, ``newest_runs`` leaves it to the general path (which parsed those bytes anyway).
 SEARCH_MAX_BYTES = 64 * 1024 * 1024
 SCRATCH_PREFIX = "mantis-lookup-"
-#: ``newest_runs`` first ranks only the runs with a copy among the newest this many finish
-#: times per run asked for (lookup_newest's $window), and every run when that proves too few.
-WINDOW_PER_RUN = 10
-#: Above this many runs asked for, every run is ranked at once (and $window stays a BIGINT).
-WINDOW_MAX_RUNS = 100_000
 #: The columns that decide which copy wins and where a run ranks, and their DuckDB types.
 KEY = ("run_id", "finished_at", "total_time_s", "status", "workflow_id")
 STRUCTURE = json.dumps({k: schema.duckdb_columns()[k] for k in KEY})
@@ -118,7 +115,7 @@ class Session:
     _written: int = 0
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
+    def con(self) -> engine.DuckDBPyConnection:
         return self.connecting.get()
 
     def months(self, names: list[str] | None = None) -> list[MonthFiles]:
@@ -199,7 +196,7 @@ class Session:
         if not (files and parts):  # one side alone: the other is not bound (5-7 ms a query)
             name = "lookup_copies_parts" if parts else "lookup_copies_lines"
             del params["jsonl" if parts else "parquet"]
-        rows = fetch(self.con.sql(load(name), params=params))
+        rows = fetch(self.con.execute(load(name), params))
         return rows if parts else [{k: row[k] for k in COLUMNS} for row in rows]  # its order
 
 
@@ -217,8 +214,7 @@ def _shards(base: Path, months: list[MonthFiles], scratch: Path) -> dict[Path, S
             found[path] = Shard(path)
         if mf.live is None:
             continue
-        tails = scratch / f"tail-{mf.month}"
-        tails.mkdir()
+        tails = scratch / f"tail-{mf.month}"  # made by open_live only when there is a tail
         lr = checkpoint.open_live(base, mf.month, mf.live, tails, remembered_content_ok)
         cp = checkpoint.load(base, mf.month) if lr is not None else None
         if lr is not None and cp is not None and cp.parquet == lr.parquet.name:
@@ -241,7 +237,7 @@ def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
             scratch = private_temp_dir(SCRATCH_PREFIX)
             try:
                 yield Session(connecting, found, scratch, _shards(data_dir, months, scratch))
-            except duckdb.Error as exc:
+            except engine.Error as exc:
                 raise query_failed(exc, months) from exc
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -249,17 +245,17 @@ def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
         connecting.close()
 
 
-Rows = list[dict[str, Any]]
 #: A query of ``read_newest``: the runs of these months newest first, as Rows or an Arrow table.
 Query = Callable[[list[MonthFiles]], Any]
 _UTC = ZoneInfo("UTC")  # the zone pyarrow gives a timestamp[tz=UTC] value
 
 
-def fetch(rel: duckdb.DuckDBPyRelation) -> Rows:
-    """A relation's rows as dicts of Python values, read without pyarrow (about 0.2 s to
-    import with numpy): the same values as ``pylist`` of its Arrow table."""
-    columns = rel.columns
-    return [dict(zip(columns, row, strict=True)) for row in rel.fetchall()]
+def fetch(result: engine.DuckDBPyConnection) -> Rows:
+    """The rows of a statement (``con.execute(...)``) as dicts of Python values, read without
+    pyarrow (about 0.2 s to import with numpy) nor duckdb's relational layer (db/engine.py):
+    the same values as ``pylist`` of its Arrow table."""
+    columns = [d[0] for d in result.description]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
 def pylist(table: pa.Table) -> Rows:
@@ -329,7 +325,7 @@ def _find(s: Session, run_id: str) -> tuple[Rows, dict[str, int]]:
     return rows, s.bad_lines(s.months())
 
 
-def read_newest(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles],
+def read_newest(con: engine.DuckDBPyConnection, found: dict[str, MonthFiles],
                 last: int | None, since: Any, query: Query) -> tuple[Any, list[str]]:
     """The months plan of ``RunStore.runs``: months newest first (stats.plan), read in batches
     by ``query`` until the newest ``last`` runs of the months read are proven the newest of
@@ -379,45 +375,29 @@ def _newest(s: Session, params: dict[str, Any], since: Any) -> Found:
         return None  # the rows' lines would take as long to find as to parse
 
     def query(months: list[MonthFiles]) -> Rows:
-        parquet, jsonl = month_sources(s, months)
+        lines, parts = month_files(s, months)
+        parquet, jsonl = listed(parts, lines)
         return newest_copies(s.con, {**params, "parquet": parquet, "jsonl": jsonl,
-                                     "structure": STRUCTURE})
+                                     "structure": STRUCTURE}, parts)
 
     winners, read = read_newest(s.con, s.found, params["limit"], since, query)
     rows = _rows_of(s, winners, s.months(read))
     return None if rows is None else (rows, s.bad_lines(s.months(read)))
 
 
-def newest_copies(con: duckdb.DuckDBPyConnection, params: dict[str, Any]) -> Rows:
-    """lookup_newest's answer: first ranking only the runs with a copy among the newest
-    ``WINDOW_PER_RUN * $limit`` finish times, kept when that answer proves itself (full, and
-    its last run dated at or after the bound), else ranking every run."""
-    limit = params["limit"]
-    if limit is not None and limit <= WINDOW_MAX_RUNS:  # a larger --last ranks every run anyway
-        rows = ranked(con, params, WINDOW_PER_RUN * limit)
-        if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
-            return [{k: v for k, v in row.items() if k != "bound"} for row in rows]
-    return [{k: v for k, v in row.items() if k != "bound"} for row in ranked(con, params, None)]
-
-
-def ranked(con: duckdb.DuckDBPyConnection, params: dict[str, Any], window: int | None) -> Rows:
-    """lookup_newest with this ``$window`` (None: every run ranked); rows with their bound."""
-    return fetch(con.sql(load("lookup_newest"), params={**params, "window": window}))
-
-
-def bounded(finished_at: Any, bound: Any) -> bool:
-    """Whether a run finished at ``finished_at`` ranks before every run left out by the bound."""
-    return finished_at is not None and bound is not None and finished_at >= bound
-
-
 def month_sources(s: Session, months: list[MonthFiles]) -> tuple[list[str], list[str]]:
-    """(Parquet files, JSONL files) that hold ``months``' rows, live shards with a checkpoint
-    as the checkpoint and a copy of the tail (``view_reads.month_reads``, the views' rule);
-    each list ends with its placeholder."""
+    """(Parquet files, JSONL files) that hold ``months``' rows (``month_files``), as the queries
+    take them: each list ends with its placeholder."""
+    jsonl, parquet = month_files(s, months)
+    return listed(parquet, jsonl)
+
+
+def month_files(s: Session, months: list[MonthFiles]) -> tuple[list[Path], list[Path]]:
+    """(JSONL files, Parquet files) that hold ``months``' rows, live shards with a checkpoint
+    as the checkpoint and a copy of the tail (``view_reads.month_reads``, the views' rule)."""
     live = s.live()
     reads = [month_reads(mf, live) for mf in months]
-    return listed([p for _, parquet in reads for p in parquet],
-                  [p for jsonl, _ in reads for p in jsonl])
+    return [p for jsonl, _ in reads for p in jsonl], [p for _, parquet in reads for p in parquet]
 
 
 def _rows_of(s: Session, winners: Rows, months: list[MonthFiles]) -> Rows | None:
@@ -481,7 +461,7 @@ def _bare_bytes(s: Session, months: list[MonthFiles]) -> int:
                if s.shards[p].checkpoint is None)
 
 
-def cached_bad_lines(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles],
+def cached_bad_lines(con: engine.DuckDBPyConnection, found: dict[str, MonthFiles],
                      several: bool = False) -> dict[str, int]:
     """What the runs_bad_lines view says (``_quiet_bad_lines``; shards named by ``shard_name``),
     from the user's cache for the shards unchanged since they were counted (``facts``)."""
@@ -491,7 +471,7 @@ def cached_bad_lines(con: duckdb.DuckDBPyConnection, found: dict[str, MonthFiles
     return {name: n for name, n in sorted(bad.items()) if n}
 
 
-def bad_lines_in(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+def bad_lines_in(con: engine.DuckDBPyConnection, path: Path) -> int:
     """How many lines of the JSONL file ``path`` the views leave out (lookup_bad_lines)."""
     (n,), = con.execute(load("lookup_bad_lines"), {"file": duckdb_path(path)}).fetchall()
     return int(n)

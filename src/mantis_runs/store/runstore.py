@@ -15,9 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-import duckdb
-
-from ..db import lake_source, views
+from ..db import engine, lake_source, views
 from ..db.cache import cache_root
 from ..db.connection import (
     VIEW_MEMORY_LIMIT,
@@ -38,6 +36,7 @@ from .insights import InsightMethods
 from .rows import BucketLine, RunReport, RunRow, as_rows
 
 if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
     import pyarrow as pa
 
     from ..analysis.compare import CompareResult, GroupedCompareResult
@@ -83,7 +82,7 @@ class RunStore(InsightMethods, EventMethods):
 
     @contextmanager
     def _reading(self, months: Iterable[str] | None = None, *, lossless: bool = False
-                 ) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, MonthFiles]]]:
+                 ) -> Iterator[tuple[engine.DuckDBPyConnection, dict[str, MonthFiles]]]:
         """A connection with the views over ``months`` (default: all), under the publish lock;
         with every month of the snapshot, by name. ``lossless``: DuckDB types that Arrow has
         no exact type for (UHUGEINT, TIMETZ, BIT) reach Arrow as extension types."""
@@ -94,13 +93,13 @@ class RunStore(InsightMethods, EventMethods):
             con = self._viewed(found, chosen, lossless=lossless)
             try:
                 yield con, found
-            except duckdb.Error as exc:
+            except engine.Error as exc:
                 raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
             finally:
                 con.close()
                 views.close_reads(con)
 
-    def connect(self) -> duckdb.DuckDBPyConnection:
+    def connect(self) -> engine.DuckDBPyConnection:
         """A new DuckDB connection with ``runs``, ``run_buckets``, ``run_costs``,
         ``runs_bad_lines``, ``run_events`` and ``run_events_bad_lines`` over every month as of
         now (a snapshot: after a compaction or a new month, ask again). Locked down as
@@ -111,13 +110,13 @@ class RunStore(InsightMethods, EventMethods):
             return self._viewed(found, list(found.values()))
 
     def _viewed(self, found: dict[str, MonthFiles], chosen: list[MonthFiles], *,
-                lossless: bool = False) -> duckdb.DuckDBPyConnection:
+                lossless: bool = False) -> engine.DuckDBPyConnection:
         """A locked-down connection with the views over ``chosen``; the views' private copies
         (``views.prepare``) go with it (``views.close_reads``, or when it is collected)."""
         events = self._event_files()
         try:  # prepare reads the parts' run_ids (shared_ids) and the checkpoints
             reads = views.prepare(found.values()) if self.shortcuts else None
-        except duckdb.Error as exc:
+        except engine.Error as exc:
             raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
         try:
             con = _locked_connection(found, lossless=lossless, events=events, reads=reads)
@@ -131,7 +130,7 @@ class RunStore(InsightMethods, EventMethods):
         except BaseException as exc:
             con.close()
             views.close_reads(con)
-            if isinstance(exc, duckdb.Error):
+            if isinstance(exc, engine.Error):
                 raise lake_source.read_failed(exc, found.values(), self.sources.lake()) from exc
             raise
         return con
@@ -139,6 +138,7 @@ class RunStore(InsightMethods, EventMethods):
     def relation(self) -> duckdb.DuckDBPyRelation:
         """The ``runs`` view as a DuckDB relation, for further SQL or ``.pl()``/``.arrow()``
         (on a ``connect()`` connection)."""
+        engine.relational()
         return self.connect().sql(load("runs_all"))
 
     def sql(self, query: str) -> pa.Table:
@@ -162,6 +162,7 @@ class RunStore(InsightMethods, EventMethods):
                 check_read_only(con, statements[0])
             warn_skipped({**lookup.cached_bad_lines(con, found, self._several),  # and events'
                           **views.event_bad_lines(con, self._event_files())})
+            engine.relational()
             rel = con.sql(query)
             if rel is None:  # DuckDB returns no relation for an empty query
                 raise UsageError("the query is empty")
@@ -184,7 +185,7 @@ class RunStore(InsightMethods, EventMethods):
         with self._reading() as (con, _):
             return self._quiet_bad_lines(con)
 
-    def _warn_bad_lines(self, con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    def _warn_bad_lines(self, con: engine.DuckDBPyConnection) -> dict[str, int]:
         bad = self._quiet_bad_lines(con)
         warn_skipped(bad)
         return bad
@@ -247,14 +248,16 @@ class RunStore(InsightMethods, EventMethods):
         with self._reading([]) as (con, found):
             def query(months: list[MonthFiles]) -> Any:
                 views.set_files(con, months)
-                rel = con.sql(load("runs_select"), params=params)
-                return rel.to_arrow_table() if arrow else lookup.fetch(rel)
+                if not arrow:
+                    return lookup.fetch(con.execute(load("runs_select"), params))
+                engine.relational()
+                return con.sql(load("runs_select"), params=params).to_arrow_table()
 
             table, _ = lookup.read_newest(con, found, last, since_dt, query)
             return table, self._quiet_bad_lines(con), None
 
     @staticmethod
-    def _quiet_bad_lines(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    def _quiet_bad_lines(con: engine.DuckDBPyConnection) -> dict[str, int]:
         return {str(s): int(n) for s, n in con.execute(load("bad_lines_select")).fetchall()}
 
     def get(self, run_id: str, *, warn: bool = True) -> RunRow | None:
@@ -282,7 +285,7 @@ class RunStore(InsightMethods, EventMethods):
             rows, bad, extra = fast
         else:
             with self._reading() as (con, _):
-                rows = lookup.fetch(con.sql(load("runs_by_id"), params={"run_id": run_id}))
+                rows = lookup.fetch(con.execute(load("runs_by_id"), {"run_id": run_id}))
                 bad = self._quiet_bad_lines(con)
             extra = None
         return (as_rows(rows)[0] if rows else None), bad, extra
@@ -447,7 +450,7 @@ def _numbers_only(run: RunRow) -> RunRow:
 
 def _locked_connection(found: dict[str, MonthFiles], *, lossless: bool = False,
                        events: Iterable[Path] = (), reads: views.Reads | None = None
-                       ) -> duckdb.DuckDBPyConnection:
+                       ) -> engine.DuckDBPyConnection:
     """A connection for the views that reads only the files of the snapshot ``found``, the
     events files ``events`` (and the views' placeholders, and the checkpoints and tail copies
     of ``reads``), creates none and has its settings fixed (``lock_down``)."""

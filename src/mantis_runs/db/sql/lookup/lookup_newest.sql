@@ -10,14 +10,16 @@
 -- ranked gets the winner it gets without a window; any bound would do, this one is likely to
 -- leave enough. Every other run has only copies finished before `bound` (or undated), so it
 -- ranks after any run dated `bound` or later (newest_order puts the newest finish first):
--- store/lookup.py keeps the answer only when it is full and its last run is dated at or after
+-- store/ranking.py keeps the answer only when it is full and its last run is dated at or after
 -- `bound` (a column of every row), else asks again without a window. The Parquet rows are read
 -- twice, never held: the finish times (and filter columns) for the bound, then the rows at or
--- after it (the bound reaches the scan as a filter); the JSONL lines are parsed once.
+-- after it (the bound reaches the scan as a filter); the JSONL lines are parsed once. A $bound
+-- given (a bound found before, for the same files: store/ranking.py `newest_copies`) is used as
+-- it is, and the first read is left out: any bound gives the same runs when the answer is kept.
 -- Parameters: $parquet, $jsonl (VARCHAR[], each ending with its placeholder file), $structure
 --             (JSON: the five columns' DuckDB types, from schema.py), $workflow_id (NULL = all),
 --             $status (NULL = all), $since (ISO text or NULL), $limit (NULL = no limit),
---             $window (BIGINT; NULL = rank every run).
+--             $window (BIGINT; NULL = rank every run), $bound (TIMESTAMPTZ; NULL = found here).
 WITH lines AS MATERIALIZED (  -- the JSONL rows, parsed once: the bound and the ranking read them
     SELECT t.run_id, t.finished_at, t.total_time_s, t.status, t.workflow_id
     FROM (
@@ -27,7 +29,7 @@ WITH lines AS MATERIALIZED (  -- the JSONL rows, parsed once: the bound and the 
     )
 ),
 bound AS (
-    SELECT min(finished_at) AS bound
+    SELECT coalesce(CAST($bound AS TIMESTAMPTZ), min(finished_at)) AS bound
     FROM (
         SELECT finished_at
         FROM (
@@ -37,7 +39,7 @@ bound AS (
             SELECT finished_at, status, workflow_id
             FROM lines
         )
-        WHERE $window IS NOT NULL AND finished_at IS NOT NULL
+        WHERE $window IS NOT NULL AND $bound IS NULL AND finished_at IS NOT NULL
           AND ($workflow_id IS NULL OR workflow_id = $workflow_id)
           AND ($status IS NULL OR status = $status)
         ORDER BY finished_at DESC
