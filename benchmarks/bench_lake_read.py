@@ -15,9 +15,10 @@ Cold processes, alternated, ``--repeat`` times each, for two questions: ``defaul
 * with ``--cold-cache``: every mantis run with a new, empty cache folder (``XDG_CACHE_HOME``):
   a whole history over a local table reads in place once the run_ids shared by its files are
   known (db/shared_ids.py, cached per set of files), and the first read finds them; over S3,
-  the copies of the files are kept there too (lake/copies.py): without ``--cold-cache`` every
-  run after the first finds them (the cache folder is the environment's: set
-  ``XDG_CACHE_HOME`` to keep 600 MB of copies out of ``~/.cache``);
+  the copies of the files are kept there too (lake/copies.py): without ``--cold-cache`` one
+  untimed run of each command comes first, and every timed run finds them (the cache folder is
+  the environment's: set ``XDG_CACHE_HOME`` to keep 600 MB of copies out of ``~/.cache``);
+  ``@before`` commands are compared with theirs pair by pair (wall and CPU time);
 * with ``--proof`` (and ``--s3``): the proof of the run_ids shipped twice that ``mantis runs
   lake compact`` leaves beside the table (lake/proof.py) is written beside the S3 copy, so a
   cold cache reads it instead of scanning every run_id;
@@ -209,6 +210,9 @@ def measure(args: argparse.Namespace, cmds: Commands, question: str) -> None:
         cmds = {k: v for k, v in cmds.items() if k in args.only.split(",")}
     times: dict[str, list[float]] = {name: [] for name in cmds}
     cpus: dict[str, list[float]] = {name: [] for name in cmds}
+    if not args.cold_cache:  # one untimed run each: the first would fetch the kept copies
+        for cmd, env in cmds.values():
+            run(cmd, env)
     for _ in range(args.repeat):  # alternated: the machine's load hits every command alike
         for name, (cmd, env) in cmds.items():
             wall, cpu, _ = run(cmd, env)
@@ -221,11 +225,11 @@ def measure(args: argparse.Namespace, cmds: Commands, question: str) -> None:
         med = statistics.median(ts)
         cpu = statistics.median([c for c in cpus[name] if c == c] or [float("nan")])
         print(f"  {name:22s} {med:7.3f}s ({min(ts):.3f}s)  {med / ref:5.2f}x  cpu {cpu:.2f}s")
-    if "mantis/local@before" in times:
-        pairs = [a / b for a, b in zip(times["mantis/local"], times["mantis/local@before"],
-                                       strict=True)]
-        print(f"  local now/before, pair by pair: median {statistics.median(pairs):.3f} "
-              f"({', '.join(f'{p:.2f}' for p in pairs)})")
+    for name in [n for n in times if f"{n}@before" in times]:  # alternated: compare in pairs
+        for what, got in (("wall", times), ("cpu", cpus)):
+            pairs = [a / b for a, b in zip(got[name], got[f"{name}@before"], strict=True)]
+            print(f"  {name} now/before {what}, pair by pair: median "
+                  f"{statistics.median(pairs):.3f} ({', '.join(f'{p:.2f}' for p in pairs)})")
 
 
 if __name__ == "__main__":

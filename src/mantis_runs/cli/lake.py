@@ -46,16 +46,18 @@ def read_sources(values: tuple[str, ...], *, endpoint: str | None = None,
                  ) -> Path | Sources | None:
     """The ``--data-dir`` values of a reading command as the library takes them: None (the
     default data dir), one local data dir, or ``Sources`` (a lake URI, or several values): each
-    lake table opened here (``lake.read.open_source``, one line when it cannot be)."""
+    lake table opened here (``lake.read.open_sources``, one line when it cannot be)."""
     if not values:
         return None
     if len(values) == 1 and not is_uri(values[0]):
         return Path(values[0])
-    from ..db.lake_source import sources_of
-    from ..lake.read import open_source
+    from ..lake.read import open_sources
 
-    return sources_of([open_source(_target(v, endpoint, region, allow_http)) if is_uri(v)
-                       else v for v in values])
+    opened = iter(open_sources([_target(v, endpoint, region, allow_http)
+                                for v in values if is_uri(v)]))
+    from ..db.lake_source import sources_of
+
+    return sources_of([next(opened) if is_uri(v) else v for v in values])
 
 
 def is_uri(value: str) -> bool:

@@ -7,7 +7,8 @@ Delta log's file statistics), so a reader plans lake months as it plans local on
 the dataset registered as ``mantis_lake`` (:func:`register`): the month and ``finished_at``
 filters reach the scan, so only the files of the months read are fetched. A table on a local
 filesystem is read by DuckDB itself instead (``LakeSource.files``: one ``read_parquet`` per
-month partition, the month a constant that prunes whole branches), which needs no Arrow dataset
+month partition read, the month a constant that prunes whole branches; ``ready`` points the view
+at the months a reader asks for), which needs no Arrow dataset
 and scans two to three times faster; and so is a remote table by the stats engine, from copies
 of the files of the months it reads, made when it first reads them (``LakeSource.fetch``,
 ``ready``).
@@ -27,14 +28,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Final, Protocol
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import MantisError, UsageError
 from ..log.layout import MonthFiles, resolve_data_dir
+from . import engine
 from .connection import old_layout, query_failed, snapshot
 from .sqlfiles import load
+
+if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
 
 #: The name a read's lake rows have in DuckDB (every lake of the read, as one dataset).
 LAKE_RELATION: Final = "mantis_lake"
@@ -121,7 +124,7 @@ def month_files(lake: LakeSource | None) -> list[LakeMonthFiles]:
             for m in (lake.months if lake is not None else []) if m.rows]
 
 
-def set_months(con: duckdb.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
+def set_months(con: engine.DuckDBPyConnection, months: Iterable[MonthFiles]) -> None:
     """Point the lake's rows of the ``runs`` view (view_runs_lake.sql) at the lake months
     among ``months`` (session variables ``mantis_lake_months``, ``mantis_lake_undated``)."""
     chosen = month_filter([mf.lake_month for mf in months if isinstance(mf, LakeMonthFiles)])
@@ -253,60 +256,71 @@ def _union(found: list[dict[str | None, list[str]]]) -> dict[str | None, list[st
     return out
 
 
-def register(con: duckdb.DuckDBPyConnection, lake: LakeSource | None, *,
+def register(con: engine.DuckDBPyConnection, lake: LakeSource | None, *,
              direct: bool = True) -> None:
     """Make the lake's rows ``mantis_lake`` on ``con`` (an empty relation when there is no
-    lake is never needed: the readers only name it when a lake month is read): with ``direct``,
-    a view over the local files when there are (``local_view``), else the Arrow dataset (which
-    a locked-down connection can read: its files are read by Arrow, not by DuckDB)."""
+    lake is never needed: the readers only name it when a lake month is read): with ``direct``
+    and local files (or copies of remote ones) to read, ``ready`` makes it a view over the
+    months read (``local_view``); else the Arrow dataset (which a locked-down connection can
+    read: its files are read by Arrow, not by DuckDB)."""
     if lake is None:
         return
-    if direct and lake.files:
-        local_view(con, lake.files).create_view(LAKE_RELATION, replace=True)
-    elif not (direct and lake.fetch is not None):  # fetched: ``ready`` makes the view
+    _READY.pop(con, None)  # a view made for another lake is not this one's
+    if not (direct and (lake.files or lake.fetch is not None)):
         con.register(LAKE_RELATION, lake.dataset)
 
 
-#: Per connection, the months its ``mantis_lake`` view over fetched copies covers (None: the
-#: copies would not fit, the Arrow dataset was registered).
-_FETCHED: weakref.WeakKeyDictionary[duckdb.DuckDBPyConnection, frozenset[str | None] | None] = (
+#: Per connection, the months its ``mantis_lake`` view covers (None: a remote table's copies
+#: would not fit, the Arrow dataset was registered).
+_READY: weakref.WeakKeyDictionary[engine.DuckDBPyConnection, frozenset[str | None] | None] = (
     weakref.WeakKeyDictionary())
 
 
-def ready(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
+def ready(con: engine.DuckDBPyConnection, lake: LakeSource | None,
           months: Sequence[str | None]) -> None:
-    """Before a read of the lake's ``months`` on ``con`` (registered with ``direct``): for a
-    remote table read from copies, fetch those months' files and point ``mantis_lake`` at
-    every month fetched so far; nothing for other lakes (``register`` made them whole). When
-    the copies would not fit (``Fetcher.fits``), the Arrow dataset is registered instead, for
-    the rest of the connection (a registered name hides a view of that name)."""
-    if lake is None or lake.files is not None or lake.fetch is None:
+    """Before a read of the lake's ``months`` on ``con`` (registered with ``direct``): point
+    ``mantis_lake`` at every month read so far, ``months`` included. A local table's view
+    covers those months only (a view binds the files of its months: the newest month's, not
+    the whole table's, for a read that stops there) while they are at most half the table's,
+    then every month (the planner's batches grow: a few views at most). For a remote table
+    read from copies, the months' files are fetched first; when the copies would not fit
+    (``Fetcher.fits``), the Arrow dataset is registered instead, for the rest of the connection
+    (a registered name hides a view of that name). Nothing for a lake read through its
+    dataset."""
+    if lake is None or not (lake.files or lake.fetch is not None) or _READY.get(con, ()) is None:
         return
-    if con in _FETCHED and _FETCHED[con] is None:
-        return
-    if not lake.fetch.fits(months):
+    if lake.files:
+        seen = _READY.get(con) or frozenset()
+        wanted = {m for m in months if m in lake.files}
+        if seen and wanted <= seen:
+            return
+        have = seen | wanted
+        files = ({m: lake.files[m] for m in have} if have and 2 * len(have) <= len(lake.files)
+                 else lake.files)
+    elif lake.fetch is not None and not lake.fetch.fits(months):
         con.register(LAKE_RELATION, lake.dataset)
-        _FETCHED[con] = None
+        _READY[con] = None
         return
-    files = lake.fetch(months)
-    have = frozenset(files)
-    if _FETCHED.get(con) != have and files:
+    else:
+        files = lake.local_files(months)
+    if _READY.get(con) != frozenset(files) and files:
         local_view(con, files).create_view(LAKE_RELATION, replace=True)
-        _FETCHED[con] = have
+        _READY[con] = frozenset(files)
 
 
-def local_view(con: duckdb.DuckDBPyConnection,
+def local_view(con: engine.DuckDBPyConnection,
                files: dict[str | None, list[str]]) -> duckdb.DuckDBPyRelation:
     """The rows of a local table's ``files`` as the dataset has them (the ``month`` partition
     last): per month, its files read by DuckDB with the month as a constant, so a filter on the
     month drops whole branches before any file is opened. Built with the relation API: the
     paths are values, never SQL text."""
-    month_type = duckdb.sqltype("VARCHAR")
+    relational = engine.relational()
+    month_type = relational.sqltype("VARCHAR")
     out: duckdb.DuckDBPyRelation | None = None
     for month, paths in sorted(files.items(), key=lambda kv: kv[0] or ""):
         rel = con.read_parquet(paths, hive_partitioning=False).select(
-            duckdb.StarExpression(),
-            duckdb.ConstantExpression(month).cast(month_type).alias("month"))
+            relational.StarExpression(),
+            relational.ConstantExpression(month).cast(month_type).alias("month"))
         out = rel if out is None else out.union(rel)
     assert out is not None
     return out
@@ -317,7 +331,7 @@ def month_filter(months: Sequence[str | None]) -> dict[str, Any]:
     return {"months": [m for m in months if m is not None], "undated": None in months}
 
 
-def install_views(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
+def install_views(con: engine.DuckDBPyConnection, lake: LakeSource | None,
                   months: Iterable[MonthFiles]) -> None:
     """With a lake: register its rows and make ``runs`` the merged view (view_runs_lake.sql)
     over the local one, which views.install defined, over the lake ``months`` among
@@ -330,7 +344,7 @@ def install_views(con: duckdb.DuckDBPyConnection, lake: LakeSource | None,
     con.execute(load("view_runs_lake"))
 
 
-def read_failed(exc: duckdb.Error, months: Iterable[MonthFiles],
+def read_failed(exc: engine.Error, months: Iterable[MonthFiles],
                 lake: LakeSource | None) -> MantisError:
     """The one line for a failed read: the lake's (credentials taken out) when a lake is read,
     unless a local part in an older layout explains it."""
@@ -367,7 +381,7 @@ def merged_months(stores: Iterable[dict[str, MonthFiles]]) -> dict[str, MonthFil
     return dict(sorted(out.items()))
 
 
-def lake_shared_run_ids(con: duckdb.DuckDBPyConnection, lake: LakeSource,
+def lake_shared_run_ids(con: engine.DuckDBPyConnection, lake: LakeSource,
                         files: list[str]) -> list[str]:
     """``shared_ids.shared_run_ids`` over a lake's data ``files``, or a superset: the proof
     for every file of the table's version (``LakeSource.proven``), when there is one, spares
@@ -387,7 +401,7 @@ def lake_shared_run_ids(con: duckdb.DuckDBPyConnection, lake: LakeSource,
         known = cached_shared_run_ids([Path(p) for p in files])
         return known if known is not None else proven_or_scanned()
     digest = hashlib.sha256("\0".join([
-        "lake-shared-run-ids", f"format {FORMAT}", f"duckdb {duckdb.__version__}",
+        "lake-shared-run-ids", f"format {FORMAT}", f"duckdb {engine.__version__}",
         lake.uri, *sorted(str(o) for o in origins)]).encode()).hexdigest()[:32]
     entry = cache_root() / "lake-shared-run-ids" / digest[:2] / f"{digest}.json"
     known = read_entry(entry)

@@ -20,9 +20,11 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -165,5 +167,23 @@ def remote_files(target: Target, table_uri: str, actions: Any,
     sizes = file_sizes(actions)
     if any("://" in p for p in sizes):
         return None
-    return RemoteFiles(DeltaFileSystemHandler(table_uri, target.options or None, sizes),
-                       by_month, sizes, failed, kept_copies(table_uri, target.options))
+    return RemoteFiles(
+        _LazyStore(partial(DeltaFileSystemHandler, table_uri, target.options or None, sizes)),
+        by_month, sizes, failed, kept_copies(table_uri, target.options))
+
+
+class _LazyStore:
+    """deltalake's file system handler of a table, made when a file is first copied: a read
+    whose every copy is kept (lake/copies.py) never makes it (its object store, a tenth of a
+    cold read's work on the table)."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._store: Any = None
+        self._lock = threading.Lock()  # copies are made on several threads
+
+    def open_input_file(self, path: str) -> Any:
+        with self._lock:
+            if self._store is None:
+                self._store = self._make()
+        return self._store.open_input_file(path)

@@ -9,24 +9,33 @@ installed offline for DuckDB 2.0 (docs/lake.md). A table on a local filesystem i
 DuckDB as plain Parquet instead (``local_files``: the files the Delta log lists, never a glob),
 and the Arrow dataset is then never built; so is a remote one by the stats engine, from copies
 of the files of the months it reads (``LakeSource.fetch``, lake/fetch.py).
+
+The commands open their lakes with :func:`open_sources`: each table's Delta log read
+(:func:`read_log`) on a helper thread while DuckDB is imported. This module imports neither
+DuckDB nor deltalake when it is imported.
 """
 
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
-from ..db.lake_source import LakeMonth, LakeSource
 from ..errors import MantisError
 from .copies import damaged_copy_hint
-from .fetch import remote_files
 from .proof import read_proof
 from .storage import LakeError, Target, failure
 from .table import PARTITION, data_files, file_sizes, open_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from deltalake import DeltaTable
+
+    from ..db.lake_source import LakeMonth, LakeSource
 
 #: Delta file statistics of timestamps may be cut to the millisecond: a bound one later is safe.
 _STATS_SLACK = timedelta(milliseconds=1)
@@ -35,12 +44,57 @@ _STATS_SLACK = timedelta(milliseconds=1)
 _BYTES_PER_ROW = 64
 
 
-def open_source(target: Target) -> LakeSource:
-    """The lake table at ``target`` for reading (``NoLake``, ``LakeError``: one line)."""
-    dt = open_table(target)
+class TableLog(NamedTuple):
+    """What a table's Delta log says at its current version: the table, checked
+    (``table.open_table``), and its add actions, flattened (deltalake's arro3 table)."""
 
-    def read_failed(exc: BaseException) -> MantisError:  # naming a damaged kept copy
-        return LakeError(damaged_copy_hint(str(failure(exc, target, "cannot read the lake table"))))
+    table: DeltaTable
+    actions: Any
+
+
+def read_log(target: Target) -> TableLog:
+    """The log of the table at ``target`` (``NoLake``, ``LakeError``: one line). Neither DuckDB
+    nor pyarrow is needed: ``open_sources`` calls it on a helper thread."""
+    dt = open_table(target)
+    try:
+        return TableLog(dt, dt.get_add_actions(flatten=True))
+    except Exception as exc:  # deltalake raises OSError and its own errors for the store
+        raise _read_failed(target, exc) from None
+
+
+def open_sources(targets: Sequence[Target]) -> list[LakeSource]:
+    """The tables at ``targets`` opened for reading (``open_source``; the first failure raised),
+    their logs read on helper threads while this one imports DuckDB: in a cold process both
+    take about a tenth of a second, and deltalake releases the GIL while it reads a log (over
+    S3, mostly waiting for the store). Every thread is joined before this returns or raises.
+    deltalake is imported here first: the threads import nothing (two threads importing at
+    once may meet in a circular import), they only wait for the store."""
+    if not targets:  # several local data dirs: no deltalake (the lake extra may be missing)
+        return []
+    import deltalake.exceptions  # noqa: F401  (what read_log imports: deltalake)
+
+    from ..db.background import Background
+
+    with ExitStack() as stack:
+        logs = [stack.enter_context(Background(partial(read_log, t))) for t in targets]
+        from ..db import lake_source  # noqa: F401  (DuckDB imported while the logs are read)
+
+        return [open_source(t, log.result()) for t, log in zip(targets, logs, strict=True)]
+
+
+def _read_failed(target: Target, exc: BaseException) -> MantisError:
+    """The one line for a failed read of the table (naming a damaged kept copy)."""
+    return LakeError(damaged_copy_hint(str(failure(exc, target, "cannot read the lake table"))))
+
+
+def open_source(target: Target, log: TableLog | None = None) -> LakeSource:
+    """The lake table at ``target`` for reading (``NoLake``, ``LakeError``: one line), from
+    its ``log`` when it was read already (``read_log``)."""
+    from ..db.lake_source import LakeSource
+    from .fetch import remote_files
+
+    dt, actions = log if log is not None else read_log(target)
+    read_failed = partial(_read_failed, target)
 
     def dataset() -> Any:
         try:
@@ -49,7 +103,6 @@ def open_source(target: Target) -> LakeSource:
             raise read_failed(exc) from None
 
     try:
-        actions = dt.get_add_actions(flatten=True)
         months = lake_months(actions)
         by_month = data_files(actions)
         files = local_files(dt, by_month)
@@ -104,6 +157,8 @@ def lake_months(actions: Any) -> list[LakeMonth]:
     the latest finished_at its dated rows may hold (the files' maximum, else the month's end)
     and its row count (a file without statistics counted by its size: a month is never taken
     for empty because a writer left them out)."""
+    from ..db.lake_source import LakeMonth
+
     names = set(actions.column_names)
     parts = actions.column(f"partition.{PARTITION}").to_pylist()
     counts = [n if n is not None else max(1, size // _BYTES_PER_ROW) for n, size in zip(
