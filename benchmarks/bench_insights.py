@@ -288,8 +288,8 @@ BEFORE = {"failures": (365, []), "tail": (30, []), "trend": (365, ["--every", "1
 def bench_before(args: argparse.Namespace, command: str) -> None:
     """``--before SRC``: this tree's ``mantis runs COMMAND`` (``--src``) against SRC's (the
     old code, e.g. a ``git worktree``), alternated pair by pair after one unmeasured run each;
-    the per-pair ratio of wall times, and whether both printed the same answer (but ``end``,
-    the instant each ran)."""
+    the per-pair ratios of wall and CPU times, and whether both printed the same answer (but
+    ``end``, the instant each ran)."""
     days, extra = BEFORE[command]
     at = (datetime.now(UTC) - timedelta(days=days)).replace(microsecond=0)
     cmd = [sys.executable, "-m", "mantis_runs", "runs", command, args.workflow, "--data-dir",
@@ -310,9 +310,15 @@ def bench_before(args: argparse.Namespace, command: str) -> None:
               f"median {statistics.median(r[1] for r in runs):.3f} s, peak RSS median "
               f"{statistics.median(r[2] for r in runs):.0f} MiB, exit {runs[-1][3]}")
     for name in [k for k in trees if k != "before"]:
-        pairs = [b[0] / a[0] for a, b in zip(results[name], results["before"], strict=True)]
-        print(f"before / {name} wall per pair: median {statistics.median(pairs):.2f} "
-              f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
+        both = list(zip(results[name], results["before"], strict=True))
+        # cpu: user + sys, steadier than wall on a shared machine
+        for measure, pairs in (("wall", [b[0] / a[0] for a, b in both]),
+                               ("cpu", [b[1] / a[1] for a, b in both])):
+            print(f"before / {name} {measure} per pair: median {statistics.median(pairs):.2f} "
+                  f"(min {min(pairs):.2f}, max {max(pairs):.2f})")
+    if any(not results[k][-1][4] for k in trees):  # a run failed: nothing to compare
+        print("answers: " + ", ".join(f"{k} exit {results[k][-1][3]}" for k in trees))
+        return
     answers = [json.loads(results[k][-1][4]) for k in trees]
     for answer in answers:
         answer.pop("end", None)

@@ -29,6 +29,7 @@ from mantis_runs.analysis.tail import (
     TailResult,
     analyse,
     attribute_values,
+    medians,
     tail,
 )
 from mantis_runs.compaction import compact
@@ -130,6 +131,21 @@ def test_the_lines_are_numpy_s_and_sum_to_the_gap(seed: int, above: str) -> None
     assert sum(x.share or 0.0 for x in got.values()) == pytest.approx(1.0, abs=1e-12)
     assert sum(x.dominant for x in got.values()) == r.tail_runs
     assert [x.excess for x in r.buckets] == sorted((x.excess for x in r.buckets), reverse=True)
+
+
+@pytest.mark.parametrize("runs", [1, 2, 7, 10, 501, 1000])
+def test_the_medians_are_numpy_s_bit_for_bit(runs: int) -> None:
+    rng = np.random.default_rng(runs)
+    special = np.array([-0.0, 0.0, np.inf, -np.inf, np.nan, 5e-324, 1e300, 2.5, 2.5])
+    lines = np.round(rng.normal(0, 3, (12, runs)), 1)  # ties
+    lines[1] = rng.choice(special[:4], runs)  # zeros of both signs, infinities
+    lines[2] = rng.choice(special, runs)  # NaN too
+    lines[3] = -0.0
+    for some in (lines, lines[:, ::-1].copy()):
+        out, expected = medians(some), np.median(some, axis=1)
+        assert out.tobytes() == expected.tobytes() or (
+            np.array_equal(out, expected, equal_nan=True)
+            and (np.signbit(out) == np.signbit(expected)).all())
 
 
 def test_the_slow_model_s_bucket_comes_first() -> None:

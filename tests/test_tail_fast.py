@@ -7,13 +7,18 @@ month with a tail), the in-place read observed where the proof holds; a bucket o
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mantis_runs.analysis import runs_in_place
+from mantis_runs.analysis.runs import ATTRIBUTES, WindowRuns, read_runs, runs_query
 from mantis_runs.analysis.tail import TailResult, tail
+from mantis_runs.db.lake_source import sources_of
+from mantis_runs.stats.engine import collect
 from test_trend_fast import NOW, append_bytes, at, hostile_store, line, observe_both, shard
 
 
@@ -53,3 +58,29 @@ def test_what_keeps_the_in_place_read_off(tmp_path: Path, plain: Path,
         append_bytes(shard(d, at(76, 0)), late)  # in the live month's tail
         fast, slow, taken = both(monkeypatch, d, since="2026-03-01")
         assert not taken and fast == slow, name
+    # texts that their hashes cannot tell apart (runs_in_place.from_hashes refuses)
+    monkeypatch.setattr(runs_in_place, "from_hashes", lambda *a: None)
+    fast, slow, taken = both(monkeypatch, plain, since="2026-03-01")
+    assert not taken and fast == slow
+
+
+def test_the_in_place_runs_are_the_general_paths(plain: Path) -> None:
+    """Run by run: the texts the in-place read matched from their hashes (WindowRuns.coded)
+    are the attributes and error texts the general path reads."""
+    start, end = datetime(2026, 3, 1, tzinfo=UTC), NOW
+    fast = collect(sources_of(plain), runs_query("w", start=start, end=end),
+                   runs_in_place.tail_runs)
+    slow = read_runs("w", data_dir=plain, start=start, end=end, attributes=ATTRIBUTES,
+                     details=True, errors_only=True)
+    assert fast is not None and set(fast.coded) == {*ATTRIBUTES, "error"}
+    assert fast.errors is None and len(fast.coded["error"].values) > 16  # the binary search
+    assert {len(fast.coded[a].values) for a in ATTRIBUTES} == {0, 3}  # no text; m0, m1, m2
+
+    def each_run(runs: WindowRuns, errors: Any) -> list[tuple[Any, ...]]:
+        columns = [runs.finished_us, runs.succeeded, runs.failed, np.nan_to_num(runs.total),
+                   *(runs.attributes[a] for a in ATTRIBUTES), errors]
+        return sorted(zip(*(c.tolist() for c in columns), strict=True), key=repr)
+
+    assert slow.errors is not None
+    assert each_run(fast, fast.coded["error"].texts()) == each_run(slow, slow.errors)
+    assert len(fast) > 500

@@ -8,7 +8,7 @@ them into windows and attribute filters in memory (``group_codes`` and ``subset`
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -32,14 +32,70 @@ _US_PER_DAY = 86_400_000_000
 
 
 @dataclass(frozen=True)
+class Coded:
+    """A text column as codes: ``values[codes[i]]`` is row i's text, -1 none (NULL). The
+    values are distinct, in no order that means anything (``of``: first appearance)."""
+
+    codes: npt.NDArray[np.intp]
+    values: list[str]
+
+    def __len__(self) -> int:
+        return int(self.codes.size)
+
+    def __getitem__(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp] | slice) -> Coded:
+        return Coded(self.codes[keep], self.values)
+
+    def texts(self) -> npt.NDArray[np.object_]:
+        """Each row's text as an object array, None where it has none."""
+        table = np.empty(len(self.values) + 1, dtype=object)
+        table[:-1] = self.values  # code -1 takes the last entry: None
+        return table[self.codes]
+
+    @classmethod
+    def of(cls, texts: npt.NDArray[np.object_]) -> Coded:
+        """``texts`` (an object array, None for none) as codes, the values in order of first
+        appearance."""
+        items = texts.tolist()
+        values = dict.fromkeys(items)
+        values.pop(None, None)
+        index: dict[str | None, int] = {v: i for i, v in enumerate(values)}
+        index[None] = -1
+        codes = np.fromiter(map(index.__getitem__, items), dtype=np.intp, count=len(items))
+        return cls(codes, list(values))
+
+
+class _Texts(Mapping[str, npt.NDArray[np.object_]]):
+    """Columns given as codes, each made texts when first asked for (``Coded.texts``)."""
+
+    def __init__(self, coded: Mapping[str, Coded]) -> None:
+        self._coded = coded
+        self._texts: dict[str, npt.NDArray[np.object_]] = {}
+
+    def __getitem__(self, key: str) -> npt.NDArray[np.object_]:
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = self._coded[key].texts()
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._coded)
+
+    def __len__(self) -> int:
+        return len(self._coded)
+
+
+@dataclass(frozen=True)
 class WindowRuns:
     """Runs as parallel arrays, oldest first: finished_at (microseconds since the epoch, UTC),
     its UTC day, which runs succeeded and which failed, total_time_s and each bucket (NaN where
     a run has no finite value); the attributes that were read, as object arrays of text (None
     where a run has none); with details (``read_runs(details=True)``, else None), each run's
     run_id, error text and extra keys (JSON text) of its winning copy as object arrays (None
-    where the copy has none); and the malformed lines the read skipped, per shard file name
-    (``StatsResult.skipped_lines``; kept by ``subset`` and ``select``)."""
+    where the copy has none); the malformed lines the read skipped, per shard file name
+    (``StatsResult.skipped_lines``; kept by ``subset`` and ``select``); and ``coded``: the
+    attributes and error texts (key ``error``) when the read gave them as codes (`tail`'s read
+    in place: counting codes needs no text); then ``attributes`` makes each texts when first
+    asked for, and ``errors`` is None (their texts: ``coded["error"].texts()``)."""
 
     finished_us: npt.NDArray[np.int64]
     succeeded: npt.NDArray[np.bool_]
@@ -51,6 +107,7 @@ class WindowRuns:
     errors: npt.NDArray[np.object_] | None = None
     extra: npt.NDArray[np.object_] | None = None
     skipped_lines: Mapping[str, int] = field(default_factory=dict)
+    coded: Mapping[str, Coded] = field(default_factory=dict)
 
     @cached_property
     def day(self) -> npt.NDArray[np.int64]:
@@ -117,18 +174,22 @@ class WindowRuns:
                           **{k: None if v is None else v[keep] for k, v in (
                               ("run_ids", self.run_ids), ("errors", self.errors),
                               ("extra", self.extra))},
-                          skipped_lines=self.skipped_lines)
+                          skipped_lines=self.skipped_lines,
+                          coded={k: v[keep] for k, v in self.coded.items()})
 
     @classmethod
     def from_columns(cls, read: Mapping[str, Mapping[str, Any]],
-                     skipped_lines: Mapping[str, int] | None = None) -> WindowRuns:
+                     skipped_lines: Mapping[str, int] | None = None,
+                     coded: Mapping[str, Coded] | None = None) -> WindowRuns:
         """From the numpy columns of Collector.rows, in no order and keyed by rowid: ``runs``
         (finished_us, succeeded, failed, total_time_s and the known buckets by name), ``other``
         (map entries: row, bucket, seconds), one per attribute read (row, value) and
         ``details`` when asked (row, run_id, error, extra); sorted
         here by finished_at (the order of runs that finished at the same instant changes no
         answer). NULL and non-finite values become NaN, an attribute's NULL None; a known
-        bucket no run has is left out. ``skipped_lines``: the read's malformed lines."""
+        bucket no run has is left out. ``skipped_lines``: the read's malformed lines.
+        ``coded``: attributes and the error text (``error``) as codes, one per row of ``runs``
+        in its order, in place of their (row, value) columns and of ``details``."""
         runs = read["runs"]
         finished = np.asarray(runs["finished_us"], dtype=np.int64)
         order = np.argsort(finished, kind="stable")
@@ -146,17 +207,25 @@ class WindowRuns:
             name: _by_row({"row": details["row"], "value": details[column]}, position)
             for name, column in (("run_ids", "run_id"), ("errors", "error"), ("extra", "extra"))
             if column in details}
+        codes = {k: v[order] for k, v in (coded or {}).items()}
+        attributes = _Texts({a: codes[a] for a in ATTRIBUTES if a in codes}) if codes else {
+            a: _by_row(read[a], position) for a in ATTRIBUTES if a in read}
         return cls(finished_us=finished[order],
                    succeeded=np.asarray(runs["succeeded"], dtype=bool)[order],
                    failed=np.asarray(runs["failed"], dtype=bool)[order],
                    total=_floats(runs["total_time_s"], order), buckets=buckets,
-                   attributes={a: _by_row(read[a], position) for a in ATTRIBUTES if a in read},
-                   skipped_lines=dict(skipped_lines or {}), **detail)
+                   attributes=attributes, skipped_lines=dict(skipped_lines or {}),
+                   coded=codes, **detail)
 
 
 def _floats(column: Any, order: npt.NDArray[np.intp] | None = None) -> npt.NDArray[np.float64]:
     """A numeric column (a masked array where it has NULLs) as float64, NaN for NULL and for
     every non-finite value, taken in ``order`` when given (always a copy)."""
+    if type(column) is np.ndarray:  # no NULL (and numpy.ma, 10 ms of imports, not needed)
+        values = np.array(column, dtype=np.float64) if order is None else \
+            np.asarray(column, dtype=np.float64)[order]
+        values[~np.isfinite(values)] = np.nan
+        return values
     values = np.asarray(np.ma.getdata(column), dtype=np.float64)
     null = np.ma.getmaskarray(column)
     if order is not None:
