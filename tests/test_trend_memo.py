@@ -5,7 +5,9 @@ the memo, bit for bit, and the general path's (IN_PLACE False); the memo is obse
 late row still in JSONL, a row of its days read elsewhere, a corrupted entry; entries are not
 shared between statuses, workflows and bucket lists. `mantis runs compact` fills the memo
 (analysis.trend_warm): the first trend after it finds the months compacted, a month compacted
-again is kept anew, a failing warm-up changes nothing of the compaction's result.
+again is kept anew, a failing warm-up changes nothing of the compaction's result, and its
+entries, a month proven and read once for all its workflows, are byte for byte those of each
+workflow asked on its own (copies of runs, late rows in JSONL and in another month's part).
 
 The store: February to April compacted (February holds a bucket of another name, which keeps it
 out of the memo), May live and checkpointed with a tail; 40 runs a day (daily periods chosen),
@@ -327,10 +329,67 @@ def test_a_failing_warm_up_leaves_compaction_alone(raw: Path,
 
     expected = run_cli("runs", "compact", "--data-dir", str(raw), "--json", "--dry-run")
     assert expected.code == 0
-    monkeypatch.setattr(trend_warm, "keep_month", broken)
+    monkeypatch.setattr(trend_warm, "keep", broken)
     code, out, err = run_cli("runs", "compact", "--data-dir", str(raw), "--json")
     assert (code, err) == (0, "") and json.loads(out)["months"][0]["month"] == "2026-02"
     assert entries() == []
     append_bytes(shard(raw, when(40, 0)), line("late", when(40, 5), total=1.0))
     monkeypatch.setattr(trend_warm, "_warm_month", broken)
     assert compact_cli(raw) == (0, '["2026-03"]') and entries() == []
+
+
+MONTHS = ("2026-02", "2026-03", "2026-04")
+BOTH = [(m, wf) for m in MONTHS for wf in ("v", "w")]
+#: Per case: a line in April's shard before compacting at NOW, one in May's live shard after
+#: (besides a tail and a row of a March day of v, the first workflow, whose JSONL rows the
+#: warm-up gathers with their breakdowns), the (month, workflow) asked on their own (a month
+#: not proven at once for all) and the entries kept
+WARM_CASES: dict[str, tuple[bytes, bytes, list[tuple[str, str]], int]] = {
+    # a March row of v in April's part, read for March (no April: its footer does not prove
+    # its rows); w: not February (a bucket of another name)
+    "once": (line("march-v", when(45, 11), wf="v", total=5.0, breakdown={"think": 3.0}), b"",
+             [], 3),
+    # a copy in JSONL of a March run of w: no in-place read of w from February or March
+    "copy": (b"", line("w-01680", when(106, 3), total=2.0), BOTH[:4], 4),
+    # a copy in April's part of a March run of w (a shared run_id): none of w
+    "shared": (line("w-01680", when(75, 3), total=2.0), b"", BOTH, 3),
+    # a March row of w in May's shard, which the warm-up gathers without its breakdowns
+    "late": (b"", line("late-w", when(45, 7), total=2.0, breakdown={"think": 2.5}),
+             BOTH[2:4], 5),
+}
+
+
+@pytest.mark.parametrize("case", WARM_CASES)
+def test_the_warm_up_keeps_what_each_workflow_alone_keeps(raw: Path,
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          case: str) -> None:
+    """The warm-up proves and reads a month once for all its workflows (May live, a tail and
+    late rows in its JSONL): its entries are byte for byte those of each workflow asked on its
+    own (``keep_month``, a snapshot and a proof of its own), which it falls back to when the
+    month is not proven for all at once."""
+    import shutil
+
+    from mantis_runs.analysis import trend_warm
+    from mantis_runs.log.layout import month_start, next_month
+
+    before, after, alone, kept = WARM_CASES[case]
+    append_bytes(shard(raw, when(75, 0)), before)
+    compact(raw, now=NOW, checkpoint_min_bytes=0)
+    append_bytes(shard(raw, when(106, 0)), line("tail-may", when(106, 1), total=3.0) + line(
+        "late-v", when(45, 9), wf="v", total=4.0, breakdown={"think": -0.0}) + after)
+    asked: list[tuple[str, str]] = []
+    real = trend_warm.keep_month
+
+    def each(d: Path, wf: str, start: datetime, end: datetime) -> None:
+        asked.append((start.strftime("%Y-%m"), wf))
+        real(d, wf, start, end)
+
+    monkeypatch.setattr(trend_warm, "keep_month", each)
+    assert trend_warm.warm(raw, MONTHS) == 6 and asked == alone
+    warmed = {p.name: p.read_bytes() for p in entries()}
+    assert len(warmed) == kept
+    shutil.rmtree(entries()[0].parent.parent)
+    for month in MONTHS:
+        for wf in ("v", "w"):
+            real(raw, wf, month_start(month), month_start(next_month(month)))
+    assert {p.name: p.read_bytes() for p in entries()} == warmed

@@ -40,6 +40,8 @@ from .verdicts import IMPROVED, REGRESSED, MetricVerdict, Options
 DAILY, WEEKLY = "1d", "1w"
 #: Below this median of runs a day, periods are weeks (unless ``every`` is given).
 DAILY_MIN_RUNS = 20
+#: The runs a trend shows unless told: the succeeded ones (the question ``compact`` keeps).
+DEFAULT_STATUS = "succeeded"
 #: Periods either side of a change point whose runs confirm it (daily, weekly).
 CONFIRM_PERIODS = {DAILY: 7, WEEKLY: 4}
 P50, P95 = 0.5, 0.95
@@ -233,7 +235,7 @@ def _check_every(every: str | None) -> None:
 
 
 def trend_of(runs: WindowRuns, *, workflow_id: str, start: datetime, end: datetime,
-             status: str | None = "succeeded", every: str | None = None,
+             status: str | None = DEFAULT_STATUS, every: str | None = None,
              buckets: Sequence[str] | None = None, detect: bool = False,
              seed: int = 0) -> TrendResult:
     """The trend of runs already read (oldest first), from the period holding ``start`` (or
@@ -334,7 +336,7 @@ def window(since: str | datetime, now: datetime) -> tuple[datetime, datetime]:
 
 def trend(workflow_id: str, *, data_dir: DataDirs = None,
           since: str | datetime = "90d", every: str | None = None,
-          buckets: Sequence[str] | None = None, status: str | None = "succeeded",
+          buckets: Sequence[str] | None = None, status: str | None = DEFAULT_STATUS,
           detect: bool = False, seed: int = 0, now: datetime | None = None) -> TrendResult:
     """p50, p95 and n per UTC day (``every="1d"``) or week (``"1w"``; default: days, or weeks
     when the median day has fewer than 20 runs) of ``workflow_id``'s runs with ``status``

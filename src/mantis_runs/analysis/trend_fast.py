@@ -118,16 +118,29 @@ def read_in_place(c: Collector, end: datetime | None,
     """The dated runs of the Collector's workflow finished in [since, end) (None: no bound),
     read in place; None when that is not proven safe (``stats.whole.proven_files``). With
     ``ask``, the closed months found in the memo are not read (``PlacedRuns.memo``)."""
-    from ..db.sqlfiles import load
     from ..stats.whole import proven_files
 
     parts = proven_files(c)
     if parts is None:
         return None
+    return read_proven(c, parts, c.query.common, end, ask)
+
+
+def read_proven(c: Collector, parts: list[str], common: Mapping[str, Any],
+                end: datetime | None, ask: memo_.Ask | None = None,
+                skipped: Mapping[str, int] | None = None) -> PlacedRuns:
+    """``read_in_place`` of the workflow and ``since`` of ``common`` (``StatsQuery.common``)
+    once ``parts`` are proven for it: the Collector's steps done, its candidates gathered
+    (``trend_warm`` proves a month once for all its workflows and reads each here, with the
+    Collector's ``skipped_lines`` found once)."""
+    from ..db.engine import relational
+    from ..db.sqlfiles import load
+
     memo = memo_.plan(c, parts, ask) if ask is not None else None
     files = parts if memo is None else memo.rest(parts)
-    params = {**c.query.common, "files": files, "end": end and end.isoformat()}
+    params = {**common, "files": files, "end": end and end.isoformat()}
     c.con.execute(load("macro_trend_rows"))
+    relational()  # con.sql, Arrow results
     table = c.con.sql(load("trend_whole_rows"), params=params).to_arrow_table()
     day = _numbers(table.column("finished_us"), np.int64) // _US_PER_DAY  # as WindowRuns.day
     code = _numbers(table.column("code"), np.uint8)
@@ -137,7 +150,8 @@ def read_in_place(c: Collector, end: datetime | None,
         _add_other(other, found)
     known = {name: table.column(name) for name in table.column_names
              if name == schema.TOTAL_BUCKET or name in schema.KNOWN_BUCKETS}
-    return PlacedRuns(day, code, known, other, c.skipped_lines(), memo)
+    return PlacedRuns(day, code, known, other,
+                      c.skipped_lines() if skipped is None else skipped, memo)
 
 
 def _numbers(column: Any, dtype: type[np.generic]) -> npt.NDArray[Any]:
@@ -243,9 +257,8 @@ def placed_trend(runs: PlacedRuns, *, workflow_id: str, start: datetime, end: da
         metrics = memo_.overlay(memo, metrics, int(ids[0]))
     if metrics is None:
         return None
-    if every == DAILY and (keeper := memo_.Keeper.of(runs.memo)) is not None:
-        keeper.keep(runs.day, others, metrics, int(ids[0]),
-                    lambda name: runs.fill(name, np.empty(len(runs.day))))
+    if every == DAILY:
+        keep_days(runs, metrics, int(ids[0]))
     periods = period_days(ids, every)
     return TrendResult(workflow_id, status, every, because,
                        datetime.combine(periods[0], datetime.min.time(), UTC), end, periods,
@@ -260,6 +273,15 @@ def day_metrics(runs: PlacedRuns, keep: npt.NDArray[np.bool_], ids: npt.NDArray[
     (``trend_warm`` asks it for the month's days after a compaction)."""
     grouping = Grouping.of(runs.day, keep, ids, every)
     return _metrics(runs, grouping, ids, every, status, buckets, memo)
+
+
+def keep_days(runs: PlacedRuns, metrics: Sequence[MetricTrend], first: int) -> None:
+    """The memo's entries of the months ``runs`` missed (``PlacedRuns.memo``) kept from
+    ``metrics`` (per day from ``first``): what `trend` keeps, and the warm-up (trend_warm)."""
+    keeper = memo_.Keeper.of(runs.memo)
+    if keeper is not None:
+        keeper.keep(runs.day, [m.day for m in runs.other.values()], metrics, first,
+                    lambda name: runs.fill(name, np.empty(len(runs.day))))
 
 
 def _day_counts(runs: PlacedRuns, keep: npt.NDArray[np.bool_], start: datetime,
