@@ -15,8 +15,9 @@
    the bytes of a batch (flock, one write, unlock, fdatasync), then the same plus
    ``prepare_events`` of each batch: what the disk allows, and what serialising costs.
 
-Usage: ``python benchmarks/bench_events_write.py --dir /work/bench-data [--json] [--ceiling]``
-(the data dirs are made in a temporary directory there, removed at the end).
+Usage: ``python benchmarks/bench_events_write.py --dir /work/bench-data [--json] [--ceiling]
+[--latency-only]`` (the data dirs are made in a temporary directory there, removed at the end;
+``--latency-only`` skips the writers, to compare two trees quickly, run after run).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ def throughput(data_dir: Path, writers: int, batch: int, seconds: float, *,
             "events_per_s": events / wall}
 
 
-def markdown(lat: dict[str, Any], thr: dict[str, Any]) -> str:
+def markdown(lat: dict[str, Any], thr: dict[str, Any] | None) -> str:
     b = lat["batch"]
     out = ["| what | median ms | p95 ms | mean ms |", "|---|---:|---:|---:|"]
     for key, label in (("append_run", "`append_run(row)`"),
@@ -161,8 +162,10 @@ def markdown(lat: dict[str, Any], thr: dict[str, Any]) -> str:
             f"{lat['ratio_median']:.2f}x the row's (CPU time of the calls: "
             f"{lat[f'cpu_append_events_{b}']['median_ms']:.3f} ms vs "
             f"{lat['cpu_append_run']['median_ms']:.3f} ms, "
-            f"{lat['cpu_ratio_median']:.2f}x).", "",
-            f"{thr['writers']} writers, batches of {thr['batch']}: {thr['events']} events in "
+            f"{lat['cpu_ratio_median']:.2f}x)."]
+    if thr is None:
+        return "\n".join(out)
+    out += ["", f"{thr['writers']} writers, batches of {thr['batch']}: {thr['events']} events in "
             f"{thr['wall_s']:.2f} s = {thr['events_per_s']:,.0f} events/s "
             f"({thr['refused_batches']} batches refused)."]
     return "\n".join(out)
@@ -180,10 +183,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ap.add_argument("--ceiling", action="store_true",
                     help="also the bare protocol's events/s, with and without preparing batches")
+    ap.add_argument("--latency-only", action="store_true",
+                    help="only the latency part (no writer processes)")
     args = ap.parse_args(argv)
     ceiling: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-events-", dir=args.dir) as scratch:
         lat = latency(Path(scratch) / "latency", args.steps, args.batch)
+        if args.latency_only:
+            print(json.dumps({"latency": lat}, indent=1) if args.json else
+                  markdown(lat, None))
+            return 0
         thr = throughput(Path(scratch) / "throughput", args.writers, args.batch, args.seconds)
         for mode in ("bare", "prepare") if args.ceiling else ():
             ceiling[mode] = throughput(Path(scratch) / mode, args.writers, args.batch,

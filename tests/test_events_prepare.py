@@ -1,12 +1,14 @@
-"""The events' fast preparation (``events._plain_line``) writes the very bytes of the full one
-(``_prepare_one``, the committed path) and refuses nothing itself: hostile and open-ended
-(hypothesis) events through both, compared byte for byte and message for message."""
+"""The events' fast preparation (``events._plain_batch``, built column by column by
+``log/event_lines.py``) writes the very bytes of the full one (``_prepare_one``, the committed
+path) and refuses nothing itself: hostile, random and open-ended (hypothesis) events and batches
+through both, compared byte for byte and message for message."""
 
 from __future__ import annotations
 
 import enum
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
@@ -49,15 +51,43 @@ def _full(event: object) -> tuple[str, bytes, list[str]]:
     return events._prepare_one(event, DEFAULT)
 
 
-def _slow_batch(batch: list[Any], monkeypatch: pytest.MonkeyPatch) -> PreparedEvents | str:
+def _fast(event: object) -> list[tuple[str, bytes]] | None:
+    """The batch's fast path on a batch of one event."""
+    return events._plain_batch([event], DEFAULT)
+
+
+def _line(event: object) -> list[tuple[str, bytes]] | None:
+    """The fast path of one event among others (``_plain_line``), as ``_fast`` answers."""
+    fast = events._plain_line(event, DEFAULT)
+    return None if fast is None else [fast]
+
+
+FastPath = Callable[[object], list[tuple[str, bytes]] | None]
+FAST_PATHS: list[FastPath] = [_fast, _line]
+
+
+#: What a prepared batch comes to: the bytes of each month (in the writer's order), what the
+#: warning calls it and its notes; or the refusal's words.
+Outcome = tuple[dict[str, bytes], str, list[str]] | str
+
+
+def _written(prepared: PreparedEvents) -> Outcome:
+    months: dict[str, bytes] = {}
+    for month, data in prepared.lines:
+        months[month] = months.get(month, b"") + data
+    return dict(sorted(months.items())), prepared.what, prepared.notes
+
+
+def _slow_batch(batch: list[Any], monkeypatch: pytest.MonkeyPatch) -> Outcome:
     with monkeypatch.context() as m:
+        m.setattr(events, "_plain_batch", lambda items, default: None)
         m.setattr(events, "_plain_line", lambda event, default: None)
         return _outcome(batch)
 
 
-def _outcome(batch: list[Any]) -> PreparedEvents | str:
+def _outcome(batch: list[Any]) -> Outcome:
     try:
-        return prepare_events(batch, now=NOW)
+        return _written(prepare_events(batch, now=NOW))
     except EventRefused as exc:
         return f"refused: {exc}"
 
@@ -109,18 +139,22 @@ HOSTILE: list[Any] = [
 ]
 
 
+@pytest.mark.parametrize("fast_path", FAST_PATHS)
 @pytest.mark.parametrize("event", PLAIN)
-def test_the_fast_path_writes_the_full_paths_bytes(event: dict[str, Any]) -> None:
-    fast = events._plain_line(event, DEFAULT)
+def test_the_fast_path_writes_the_full_paths_bytes(event: dict[str, Any],
+                                                   fast_path: FastPath) -> None:
+    fast = fast_path(event)
     assert fast is not None  # the fast path is taken: the comparison below is not vacuous
     month, line, notes = _full(event)
-    assert fast == (month, line) and notes == []
+    assert fast == [(month, line)] and notes == []
     assert json.loads(line)["run_id"] == event["run_id"]
 
 
 @pytest.mark.parametrize("event", HOSTILE)
 def test_the_fast_path_leaves_the_rest_to_the_full_one(event: Any) -> None:
-    assert events._plain_line(event, DEFAULT) is None
+    assert _fast(event) is None and _line(event) is None
+    # ... and so does a batch of plain events that holds it, at any place
+    assert events._plain_batch([*PLAIN[:3], event, *PLAIN[3:]], DEFAULT) is None
 
 
 #: Events refused for their ts, which both paths check first (after the keys), alike.
@@ -132,12 +166,13 @@ BAD_TS: list[Any] = [
 
 
 @pytest.mark.parametrize("event", BAD_TS)
-def test_a_bad_ts_is_refused_by_both_with_the_same_words(event: dict[str, Any]) -> None:
-    with pytest.raises(EventRefused) as fast:
-        events._plain_line(event, DEFAULT)
-    with pytest.raises(EventRefused) as full:
+def test_a_bad_ts_is_left_to_the_full_path_which_refuses_it(event: dict[str, Any]) -> None:
+    assert _fast(event) is None
+    with pytest.raises(EventRefused, match="ts is not a timestamp") as full:
         _full(event)
-    assert str(fast.value) == str(full.value)
+    with pytest.raises(EventRefused) as line:  # _plain_line checks ts first, in the same words
+        _line(event)
+    assert str(line.value) == str(full.value)
 
 
 @pytest.mark.parametrize("bad", HOSTILE + BAD_TS)
@@ -149,18 +184,27 @@ def test_a_batch_is_the_same_with_and_without_the_fast_path(
 
 def test_a_plain_batch_is_the_same_with_and_without_the_fast_path(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    fast = _outcome(PLAIN)
-    assert isinstance(fast, PreparedEvents) and len(fast.lines) == len(PLAIN)
-    assert fast == _slow_batch(PLAIN, monkeypatch)
+    batch = PLAIN * 2  # over events.MIN_COLUMN_BATCH: built by columns
+    assert events._plain_batch(batch, DEFAULT) is not None  # the whole batch, fast
+    fast = _outcome(batch)
+    assert isinstance(fast, tuple) and list(fast[0]) == ["2026-05", "2026-07", "2026-12"]
+    assert fast == _slow_batch(batch, monkeypatch)
+    # a batch of one month: one write's bytes, joined once
+    one = [e for e in batch if "ts" not in e or e["ts"] is None]
+    prepared = prepare_events(one, now=NOW)
+    assert len(prepared.lines) == 1 and prepared.lines[0][1].count(b"\n") == len(one) == 20
+    assert _written(prepared) == _slow_batch(one, monkeypatch)
 
 
 def test_the_type_cache_is_bounded() -> None:
     before = set(events._KNOWN_TYPES)
     try:
         for i in range(events._MAX_KNOWN_TYPES + 50):
-            assert events._plain_line({"run_id": "r", "type": f"t{i}"}, DEFAULT) is not None
+            assert _fast({"run_id": "r", "type": f"t{i}"}) is not None
+            assert _line({"run_id": "r", "type": f"u{i}"}) is not None
         assert len(events._KNOWN_TYPES) == events._MAX_KNOWN_TYPES
-        assert events._plain_line({"run_id": "r", "type": "t-unseen"}, DEFAULT) is not None
+        assert _fast({"run_id": "r", "type": "t-unseen"}) is not None
+        assert _line({"run_id": "r", "type": "t-unseen"}) is not None
     finally:
         events._KNOWN_TYPES.clear()
         events._KNOWN_TYPES.update(before)
@@ -194,15 +238,17 @@ _plainish = st.fixed_dictionaries(
 @given(event=_plainish | _events)
 def test_any_event_fast_or_full_is_written_alike(event: dict[str, Any]) -> None:
     try:
-        fast = events._plain_line(event, DEFAULT)
+        fast = _line(event)
     except EventRefused as exc:  # a bad ts: the full path says the same
         with pytest.raises(EventRefused) as full_refusal:
             _full(event)
         assert str(full_refusal.value) == str(exc)
-        return
+        fast = None
+    whole = _fast(event)
+    assert whole is None or whole == fast  # the batch's way takes less, never another text
     if fast is not None:
         month, line, notes = _full(event)
-        assert fast == (month, line) and notes == []
+        assert fast == [(month, line)] and notes == []
 
 
 _trees = st.recursive(

@@ -248,8 +248,9 @@ def write_prepared(data_dir: Path, prepared: PreparedRow, *,
 
 def append_lines(data_dir: Path, log_name: str, lines: Sequence[tuple[str, bytes]], *,
                  lock_timeout: float = LOCK_TIMEOUT_S) -> None:
-    """Append validated ``(month, line)`` pairs to the month shards of ``data_dir/log_name``
-    (``RUNS_LOG`` or ``EVENTS_LOG``) durably, all or nothing; raises on any failure.
+    """Append validated ``(month, data)`` pairs (each one or more whole lines of that month) to
+    the month shards of ``data_dir/log_name`` (``RUNS_LOG`` or ``EVENTS_LOG``) durably, all or
+    nothing; raises on any failure.
 
     Under the log's lock, the lines of one month are one write, oldest month first; a failed or
     short write rolls back every write of the call. Then each shard is fdatasynced: after a failed
