@@ -132,6 +132,9 @@ def status(run_id: str, stale_after: float | None, as_json: bool,
            data_dir: Path | None) -> None:
     """Whether RUN_ID is pending, running, succeeded, failed or lost, and how that is known
     (its terminal row, a recent event, or inference); its progress and last event."""
+    from ..db.connecting import connect_ahead
+
+    connect_ahead()  # the point lookup's connection starts while the store's modules load
     from ..store import RunStore
     from . import render
 

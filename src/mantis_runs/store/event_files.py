@@ -13,29 +13,35 @@ rows numbered in the order they were written (before the tail's, after the month
 every answer is the one the whole shard gives. A month that still has a sealed shard, a
 checkpoint that does not match its shard, a tail too long to copy, or no reader: the whole shard.
 ``--follow`` follows the shards themselves (``checkpoints=False``).
+
+What the footer of each events Parquet file (a part, a checkpoint) says of its row groups, the
+run_id and ts ranges, is kept in the user's cache (``footers``): one run's events leave out the
+files that cannot hold its run_id (``run_lines``), and ``list --running`` proves without DuckDB
+that no event is dated in its window when the footers and a few JSONL lines say so (``quiet``).
 """
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypedDict
 
-import duckdb
-
-from ..db import views
+from ..db import engine, views
+from ..db.cache import per_file
 from ..db.connection import (
     connect,
+    duckdb_path,
     private_temp_dir,
     publish_shared,
     query_failed,
 )
+from ..db.idranges import may_hold
 from ..db.linesearch import ESCAPE, lines_with, plain, write_lines
 from ..db.sqlfiles import load
 from ..db.verified import remembered_content_ok
@@ -44,12 +50,25 @@ from ..log.integrity import check_parts
 from ..log.layout import EVENTS_LOG, events_root, scan_event_months
 
 if TYPE_CHECKING:  # pragma: no cover
+    import duckdb
+
     from .events import EventFilter
 
 SCRATCH_PREFIX: Final = "mantis-events-"
 #: False: every events read parses the live shards whole, never a checkpoint (the tests compare
 #: the two; nothing else turns it off).
 USE_CHECKPOINTS = True
+#: One row group of an events Parquet file as its footer says (events_footers.sql): its smallest
+#: and largest run_id, its earliest and latest ts (microseconds since the epoch), each None when
+#: unknown. Kept in the user's cache (``footers``); the version below names its format.
+Footer = tuple[str | None, str | None, int | None, int | None]
+FOOTERS_FORMAT: Final = "format 1"
+#: Above this many bytes of JSONL lines, ``EventReader.quiet`` proves nothing (DuckDB reads them).
+QUIET_MAX_BYTES: Final = 256 * 1024
+#: How far outside its window a ts must be for ``quiet`` to count it out (a margin for texts
+#: that Python and DuckDB might round differently).
+QUIET_MARGIN: Final = timedelta(seconds=1)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MACROS = ("macro_bad_line", "macro_bad_event", "macro_event_of", "macro_event_parts",
            "macro_event_rows", "macro_events_chosen", "view_run_events_bad_lines")
 
@@ -70,15 +89,17 @@ class EventReader:
     first use); no user SQL runs here."""
 
     data_dir: Path
-    con: duckdb.DuckDBPyConnection | None = None
+    con: engine.DuckDBPyConnection | None = None
     scratch: Path | None = None
     _copies: int = field(default=0)
     #: each live shard's checkpoint and tail, by month (None: read it whole), taken once
     _live: dict[str, LiveRead | None] = field(default_factory=dict)
     #: the shard name of each checkpoint file and tail copy listed, and the checkpoint's bad lines
     _shard_of: dict[Path, tuple[str, int]] = field(default_factory=dict)
+    #: the footers of the events Parquet files asked about (``footers``)
+    _footers: dict[Path, list[Footer]] = field(default_factory=dict)
 
-    def connection(self) -> duckdb.DuckDBPyConnection:
+    def connection(self) -> engine.DuckDBPyConnection:
         if self.con is None:
             self.con = connect()
             views.set_event_files(self.con, [])  # the bad-lines view reads the variable
@@ -123,15 +144,22 @@ class EventReader:
 
     def relation(self, name: str, files: Sequence[Path | str], flt: EventFilter,
                  workflow_runs: Iterable[str] = (), **more: Any) -> duckdb.DuckDBPyRelation:
-        return self.connection().sql(load(name), params={
-            "files": views.event_list(files),
-            **flt.params(workflow_runs), **more})
+        """The query ``name`` as a relation (DuckDB's relational API: Arrow answers)."""
+        engine.relational()
+        return self.connection().sql(load(name), params=self._params(
+            files, flt, workflow_runs, more))
 
     def rows(self, name: str, files: Sequence[Path | str], flt: EventFilter,
              workflow_runs: Iterable[str] = (), **more: Any) -> list[EventRow]:
         if not files:
             return []
-        return to_events(self.relation(name, files, flt, workflow_runs, **more).fetchall())
+        return to_events(self.connection().execute(load(name), self._params(
+            files, flt, workflow_runs, more)).fetchall())
+
+    @staticmethod
+    def _params(files: Sequence[Path | str], flt: EventFilter, workflow_runs: Iterable[str],
+                more: dict[str, Any]) -> dict[str, Any]:
+        return {"files": views.event_list(files), **flt.params(workflow_runs), **more}
 
     def workflow_runs(self, files: Sequence[Path], workflow: str | None) -> list[str]:
         """The run_ids whose run_started names ``workflow`` in ``files`` (events_workflow_runs)."""
@@ -158,13 +186,49 @@ class EventReader:
                 bad[key] = bad.get(key, 0) + int(n)
         return bad
 
+    def footers(self, files: Iterable[Path], *, read: bool = True) -> dict[Path, list[Footer]]:
+        """The footers of the Parquet files among ``files`` (``footers``), taken once per
+        reader; ``read``: those the cache lacks are read on this reader's connection (else
+        they are left out: unknown)."""
+        todo = [p for p in files if p.suffix == ".parquet" and p not in self._footers]
+        if todo:
+            self._footers.update(footers(self.connection if read else None, todo))
+        return self._footers
+
+    def quiet(self, files: Sequence[Path], window: tuple[datetime, datetime]) -> bool:
+        """Whether no event of ``files`` can be dated within ``window``, proven without DuckDB:
+        each Parquet file by its footers in the user's cache (``may_be_dated_in``), the JSONL lines
+        parsed in Python (``undated``), at most ``QUIET_MAX_BYTES`` of them. False when that
+        proves nothing (a footer not cached yet, more lines, a line it cannot read); the sizes
+        and footers are looked at before any line is parsed."""
+        known = self.footers(files, read=False)
+        jsonl = [p for p in files if p.suffix != ".parquet"]
+        try:
+            if sum(p.stat().st_size for p in jsonl) > QUIET_MAX_BYTES or any(
+                    p not in known or may_be_dated_in(known[p], window)
+                    for p in files if p.suffix == ".parquet"):
+                return False
+            left = QUIET_MAX_BYTES
+            for path in jsonl:
+                with path.open("rb") as f:
+                    data = f.read(left + 1)  # a live shard may have grown since
+                left -= len(data)
+                if left < 0 or not undated(data, *window):
+                    return False
+        except OSError:
+            return False
+        return True
+
     def run_lines(self, run_id: str, month: str, files: Sequence[Path]) -> list[Path]:
-        """Private copies of the lines of ``files`` (one month's) that may hold ``run_id``."""
+        """Private copies of the lines of ``files`` (one month's) that may hold ``run_id``, and
+        the Parquet files among them whose footers do not prove they hold none of its rows."""
         needles = [run_id.encode(), ESCAPE] if plain(run_id) else None
+        known = self.footers(files)
         out: list[Path] = []
         for path in files:
             if path.suffix == ".parquet":  # an events part: read in place, by its run_id stats
-                out.append(path)
+                if path not in known or may_hold([g[:2] for g in known[path]], [run_id]):
+                    out.append(path)
                 continue
             try:
                 lines = ([(0, path.read_bytes())] if needles is None
@@ -217,7 +281,7 @@ def reader(data_dir: Path, *, locked: bool = True) -> Iterator[EventReader]:
     try:
         with publish_shared(data_dir) if locked else nullcontext():
             yield r
-    except duckdb.Error as exc:  # e.g. a part whose pages are damaged: one line, not a trace
+    except engine.Error as exc:  # e.g. a part whose pages are damaged: one line, not a trace
         raise query_failed(exc, []) from exc
     finally:
         _ACTIVE.reset(token)
@@ -231,3 +295,83 @@ def to_events(records: Iterable[tuple[Any, ...]]) -> list[EventRow]:
         out.append(EventRow(run_id=rec[0], type=rec[1], ts=rec[2].astimezone(UTC),
                             fields=json.loads(rec[3])))  # an object (mantis_bad_event)
     return out
+
+
+def footers(connection: Callable[[], engine.DuckDBPyConnection] | None,
+            files: list[Path]) -> dict[Path, list[Footer]]:
+    """What the footer of each events Parquet file says of every row group (events_footers.sql),
+    kept in the user's cache under the file's stat identity (a published part or checkpoint
+    never changes). ``connection`` gives the connection that reads the footers the cache lacks;
+    None: such a file is left out of the answer (unknown, as a file not named back is)."""
+    def compute(todo: list[Path]) -> dict[Path, list[Footer]]:
+        if connection is None:
+            return {}
+        names = {duckdb_path(p): p for p in todo} | {str(p): p for p in todo}
+        found: dict[Path, list[Footer]] = {}
+        for name, _group, *footer in connection().execute(load("events_footers"), {
+                "files": [duckdb_path(p) for p in todo]}).fetchall():
+            if name in names:
+                found.setdefault(names[name], []).append(_footer(footer))
+        return found
+
+    return per_file("event-footers", files, FOOTERS_FORMAT, decode=_decode_footers,
+                    encode=lambda groups: [list(g) for g in groups], compute=compute)
+
+
+def _footer(raw: Sequence[Any]) -> Footer:
+    low, high, ts_low, ts_high = raw
+    return (low if isinstance(low, str) else None, high if isinstance(high, str) else None,
+            ts_low if isinstance(ts_low, int) else None,
+            ts_high if isinstance(ts_high, int) else None)
+
+
+def _decode_footers(raw: Any) -> list[Footer] | None:
+    if not isinstance(raw, list) or not all(isinstance(g, list) and len(g) == 4 for g in raw):
+        return None
+    groups = [_footer(g) for g in raw]
+    return groups if all(list(g) == r for g, r in zip(groups, raw, strict=True)) else None
+
+
+def may_be_dated_in(groups: list[Footer], window: tuple[datetime, datetime]) -> bool:
+    """Whether a file with these row groups may hold a row whose ts is within ``window``
+    widened by ``QUIET_MARGIN``: a row group whose ts statistics are unknown may."""
+    try:
+        low, high = micros(window[0] - QUIET_MARGIN), micros(window[1] + QUIET_MARGIN)
+    except OverflowError:  # a window at the ends of time
+        return True
+    return any((g[2] is None or g[2] <= high) and (g[3] is None or g[3] >= low) for g in groups)
+
+
+def micros(when: datetime) -> int:
+    """``when`` in microseconds since the epoch, as events_footers.sql gives a ts."""
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def undated(data: bytes, low: datetime, high: datetime) -> bool:
+    """Whether no line of ``data`` (JSONL) has a ts from ``low`` to ``high`` as DuckDB reads one
+    (``json ->> 'ts'`` cast to TIMESTAMPTZ, naive texts in UTC: the connection's TimeZone),
+    proven in Python: every value of a key "ts" of a line, at any depth (a superset of DuckDB's
+    one), is JSON null or a text that ``datetime.fromisoformat`` reads as an instant more than
+    ``QUIET_MARGIN`` outside. A line that is not UTF-8 JSON, a ts of another type or a text it
+    cannot read proves nothing: False (DuckDB then decides). Blank lines hold no ts."""
+    stamps: list[Any] = []
+
+    def keep_ts(pairs: list[tuple[str, Any]]) -> None:
+        stamps.extend(v for k, v in pairs if k == "ts")
+
+    try:
+        lo, hi = low - QUIET_MARGIN, high + QUIET_MARGIN
+    except OverflowError:
+        return False
+    for line in data.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            json.loads(line.decode("utf-8"), object_pairs_hook=keep_ts)
+            dated = [datetime.fromisoformat(v) for v in stamps if v is not None]
+        except (ValueError, TypeError, RecursionError):  # a ts that is not a text: TypeError
+            return False
+        if any(lo <= (t if t.tzinfo else t.replace(tzinfo=UTC)) <= hi for t in dated):
+            return False
+        stamps.clear()
+    return True

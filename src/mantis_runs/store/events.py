@@ -18,7 +18,8 @@ events; a part's rows by mantis_event_parts) on a private connection: no user SQ
 * Open runs (``running``, ``lost``): the run_started events since ``since`` whose run has no row
   in the run log of those months (store/open_runs.py, db/sql/events/events_open_runs.sql);
   ``running`` alone looks only at the runs with an event within the staleness
-  (``alive_window``, events_alive_runs.sql), and reads nothing more when there is none.
+  (``alive_window``, events_alive_runs.sql), and reads nothing more when there is none (proven
+  first without DuckDB when the events files' footers and lines allow: open_runs ``_quiet``).
 
 What a run's state is, from its terminal row and its events, is :func:`judge`, and nowhere else.
 """
@@ -183,7 +184,7 @@ def _progress(events: Sequence[EventRow]) -> float | None:
     return None
 
 
-def warn_skipped(bad: dict[str, int]) -> None:
+def warn_skipped(bad: Mapping[str, int]) -> None:
     """The one WARNING of a read that skipped malformed lines: how many, in which files."""
     text = skipped_lines(bad)
     if text:
@@ -210,6 +211,7 @@ def alive_window(now: datetime, stale_after: float) -> tuple[datetime, datetime]
 def run_events(r: EventReader, run_id: str) -> list[Path]:
     """Private copies of the lines that may hold ``run_id``'s events, oldest month first."""
     months = event_months(r.data_dir) if run_id else {}
+    r.footers([p for files in months.values() for p in files])  # one read of those not cached
     return [p for month in sorted(months) for p in r.run_lines(run_id, month, months[month])]
 
 

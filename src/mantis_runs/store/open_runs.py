@@ -14,18 +14,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
-from ..db import views
+from ..db import engine, views
 from ..db.connection import duckdb_path
 from ..db.sqlfiles import load
 from ..log.layout import has_run_log
-from .event_files import EventRow, event_months, reader, to_events
+from .event_files import (
+    EventRow,
+    Footer,
+    event_months,
+    footers,
+    may_be_dated_in,
+    reader,
+    to_events,
+)
 from .events import EventFilter, RunStatus, Timeline, events_until_started, judge, run_events
 
 #: Called with the connection and the parameters just before events_open_runs runs (tests:
 #: its profile, the files it reads).
-observer: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None] | None = None
+observer: Callable[[engine.DuckDBPyConnection, dict[str, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,41 +77,69 @@ def open_run_events(data_dir: Path, since: datetime, first: str,
     row in the run log's months from ``first`` on (events_open_runs.sql); a store without a
     run log has no rows. With ``alive`` (from, to), only the runs with an event dated between
     them (events_alive_runs.sql; ``running`` alone: no other run can be running), and none
-    at all read when there is none. The events files are listed under the same shared
-    publish lock as the run log's (``lookup.session``), or the events' own (``reader``)
+    at all read when there is none: that is first proven without DuckDB when it can be
+    (``_quiet``), and then no connection is made. The events files are listed under the same
+    shared publish lock as the run log's (``lookup.session``), or the events' own (``reader``)
     without a run log."""
     from . import lookup
 
-    def params(months: dict[str, list[Path]]) -> dict[str, Any] | None:
-        files = [p for fs in months.values() for p in fs]
-        return {"files": views.event_list(files), "since": since.isoformat(),
-                "alive": None} if files else None
+    if alive is not None and _quiet(data_dir, first, alive):
+        return []  # no run can be running: neither the run log nor a connection is needed
+
+    def read(con: Callable[[], engine.DuckDBPyConnection], runs: Callable[[], dict[str, Any]]
+             ) -> list[EventRow]:
+        files = [p for fs in event_months(data_dir, first=first).values() for p in fs]
+        if not files:
+            return []
+        # with alive, the footers (those the cache lacks read now: the next _quiet needs them)
+        known = footers(con, [p for p in files if p.suffix == ".parquet"]) if alive else {}
+        return _open_events(con(), files, known, {"since": since.isoformat(), **runs()}, alive)
 
     if not has_run_log(data_dir):
         no_jsonl, no_parquet = views.placeholders()
         with reader(data_dir) as r:
-            common = params(event_months(data_dir, first=first))
-            return [] if common is None else _open_events(r.connection(), {
-                **common, "parquet": [duckdb_path(no_parquet)],
-                "jsonl": [duckdb_path(no_jsonl)]}, alive)
+            return read(r.connection, lambda: {"parquet": [duckdb_path(no_parquet)],
+                                               "jsonl": [duckdb_path(no_jsonl)]})
     # the session holds the shared publish lock; the reader (unlocked) lets event_months list
     # a checkpointed live events month as its checkpoint and a copy of its tail
     with lookup.session(data_dir, events=True) as s, reader(data_dir, locked=False):
-        common = params(event_months(data_dir, first=first))
-        if common is None:
-            return []
-        parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items() if m >= first])
-        return _open_events(s.con, {**common, "parquet": parquet, "jsonl": jsonl}, alive)
+        def run_log() -> dict[str, Any]:
+            parquet, jsonl = lookup.month_sources(s, [mf for m, mf in s.found.items()
+                                                      if m >= first])
+            return {"parquet": parquet, "jsonl": jsonl}
+
+        return read(lambda: s.con, run_log)
 
 
-def _open_events(con: duckdb.DuckDBPyConnection, params: dict[str, Any],
+def _quiet(data_dir: Path, first: str, alive: tuple[datetime, datetime]) -> bool:
+    """Whether no event of the months from ``first`` on is dated in ``alive``, proven without
+    DuckDB (``EventReader.quiet``), the events listed under the events' own shared lock: then
+    no run is running, and ``running`` reads nothing more (the common answer of a store that
+    is not being written, where making a connection was most of the work)."""
+    with reader(data_dir) as r:
+        return r.quiet([p for fs in event_months(data_dir, first=first).values() for p in fs],
+                       alive)
+
+
+def _open_events(con: engine.DuckDBPyConnection, files: list[Path],
+                 known: dict[Path, list[Footer]], params: dict[str, Any],
                  window: tuple[datetime, datetime] | None) -> list[EventRow]:
+    """events_open_runs over ``files``; with ``window``, of the runs with an event in it
+    (events_alive_runs), reading only the Parquet files whose footers (``known``) do not prove
+    they hold no event dated in the window, then none of those runs."""
+    params["alive"] = None
     if window is not None:
         low, high = (t.isoformat() for t in window)
-        params["alive"] = [str(r[0]) for r in con.execute(load("events_alive_runs"), {
-            "files": params["files"], "alive_from": low, "alive_to": high}).fetchall()]
-        if not params["alive"]:
+        params["alive"] = alive = [str(r[0]) for r in con.execute(load("events_alive_runs"), {
+            "files": views.event_list([p for p in files if p not in known
+                                       or may_be_dated_in(known[p], window)]),
+            "alive_from": low, "alive_to": high}).fetchall()]
+        if not alive:
             return []
+        lo, hi = min(alive), max(alive)
+        files = [p for p in files if p not in known or any(
+            (g[0] is None or g[0] <= hi) and (g[1] is None or g[1] >= lo) for g in known[p])]
+    params["files"] = views.event_list(files)
     if observer is not None:
         observer(con, params)
     return to_events(con.execute(load("events_open_runs"), params).fetchall())

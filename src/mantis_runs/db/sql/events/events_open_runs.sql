@@ -20,7 +20,9 @@
 -- With $alive (`running` alone; else NULL: every run), only the run_ids of $alive (those with
 -- an event in its window, events_alive_runs.sql) are candidates: no other can be running. The
 -- parts' starts are then read only between its smallest and largest (constants: pushed to the
--- row groups' statistics). The run log's run_ids leave the candidates by an anti join.
+-- row groups' statistics). The run log's run_ids leave the candidates by an anti join. The
+-- caller then leaves out of $files the events Parquet files whose footers prove they hold none
+-- of those run_ids (store/open_runs.py: they could add nothing).
 -- Parameters: $files (VARCHAR[]: events files, ending with the placeholders: views.event_list),
 --             $since (ISO text), $parquet, $jsonl (VARCHAR[], each ending with its placeholder),
 --             $alive (VARCHAR[], not empty, or NULL).
