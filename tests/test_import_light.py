@@ -66,8 +66,9 @@ def test_append_events_itself_stays_light(tmp_path: Path) -> None:
 
 
 def test_stats_json_loads_only_what_it_uses(tmp_path: Path) -> None:
-    # The everyday CLI call stays lean: duckdb and click, but neither pyarrow (Parquet is read by
-    # DuckDB) nor tabulate (JSON output draws no table), nor scipy. The workflow has a run: an
+    # The everyday CLI call stays lean: DuckDB's compiled engine and click, but neither duckdb's
+    # Python relational layer (db/engine.py), nor pyarrow (Parquet is read by DuckDB), nor
+    # tabulate (JSON output draws no table), nor scipy. The workflow has a run: an
     # empty answer adds a hint of similar workflow ids, read through the views (pyarrow).
     (tmp_path / "runs_log").mkdir()
     (tmp_path / "runs_log" / "2026-05.jsonl").write_text(
@@ -82,4 +83,4 @@ def test_stats_json_loads_only_what_it_uses(tmp_path: Path) -> None:
         "except SystemExit as exc:\n"
         "    assert exc.code in (0, None), exc.code\n"
     )
-    assert _loaded_heavy(stmt) == ["click", "duckdb"]
+    assert _loaded_heavy(stmt) == ["click"]
