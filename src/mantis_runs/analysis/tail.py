@@ -232,7 +232,8 @@ def attribute_values(runs: WindowRuns, extra_keys: Sequence[str] = ()
 def _values(runs: WindowRuns, extra_keys: Sequence[str]) -> dict[str, Column]:
     """``attribute_values``, the columns the read gave as codes (``WindowRuns.coded``) and the
     error classes as codes."""
-    out: dict[str, Column] = {k: runs.coded.get(k, v) for k, v in runs.attributes.items()}
+    out: dict[str, Column] = {k: runs.coded[k] if k in runs.coded else runs.attributes[k]
+                              for k in runs.attributes}  # codes stay codes: no text per run
     texts = runs.coded.get("error")
     if texts is None and runs.errors is not None:
         texts = Coded.of(runs.errors)

@@ -20,7 +20,8 @@ from .record import encode_acyclic, encode_string
 #: One piece of every line: the same text for every event, or one text per event.
 Segment = str | list[str]
 
-_TEXT: Final = frozenset({str})
+#: The type set of a column of plain text (events.py checks run_ids, types and keys by it too).
+TEXT: Final = frozenset({str})
 _FLOAT: Final = frozenset({float})
 _INT: Final = frozenset({int})
 _BOOL_NONE: Final = frozenset({bool, type(None)})
@@ -37,7 +38,7 @@ def columns(dicts: list[dict[Any, Any]]) -> tuple[list[str], list[list[Any]]] | 
     keys = list(dicts[0])
     flat = list(chain.from_iterable(dicts))
     # Types first: the comparison below must meet no __eq__ but str's.
-    if not _TEXT.issuperset(map(type, flat)) or flat != keys * len(dicts):
+    if not TEXT.issuperset(map(type, flat)) or flat != keys * len(dicts):
         return None
     values = list(chain.from_iterable(map(dict.values, dicts)))
     width = len(keys)
@@ -54,7 +55,7 @@ def json_column(values: list[Any]) -> Segment | None:
     text, for exact ``SCALARS``; None when a value is of another type or cannot be written
     (NaN, ±Infinity, an int of more digits than ``str()`` allows)."""
     kinds = set(map(type, values))
-    if kinds == _TEXT:
+    if kinds == TEXT:
         distinct = set(values)
         if len(distinct) == 1:
             return encode_string(values[0])

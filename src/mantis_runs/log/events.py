@@ -41,7 +41,15 @@ from datetime import date, datetime, timezone
 from itertools import chain, repeat
 from typing import Any, Final, cast
 
-from .event_lines import SCALARS, Segment, columns, interleave, object_segments, same_or_each
+from .event_lines import (
+    SCALARS,
+    TEXT,
+    Segment,
+    columns,
+    interleave,
+    object_segments,
+    same_or_each,
+)
 from .layout import month_of
 from .record import (
     dumps,
@@ -175,7 +183,6 @@ def _prepare_one(event: object, default: tuple[str, str]) -> tuple[str, bytes, l
 _KNOWN_TYPES: set[str] = set(CONVENTIONAL_TYPES)
 _MAX_KNOWN_TYPES: Final = 1024
 
-_TEXT: Final = frozenset({str})
 _DICT: Final = frozenset({dict})
 _NONE: Final = frozenset({type(None)})
 #: What ``fields`` missing or None is encoded as (never changed: only read by the encoder).
@@ -283,7 +290,7 @@ def _plain_run_ids(rids: list[object]) -> dict[str, str] | None:
     """The JSON text of each distinct run_id when every one is a str of 1 to
     ``MAX_RUN_ID_CHARS`` printable ASCII characters (what ``checked_run_id`` returns as it is);
     else None."""
-    if not _TEXT.issuperset(map(type, rids)):
+    if not TEXT.issuperset(map(type, rids)):
         return None
     out: dict[str, str] = {}
     for rid in set(cast(list[str], rids)):
@@ -302,7 +309,7 @@ def _plain_run_id(rid: str) -> bool:
 def _plain_types(types: list[object]) -> bool:
     """Whether every type is a str that ``checked_type`` accepts (each distinct one checked
     once; those seen before by a set lookup)."""
-    return (_TEXT.issuperset(map(type, types))
+    return (TEXT.issuperset(map(type, types))
             and all(map(_known_type, set(cast(list[str], types)) - _KNOWN_TYPES)))
 
 
@@ -370,7 +377,7 @@ def _encoded_fields(fields: object) -> str | None:
     if fields is None:
         return "{}"
     if (type(fields) is not dict or not SCALARS.issuperset(map(type, fields.values()))
-            or not _TEXT.issuperset(map(type, fields))):
+            or not TEXT.issuperset(map(type, fields))):
         return None
     try:
         return encode_acyclic(fields)
