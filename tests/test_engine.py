@@ -19,7 +19,7 @@ SRC = Path(engine.__file__).resolve().parents[1]
 #: need :func:`engine.relational` first (a relation's own methods, ``to_arrow_table`` and the
 #: like, come after one of these).
 RELATIONAL = {"sql", "read_parquet", "from_arrow", "from_query", "read_json", "read_csv",
-              "from_df", "from_parquet"}
+              "from_df", "from_parquet", "register"}  # register: a Python Arrow object to scan
 
 
 def test_the_engine_is_what_duckdb_reexports() -> None:
@@ -74,7 +74,8 @@ def test_every_relational_call_has_duckdb_imported(path: Path) -> None:
 
 def _module_call(func: ast.Attribute) -> bool:
     """``pq.read_parquet(...)``-like calls on a module, not on a connection or relation."""
-    return isinstance(func.value, ast.Name) and func.value.id in {"pq", "pl", "pd", "ds", "np"}
+    return isinstance(func.value, ast.Name) and func.value.id in {
+        "pq", "pl", "pd", "ds", "np", "atexit", "lake_source"}
 
 
 def _name(func: ast.expr) -> str:

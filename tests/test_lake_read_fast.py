@@ -180,3 +180,24 @@ def test_a_lake_and_a_local_dir_read_together_by_the_command(lake: dict[str, Any
     alone = run_cli(*args, "--data-dir", str(lake["data"]))
     assert (mixed.code, mixed.err) == (0, "")
     assert mixed.out == alone.out
+
+
+@pytest.mark.parametrize("args", [
+    ["list", "--last", "3"], ["report", "--latest"], ["sql", "SELECT count(*) FROM runs"],
+    ["show", "LAST"], ["watch", "LAST", "--timeout", "1"]], ids=" ".join)
+def test_every_reader_of_a_lake_in_a_new_process(lake: dict[str, Any], args: list[str]) -> None:
+    """In a new process, where nothing imported duckdb's Python layer before (db/engine.py: the
+    lake's Arrow dataset is scanned only through it), the commands that read through the views
+    answer over the lake as over the data dir the lake was shipped from."""
+    newest = max(lake["rows"], key=lambda r: (r["finished_at"], r["run_id"]))["run_id"]
+    args = [newest if a == "LAST" else a for a in args]
+
+    def run(data_dir: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "mantis_runs", "runs", *args,
+                               "--data-dir", data_dir], capture_output=True, text=True,
+                              timeout=120)
+
+    over_lake, over_dir = run(f"file://{lake['table']}"), run(str(lake["data"]))
+    assert over_dir.stdout + over_dir.stderr != ""
+    assert (over_lake.returncode, over_lake.stdout, over_lake.stderr) == (
+        over_dir.returncode, over_dir.stdout, over_dir.stderr)

@@ -278,3 +278,14 @@ def test_more_lines_than_the_budget_are_left_to_duckdb(
     assert states(store, NOW, True) == [] and sessions == [] and len(parsed) == 1
     monkeypatch.setattr(event_files, "QUIET_MAX_BYTES", len(parsed[0]) - 1)
     assert states(store, NOW, True) == [] and sessions == [d] and len(parsed) == 1
+
+
+def test_a_cache_entry_without_row_groups_is_read_again() -> None:
+    """A planted ``[]`` in ``event-footers/`` would rule every run out of the part: it is not
+    taken (a part's footer is read again), nor is anything but four-item row groups."""
+    from mantis_runs.store.event_files import _decode_footers
+
+    group = ["a", "b", 1, 2]
+    assert _decode_footers([group]) == [("a", "b", 1, 2)]
+    for planted in ([], None, {}, [[]], [group, ["a"]], "x"):
+        assert _decode_footers(planted) is None, planted

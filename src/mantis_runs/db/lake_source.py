@@ -267,7 +267,14 @@ def register(con: engine.DuckDBPyConnection, lake: LakeSource | None, *,
         return
     _READY.pop(con, None)  # a view made for another lake is not this one's
     if not (direct and (lake.files or lake.fetch is not None)):
-        con.register(LAKE_RELATION, lake.dataset)
+        _register_dataset(con, lake)
+
+
+def _register_dataset(con: engine.DuckDBPyConnection, lake: LakeSource) -> None:
+    """``mantis_lake`` as the lake's Arrow dataset. DuckDB scans a Python Arrow object only
+    once duckdb's Python layer has set up its sources (db/engine.py)."""
+    engine.relational()
+    con.register(LAKE_RELATION, lake.dataset)
 
 
 #: Per connection, the months its ``mantis_lake`` view covers (None: a remote table's copies
@@ -298,7 +305,7 @@ def ready(con: engine.DuckDBPyConnection, lake: LakeSource | None,
         files = ({m: lake.files[m] for m in have} if have and 2 * len(have) <= len(lake.files)
                  else lake.files)
     elif lake.fetch is not None and not lake.fetch.fits(months):
-        con.register(LAKE_RELATION, lake.dataset)
+        _register_dataset(con, lake)
         _READY[con] = None
         return
     else:

@@ -326,7 +326,10 @@ def _footer(raw: Sequence[Any]) -> Footer:
 
 
 def _decode_footers(raw: Any) -> list[Footer] | None:
-    if not isinstance(raw, list) or not all(isinstance(g, list) and len(g) == 4 for g in raw):
+    """A cache entry's row groups; None (read the footer again) for anything else, and for
+    none at all: an events part without a row group is rare, an entry saying so suspect."""
+    if not isinstance(raw, list) or not raw or not all(isinstance(g, list) and len(g) == 4
+                                                       for g in raw):
         return None
     groups = [_footer(g) for g in raw]
     return groups if all(list(g) == r for g, r in zip(groups, raw, strict=True)) else None
