@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..log import schema
+from ..log.record import epoch_us
 from .limits import ALL_RUNS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -141,7 +142,7 @@ class WindowRuns:
         """The runs that finished in [start, end) and have every attribute value in
         ``filters`` (a run without the attribute has none of its values)."""
         # oldest first: the window is a slice (views, no copy) unless a filter narrows it
-        lo, hi = np.searchsorted(self.finished_us, [_micros(start), _micros(end)]).tolist()
+        lo, hi = np.searchsorted(self.finished_us, [epoch_us(start), epoch_us(end)]).tolist()
         window = self.subset(slice(lo, max(lo, hi)))
         if not filters:
             return window
@@ -267,12 +268,6 @@ def _add_other(buckets: dict[str, npt.NDArray[np.float64]], other: Mapping[str, 
         column = buckets.setdefault(name, np.full(n, np.nan))
         column[pos] = value if math.isfinite(value) else np.nan
 
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def _micros(dt: datetime) -> int:
-    return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
 def read_runs(workflow_id: str, *, data_dir: Path | Sources, start: datetime | None,

@@ -29,7 +29,7 @@ import numpy.typing as npt
 from ..db.lake_source import DataDirs
 from ..errors import UsageError
 from ..log import schema
-from ..log.record import format_timestamp
+from ..log.record import epoch_us, format_timestamp
 from ..stats.intervals import min_runs, rough
 from . import changepoints as cp
 from . import significance as sig
@@ -46,7 +46,6 @@ DEFAULT_STATUS = "succeeded"
 CONFIRM_PERIODS = {DAILY: 7, WEEKLY: 4}
 P50, P95 = 0.5, 0.95
 _EPOCH_DAY = date(1970, 1, 1)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US_PER_DAY = 86_400_000_000
 #: 1970-01-01 was a Thursday: day + 3 counts from a Monday.
 _TO_MONDAY = 3
@@ -153,7 +152,7 @@ def _first_day(period: int, every: str) -> int:
 
 
 def _day_of(dt: datetime) -> int:
-    return (dt - _EPOCH) // timedelta(microseconds=1) // _US_PER_DAY
+    return epoch_us(dt) // _US_PER_DAY
 
 
 @dataclass(frozen=True)

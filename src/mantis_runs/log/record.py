@@ -41,7 +41,7 @@ import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
 from .layout import month_of
@@ -97,6 +97,15 @@ def parse_timestamp(value: object) -> datetime:
         return dt.astimezone(UTC)
     except OverflowError as exc:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise ValueError(f"timestamp out of range in UTC: {value!r}") from exc
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_us(dt: datetime) -> int:
+    """An aware ``dt`` in microseconds since the Unix epoch: what DuckDB's ``epoch_us`` gives
+    of a TIMESTAMPTZ (footer statistics, the readers' finished_us columns)."""
+    return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
 def format_timestamp(dt: datetime) -> str:

@@ -48,6 +48,7 @@ from ..db.verified import remembered_content_ok
 from ..log.checkpoint import LiveRead, manifest_path, open_live
 from ..log.integrity import check_parts
 from ..log.layout import EVENTS_LOG, events_root, scan_event_months
+from ..log.record import epoch_us
 
 if TYPE_CHECKING:  # pragma: no cover
     import duckdb
@@ -68,7 +69,6 @@ QUIET_MAX_BYTES: Final = 256 * 1024
 #: How far outside its window a ts must be for ``quiet`` to count it out (a margin for texts
 #: that Python and DuckDB might round differently).
 QUIET_MARGIN: Final = timedelta(seconds=1)
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MACROS = ("macro_bad_line", "macro_bad_event", "macro_event_of", "macro_event_parts",
            "macro_event_rows", "macro_events_chosen", "view_run_events_bad_lines")
 
@@ -339,15 +339,10 @@ def may_be_dated_in(groups: list[Footer], window: tuple[datetime, datetime]) -> 
     """Whether a file with these row groups may hold a row whose ts is within ``window``
     widened by ``QUIET_MARGIN``: a row group whose ts statistics are unknown may."""
     try:
-        low, high = micros(window[0] - QUIET_MARGIN), micros(window[1] + QUIET_MARGIN)
+        low, high = epoch_us(window[0] - QUIET_MARGIN), epoch_us(window[1] + QUIET_MARGIN)
     except OverflowError:  # a window at the ends of time
         return True
     return any((g[2] is None or g[2] <= high) and (g[3] is None or g[3] >= low) for g in groups)
-
-
-def micros(when: datetime) -> int:
-    """``when`` in microseconds since the epoch, as events_footers.sql gives a ts."""
-    return (when - _EPOCH) // timedelta(microseconds=1)
 
 
 def undated(data: bytes, low: datetime, high: datetime) -> bool:
