@@ -63,6 +63,7 @@ from ..log.layout import MonthFiles
 from ..messages import shard_name
 from ..stats import plan as planning
 from .ranking import Rows as Rows  # re-exported: the rows of every lookup
+from .ranking import fetch as fetch  # re-exported: a statement's rows (runstore, tests)
 from .ranking import newest_copies
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -248,14 +249,6 @@ def session(data_dir: Path, *, events: bool = False) -> Iterator[Session]:
 #: A query of ``read_newest``: the runs of these months newest first, as Rows or an Arrow table.
 Query = Callable[[list[MonthFiles]], Any]
 _UTC = ZoneInfo("UTC")  # the zone pyarrow gives a timestamp[tz=UTC] value
-
-
-def fetch(result: engine.DuckDBPyConnection) -> Rows:
-    """The rows of a statement (``con.execute(...)``) as dicts of Python values, read without
-    pyarrow (about 0.2 s to import with numpy) nor duckdb's relational layer (db/engine.py):
-    the same values as ``pylist`` of its Arrow table."""
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
 def pylist(table: pa.Table) -> Rows:

@@ -39,28 +39,37 @@ def newest_copies(con: engine.DuckDBPyConnection, params: dict[str, Any],
     left out. Any bound gives the same runs once the answer is kept (lookup_newest's header),
     so one that no longer proves itself (newer lines since) is only found again."""
     limit = params["limit"]
+    rows: Rows | None = None
     if limit is not None and limit <= WINDOW_MAX_RUNS:  # a larger --last ranks every run anyway
         window = WINDOW_PER_RUN * limit
         entry = bound_entry(parquet, params, window)
         known = remembered(entry) if entry is not None else None
         for bound in ([known] if known is not None else []) + [None]:
-            rows = ranked(con, params, window, bound)
-            if rows and len(rows) == limit and bounded(rows[-1]["finished_at"], rows[-1]["bound"]):
+            got = ranked(con, params, window, bound)
+            if got and len(got) == limit and bounded(got[-1]["finished_at"], got[-1]["bound"]):
                 if bound is None and entry is not None:
-                    write_entry(entry, rows[-1]["bound"].isoformat())
-                return [{k: v for k, v in row.items() if k != "bound"} for row in rows]
-    return [{k: v for k, v in row.items() if k != "bound"}
-            for row in ranked(con, params, None, None)]
+                    write_entry(entry, got[-1]["bound"].isoformat())
+                rows = got
+                break
+    if rows is None:
+        rows = ranked(con, params, None, None)
+    return [{k: v for k, v in row.items() if k != "bound"} for row in rows]
 
 
 def ranked(con: engine.DuckDBPyConnection, params: dict[str, Any], window: int | None,
            bound: datetime | None) -> Rows:
     """lookup_newest with this ``$window`` (None: every run ranked) and ``$bound`` (None:
     found by the query); rows with their bound."""
-    from .lookup import fetch  # (lookup imports this module)
-
     return fetch(con.execute(load("lookup_newest"),
                              {**params, "window": window, "bound": bound}))
+
+
+def fetch(result: engine.DuckDBPyConnection) -> Rows:
+    """The rows of a statement (``con.execute(...)``) as dicts of Python values, read without
+    pyarrow (about 0.2 s to import with numpy) nor duckdb's relational layer (db/engine.py):
+    the same values as ``pylist`` of its Arrow table."""
+    columns = [d[0] for d in result.description]
+    return [dict(zip(columns, row, strict=True)) for row in result.fetchall()]
 
 
 def bound_entry(parquet: Sequence[Path], params: dict[str, Any], window: int) -> Path | None:
