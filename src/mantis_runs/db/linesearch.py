@@ -14,12 +14,15 @@ Whether a shard has any ``\\u`` at all, and how many of its lines are bad (the c
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .cache import entry_for, read_entry, write_entry
 
@@ -36,6 +39,68 @@ def plain(run_id: str) -> bool:
     """Whether every line that holds ``run_id`` contains its bytes or ``\\u`` (module doc)."""
     return (_PLAIN.fullmatch(run_id) is not None and _NUMBER.fullmatch(run_id) is None
             and run_id.lower() not in ("true", "false", "null"))
+
+
+#: From this many bytes on, a search goes through the C library's ``memmem`` (about 6 GB/s
+#: here, against 1.9 GB/s for ``mmap.find``: 0.33 -> 0.09 s over 1M runs of JSONL), which is
+#: worth importing ctypes for (about 3 ms); smaller spans use ``mmap.find``.
+MEMMEM_MIN_BYTES = 4 << 20
+
+
+@functools.cache
+def _memmem() -> Any:
+    """The C library's ``memmem`` through ctypes, or None where there is none (then every
+    search uses ``mmap.find``)."""
+    try:
+        import ctypes
+
+        found = ctypes.CDLL(None).memmem
+    except (OSError, AttributeError, TypeError):  # no C library by that name (Windows)
+        return None
+    found.restype = ctypes.c_void_p
+    found.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_char_p, ctypes.c_size_t)
+    return found
+
+
+class _Mapped:
+    """A file's bytes mapped for reading, searched by ``memmem`` when ``fast`` (a private
+    copy-on-write mapping, which ctypes can address; nothing is ever written to it), else by
+    ``mmap.find``. Both find the same first occurrence."""
+
+    def __init__(self, fd: int, fast: bool) -> None:
+        self._memmem = _memmem() if fast else None
+        self.buf = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY if self._memmem is not None
+                             else mmap.ACCESS_READ)
+        self._view: Any = None
+        self._base = 0
+        if self._memmem is not None:
+            import ctypes
+
+            self._view = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
+            self._base = ctypes.addressof(self._view)
+
+    def find(self, needle: bytes, start: int, end: int) -> int:
+        if self._memmem is None:
+            return self.buf.find(needle, start, end)
+        if end - start < len(needle) or not needle:
+            return self.buf.find(needle, start, end)
+        at = self._memmem(self._base + start, end - start, needle, len(needle))
+        return -1 if not at else int(at) - self._base
+
+    def close(self) -> None:
+        self._view = None  # the export first: a mapping with a live export cannot close
+        self.buf.close()
+
+
+@contextmanager
+def _mapped(f: Any, start: int, end: int) -> Iterator[_Mapped]:
+    """``f``'s bytes mapped (``_Mapped``), ``memmem`` searching them when [start, end) is
+    large enough to be worth it (``MEMMEM_MIN_BYTES``)."""
+    m = _Mapped(f.fileno(), fast=end - start >= MEMMEM_MIN_BYTES)
+    try:
+        yield m
+    finally:
+        m.close()
 
 
 def _line_at(buf: mmap.mmap, start: int, end: int, pos: int) -> tuple[int, int]:
@@ -57,7 +122,8 @@ def lines_with(path: Path, needles: list[bytes], start: int = 0, end: int | None
         end = size if end is None else min(end, size)
         if end <= start:
             return []
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        with _mapped(f, start, end) as m:
+            buf = m.buf
             spans: set[tuple[int, int]] = set()
             for needle in needles:
                 if last_only:
@@ -65,11 +131,11 @@ def lines_with(path: Path, needles: list[bytes], start: int = 0, end: int | None
                     if pos >= 0:
                         spans.add(_line_at(buf, start, end, pos))
                     continue
-                pos = buf.find(needle, start, end)
+                pos = m.find(needle, start, end)
                 while pos >= 0:
                     line = _line_at(buf, start, end, pos)
                     spans.add(line)
-                    pos = buf.find(needle, line[1], end)
+                    pos = m.find(needle, line[1], end)
             return [(s, buf[s:e]) for s, e in sorted(spans)]
 
 
@@ -99,8 +165,8 @@ def has_escape(path: Path, start: int = 0, end: int | None = None) -> bool:
         end = size if end is None else min(end, size)
         if end <= start:
             return False
-        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as buf:
-            return buf.find(ESCAPE, start, end) >= 0
+        with _mapped(f, start, end) as m:
+            return m.find(ESCAPE, start, end) >= 0
 
 
 def facts(path: Path, count_bad: Callable[[Path], int]) -> ShardFacts:
