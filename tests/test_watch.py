@@ -110,6 +110,7 @@ def test_watch_times_out_on_a_data_dir_without_a_run_log_yet(tmp_path: Path) -> 
     empty.mkdir()
     assert finish(watch(tmp_path, empty, "--timeout", "0.3")) == (
         124, "", f"timed out after 0.3s waiting for run {RUN_ID}\n")
+    assert list(empty.iterdir()) == []  # nothing read, so no lock file left in the folder
 
 
 def test_watch_usage_error_is_exit_2_not_a_timeout(tmp_path: Path, data: Path) -> None:

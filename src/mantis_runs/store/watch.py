@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..db.lake_source import DataDirs
 from ..errors import MantisError, NoDataDir, NoRunLog
+from ..log.layout import EVENTS_LOG, has_run_log
 from .events import LOST_AFTER_S, RunStatus, check_stale_after
 from .rows import RunRow
 from .runstore import RunStore
@@ -77,7 +78,8 @@ def watch_run(run_id: str, *, data_dir: DataDirs = None, interval: float = 2.0,
             ok = row["status"] == "succeeded"
             return result(WatchOutcome.SUCCEEDED if ok else WatchOutcome.FAILED, row=row)
         try:
-            state = store.events_status(run_id, stale_after=stale_after) if events else None
+            state = (store.events_status(run_id, stale_after=stale_after)
+                     if events and _holds_logs(store.data_dir) else None)
         except (MantisError, OSError) as exc:
             return result(WatchOutcome.UNREADABLE, error=str(exc))
         if state is not None and state.status == "lost":
@@ -91,3 +93,9 @@ def watch_run(run_id: str, *, data_dir: DataDirs = None, interval: float = 2.0,
                 continue  # one last look (errors handled above); then the deadline has passed
             return result(WatchOutcome.TIMED_OUT)
         time.sleep(interval)
+
+
+def _holds_logs(data_dir: Path) -> bool:
+    """Whether ``data_dir`` holds a run log or an events log: a folder with neither has no
+    events to read yet, and reading them would leave the readers' lock files in it."""
+    return has_run_log(data_dir) or (data_dir / EVENTS_LOG).is_dir()
