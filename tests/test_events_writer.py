@@ -262,6 +262,7 @@ def test_a_bad_event_refuses_its_whole_batch(tmp_path: Path, caplog: pytest.LogC
     assert len(msgs) == 1, msgs
     assert msgs[0].startswith("events not recorded: event 2 of 3")
     assert why in msgs[0]
+    assert "row" not in msgs[0].lower()  # an event is not called a row (nor a RowRefused)
     assert list(tmp_path.iterdir()) == []  # not even events_log/
 
 

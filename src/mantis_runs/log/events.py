@@ -52,6 +52,7 @@ from .event_lines import (
 )
 from .layout import month_of
 from .record import (
+    RowRefused,
     dumps,
     encode_acyclic,
     encode_string,
@@ -134,7 +135,8 @@ def _each(items: list[object],
                 continue
             month, line, changes = _prepare_one(event, default)
         except Exception as exc:  # a caller's odd object names its event, never escapes
-            why = shorten(exc) if isinstance(exc, EventRefused) else (
+            # mantis's own refusals (sanitize's is a RowRefused) say why in their text
+            why = shorten(exc) if isinstance(exc, EventRefused | RowRefused) else (
                 f"{type(exc).__name__}: {shorten(exc)}")
             raise EventRefused(f"{_name(i, len(items), event)}: {why}") from exc
         lines.append((month, line))
