@@ -3,6 +3,7 @@ MEMMEM_MIN_BYTES on) and ``mmap.find`` give the same lines and the same escapes.
 
 from __future__ import annotations
 
+import mmap
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,25 @@ def test_a_large_shard_is_searched_by_memmem(tmp_path: Path,
     calls.clear()
     assert lines_with(f, [b"needle"], 0, 100) == [found[0]]
     assert calls == []  # 100 bytes: mmap.find
+
+
+def test_a_private_mapping_refused_falls_back_to_mmap_find(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where the kernel refuses the private mapping memmem needs (strict overcommit), the span
+    is searched by mmap.find, with the same answer."""
+    f = tmp_path / "s.jsonl"
+    f.write_bytes(b'{"run_id":"a1"}\n{"run_id":"b2"}\n{"run_id":"a1","n":2}\n')
+    real = mmap.mmap
+    accesses: list[int] = []
+
+    def refusing(fd: int, length: int, *, access: int) -> object:
+        accesses.append(access)
+        if access == mmap.ACCESS_COPY:
+            raise OSError(12, "Cannot allocate memory")
+        return real(fd, length, access=access)
+
+    monkeypatch.setattr(linesearch, "MEMMEM_MIN_BYTES", 0)
+    monkeypatch.setattr(mmap, "mmap", refusing)
+    assert lines_with(f, [b"a1"]) == [(0, b'{"run_id":"a1"}\n'),
+                                      (32, b'{"run_id":"a1","n":2}\n')]
+    assert accesses == [mmap.ACCESS_COPY, mmap.ACCESS_READ]

@@ -69,8 +69,13 @@ class _Mapped:
 
     def __init__(self, fd: int, fast: bool) -> None:
         self._memmem = _memmem() if fast else None
-        self.buf = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY if self._memmem is not None
-                             else mmap.ACCESS_READ)
+        if self._memmem is not None:
+            try:
+                self.buf = mmap.mmap(fd, 0, access=mmap.ACCESS_COPY)
+            except OSError:  # e.g. strict overcommit counts a private mapping: read it plainly
+                self._memmem = None
+        if self._memmem is None:
+            self.buf = mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
         self._view: Any = None
         self._base = 0
         if self._memmem is not None:
