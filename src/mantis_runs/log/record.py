@@ -108,6 +108,11 @@ def epoch_us(dt: datetime) -> int:
     return (dt - _EPOCH) // timedelta(microseconds=1)
 
 
+def at_epoch_us(us: int) -> datetime:
+    """The aware UTC time ``us`` microseconds after the Unix epoch (``epoch_us`` undone)."""
+    return _EPOCH + timedelta(microseconds=us)
+
+
 def format_timestamp(dt: datetime) -> str:
     """Canonical UTC text: ``2026-05-13T18:09:34Z`` or with ``.ffffff`` when there are micros."""
     dt = dt.astimezone(UTC)

@@ -330,7 +330,8 @@ class Collector(LakeSteps):
         jsonl, parts = self.files(chunk)
         self.collect_jsonl(jsonl)
         self.resolve_rivals(parts)
-        in_place = whole_history(self.con, parts, self.query, self.shared_run_ids)
+        in_place = whole_history(self.con, parts, self.query, self.shared_run_ids,
+                                 [p for m in chunk for p in m.parquet])
         if in_place is not None:
             rows, failures = in_place
             return self.result(rows, failures)

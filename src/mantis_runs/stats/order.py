@@ -13,9 +13,10 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np  # imported where used: the default `stats` never loads numpy
 
 
-def finite(values: Any) -> np.ndarray:
+def finite(values: Any, chosen: np.ndarray | None = None) -> np.ndarray:
     """The finite values of a float64 column (an Arrow array or chunked array, NULL for no
-    value, or a numpy array), as a new numpy array the caller may reorder.
+    value, or a numpy array), as a new numpy array the caller may reorder; with ``chosen`` (one
+    boolean per row of the column), only those of the chosen rows.
 
     Arrow's buffers are read in place (values and validity bitmap) and the kept values copied
     once, into memory from Arrow's pool, which keeps freed memory for the next column (fresh
@@ -28,10 +29,14 @@ def finite(values: Any) -> np.ndarray:
     else:  # the caller's array: never reordered
         chunks = [(np.asarray(values, dtype=np.float64), None)]
     keeps: list[np.ndarray] = []
+    row = 0
     for chunk, valid in chunks:
         keep = np.isfinite(chunk)
         if valid is not None:
             keep &= valid
+        if chosen is not None:
+            keep &= chosen[row:row + len(chunk)]
+        row += len(chunk)
         keeps.append(keep)
     counts = [int(np.count_nonzero(k)) for k in keeps]
     out: np.ndarray = np.frombuffer(pa.allocate_buffer(8 * sum(counts)), dtype=np.float64)
@@ -57,8 +62,16 @@ def values_and_valid(chunk: Any) -> tuple[np.ndarray, np.ndarray | None]:
     view = np.frombuffer(data, dtype=np.float64, count=hi)[lo:]
     if not chunk.null_count:
         return view, None
-    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-    return view, bits[lo:hi].view(np.bool_)
+    return view, bits(validity, lo, hi)
+
+
+def bits(buffer: Any, lo: int, hi: int) -> np.ndarray:
+    """Bits ``lo`` to ``hi`` of an Arrow bitmap (validity, or a boolean array's values) as
+    numpy booleans."""
+    import numpy as np
+
+    return np.unpackbits(np.frombuffer(buffer, dtype=np.uint8), count=hi,
+                         bitorder="little")[lo:hi].view(np.bool_)
 
 
 def ranks_and_weights(n: int, quantiles: Sequence[float]) -> tuple[list[int], list[float]]:
