@@ -289,6 +289,7 @@ class Collector(LakeSteps):
         self.con.execute(load("stats_candidates_table"), {"known_struct": schema.known_struct()})
         self.con.execute(load("macro_chosen"))  # the call's filters, over the new table
         todo, self.after = planning.plan_before(self.con, self.months, self.live, q.since, q.before)
+        self.skipped.update(self.after.skipped(self.several))  # of shards left unread
         # In place needs every matching row to count; `before` applies after dedupe, so not then.
         # A lake may hold several copies of a run: in place only from its files, once proven.
         if in_place and (in_lake := self.lake_whole(todo)) is not None:

@@ -11,6 +11,15 @@ row finished at or after it (``plan_before``): none of its rows is a run before 
 rows may still be the winning copies of runs read elsewhere, which they then move past the
 bound; ``After.check`` finds those copies (only of runs read that may have one there) and adds
 them to the candidates before each dedupe.
+
+The same holds for a closed JSONL shard (``closed_shards``: of a month before the current one,
+not checkpointed) whose summary (:mod:`mantis_runs.db.jsonl_bounds`, cached under its stat
+identity) says every row is dated at or after the bound: it is left out too, and
+``After.check`` reads it for copies only when a run gathered before the bound has a run_id
+within its [smallest, largest] range (a shard whose range holds none cannot hold a copy of
+one). Its bad lines, which reading it would have counted, come from the summary
+(``After.skipped``). Without ``before`` (``plan``) every JSONL shard is still read (see
+``plan``).
 """
 
 from __future__ import annotations
@@ -20,14 +29,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from ..db import engine
 from ..db.bounds import Bounds, parquet_bounds
 from ..db.connection import QUERY_MEMORY_LIMIT, duckdb_path
+from ..db.jsonl_bounds import ShardSummary, columns, shard_summaries
 from ..db.lake_source import LakeMonthFiles
 from ..db.sqlfiles import load
 from ..log.checkpoint import LiveRead
-from ..log.layout import MonthFiles
+from ..log.layout import MonthFiles, month_of
+from ..messages import shard_name
 from .sources import month_sources
 
 #: The memory limit of the second and last try when a query runs out of memory (it spills beyond
@@ -90,7 +102,9 @@ def plan(con: engine.DuckDBPyConnection, months: list[MonthFiles], live: dict[Pa
     rows before ``since`` is left out: such rows are outside the window, and as copies of a run
     they lose to any copy inside it (the copy order ranks by finished_at first). The lake's
     months (db/lake_source.py ``LakeMonthFiles``: bounds from the Delta log) are planned
-    beside the local ones."""
+    beside the local ones. A JSONL shard is of unknown bounds here even when its summary is
+    cached (db/jsonl_bounds.py): ``plan`` also plans ``list`` (store/lookup.py) and
+    ``failures``, which would then stop before shards whose malformed lines they count."""
     return plan_before(con, months, live, since, None)[0]
 
 
@@ -98,18 +112,25 @@ def plan_before(con: engine.DuckDBPyConnection, months: list[MonthFiles],
                 live: dict[Path, LiveRead], since: datetime | None,
                 before: datetime | None) -> tuple[list[MonthSource], After]:
     """``plan``, and with ``before`` (and no lake) the Parquet files whose every dated row
-    finished at or after ``before`` left out of it, as an ``After`` to check for copies. A
-    month left with no file is not read; JSONL files and files of unknown bounds always are."""
+    finished at or after ``before``, and the closed JSONL shards whose every row did
+    (``closed_shards``, ``ShardSummary.after``), left out of it, as an ``After`` to check for
+    copies. A month left with no file is not read; other JSONL files and files of unknown
+    bounds always are."""
     sources = [month_sources(mf, live) for mf in months]
     bounds = parquet_bounds(con, [p for _, parquet in sources for p in parquet])
+    shards: dict[Path, ShardSummary] = {}
     if before is None or any(isinstance(mf, LakeMonthFiles) for mf in months):
         after: list[Path] = []
     else:
         after = [p for _, parquet in sources for p in parquet if _after(bounds[p], before)]
-        sources = [(jsonl, [p for p in parquet if p not in after]) for jsonl, parquet in sources]
+        shards = {p: s for p, s in shard_summaries(
+            con, closed_shards(months, live, before)).items() if s.after(before)}
+        sources = [([p for p in jsonl if p not in shards], [p for p in parquet if p not in after])
+                   for jsonl, parquet in sources]
     found: list[MonthSource] = []
     for mf, (jsonl, parquet) in zip(months, sources, strict=True):
-        if after and not jsonl and not parquet and not isinstance(mf, LakeMonthFiles):
+        if ((after or shards) and not jsonl and not parquet
+                and not isinstance(mf, LakeMonthFiles)):
             continue  # every file after the bound
         if isinstance(mf, LakeMonthFiles):
             found.append(MonthSource(mf.month, [], [], latest=mf.latest,
@@ -126,12 +147,31 @@ def plan_before(con: engine.DuckDBPyConnection, months: list[MonthFiles],
     known = sorted((m for m in found if m.known),
                    key=lambda m: (m.latest is not None, m.latest or _EARLIEST, m.month),
                    reverse=True)
-    return unknown + known, After([duckdb_path(p) for p in after], before)
+    return unknown + known, After(
+        [duckdb_path(p) for p in after], before,
+        shards=[(duckdb_path(p), s.low, s.high) for p, s in shards.items()
+                if s.low is not None and s.high is not None],
+        bad={p: s.bad for p, s in shards.items() if s.bad})
 
 
 def _after(b: Bounds, before: datetime) -> bool:
     """Whether a file of bounds ``b`` holds no dated row before ``before`` (proven)."""
     return b.earliest is not None and b.latest is not None and b.earliest >= before
+
+
+def closed_shards(months: list[MonthFiles], live: dict[Path, LiveRead], before: datetime,
+                  now: datetime | None = None) -> list[Path]:
+    """The JSONL shards of ``months`` worth summarising for a ``before`` bound: no longer
+    appended to (of a month before the current UTC month of ``now``, live or sealed, and not
+    read as a checkpoint plus tail: the current month's shard changes at every append, so its
+    summary would be a miss each time), and of the bound's month or later (an earlier month's
+    shard holds rows before the bound but for hand-written lines, so a summary would rarely
+    leave it out: `trend` and `compare`, whose bound is recent, summarise nothing). Only which
+    shards may be left out rests on this choice, never the answer: a summary is kept under the
+    file's stat identity, which any write changes, and a shard not summarised is read."""
+    first, current = month_of(before), month_of(now or datetime.now(UTC))
+    return [p for mf in months if not isinstance(mf, LakeMonthFiles)
+            and first <= mf.month < current for p in mf.jsonl if p not in live]
 
 
 @dataclass
@@ -141,16 +181,26 @@ class After:
 
     files: list[str] = field(default_factory=list)
     before: datetime | None = None
+    #: the JSONL shards left unread that hold rows: (file, smallest run_id, largest run_id)
+    shards: list[tuple[str, str, str]] = field(default_factory=list)
+    #: the bad lines of the JSONL shards left unread, by shard (those with any)
+    bad: dict[Path, int] = field(default_factory=dict)
     checked: int = 0  # runs gathered at this step or earlier were checked
+
+    def skipped(self, several: bool) -> dict[str, int]:
+        """The bad lines of the shards left unread, named as reading them names them
+        (``messages.shard_name``; stats/skipped.py), to count as skipped lines."""
+        return {shard_name(p, several): n for p, n in self.bad.items()}
 
     def check(self, con: engine.DuckDBPyConnection, workflow_id: str, step: int,
               shared: Callable[[], list[int]]) -> None:
         """Add to mantis_candidates, at ``step``, every copy in these files of the workflow's
         runs gathered since the last check that finished before the bound and may have a copy
-        there (``shared``: hashes of run_ids with copies in two Parquet files). Such a copy
-        finished at or after the bound, so it wins: the dedupe that follows leaves the run
-        out of the baseline, as reading every file would."""
-        if not self.files or step <= self.checked or self.before is None:
+        there (``shared``: hashes of run_ids with copies in two Parquet files; in a JSONL
+        shard, a run_id within its range). Such a copy finished at or after the bound, so it
+        wins: the dedupe that follows leaves the run out of the baseline, as reading every
+        file would."""
+        if not (self.files or self.shards) or step <= self.checked or self.before is None:
             return
         params = {"workflow_id": workflow_id, "after_step": self.checked,
                   "finished_before": self.before.isoformat()}
@@ -158,11 +208,27 @@ class After:
         (n, _, _), = con.execute(load("before_range"), {**params, "shared": []}).fetchall()
         if not n:
             return
+        if self.shards:
+            self._check_shards(con, params, step)
+        if not self.files:
+            return
         params["shared"] = shared()
         (_, lo, hi), = con.execute(load("before_range"), params).fetchall()
         if lo is not None:
             con.execute(load("before_copies"), {**params, "lo": lo, "hi": hi,
                                                 "files": self.files, "step": step})
+
+    def _check_shards(self, con: engine.DuckDBPyConnection, params: dict[str, Any],
+                      step: int) -> None:
+        """The copies in the JSONL shards left unread whose run_id range holds a run gathered
+        since the last check (before_shards), read from those shards alone."""
+        hit = con.execute(load("before_shards"), {
+            **params, "lows": [low for _, low, _ in self.shards],
+            "highs": [high for _, _, high in self.shards]}).fetchall()
+        if hit:
+            con.execute(load("before_shard_copies"), {
+                **params, "files": [self.shards[int(i) - 1][0] for (i,) in hit],
+                "columns": columns(), "step": step})
 
 
 def _month(month: str, jsonl: list[Path], parquet: list[Path],

@@ -31,13 +31,7 @@ SELECT
     CASE WHEN workflow_id = $workflow_id THEN tenant_id END AS tenant_id,
     $step AS step,
     true AS jsonl
-FROM read_json(
-    $files,
-    format = 'newline_delimited',
-    records = true,  -- never let a non-object first line switch the reader to scalar mode
-    columns = $columns,
-    ignore_errors = true
-)
+FROM @stats_jsonl_read@  -- records = true: a non-object first line never switches to scalars
 WHERE nullif(run_id, '') IS NULL
    OR $since IS NULL
    OR finished_at >= CAST($since AS TIMESTAMPTZ);

@@ -1,0 +1,17 @@
+-- bounds_jsonl: what each JSONL shard of $files holds, read as the stats engine reads it
+-- (@stats_jsonl_read@; db/jsonl_bounds.py): its good rows, its bad lines (run_id NULL or "",
+-- the rows stats_skipped counts), whether a row is undated, the earliest and latest finished_at
+-- of its dated rows, and its smallest and largest run_id (text order). A file with no line at
+-- all is not named back.
+-- Parameters: $files (VARCHAR[]), $columns (the stats reader's explicit schema).
+SELECT filename AS file_name,
+       count(*) FILTER (WHERE nullif(run_id, '') IS NOT NULL) AS good,
+       count(*) FILTER (WHERE nullif(run_id, '') IS NULL) AS bad,
+       count(*) FILTER (WHERE nullif(run_id, '') IS NOT NULL AND finished_at IS NULL) > 0
+           AS undated,
+       min(finished_at) FILTER (WHERE nullif(run_id, '') IS NOT NULL) AS earliest,
+       max(finished_at) FILTER (WHERE nullif(run_id, '') IS NOT NULL) AS latest,
+       min(run_id) FILTER (WHERE nullif(run_id, '') IS NOT NULL) AS low,
+       max(run_id) FILTER (WHERE nullif(run_id, '') IS NOT NULL) AS high
+FROM @stats_jsonl_read@
+GROUP BY filename;
