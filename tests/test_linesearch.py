@@ -122,3 +122,19 @@ def test_a_private_mapping_refused_falls_back_to_mmap_find(
     assert lines_with(f, [b"a1"]) == [(0, b'{"run_id":"a1"}\n'),
                                       (32, b'{"run_id":"a1","n":2}\n')]
     assert accesses == [mmap.ACCESS_COPY, mmap.ACCESS_READ]
+
+
+def test_the_two_halves_find_a_needle_across_the_middle(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """From 2 * MEMMEM_MIN_BYTES on a span is searched as two halves on two threads: a needle at
+    every position around the middle, on one line or split over two, is found once, and so is
+    a second copy on the same line."""
+    monkeypatch.setattr(linesearch, "MEMMEM_MIN_BYTES", 1)
+    f = tmp_path / "s.jsonl"
+    for at in range(0, 40):
+        data = b'{"pad":"' + b"." * at + b'needle"}\n{"run_id":"needle","n":2}\n{"x":"need\nle"}\n'
+        f.write_bytes(data)
+        want = [(0, data[:data.index(b"\n") + 1]),
+                (data.index(b"\n") + 1, b'{"run_id":"needle","n":2}\n')]
+        assert lines_with(f, [b"needle"]) == want, at
+        assert lines_with(f, [b"needle", b"needle"]) == want, at  # one line, found twice

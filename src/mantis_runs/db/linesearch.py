@@ -18,6 +18,7 @@ import functools
 import mmap
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,6 +85,11 @@ class _Mapped:
             self._view = (ctypes.c_char * len(self.buf)).from_buffer(self.buf)
             self._base = ctypes.addressof(self._view)
 
+    @property
+    def fast(self) -> bool:
+        """Whether ``memmem`` searches (it releases the GIL: two threads search at once)."""
+        return self._memmem is not None
+
     def find(self, needle: bytes, start: int, end: int) -> int:
         if self._memmem is None:
             return self.buf.find(needle, start, end)
@@ -117,6 +123,38 @@ def _line_at(buf: mmap.mmap, start: int, end: int, pos: int) -> tuple[int, int]:
     return first, end if nl < 0 else nl + 1
 
 
+def _lines_from(m: _Mapped, needle: bytes, start: int, end: int, lo: int, hi: int
+                ) -> set[tuple[int, int]]:
+    """The lines of bytes [start, end) (``start``: a line start) that hold ``needle`` at a
+    position in [lo, hi): each line once, searched on from its end."""
+    stop = min(hi + len(needle) - 1, end)
+    spans: set[tuple[int, int]] = set()
+    pos = m.find(needle, lo, stop)
+    while pos >= 0:
+        line = _line_at(m.buf, start, end, pos)
+        spans.add(line)
+        pos = m.find(needle, line[1], stop)
+    return spans
+
+
+def _lines_of(m: _Mapped, needle: bytes, start: int, end: int) -> set[tuple[int, int]]:
+    """``_lines_from`` over all of [start, end); from ``2 * MEMMEM_MIN_BYTES`` on with memmem,
+    its two halves on two threads (a line across the middle is found from either side, once)."""
+    if not m.fast or end - start < 2 * MEMMEM_MIN_BYTES:
+        return _lines_from(m, needle, start, end, start, end)
+    mid = start + (end - start) // 2
+    theirs: list[set[tuple[int, int]]] = []
+    helper = threading.Thread(
+        target=lambda: theirs.append(_lines_from(m, needle, start, end, mid, end)),
+        name="mantis-linesearch", daemon=True)
+    helper.start()
+    try:
+        mine = _lines_from(m, needle, start, end, start, mid)
+    finally:
+        helper.join()  # never unmapped while it reads
+    return mine | (theirs[0] if theirs else _lines_from(m, needle, start, end, mid, end))
+
+
 def lines_with(path: Path, needles: list[bytes], start: int = 0, end: int | None = None,
                *, last_only: bool = False) -> list[tuple[int, bytes]]:
     """The lines of ``path`` in bytes [start, end) (``start``: a line start) that contain one
@@ -136,11 +174,7 @@ def lines_with(path: Path, needles: list[bytes], start: int = 0, end: int | None
                     if pos >= 0:
                         spans.add(_line_at(buf, start, end, pos))
                     continue
-                pos = m.find(needle, start, end)
-                while pos >= 0:
-                    line = _line_at(buf, start, end, pos)
-                    spans.add(line)
-                    pos = m.find(needle, line[1], end)
+                spans |= _lines_of(m, needle, start, end)
             return [(s, buf[s:e]) for s, e in sorted(spans)]
 
 
