@@ -22,7 +22,7 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -100,25 +100,13 @@ def baseline(d: Path, wf: str, before: datetime, status: str | None = "succeeded
     return collect(sources_of(d), query, step)
 
 
-def reports(d: Path, ids: list[str], caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
-    """Each run's report JSON and baseline skipped lines, and the warnings logged."""
-    store = RunStore(d)
-    out: dict[str, Any] = {}
-    for run_id in ids:
-        caplog.clear()
-        with caplog.at_level(logging.WARNING, logger="mantis_runs"):
-            rep = store.report(run_id)
-        out[run_id] = (rep.to_json(), rep.baseline and rep.baseline.skipped_lines,
-                       [r.getMessage() for r in caplog.records])
-    return out
-
-
-def general_reports(d: Path, ids: list[str], caplog: pytest.LogCaptureFixture
-                    ) -> dict[str, Any]:
-    """``reports`` by the general path, every shard read."""
-    with every_shard_read():
+def reports(d: Path, ids: list[str], caplog: pytest.LogCaptureFixture, *,
+            general: bool = False) -> dict[str, Any]:
+    """Each run's report JSON and baseline skipped lines, and the warnings logged; ``general``:
+    by the general path, every shard read."""
+    with every_shard_read() if general else nullcontext():
         store = RunStore(d)
-        store.shortcuts = False
+        store.shortcuts = not general
         out: dict[str, Any] = {}
         for run_id in ids:
             caplog.clear()
@@ -188,7 +176,7 @@ def test_reports_agree_with_the_general_path(rows: list[Row], bad: list[tuple[in
     try:
         write(d, rows, bad)
         ids = sorted({r[0] for r in rows})
-        want = general_reports(d, ids, caplog)
+        want = reports(d, ids, caplog, general=True)
         assert reports(d, ids, caplog) == want  # the cache empty
         assert reports(d, ids, caplog) == want  # filled
     finally:
@@ -255,7 +243,7 @@ def test_the_summaries(tmp_path: Path) -> None:
 def test_every_cache_state_gives_the_same_report(tmp_path: Path,
                                                  caplog: pytest.LogCaptureFixture) -> None:
     store(tmp_path)
-    want = general_reports(tmp_path, IDS, caplog)
+    want = reports(tmp_path, IDS, caplog, general=True)
     assert want["r1"][1] == {"2020-05.jsonl": 2}
     assert reports(tmp_path, IDS, caplog) == want  # empty
     assert len(entries()) == 3
@@ -297,7 +285,7 @@ def test_a_late_copy_in_a_left_out_shard_wins(tmp_path: Path, later_wf: str,
     assert want[0] == 2  # r1 and r3: r2's winning copy finished after the bound
     got, read = baseline(tmp_path, "wa", APRIL)
     assert got == want and read == ["2020-03.jsonl"]
-    assert reports(tmp_path, IDS, caplog) == general_reports(tmp_path, IDS, caplog)
+    assert reports(tmp_path, IDS, caplog) == reports(tmp_path, IDS, caplog, general=True)
 
 
 def test_a_run_id_within_a_left_out_range_without_a_copy(tmp_path: Path) -> None:
@@ -354,7 +342,7 @@ def test_show_and_report_from_the_command_line(tmp_path: Path,
                                                caplog: pytest.LogCaptureFixture) -> None:
     d = tmp_path / "data"
     store(d)
-    want = general_reports(d, IDS, caplog)
+    want = reports(d, IDS, caplog, general=True)
     for _ in range(2):  # the cache empty, then filled
         for run_id in ("r1", "r4"):
             out = subprocess.run([sys.executable, "-m", "mantis_runs", "runs", "report",

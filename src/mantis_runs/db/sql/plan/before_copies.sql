@@ -13,8 +13,6 @@ WHERE run_id BETWEEN $lo AND $hi
   AND run_id IN (
       SELECT run_id
       FROM mantis_candidates
-      WHERE workflow_id = $workflow_id
-        AND step > $after_step
-        AND finished_at < CAST($finished_before AS TIMESTAMPTZ)
+      WHERE @before_gathered@
         AND (jsonl OR list_contains($shared, hash(run_id)))
   );

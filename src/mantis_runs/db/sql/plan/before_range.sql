@@ -10,6 +10,4 @@ SELECT count(*) AS n,
        min(run_id) FILTER (WHERE jsonl OR list_contains($shared, hash(run_id))) AS lo,
        max(run_id) FILTER (WHERE jsonl OR list_contains($shared, hash(run_id))) AS hi
 FROM mantis_candidates
-WHERE workflow_id = $workflow_id
-  AND step > $after_step
-  AND finished_at < CAST($finished_before AS TIMESTAMPTZ);
+WHERE @before_gathered@;

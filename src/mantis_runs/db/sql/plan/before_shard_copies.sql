@@ -13,7 +13,5 @@ FROM @stats_jsonl_read@
 WHERE run_id IN (
     SELECT run_id
     FROM mantis_candidates
-    WHERE workflow_id = $workflow_id
-      AND step > $after_step
-      AND finished_at < CAST($finished_before AS TIMESTAMPTZ)
+    WHERE @before_gathered@
 );

@@ -11,9 +11,7 @@ FROM (SELECT unnest($lows) AS low, unnest($highs) AS high,
 WHERE EXISTS (
     SELECT 1
     FROM mantis_candidates AS c
-    WHERE c.workflow_id = $workflow_id
-      AND c.step > $after_step
-      AND c.finished_at < CAST($finished_before AS TIMESTAMPTZ)
+    WHERE @before_gathered@
       AND c.run_id BETWEEN r.low AND r.high
 )
 ORDER BY r.i;
