@@ -44,6 +44,7 @@ from mantis_runs.messages import skipped_lines
 from mantis_runs.stats import plan as planning
 from mantis_runs.stats.engine import _query, collect
 from mantis_runs.stats.result import StatsResult
+from mantis_runs.store import lookup
 from test_agreement import GARBAGE, MISSING, TOTALS, WHEN, line
 
 SHARDS = ("2020-03", "2020-04", "2020-05")
@@ -218,6 +219,55 @@ def test_the_oldest_runs_baseline_reads_its_shard_alone(tmp_path: Path) -> None:
     # a bound in April: April's shard holds a row before it, May's does not
     got, read = baseline(tmp_path, "wa", datetime(2020, 4, 2, 12, tzinfo=UTC))
     assert read == ["2020-03.jsonl", "2020-04.jsonl"] and got[0] == 4
+
+
+def test_a_lookup_searches_no_shard_a_kept_summary_rules_out(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Once a report kept the shards' summaries, finding a run searches only the shards whose
+    run_id range holds it, or with a bad line (whose run_id no summary knows)."""
+    store(tmp_path)
+    searched: list[str] = []
+    monkeypatch.setattr(lookup, "observer",
+                        lambda what, path: searched.append(path.name) if what == "search" else None)
+    s = RunStore(tmp_path)
+    want = s.get("r2")
+    assert want is not None and searched == ["2020-03.jsonl", "2020-04.jsonl", "2020-05.jsonl"]
+    assert len(entries()) == 0  # a lookup computes no summary
+    shard_summaries(duckdb.connect(), sorted((tmp_path / "runs_log").glob("*.jsonl")))
+    searched.clear()
+    assert s.get("r2") == want
+    assert searched == ["2020-03.jsonl", "2020-05.jsonl"]  # April's holds r4..r5 alone
+    searched.clear()
+    assert s.get("r45") is None and searched == ["2020-04.jsonl", "2020-05.jsonl"]
+    # a late copy appended to March changes its identity: its summary is no longer used
+    append_bytes(tmp_path / "runs_log" / "2020-03.jsonl",
+                 line("r5", "wa", "failed", "2020-04-20T10:00:00Z", 99.0, 1.0))
+    searched.clear()
+    got = s.get("r5")
+    assert got is not None and got["status"] == "failed" and got["total_time_s"] == 99.0
+    assert searched == ["2020-03.jsonl", "2020-04.jsonl", "2020-05.jsonl"]
+    shard_summaries(duckdb.connect(), sorted((tmp_path / "runs_log").glob("*.jsonl")))
+    assert s.get("r5") == got
+
+
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(rows=rows_st, bad=bad_st)
+def test_lookups_agree_with_the_general_path_once_summaries_are_kept(
+        rows: list[Row], bad: list[tuple[int, str]]) -> None:
+    d = Path(tempfile.mkdtemp(prefix="mantis-jsonl-bounds-"))
+    try:
+        write(d, rows, bad)
+        ids = sorted({r[0] for r in rows} | {"r3", "a", "zz", "r10a"})
+        general = RunStore(d)
+        general.shortcuts = False
+        # as JSON text: a NaN total is equal to itself there
+        want = {i: json.dumps(general.get(i), default=str, sort_keys=True) for i in ids}
+        shard_summaries(duckdb.connect(), sorted((d / "runs_log").glob("*.jsonl")))
+        s = RunStore(d)
+        assert {i: json.dumps(s.get(i), default=str, sort_keys=True) for i in ids} == want, ids
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
 
 
 def test_the_summaries(tmp_path: Path) -> None:

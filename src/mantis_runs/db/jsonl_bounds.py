@@ -45,6 +45,14 @@ class ShardSummary:
     low: str | None  # the smallest run_id (text order; None: no row)
     high: str | None
 
+    def rules_out(self, run_id: str) -> bool:
+        """Whether no line of the shard can hold ``run_id`` for any reader: every line is a row
+        (no bad line: the one JSON parser read each line's run_id, which every reader of the
+        shard reads alike) and ``run_id`` is outside its range (text order: Python's order of
+        code points is DuckDB's order of UTF-8 bytes)."""
+        return self.bad == 0 and (self.low is None or self.high is None
+                                  or not self.low <= run_id <= self.high)
+
     def after(self, before: datetime) -> bool:
         """Whether no row of the shard finished before ``before``: every row is dated, at or
         after it (or there is no row at all)."""
@@ -77,10 +85,21 @@ def shard_summaries(con: engine.DuckDBPyConnection, files: list[Path]
                                            earliest=earliest, latest=latest, low=low, high=high)
         return found
 
-    version = (f"format {FORMAT}", f"duckdb {engine.__version__}",
-               json.dumps(cols, sort_keys=True))
-    return per_file("jsonl-bounds", files, " ".join(version), decode=_decode, encode=_encode,
+    return per_file("jsonl-bounds", files, _version(cols), decode=_decode, encode=_encode,
                     compute=compute)
+
+
+def kept_summaries(files: list[Path]) -> dict[Path, ShardSummary]:
+    """The summaries the user cache holds of ``files`` as they are now; none is computed (a
+    point lookup uses what a report's baseline kept: ``ShardSummary.rules_out``)."""
+    return per_file("jsonl-bounds", files, _version(columns()), decode=_decode, encode=_encode,
+                    compute=lambda todo: {})
+
+
+def _version(cols: dict[str, str]) -> str:
+    """The cache entries' version: the format, DuckDB's version and the reader's columns."""
+    return " ".join((f"format {FORMAT}", f"duckdb {engine.__version__}",
+                     json.dumps(cols, sort_keys=True)))
 
 
 def _encode(s: ShardSummary) -> dict[str, Any]:

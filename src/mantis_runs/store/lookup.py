@@ -45,6 +45,7 @@ from ..db.connecting import Connecting as Connecting  # re-exported (tests)
 from ..db.connecting import taken
 from ..db.connection import duckdb_path, private_temp_dir, query_failed, snapshot
 from ..db.idranges import Range, id_ranges, may_hold
+from ..db.jsonl_bounds import kept_summaries
 from ..db.linesearch import (
     ESCAPE,
     ShardFacts,
@@ -304,13 +305,18 @@ def _answer(data_dir: Path, find: Callable[[Session], Found],
 def _find(s: Session, run_id: str) -> tuple[Rows, dict[str, int]]:
     """find_run in ``s``: the parts and checkpoints whose footers may hold ``run_id`` read as
     rows (a checkpoint holds its shard's covered bytes parsed: their bytes are not searched),
-    and the lines of the JSONL shards and tails that may hold it; every copy so read ranked."""
+    and the lines of the JSONL shards and tails that may hold it (not of a shard whose summary,
+    kept by a report's baseline, rules it out: db/jsonl_bounds.py); every copy so read
+    ranked."""
     ids = [run_id]
     every_part = [p for mf in s.months() for p in mf.parts]
     checkpoints = [sh.checkpoint for sh in s.shards.values() if sh.checkpoint is not None]
     ranges = id_ranges(s.connecting.get, every_part + checkpoints)
+    kept = kept_summaries([sh.path for sh in s.shards.values() if sh.checkpoint is None])
     files = []
     for sh in s.shards.values():
+        if sh.path in kept and kept[sh.path].rules_out(run_id):
+            continue  # its summary, kept by a report's baseline, proves it holds no such line
         lines = s.search(sh, ids, ranges, covered=False)
         if lines:
             files.append(s.write(sh, lines))
