@@ -406,3 +406,43 @@ def test_show_and_report_from_the_command_line(tmp_path: Path,
                                    check=True)
             assert text in shown.stderr
     assert len(entries()) == 3
+
+
+@pytest.mark.parametrize("when", ["-infinity", "infinity", "10000-01-01T00:00:00Z",
+                                  "9999-12-31T23:59:59.999999-01:00"])
+def test_a_time_python_cannot_hold_keeps_its_shard_read(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture,
+                                                         when: str) -> None:
+    """A finished_at DuckDB reads but Python's datetime cannot hold (infinite, past year 9999)
+    counts as undated in the summary: the shard is read, the report is the general path's, and
+    the summary is kept (the review's crash: a naive or text bound compared with the run's)."""
+    store(tmp_path)
+    append_bytes(tmp_path / "runs_log" / "2020-04.jsonl",
+                 b'{"run_id":"g","workflow_id":"wa","status":"succeeded","finished_at":"'
+                 + when.encode() + b'","total_time_s":3}\n')
+    want = reports(tmp_path, ["r1", "r4"], caplog, general=True)
+    assert reports(tmp_path, ["r1", "r4"], caplog) == want  # the summaries computed
+    assert reports(tmp_path, ["r1", "r4"], caplog) == want  # and kept
+    april = shard_summaries(duckdb.connect(), [tmp_path / "runs_log" / "2020-04.jsonl"])
+    (summary,) = april.values()
+    assert summary.undated and summary.rows == 3
+    assert len(entries()) == 3  # March's (r1's month) to May's, each decoded again
+
+
+@pytest.mark.parametrize(("when", "end"), [("infinity", "latest"), ("-infinity", "earliest"),
+                                         ("10000-01-01 00:00:00+00", "latest")])
+def test_a_parquet_bound_python_cannot_hold_is_unknown(tmp_path: Path, when: str,
+                                                       end: str) -> None:
+    """The same rule for a Parquet file's footer bounds (db/bounds.py): that end is unknown, so
+    the file is read; the other end is kept."""
+    from mantis_runs.db.bounds import Bounds, parquet_bounds
+
+    f = tmp_path / "p.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT CAST(w AS TIMESTAMPTZ) AS finished_at FROM (VALUES ($w), "
+                f"('2020-03-01 00:00:00+00')) AS t(w)) TO '{f}' (FORMAT parquet)", {"w": when})
+    march = datetime(2020, 3, 1, tzinfo=UTC)
+    got = parquet_bounds(con, [f])[f]
+    assert got == (Bounds(latest=None, dated=True, earliest=march) if end == "latest"
+                   else Bounds(latest=march, dated=True, earliest=None))
+    assert not got.known or got.earliest is None
