@@ -36,10 +36,12 @@ class Footers:
 def footers(con: engine.DuckDBPyConnection, files: list[Path]) -> Footers:
     """The footers of ``files`` together (cached per file: ``per_file``)."""
     def compute(todo: list[Path]) -> dict[Path, tuple[int, bool]]:
-        names = {duckdb_path(p): p for p in todo}
+        # named back as given, or as the file's own path (a path with glob characters)
+        names = {duckdb_path(p): p for p in todo} | {str(p): p for p in todo}
         return {names[name]: (int(rows), bool(no_other))
                 for name, rows, no_other in con.execute(
-                    load("stats_parquet_footers"), {"files": list(names)}).fetchall()
+                    load("stats_parquet_footers"),
+                    {"files": [duckdb_path(p) for p in todo]}).fetchall()
                 if name in names and rows is not None}
 
     found = per_file("footer-rows", files, f"format {FORMAT}", decode=_decode,
