@@ -21,7 +21,7 @@ from typing import Any
 from ..db.lake_source import DataDirs, month_filter, ready, sources_of
 from ..db.sqlfiles import load
 from ..log import schema
-from ..log.record import format_timestamp
+from ..log.record import at_epoch_us, format_timestamp
 from ..log.timewindow import resolve_since
 from ..stats import plan as planning
 from ..stats.engine import Collector, StatsQuery, collect
@@ -212,11 +212,8 @@ def _in_place(c: Collector) -> int | None:
     return int(terminal)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
 def _at(us: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=int(us))
+    return at_epoch_us(int(us))  # a NumPy or DuckDB integer too
 
 
 def _monday(t: datetime) -> date:
