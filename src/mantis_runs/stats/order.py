@@ -55,11 +55,20 @@ def values_and_valid(chunk: Any) -> tuple[np.ndarray, np.ndarray | None]:
 
     if chunk.type != pa.float64():  # e.g. all NULL: Arrow's null type
         chunk = chunk.cast(pa.float64())
+    return buffer_and_valid(chunk, np.float64)
+
+
+def buffer_and_valid(chunk: Any, dtype: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """An Arrow array of fixed-width values that numpy reads as ``dtype``: its values as a
+    numpy view of its buffer (NULL slots hold anything, all zero when every slot is NULL) and
+    its validity as booleans (None: no NULL)."""
+    import numpy as np
+
     validity, data = chunk.buffers()[:2]
     lo, hi = chunk.offset, chunk.offset + len(chunk)
     if data is None or chunk.null_count == len(chunk):
-        return np.zeros(len(chunk)), np.zeros(len(chunk), dtype=np.bool_)
-    view = np.frombuffer(data, dtype=np.float64, count=hi)[lo:]
+        return np.zeros(len(chunk), dtype=dtype), np.zeros(len(chunk), dtype=np.bool_)
+    view = np.frombuffer(data, dtype=dtype, count=hi)[lo:]
     if not chunk.null_count:
         return view, None
     return view, bits(validity, lo, hi)

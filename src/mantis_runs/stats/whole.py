@@ -23,7 +23,7 @@ from ..db.sqlfiles import load
 from ..log import schema
 from ..log.record import at_epoch_us
 from .footers import footers
-from .order import bits, column_statistics, finite
+from .order import bits, buffer_and_valid, column_statistics, finite
 from .plan import WHOLE_MAX_RUNS, MonthSource, plan
 from .result import QUANTILES
 from .rows import PercentileRow, percentile_rows
@@ -198,15 +198,9 @@ def timestamps(column: Any) -> tuple[np.ndarray, np.ndarray]:
     for chunk in column.chunks:
         if not pa.types.is_timestamp(chunk.type) or chunk.type.unit != "us":
             chunk = chunk.cast(pa.timestamp("us", tz="UTC"))
-        validity, data = chunk.buffers()[:2]
-        lo, hi = chunk.offset, chunk.offset + len(chunk)
-        if data is None or chunk.null_count == len(chunk):
-            values.append(np.zeros(len(chunk), dtype=np.int64))
-            valid.append(np.zeros(len(chunk), dtype=np.bool_))
-            continue
-        values.append(np.frombuffer(data, dtype=np.int64, count=hi)[lo:])
-        valid.append(bits(validity, lo, hi) if chunk.null_count
-                     else np.ones(len(chunk), dtype=np.bool_))
+        view, ok = buffer_and_valid(chunk, np.int64)
+        values.append(view)
+        valid.append(np.ones(len(chunk), dtype=np.bool_) if ok is None else ok)
     return np.concatenate(values), np.concatenate(valid)
 
 
