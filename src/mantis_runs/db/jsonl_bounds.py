@@ -62,7 +62,9 @@ class ShardSummary:
 
 
 def columns() -> dict[str, str]:
-    """The explicit columns of the stats reader (stats_collect_jsonl's ``$columns``)."""
+    """The explicit columns of the stats reader: stats_collect_jsonl's ``$columns``
+    (stats/engine.py ``collect_jsonl`` takes them from here), the summaries' and
+    before_shard_copies'."""
     return schema.duckdb_columns(maps_as_json=True)
 
 

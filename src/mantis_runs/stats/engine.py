@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from ..db import engine, lake_source
+from ..db import engine, jsonl_bounds, lake_source
 from ..db.connection import connect, duckdb_path, snapshot
 from ..db.lake_source import DataDirs, LakeSource, Sources, sources_of
 from ..db.shared_ids import shared_ids, shared_run_ids
@@ -354,7 +354,7 @@ class Collector(LakeSteps):
         self.step += 1
         self.con.execute(load("stats_collect_jsonl"), {
             **self.query.common, "files": files, "step": self.step,
-            "columns": schema.duckdb_columns(maps_as_json=True),
+            "columns": jsonl_bounds.columns(),  # the shard summaries read with these too
             "known": list(schema.KNOWN_BUCKETS), "known_struct": schema.known_struct()})
 
     def collect_parquet_rows(self, parts: list[str], horizon: planning.Horizon) -> None:
