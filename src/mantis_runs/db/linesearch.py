@@ -91,9 +91,7 @@ class _Mapped:
         return self._memmem is not None
 
     def find(self, needle: bytes, start: int, end: int) -> int:
-        if self._memmem is None:
-            return self.buf.find(needle, start, end)
-        if end - start < len(needle) or not needle:
+        if self._memmem is None or end - start < len(needle) or not needle:
             return self.buf.find(needle, start, end)
         at = self._memmem(self._base + start, end - start, needle, len(needle))
         return -1 if not at else int(at) - self._base
